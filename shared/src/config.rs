@@ -1,0 +1,556 @@
+//! One configuration for the whole system.
+//!
+//! Read from a TOML file (`--config PATH` or `FRONTMON_CONFIG`), then overridden key by key
+//! by `FRONTMON__SECTION__KEY` environment variables. Without a file, the defaults run the
+//! whole pipeline against RabbitMQ and PostgreSQL on localhost with one demo project.
+//! `deploy/frontmon.toml` documents every key. Unknown keys and invalid values fail at start,
+//! naming the key, so a typo never silently falls back to a default.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::event::ProjectId;
+
+/// The demo project's public key, shown in the README; replace it in any real deployment.
+pub const DEMO_PUBLIC_KEY: &str = "5f0c7a3e9b1d4e6f8a2c4b6d8e0f1a3c";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub amqp: AmqpSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub collector: CollectorSettings,
+    #[serde(default)]
+    pub processor: ProcessorSettings,
+    #[serde(default)]
+    pub alerter: AlerterSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default = "demo_projects")]
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmqpSettings {
+    pub url: Secret,
+    /// The topic exchange every event is published to; the other names derive from it.
+    pub exchange: String,
+    /// Deliveries of one message before its queue dead-letters it.
+    pub delivery_limit: u32,
+    /// Messages a consumer queue holds before the broker refuses new ones (and the collector
+    /// answers 503) rather than running out of memory.
+    pub max_queue_length: u32,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret("amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+            exchange: "frontmon.events".into(),
+            delivery_limit: 5,
+            max_queue_length: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret("postgres://postgres@127.0.0.1:5432/frontmon".into()),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorSettings {
+    pub listen: SocketAddr,
+    /// Largest request body, in bytes, before and after decompression.
+    pub max_body_bytes: usize,
+    /// Most events in one request.
+    pub max_batch: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks or addresses).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a request waits for the broker's confirms before answering 503.
+    #[serde(rename = "publish_timeout_ms", deserialize_with = "millis")]
+    pub publish_timeout: Duration,
+    /// AMQP channels the shared publisher spreads requests over.
+    pub publish_channels: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            max_body_bytes: 1024 * 1024,
+            max_batch: 100,
+            trusted_proxies: Vec::new(),
+            publish_timeout: Duration::from_secs(5),
+            publish_channels: 4,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorSettings {
+    pub listen: SocketAddr,
+    pub queue: String,
+    pub admin_token: Secret,
+    /// Unacknowledged deliveries the broker may hand us at once.
+    pub prefetch: u16,
+    /// Events written per transaction at most.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more events before it is written anyway.
+    #[serde(rename = "batch_wait_ms", deserialize_with = "millis")]
+    pub batch_wait: Duration,
+}
+
+impl Default for ProcessorSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
+            queue: "frontmon.processor".into(),
+            admin_token: Secret("change-me".into()),
+            prefetch: 1000,
+            batch_size: 500,
+            batch_wait: Duration::from_millis(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlerterSettings {
+    pub listen: SocketAddr,
+    pub queue: String,
+    /// At most one notification per fingerprint in this window.
+    #[serde(rename = "cooldown_secs", deserialize_with = "secs")]
+    pub cooldown: Duration,
+    pub prefetch: u16,
+    /// How long one webhook call may take.
+    #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
+    pub webhook_timeout: Duration,
+    pub channels: Vec<ChannelSettings>,
+}
+
+impl Default for AlerterSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8082)),
+            queue: "frontmon.alerter".into(),
+            cooldown: Duration::from_secs(300),
+            prefetch: 32,
+            webhook_timeout: Duration::from_secs(10),
+            channels: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettings {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub url: Url,
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `frontmon=debug,lapin=warn`); `RUST_LOG` wins over it.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub public_key: PublicKey,
+    /// Origins whose pages may send events (`https://shop.example`), or `*` for any.
+    #[serde(default = "any_origin")]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Project {
+    /// Whether a browser page served from `origin` may send events to this project.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// A project's public key: 32 lowercase hex characters, like a Sentry DSN key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey(String);
+
+impl PublicKey {
+    pub fn parse(key: &str) -> Result<Self, String> {
+        if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(key.to_ascii_lowercase()))
+        } else {
+            Err("a public key is 32 hexadecimal characters".into())
+        }
+    }
+
+    /// Compares in time independent of where the first difference is, so the key cannot be
+    /// guessed a character at a time from response times.
+    pub fn matches(&self, presented: &str) -> bool {
+        let expected = self.0.as_bytes();
+        let presented = presented.as_bytes();
+        if expected.len() != presented.len() {
+            return false;
+        }
+        expected
+            .iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase()))
+            == 0
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        PublicKey::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A value that must not appear in logs: URLs with passwords, tokens, signing secrets.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_millis)
+}
+
+fn secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+fn any_origin() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn demo_projects() -> Vec<Project> {
+    vec![Project {
+        id: ProjectId::new(1).unwrap_or_else(|| unreachable!("1 is not zero")),
+        name: "demo".into(),
+        public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
+        allowed_origins: any_origin(),
+    }]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Reads the file at `path` (if any) and the `FRONTMON__…` environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, so tests need not touch the
+    /// process's own.
+    pub fn load_from(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("FRONTMON__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("FRONTMON")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("collector.trusted_proxies")
+                .source(Some(env)),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Reads only from a TOML string; for tests and examples.
+    pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self
+            .amqp
+            .url
+            .expose()
+            .parse::<lapin::uri::AMQPUri>()
+            .is_err()
+        {
+            return invalid(
+                "amqp.url",
+                "not an AMQP URL (amqp://user:pass@host:port/vhost)",
+            );
+        }
+        if self.amqp.exchange.is_empty() {
+            return invalid("amqp.exchange", "must not be empty");
+        }
+        if self.amqp.delivery_limit == 0 {
+            return invalid("amqp.delivery_limit", "must be at least 1");
+        }
+        if self.amqp.max_queue_length == 0 {
+            return invalid("amqp.max_queue_length", "must be at least 1");
+        }
+        match Url::parse(self.database.url.expose()) {
+            Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {}
+            _ => return invalid("database.url", "not a postgres:// URL"),
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.collector.max_body_bytes == 0 {
+            return invalid("collector.max_body_bytes", "must be at least 1");
+        }
+        if self.collector.max_batch == 0 {
+            return invalid("collector.max_batch", "must be at least 1");
+        }
+        if self.collector.publish_channels == 0 {
+            return invalid("collector.publish_channels", "must be at least 1");
+        }
+        if self.collector.publish_timeout.is_zero() {
+            return invalid("collector.publish_timeout_ms", "must be at least 1");
+        }
+        if self.processor.queue.is_empty() {
+            return invalid("processor.queue", "must not be empty");
+        }
+        if self.alerter.queue.is_empty() || self.alerter.queue == self.processor.queue {
+            return invalid(
+                "alerter.queue",
+                "must be set and differ from processor.queue",
+            );
+        }
+        if self.processor.admin_token.expose().len() < 8 {
+            return invalid("processor.admin_token", "must be at least 8 characters");
+        }
+        if self.processor.prefetch == 0 {
+            return invalid("processor.prefetch", "must be at least 1");
+        }
+        if self.processor.batch_size == 0 {
+            return invalid("processor.batch_size", "must be at least 1");
+        }
+        if self.alerter.prefetch == 0 {
+            return invalid("alerter.prefetch", "must be at least 1");
+        }
+        if self.alerter.webhook_timeout.is_zero() {
+            return invalid("alerter.webhook_timeout_ms", "must be at least 1");
+        }
+        let mut names = HashSet::new();
+        for channel in &self.alerter.channels {
+            if !names.insert(channel.name.as_str()) {
+                return invalid("alerter.channels.name", "channel names must be unique");
+            }
+            if !matches!(channel.url.scheme(), "http" | "https") {
+                return invalid("alerter.channels.url", "must be an http(s) URL");
+            }
+        }
+        if self.projects.is_empty() {
+            return invalid("projects", "at least one project is needed");
+        }
+        let mut ids = HashSet::new();
+        for project in &self.projects {
+            if !ids.insert(project.id) {
+                return invalid("projects.id", "project ids must be unique");
+            }
+            if project.allowed_origins.is_empty() {
+                return invalid(
+                    "projects.allowed_origins",
+                    "list at least one origin, or \"*\"",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn project(&self, id: ProjectId) -> Option<&Project> {
+        self.projects.iter().find(|project| project.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let settings = Settings::load_from(None, env(&[])).expect("defaults are valid");
+        assert_eq!(settings.collector.listen.port(), 8080);
+        assert_eq!(settings.processor.queue, "frontmon.processor");
+        assert_eq!(settings.alerter.cooldown, Duration::from_secs(300));
+        assert_eq!(settings.projects.len(), 1);
+        assert!(settings.projects[0].public_key.matches(DEMO_PUBLIC_KEY));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("frontmon-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("frontmon.toml");
+        std::fs::write(
+            &path,
+            "[collector]\nlisten = \"127.0.0.1:9000\"\nmax_batch = 7\n",
+        )
+        .expect("write config");
+        let settings = Settings::load_from(
+            Some(&path),
+            env(&[
+                ("FRONTMON__COLLECTOR__LISTEN", "127.0.0.1:9100"),
+                ("FRONTMON__PROCESSOR__BATCH_WAIT_MS", "75"),
+                (
+                    "FRONTMON__COLLECTOR__TRUSTED_PROXIES",
+                    "10.0.0.0/8,192.168.1.1/32",
+                ),
+                ("OTHER__COLLECTOR__LISTEN", "127.0.0.1:1"),
+            ]),
+        )
+        .expect("valid");
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(settings.collector.listen.port(), 9100);
+        assert_eq!(settings.collector.max_batch, 7);
+        assert_eq!(settings.processor.batch_wait, Duration::from_millis(75));
+        assert_eq!(settings.collector.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = Settings::from_toml("[collector]\nlisten_on = \"0.0.0.0:1\"\n")
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("listen_on"), "{err}");
+        let err = Settings::load_from(None, env(&[("FRONTMON__COLLECTOR__NOPE", "1")]))
+            .expect_err("unknown env key");
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_errors_naming_the_key() {
+        let err =
+            Settings::from_toml("[[projects]]\nid = 1\nname = \"x\"\npublic_key = \"short\"\n")
+                .expect_err("bad key");
+        assert!(err.to_string().contains("public key"), "{err}");
+        let err = Settings::from_toml("[database]\nurl = \"mysql://x\"\n").expect_err("bad url");
+        assert!(err.to_string().contains("database.url"), "{err}");
+        let err = Settings::from_toml("[collector]\nlisten = \"nowhere\"\n").expect_err("bad addr");
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn public_keys_compare_case_insensitively() {
+        let key = PublicKey::parse("ABCDEF0123456789abcdef0123456789").expect("valid");
+        assert!(key.matches("abcdef0123456789abcdef0123456789"));
+        assert!(key.matches("ABCDEF0123456789ABCDEF0123456789"));
+        assert!(!key.matches("abcdef0123456789abcdef012345678"));
+        assert!(!key.matches("bbcdef0123456789abcdef0123456789"));
+    }
+}

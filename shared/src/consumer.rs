@@ -1,0 +1,204 @@
+//! Consuming a queue: the connection loop every consumer runs, and the one way a delivery is
+//! settled.
+//!
+//! [`run`] keeps a [`Subscription`] alive: it connects, declares the topology, subscribes
+//! with manual acks and a prefetch, and hands the subscription to the service's session. When
+//! the session ends because the broker went away, [`run`] reconnects with backoff and jitter;
+//! when it ends because shutdown began, [`run`] returns.
+//!
+//! Every delivery ends in a [`Disposition`], the messaging twin of an HTTP status.
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::{Acker, Channel, Connection, ConnectionProperties};
+use tokio_util::sync::CancellationToken;
+
+use crate::health::ReadyFlag;
+use crate::topology::Topology;
+
+/// What becomes of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (or a duplicate of something already done): remove it from the queue.
+    Ack,
+    /// Failed for a reason that may pass (a database or webhook outage): deliver it again.
+    /// Each retry counts toward the queue's delivery limit.
+    Retry,
+    /// Can never succeed (not an event, rejected by the store): park it in the dead-letter
+    /// queue for an operator, and let the messages behind it flow.
+    DeadLetter,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error("the broker connection failed while settling a delivery")]
+    Broker(#[from] lapin::Error),
+    /// lapin answers `false` when the channel it would send on is gone: nothing reached the
+    /// broker, which will redeliver the message.
+    #[error("the settlement was not sent (channel closed)")]
+    NotSent,
+}
+
+/// Tells the broker what became of one delivery.
+pub async fn settle(acker: &Acker, disposition: Disposition) -> Result<(), SettleError> {
+    let sent = match disposition {
+        Disposition::Ack => acker.ack(Default::default()).await?,
+        Disposition::Retry => {
+            acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await?
+        }
+        Disposition::DeadLetter => {
+            acker
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await?
+        }
+    };
+    if sent {
+        Ok(())
+    } else {
+        Err(SettleError::NotSent)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    pub url: String,
+    pub topology: Topology,
+    pub queue: String,
+    pub prefetch: u16,
+    /// Shown in the broker's connection list, so operators (and tests) can find it.
+    pub connection_name: String,
+}
+
+/// A live subscription to one queue, on its own connection.
+pub struct Subscription {
+    pub connection: Connection,
+    pub channel: Channel,
+    pub consumer: lapin::Consumer,
+}
+
+impl Subscription {
+    async fn open(options: &ConsumeOptions) -> Result<Self, lapin::Error> {
+        let connection = Connection::connect(
+            &options.url,
+            ConnectionProperties::default()
+                .with_connection_name(options.connection_name.clone().into()),
+        )
+        .await?;
+        let channel = connection.create_channel().await?;
+        options.topology.declare(&channel).await?;
+        channel
+            .basic_qos(options.prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                options.queue.as_str().into(),
+                options.connection_name.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Self {
+            connection,
+            channel,
+            consumer,
+        })
+    }
+
+    /// Asks the broker to stop delivering. Deliveries already sent stay in the stream, which
+    /// ends once they have been read, so the session can finish them instead of handing them
+    /// back (a handed-back message counts as a delivery attempt).
+    pub async fn cancel(&self) {
+        let tag = self.consumer.tag();
+        if let Err(error) = self
+            .channel
+            .basic_cancel(tag, BasicCancelOptions::default())
+            .await
+        {
+            tracing::warn!(error = %error, "Cannot cancel the consumer.");
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.channel.close(200, "shutdown".into()).await;
+        let _ = self.connection.close(200, "shutdown".into()).await;
+    }
+}
+
+/// Keeps `session` running on a live subscription until `shutdown`.
+///
+/// `ready` is up while a subscription is open. The session should return when its stream
+/// ends or fails; it should react to `shutdown` by cancelling, finishing what it holds and
+/// closing the subscription.
+pub async fn run<S, F>(
+    options: ConsumeOptions,
+    shutdown: CancellationToken,
+    ready: ReadyFlag,
+    mut session: S,
+) where
+    S: FnMut(Subscription) -> F,
+    F: Future<Output = ()>,
+{
+    let mut failures: u32 = 0;
+    while !shutdown.is_cancelled() {
+        match Subscription::open(&options).await {
+            Ok(subscription) => {
+                if failures > 0 {
+                    tracing::warn!(queue = %options.queue, "Consumer reconnected.");
+                }
+                failures = 0;
+                ready.set(true);
+                session(subscription).await;
+                ready.set(false);
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                tracing::warn!(queue = %options.queue, "Consumer lost its broker connection.");
+            }
+            Err(error) => {
+                tracing::warn!(queue = %options.queue, error = %error, "Consumer cannot reach the broker.");
+            }
+        }
+        failures = failures.saturating_add(1);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff(failures)) => {}
+        }
+    }
+    ready.set(false);
+}
+
+/// Exponential backoff from 100 ms to 10 s, with full jitter so that many consumers losing
+/// the same broker do not all come back in the same instant.
+pub fn backoff(failures: u32) -> Duration {
+    let ceiling_ms = 100u64.saturating_mul(1u64 << failures.min(7)).min(10_000);
+    let random = RandomState::new().hash_one(failures);
+    Duration::from_millis(ceiling_ms / 2 + random % (ceiling_ms / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for failures in 0..40 {
+            let delay = backoff(failures);
+            assert!(delay <= Duration::from_secs(10), "{failures}: {delay:?}");
+            assert!(delay >= Duration::from_millis(50), "{failures}: {delay:?}");
+        }
+        assert!(backoff(20) >= Duration::from_secs(5));
+        assert!(backoff(1) <= Duration::from_millis(200));
+    }
+}

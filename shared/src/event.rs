@@ -1,0 +1,395 @@
+//! The event model: what travels from the collector, through the broker, to the processor
+//! and the alerter.
+//!
+//! An [`Event`] is only ever built from checked input (the collector parses the wire format
+//! into it), so everything downstream can rely on its invariants: the ids are well formed, a
+//! vital has a known name and a finite value, and the routing key follows from the type.
+//! On the queue it is JSON, in the same shape as the native wire format plus what the
+//! collector adds (`project_id`, `received_at`, `client`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A project, as configured in `[[projects]]`. Never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProjectId(NonZeroU32);
+
+impl ProjectId {
+    pub fn new(id: u32) -> Option<Self> {
+        NonZeroU32::new(id).map(Self)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for ProjectId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<NonZeroU32>().map(Self)
+    }
+}
+
+/// The id of one event: a UUID, chosen by the SDK (so a retried request is recognised as the
+/// same event) or by the collector when the SDK sent none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(Uuid);
+
+impl EventId {
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The simple form (32 hex digits) is what Sentry SDKs use, and it is what we show.
+        self.0.as_simple().fmt(f)
+    }
+}
+
+impl FromStr for EventId {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// Where an event is published: `<category>.<kind>`. Queues bind to these patterns
+/// (`#` for everything, `error.*` for errors), so the set is closed and spelled in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoutingKey {
+    ErrorJs,
+    ErrorResource,
+    ErrorApi,
+    PerfVital,
+    BehaviorPageview,
+    BehaviorClick,
+    CustomEvent,
+}
+
+impl RoutingKey {
+    pub const ALL: [RoutingKey; 7] = [
+        RoutingKey::ErrorJs,
+        RoutingKey::ErrorResource,
+        RoutingKey::ErrorApi,
+        RoutingKey::PerfVital,
+        RoutingKey::BehaviorPageview,
+        RoutingKey::BehaviorClick,
+        RoutingKey::CustomEvent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingKey::ErrorJs => "error.js",
+            RoutingKey::ErrorResource => "error.resource",
+            RoutingKey::ErrorApi => "error.api",
+            RoutingKey::PerfVital => "perf.vital",
+            RoutingKey::BehaviorPageview => "behavior.pageview",
+            RoutingKey::BehaviorClick => "behavior.click",
+            RoutingKey::CustomEvent => "custom.event",
+        }
+    }
+
+    /// The part before the dot: `error`, `perf`, `behavior` or `custom`.
+    pub fn category(self) -> &'static str {
+        let key = self.as_str();
+        key.split_once('.').map_or(key, |(category, _)| category)
+    }
+
+    pub fn is_error(self) -> bool {
+        self.category() == "error"
+    }
+}
+
+impl fmt::Display for RoutingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RoutingKey {
+    type Err = UnknownRoutingKey;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RoutingKey::ALL
+            .into_iter()
+            .find(|key| key.as_str() == s)
+            .ok_or_else(|| UnknownRoutingKey(s.to_owned()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown routing key {0:?}")]
+pub struct UnknownRoutingKey(pub String);
+
+/// The Core Web Vitals and the other loading metrics we chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VitalName {
+    Lcp,
+    Inp,
+    Cls,
+    Fcp,
+    Ttfb,
+}
+
+impl VitalName {
+    /// The `good` and `poor` thresholds published by web.dev (milliseconds, CLS unitless):
+    /// a value at or below the first is good, above the second is poor.
+    fn thresholds(self) -> (f64, f64) {
+        match self {
+            VitalName::Lcp => (2500.0, 4000.0),
+            VitalName::Inp => (200.0, 500.0),
+            VitalName::Cls => (0.1, 0.25),
+            VitalName::Fcp => (1800.0, 3000.0),
+            VitalName::Ttfb => (800.0, 1800.0),
+        }
+    }
+
+    /// The rating the `web-vitals` library would give this value.
+    pub fn rate(self, value: f64) -> Rating {
+        let (good, poor) = self.thresholds();
+        if value <= good {
+            Rating::Good
+        } else if value <= poor {
+            Rating::NeedsImprovement
+        } else {
+            Rating::Poor
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rating {
+    Good,
+    NeedsImprovement,
+    Poor,
+}
+
+/// What kind of event this is, with the fields only that kind has. Serialized with the
+/// native `type` tag, flattened beside the common fields of [`Event`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Detail {
+    /// A JavaScript runtime error or an unhandled promise rejection.
+    Error {},
+    /// A script, stylesheet or image that failed to load.
+    ResourceError {
+        /// The URL that failed to load.
+        target: String,
+        /// The element that asked for it (`script`, `link`, `img`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag_name: Option<String>,
+    },
+    /// A fetch/XHR call that failed or answered with a server error.
+    ApiError {
+        /// The requested URL.
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        /// The HTTP status; absent when the request failed without a response.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<f64>,
+    },
+    Vital {
+        name: VitalName,
+        value: f64,
+        rating: Rating,
+    },
+    Pageview {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    Click {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        selector: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    Custom {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<serde_json::Value>,
+    },
+}
+
+impl Detail {
+    pub fn routing_key(&self) -> RoutingKey {
+        match self {
+            Detail::Error {} => RoutingKey::ErrorJs,
+            Detail::ResourceError { .. } => RoutingKey::ErrorResource,
+            Detail::ApiError { .. } => RoutingKey::ErrorApi,
+            Detail::Vital { .. } => RoutingKey::PerfVital,
+            Detail::Pageview { .. } => RoutingKey::BehaviorPageview,
+            Detail::Click { .. } => RoutingKey::BehaviorClick,
+            Detail::Custom { .. } => RoutingKey::CustomEvent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// What the collector learned about the sender, not from the body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// One accepted event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: EventId,
+    pub project_id: ProjectId,
+    /// When it happened, by the browser's clock.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub timestamp: DateTime<Utc>,
+    /// When the collector received it, by ours.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub received_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub detail: Detail,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub client: Client,
+}
+
+impl Event {
+    pub fn routing_key(&self) -> RoutingKey {
+        self.detail.routing_key()
+    }
+
+    /// The first line of the stack that names a frame, which is what distinguishes two
+    /// errors with the same message thrown from different places.
+    pub fn top_frame(&self) -> Option<&str> {
+        let stack = self.stack.as_deref()?;
+        stack
+            .lines()
+            .map(str::trim)
+            // V8 puts the message first ("TypeError: x is undefined"), then "at …" frames;
+            // Firefox and Safari start with "fn@url:line:col" frames.
+            .find(|line| line.starts_with("at ") || line.contains('@'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_keys_round_trip_and_have_categories() {
+        for key in RoutingKey::ALL {
+            assert_eq!(key.as_str().parse::<RoutingKey>().ok(), Some(key));
+            assert!(key.as_str().starts_with(key.category()));
+        }
+        assert!(RoutingKey::ErrorApi.is_error());
+        assert!(!RoutingKey::PerfVital.is_error());
+        assert!("error".parse::<RoutingKey>().is_err());
+    }
+
+    #[test]
+    fn vitals_are_rated_like_web_vitals() {
+        assert_eq!(VitalName::Lcp.rate(2500.0), Rating::Good);
+        assert_eq!(VitalName::Lcp.rate(2501.0), Rating::NeedsImprovement);
+        assert_eq!(VitalName::Cls.rate(0.3), Rating::Poor);
+    }
+
+    fn sample(detail: Detail) -> Event {
+        Event {
+            event_id: EventId::new_random(),
+            project_id: ProjectId::new(7).expect("non-zero"),
+            timestamp: DateTime::from_timestamp_millis(1_700_000_000_123).expect("valid"),
+            received_at: DateTime::from_timestamp_millis(1_700_000_000_456).expect("valid"),
+            detail,
+            url: Some("https://shop.example/".into()),
+            message: None,
+            stack: None,
+            release: None,
+            environment: None,
+            user: None,
+            tags: BTreeMap::new(),
+            session_id: None,
+            client: Client::default(),
+        }
+    }
+
+    #[test]
+    fn event_json_round_trips_with_flat_type() {
+        let event = sample(Detail::Vital {
+            name: VitalName::Inp,
+            value: 120.0,
+            rating: Rating::Good,
+        });
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(json["type"], "vital");
+        assert_eq!(json["name"], "INP");
+        assert_eq!(json["timestamp"], 1_700_000_000_123_i64);
+        let back: Event = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn top_frame_skips_the_message_line() {
+        let mut event = sample(Detail::Error {});
+        event.stack =
+            Some("TypeError: x is undefined\n    at render (app.js:10:5)\n    at main".into());
+        assert_eq!(event.top_frame(), Some("at render (app.js:10:5)"));
+        event.stack = Some("render@https://x/app.js:10:5\nmain@https://x/app.js:1:1".into());
+        assert_eq!(event.top_frame(), Some("render@https://x/app.js:10:5"));
+        event.stack = None;
+        assert_eq!(event.top_frame(), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Helpers for the integration tests of every service (feature `testing`).
+//!
+//! A [`TestEnv`] gives one test its own exchange, queues and database on the real RabbitMQ
+//! and PostgreSQL, so tests run in parallel and twice in a row; dropping it deletes them,
+//! even when the test panicked.
+
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use sqlx::migrate::MigrateDatabase;
+
+use crate::config::{ChannelKind, ChannelSettings, Project, PublicKey, Secret, Settings};
+use crate::event::ProjectId;
+use crate::topology::Topology;
+
+/// The key of project 1 in a [`TestEnv`].
+pub const TEST_KEY: &str = "0123456789abcdef0123456789abcdef";
+/// The key of project 2, which only accepts pages from `https://shop.example`.
+pub const OTHER_KEY: &str = "fedcba9876543210fedcba9876543210";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestEnv {
+    pub settings: Settings,
+    pub prefix: String,
+}
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let amqp = env_or(
+            "FRONTMON_TEST_AMQP_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+        let postgres = env_or(
+            "FRONTMON_TEST_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432",
+        );
+        let toml = format!(
+            r#"
+            [amqp]
+            url = "{amqp}"
+            exchange = "{prefix}.events"
+            [database]
+            url = "{postgres}/frontmon_{prefix}"
+            max_connections = 4
+            [collector]
+            listen = "127.0.0.1:0"
+            workers = 2
+            [processor]
+            listen = "127.0.0.1:0"
+            queue = "{prefix}.processor"
+            admin_token = "{ADMIN_TOKEN}"
+            batch_wait_ms = 10
+            [alerter]
+            listen = "127.0.0.1:0"
+            queue = "{prefix}.alerter"
+            [[projects]]
+            id = 1
+            name = "test"
+            public_key = "{TEST_KEY}"
+            [[projects]]
+            id = 2
+            name = "shop"
+            public_key = "{OTHER_KEY}"
+            allowed_origins = ["https://shop.example"]
+            "#
+        );
+        let settings = match Settings::from_toml(&toml) {
+            Ok(settings) => settings,
+            Err(error) => panic!("test settings are invalid: {error}"),
+        };
+        Self { settings, prefix }
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::from_settings(&self.settings)
+    }
+
+    /// Adds a webhook channel to the alerter's settings.
+    pub fn add_webhook(&mut self, name: &str, url: &str, secret: Option<&str>) {
+        self.settings.alerter.channels.push(ChannelSettings {
+            name: name.into(),
+            kind: ChannelKind::Webhook,
+            url: url
+                .parse()
+                .unwrap_or_else(|e| panic!("bad webhook url {url}: {e}")),
+            secret: secret.map(Secret::new),
+        });
+    }
+
+    pub fn project(&self, id: u32) -> &Project {
+        let id = ProjectId::new(id).unwrap_or_else(|| panic!("project id 0"));
+        self.settings
+            .project(id)
+            .unwrap_or_else(|| panic!("no test project {id}"))
+    }
+
+    /// How many messages wait in `queue` (ready, not unacknowledged).
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let connection = connect(self.settings.amqp.url.expose()).await;
+        let channel = connection
+            .create_channel()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("queue {queue}: {e}"));
+        let _ = connection.close(200, "done".into()).await;
+        declared.message_count()
+    }
+
+    /// Closes every broker connection whose name starts with this test's prefix, the way a
+    /// network fault or a broker-side kill would.
+    pub fn close_broker_connections(&self) -> usize {
+        let output = std::process::Command::new("rabbitmqctl")
+            .args([
+                "list_connections",
+                "-q",
+                "--no-table-headers",
+                "pid",
+                "client_properties",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+        let listing = String::from_utf8_lossy(&output.stdout);
+        let mut closed = 0;
+        for line in listing.lines() {
+            if !line.contains(&format!("\"{}", self.prefix)) {
+                continue;
+            }
+            if let Some(pid) = line.split_whitespace().next() {
+                let status = std::process::Command::new("rabbitmqctl")
+                    .args(["close_connection", pid, "closed by test"])
+                    .status()
+                    .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+                assert!(
+                    status.success(),
+                    "rabbitmqctl close_connection {pid} failed"
+                );
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    async fn cleanup(settings: Settings) {
+        let topology = Topology::from_settings(&settings);
+        if let Ok(connection) =
+            Connection::connect(settings.amqp.url.expose(), ConnectionProperties::default()).await
+            && let Ok(channel) = connection.create_channel().await
+        {
+            for queue in topology.all_queues() {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+            for exchange in topology.all_exchanges() {
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                    .await;
+            }
+            let _ = connection.close(200, "cleanup".into()).await;
+        }
+        let url = settings.database.url.expose();
+        if sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
+            let _ = sqlx::Postgres::force_drop_database(url).await;
+        }
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Async clean-up from a synchronous drop, possibly inside a runtime: run it on a
+        // thread of its own with a runtime of its own.
+        let settings = self.settings.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(30), Self::cleanup(settings))
+                        .await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+async fn connect(url: &str) -> Connection {
+    Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to RabbitMQ at {url}: {e}"))
+}
+
+/// Waits until `probe` returns `Some`, polling; panics with `what` after `limit`.
+/// This is synchronisation on an observable outcome, not a sleep standing in for one.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A public key for tests that need one outside a [`TestEnv`].
+pub fn public_key(key: &str) -> PublicKey {
+    PublicKey::parse(key).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,236 @@
+//! The broker topology: the one place where exchange, queue, binding and dead-letter names and
+//! arguments live.
+//!
+//! ```text
+//!                                 ┌─ #        → <processor.queue>  ─(poison)→ <processor.queue>.dead
+//! collector → <exchange> (topic) ─┤
+//!                                 └─ error.*  → <alerter.queue>    ─(poison)→ <alerter.queue>.dead
+//!                 │ (no queue matched)
+//!                 └→ <exchange>.unroutable (fanout) → <exchange>.unroutable
+//! ```
+//!
+//! Every service declares all of it at start. Declarations are idempotent, so start order does
+//! not matter, and a consumer queue exists (and fills) from the moment any service has run,
+//! even if its consumer has never started: that is what lets the processor or alerter be
+//! down while the collector keeps accepting.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+use crate::config::Settings;
+
+/// A consumer's queue and what it receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerQueue {
+    pub name: String,
+    /// The binding pattern on the events exchange.
+    pub pattern: &'static str,
+}
+
+impl ConsumerQueue {
+    /// Where this queue parks the messages its consumer could not handle.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub exchange: String,
+    pub processor: ConsumerQueue,
+    pub alerter: ConsumerQueue,
+    delivery_limit: u32,
+    max_queue_length: u32,
+}
+
+impl Topology {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            exchange: settings.amqp.exchange.clone(),
+            processor: ConsumerQueue {
+                name: settings.processor.queue.clone(),
+                pattern: "#",
+            },
+            alerter: ConsumerQueue {
+                name: settings.alerter.queue.clone(),
+                pattern: "error.*",
+            },
+            delivery_limit: settings.amqp.delivery_limit,
+            max_queue_length: settings.amqp.max_queue_length,
+        }
+    }
+
+    /// The direct exchange that routes dead letters to each queue's own dead-letter queue,
+    /// by the name of the queue they died in.
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dead", self.exchange)
+    }
+
+    /// The alternate exchange, and the queue behind it, that keep an event no binding matched.
+    pub fn unroutable(&self) -> String {
+        format!("{}.unroutable", self.exchange)
+    }
+
+    pub fn consumer_queues(&self) -> [&ConsumerQueue; 2] {
+        [&self.processor, &self.alerter]
+    }
+
+    /// Every queue this topology declares, for inspection and clean-up.
+    pub fn all_queues(&self) -> Vec<String> {
+        let mut queues = vec![self.unroutable()];
+        for queue in self.consumer_queues() {
+            queues.push(queue.name.clone());
+            queues.push(queue.dead_letter_queue());
+        }
+        queues
+    }
+
+    /// Every exchange this topology declares.
+    pub fn all_exchanges(&self) -> Vec<String> {
+        vec![
+            self.exchange.clone(),
+            self.dead_letter_exchange(),
+            self.unroutable(),
+        ]
+    }
+
+    /// Declares everything; safe to call from every service, any number of times.
+    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let durable_exchange = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+
+        let unroutable = self.unroutable();
+        channel
+            .exchange_declare(
+                unroutable.as_str().into(),
+                ExchangeKind::Fanout,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_declare(unroutable.as_str().into(), durable_queue, quorum())
+            .await?;
+        channel
+            .queue_bind(
+                unroutable.as_str().into(),
+                unroutable.as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        let mut events_args = FieldTable::default();
+        // With `mandatory` publishing an unroutable event is returned to the collector (which
+        // answers 503); the alternate exchange is the second net, so nothing is ever dropped.
+        events_args.insert("alternate-exchange".into(), long_string(&unroutable));
+        channel
+            .exchange_declare(
+                self.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                durable_exchange,
+                events_args,
+            )
+            .await?;
+
+        let dead_letters = self.dead_letter_exchange();
+        channel
+            .exchange_declare(
+                dead_letters.as_str().into(),
+                ExchangeKind::Direct,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+
+        for queue in self.consumer_queues() {
+            let parked = queue.dead_letter_queue();
+            channel
+                .queue_declare(parked.as_str().into(), durable_queue, quorum())
+                .await?;
+            channel
+                .queue_bind(
+                    parked.as_str().into(),
+                    dead_letters.as_str().into(),
+                    queue.name.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+
+            channel
+                .queue_declare(
+                    queue.name.as_str().into(),
+                    durable_queue,
+                    self.consumer_queue_arguments(queue),
+                )
+                .await?;
+            channel
+                .queue_bind(
+                    queue.name.as_str().into(),
+                    self.exchange.as_str().into(),
+                    queue.pattern.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn consumer_queue_arguments(&self, queue: &ConsumerQueue) -> FieldTable {
+        let mut args = quorum();
+        // A message redelivered this many times (nacked with requeue, or unacked when its
+        // consumer died) is a poison message: dead-letter it instead of looping forever.
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(i32::try_from(self.delivery_limit).unwrap_or(i32::MAX)),
+        );
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            long_string(&self.dead_letter_exchange()),
+        );
+        args.insert("x-dead-letter-routing-key".into(), long_string(&queue.name));
+        // The default dead-lettering of quorum queues is at-most-once: a dead letter can be
+        // lost if its queue is unavailable. At-least-once keeps it until the dead-letter
+        // queue confirms it (RabbitMQ ≥ 3.10; it requires reject-publish below).
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            long_string("at-least-once"),
+        );
+        // A bounded queue: when the backlog reaches this length the broker nacks new
+        // publishes, the collector answers 503 and clients retry later, instead of the
+        // broker running out of memory or silently dropping the oldest events.
+        args.insert(
+            "x-max-length".into(),
+            AMQPValue::LongLongInt(i64::from(self.max_queue_length)),
+        );
+        args.insert("x-overflow".into(), long_string("reject-publish"));
+        args
+    }
+}
+
+/// Replicated, durable queues with delivery counting: what the dead-lettering of poison
+/// messages needs (classic queues do not count deliveries).
+fn quorum() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    args
+}
+
+fn long_string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value.to_owned()))
+}
+
+/// The AMQP name type, from our `String` names.
+pub fn short(name: &str) -> ShortString {
+    ShortString::from(name)
+}
