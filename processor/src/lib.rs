@@ -1,1 +1,17 @@
+//! The processor: stores every event and serves them back.
+//!
+//! It consumes its own queue (bound to `#`, so every event) with manual acks and a prefetch
+//! ([`consume`]), writes deliveries to PostgreSQL in batches, one transaction each, and acks
+//! only after the commit ([`store`]). The event id is the primary key, so a redelivery is
+//! absorbed, never stored twice. The read API ([`api`]) lists events, fetches one, and
+//! counts them per routing key over time.
+//!
+//! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
+pub mod api;
+pub mod consume;
+pub mod metrics;
+pub mod startup;
+pub mod store;
+
+pub use startup::Application;

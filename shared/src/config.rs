@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -315,6 +315,21 @@ fn demo_projects() -> Vec<Project> {
         public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
         allowed_origins: any_origin(),
     }]
+}
+
+/// The configuration file named by `--config PATH` (or `--config=PATH`), else by the
+/// `FRONTMON_CONFIG` environment variable; none means defaults and environment only.
+pub fn config_path() -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("FRONTMON_CONFIG").map(PathBuf::from)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -94,6 +94,28 @@ impl Publisher {
         })
     }
 
+    /// A publisher that connects on first use, for a service that must start (and report
+    /// not-ready) while the broker is still down.
+    pub async fn start(options: PublisherOptions) -> Self {
+        let link = match open(&options).await {
+            Ok(link) => Some(Arc::new(link)),
+            Err(error) => {
+                tracing::warn!(error = %error, "Publisher cannot reach the broker yet.");
+                None
+            }
+        };
+        Self {
+            options,
+            link: RwLock::new(link),
+            reconnect: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reconnects if the link is down (at most once a second); true when connected.
+    pub async fn ensure_connected(&self) -> bool {
+        self.usable_link().await.is_ok()
+    }
+
     pub fn is_connected(&self) -> bool {
         self.current().is_some_and(|link| link.usable())
     }
@@ -194,14 +216,26 @@ impl Publisher {
         }
     }
 
-    /// Closes the connection after in-flight confirms have been answered.
+    /// Closes the connection after in-flight confirms have been answered, waiting at most
+    /// the publish timeout for each step so shutdown stays bounded.
     pub async fn close(&self) {
         let link = self.link.write().ok().and_then(|mut slot| slot.take());
         if let Some(link) = link {
+            let timeout = self.options.timeout;
             for channel in &link.channels {
-                let _ = channel.wait_for_confirms().await;
+                if tokio::time::timeout(timeout, channel.wait_for_confirms())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("Confirms still pending at shutdown.");
+                }
             }
-            let _ = link.connection.close(200, "shutdown".into()).await;
+            if tokio::time::timeout(timeout, link.connection.close(200, "shutdown".into()))
+                .await
+                .is_err()
+            {
+                tracing::warn!("The broker did not answer the connection close.");
+            }
         }
     }
 }

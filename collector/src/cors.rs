@@ -1,0 +1,56 @@
+//! CORS for browser pages on other origins.
+//!
+//! `text/plain` bodies and the `?key=` parameter let a page send events as a "simple"
+//! request, without a preflight; pages that send `application/json` or the key header get a
+//! preflight, answered here. Either way the browser only lets the page read our answer if
+//! `Access-Control-Allow-Origin` names its origin, which we do for the project's
+//! `allowed_origins`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::config::Project;
+
+use crate::startup::State;
+
+/// Adds the CORS answer for `origin` to a response, when the project allows it.
+pub fn allow(response: &mut HttpResponse, project: Option<&Project>, origin: Option<&str>) {
+    let (Some(project), Some(origin)) = (project, origin) else {
+        return;
+    };
+    if !project.allows_origin(origin) {
+        return;
+    }
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        // The answer depends on the Origin header: caches must keep one per origin.
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+pub fn origin(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// `OPTIONS /api/{project_id}/events`: the preflight.
+pub async fn preflight(
+    request: HttpRequest,
+    project_id: web::Path<String>,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let project = state.project(&project_id);
+    let origin = origin(&request);
+    let mut response = HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Content-Type, Content-Encoding, X-Frontmon-Key",
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish();
+    allow(&mut response, project, origin);
+    response
+}

@@ -1,0 +1,153 @@
+//! Wires the collector top to bottom: publisher, metrics, HTTP server.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use ipnet::IpNet;
+use prometheus_client::registry::Registry;
+use shared::config::{Project, Settings};
+use shared::event::ProjectId;
+use shared::health::Health;
+use shared::publisher::{Publisher, PublisherOptions};
+use shared::topology::Topology;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::{cors, ingest};
+
+/// What every request handler shares.
+pub struct State {
+    pub projects: HashMap<ProjectId, Project>,
+    pub publisher: Arc<Publisher>,
+    pub metrics: Metrics,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+}
+
+impl State {
+    /// The project named by a path segment; `None` for garbage and unknown ids alike.
+    pub fn project(&self, id: &str) -> Option<&Project> {
+        id.parse::<ProjectId>()
+            .ok()
+            .and_then(|id| self.projects.get(&id))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    publisher: Arc<Publisher>,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let publisher = Arc::new(
+            Publisher::start(PublisherOptions {
+                url: settings.amqp.url.expose().to_owned(),
+                topology: Topology::from_settings(&settings),
+                channels: settings.collector.publish_channels,
+                timeout: settings.collector.publish_timeout,
+                connection_name: format!("{}.collector", settings.amqp.exchange),
+            })
+            .await,
+        );
+        keep_connected(publisher.clone(), shutdown.clone());
+
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let state = web::Data::new(State {
+            projects: settings
+                .projects
+                .iter()
+                .map(|p| (p.id, p.clone()))
+                .collect(),
+            publisher: publisher.clone(),
+            metrics,
+            trusted_proxies: settings.collector.trusted_proxies.clone(),
+            max_body_bytes: settings.collector.max_body_bytes,
+            max_batch: settings.collector.max_batch,
+        });
+        let health = {
+            let publisher = publisher.clone();
+            Health::new(shutdown.clone(), Arc::new(registry))
+                .check("broker", move || publisher.is_connected())
+        };
+
+        let listener = TcpListener::bind(settings.collector.listen)?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(|cfg| health.clone().routes(cfg))
+                .service(
+                    web::resource("/api/{project_id}/events")
+                        .route(web::post().to(ingest::ingest))
+                        .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+                )
+                .default_service(web::to(not_found))
+        })
+        // Signals are ours: the shutdown token decides when to stop.
+        .disable_signals()
+        .shutdown_timeout(30)
+        .listen(listener)?;
+        if settings.collector.workers > 0 {
+            server = server.workers(settings.collector.workers);
+        }
+        tracing::info!(port, "Collector listening.");
+        Ok(Self {
+            port,
+            server: server.run(),
+            publisher,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops accepting, lets in-flight
+    /// requests get their confirms and answers, and closes the broker connection.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown.clone();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        self.shutdown.cancel();
+        let _ = stopper.await;
+        self.publisher.close().await;
+        tracing::info!("Collector stopped.");
+        Ok(served?)
+    }
+}
+
+/// Rebuilds the broker connection in the background while it is down, so readiness comes
+/// back without waiting for traffic.
+fn keep_connected(publisher: Arc<Publisher>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            if !publisher.is_connected() {
+                publisher.ensure_connected().await;
+            }
+        }
+    });
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": "no such endpoint: events go to POST /api/{project_id}/events"
+    }))
+}

@@ -1,0 +1,223 @@
+//! From delivery to ack: the processor's consume session.
+//!
+//! Deliveries are gathered into a batch (up to `processor.batch_size`, or whatever arrived
+//! within `processor.batch_wait_ms` of the first), written in one transaction, and acked
+//! after the commit with a single multiple-ack. What happens to each delivery:
+//!
+//! | outcome                                   | disposition                              |
+//! |-------------------------------------------|------------------------------------------|
+//! | stored, or already stored (redelivery)    | ack                                      |
+//! | not an event (invalid JSON)               | dead-letter at once                      |
+//! | the database rejects the row              | dead-letter (the rest of the batch is stored) |
+//! | the database is down                      | held, unacked, and retried until it is back |
+//!
+//! Holding a batch while the database is down, instead of handing it back, keeps outages
+//! from counting toward the queue's delivery limit: only poison is ever dead-lettered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
+use shared::consumer::{Disposition, Subscription, backoff, settle};
+use shared::event::Event;
+use shared::health::ReadyFlag;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Metrics, ReasonLabel};
+use crate::store::{NewEvent, Store, StoreError};
+
+pub struct Processor {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub batch_size: usize,
+    pub batch_wait: Duration,
+    pub database_ready: ReadyFlag,
+    pub shutdown: CancellationToken,
+}
+
+/// Why a session ended early; the connection loop reconnects.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("the consumer stream failed")]
+    Stream(#[source] lapin::Error),
+    #[error("a delivery could not be settled")]
+    Settle(#[source] shared::consumer::SettleError),
+}
+
+impl Processor {
+    /// Runs one subscription until its stream ends, fails, or shutdown has drained it.
+    pub async fn session(self: Arc<Self>, mut subscription: Subscription) {
+        if let Err(error) = self.consume(&mut subscription).await {
+            tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "Consume session ended.");
+        }
+        subscription.close().await;
+    }
+
+    async fn consume(&self, subscription: &mut Subscription) -> Result<(), SessionError> {
+        let mut cancelled = false;
+        loop {
+            let next = if cancelled {
+                subscription.consumer.next().await
+            } else {
+                tokio::select! {
+                    next = subscription.consumer.next() => next,
+                    _ = self.shutdown.cancelled() => {
+                        // Stop the flow, then finish what was already delivered to us.
+                        subscription.cancel().await;
+                        cancelled = true;
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = next else { return Ok(()) };
+            let mut batch = vec![first.map_err(SessionError::Stream)?];
+            let deadline = tokio::time::Instant::now() + self.batch_wait;
+            while batch.len() < self.batch_size {
+                match tokio::time::timeout_at(deadline, subscription.consumer.next()).await {
+                    Ok(Some(delivery)) => batch.push(delivery.map_err(SessionError::Stream)?),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.handle(batch).await?;
+        }
+    }
+
+    async fn handle(&self, batch: Vec<Delivery>) -> Result<(), SessionError> {
+        let started = Instant::now();
+        self.metrics.consumed.inc_by(batch.len() as u64);
+        let mut parsed: Vec<(Delivery, Event)> = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            // serde_json accepts only UTF-8, so a parsed body is also a valid text payload.
+            match serde_json::from_slice::<Event>(&delivery.data) {
+                Ok(event) => parsed.push((delivery, event)),
+                Err(error) => {
+                    let message_id = delivery
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|id| id.to_string());
+                    tracing::warn!(message_id = ?message_id, error = %error, "Not an event: dead-lettered.");
+                    self.dead_letter(&delivery, "invalid_event").await?;
+                }
+            }
+        }
+        if parsed.is_empty() {
+            return Ok(());
+        }
+
+        let stored = {
+            let rows = rows(&parsed);
+            self.insert_until_done(&rows).await
+        };
+        match stored {
+            Some(Ok(new)) => {
+                self.metrics.stored.inc_by(new);
+                self.metrics.duplicates.inc_by(parsed.len() as u64 - new);
+                // Every earlier delivery of this channel is settled, so one multiple-ack up to
+                // the last tag acks exactly this batch.
+                let (last, _) = &parsed[parsed.len() - 1];
+                let sent = last
+                    .acker
+                    .ack(BasicAckOptions { multiple: true })
+                    .await
+                    .map_err(|e| SessionError::Settle(e.into()))?;
+                if !sent {
+                    return Err(SessionError::Settle(shared::consumer::SettleError::NotSent));
+                }
+                for (_, event) in &parsed {
+                    tracing::debug!(event_id = %event.event_id, project_id = %event.project_id, routing_key = %event.routing_key(), "Event stored.");
+                }
+            }
+            Some(Err(_rejected)) => self.store_one_by_one(&parsed).await?,
+            // Shutdown while the database is down: leave the batch unacked; closing the
+            // channel hands it back to the queue.
+            None => return Ok(()),
+        }
+        self.metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Retries while the database is unavailable; `None` if shutdown came first.
+    async fn insert_until_done(&self, rows: &[NewEvent<'_>]) -> Option<Result<u64, StoreError>> {
+        let mut failures = 0;
+        loop {
+            match self.store.insert(rows).await {
+                Err(StoreError::Unavailable(error)) => {
+                    failures += 1;
+                    self.database_ready.set(false);
+                    tracing::warn!(error = %error, failures, "Database unavailable; holding the batch.");
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return None,
+                        _ = tokio::time::sleep(backoff(failures)) => {}
+                    }
+                }
+                result => {
+                    self.database_ready.set(true);
+                    return Some(result);
+                }
+            }
+        }
+    }
+
+    /// A batch the database refused: find the rows it refuses, park them, store the rest.
+    async fn store_one_by_one(&self, parsed: &[(Delivery, Event)]) -> Result<(), SessionError> {
+        for (delivery, event) in parsed {
+            let disposition = match self.insert_until_done(&[row(delivery, event)]).await {
+                Some(Ok(new)) => {
+                    self.metrics.stored.inc_by(new);
+                    self.metrics.duplicates.inc_by(1 - new);
+                    Disposition::Ack
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(event_id = %event.event_id, project_id = %event.project_id, error = %error, cause = ?std::error::Error::source(&error), "Event rejected by the database: dead-lettered.");
+                    self.metrics
+                        .dead_lettered
+                        .get_or_create(&ReasonLabel {
+                            reason: "rejected_by_database",
+                        })
+                        .inc();
+                    Disposition::DeadLetter
+                }
+                None => return Ok(()),
+            };
+            settle(&delivery.acker, disposition)
+                .await
+                .map_err(SessionError::Settle)?;
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: &'static str,
+    ) -> Result<(), SessionError> {
+        self.metrics
+            .dead_lettered
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+        settle(&delivery.acker, Disposition::DeadLetter)
+            .await
+            .map_err(SessionError::Settle)
+    }
+}
+
+fn rows(parsed: &[(Delivery, Event)]) -> Vec<NewEvent<'_>> {
+    parsed
+        .iter()
+        .map(|(delivery, event)| row(delivery, event))
+        .collect()
+}
+
+fn row<'a>(delivery: &'a Delivery, event: &'a Event) -> NewEvent<'a> {
+    NewEvent {
+        event,
+        // Parsing checked the bytes are UTF-8; were they not, the empty payload would fail
+        // the jsonb cast and the row be dead-lettered, never acked unstored.
+        json: std::str::from_utf8(&delivery.data).unwrap_or_default(),
+    }
+}

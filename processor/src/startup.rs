@@ -1,0 +1,132 @@
+//! Wires the processor top to bottom: database, consumer, read API.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use prometheus_client::registry::Registry;
+use shared::config::{Secret, Settings};
+use shared::consumer::{self, ConsumeOptions};
+use shared::event::ProjectId;
+use shared::health::{Health, ReadyFlag};
+use shared::topology::Topology;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api;
+use crate::consume::Processor;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the read API's handlers share.
+pub struct ApiState {
+    pub store: Store,
+    pub admin_token: Secret,
+    pub projects: HashSet<ProjectId>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    consumer: JoinHandle<()>,
+    store: Store,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database).await?;
+        let database_ready = ReadyFlag::default();
+        database_ready.set(true);
+        let broker_ready = ReadyFlag::default();
+
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        let processor = Arc::new(Processor {
+            store: store.clone(),
+            metrics,
+            batch_size: settings.processor.batch_size,
+            batch_wait: settings.processor.batch_wait,
+            database_ready: database_ready.clone(),
+            shutdown: shutdown.clone(),
+        });
+        let options = ConsumeOptions {
+            url: settings.amqp.url.expose().to_owned(),
+            topology: Topology::from_settings(&settings),
+            queue: settings.processor.queue.clone(),
+            prefetch: settings.processor.prefetch,
+            connection_name: format!("{}.processor", settings.amqp.exchange),
+        };
+        let consumer = tokio::spawn(consumer::run(
+            options,
+            shutdown.clone(),
+            broker_ready.clone(),
+            move |subscription| processor.clone().session(subscription),
+        ));
+
+        let api_state = web::Data::new(ApiState {
+            store: store.clone(),
+            admin_token: settings.processor.admin_token.clone(),
+            projects: settings.projects.iter().map(|p| p.id).collect(),
+        });
+        let health = Health::new(shutdown.clone(), Arc::new(registry))
+            .flag("broker", broker_ready)
+            .flag("database", database_ready);
+        let listener = TcpListener::bind(settings.processor.listen)?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(api_state.clone())
+                .configure(|cfg| health.clone().routes(cfg))
+                .route(
+                    "/api/projects/{project}/events",
+                    web::get().to(api::list_events),
+                )
+                .route(
+                    "/api/projects/{project}/events/{event_id}",
+                    web::get().to(api::get_event),
+                )
+                .route("/api/projects/{project}/stats", web::get().to(api::stats))
+                .default_service(web::to(not_found))
+        })
+        .disable_signals()
+        .workers(2)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "Processor listening.");
+        Ok(Self {
+            port,
+            server,
+            consumer,
+            store,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until the shutdown token is cancelled: then the consumer stops taking
+    /// deliveries, stores and acks what it holds, and closes its connection.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        self.shutdown.cancelled().await;
+        if let Err(error) = self.consumer.await {
+            tracing::error!(error = %error, "Consumer task failed.");
+        }
+        handle.stop(true).await;
+        let served = server.await;
+        self.store.pool().close().await;
+        tracing::info!("Processor stopped.");
+        served??;
+        Ok(())
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({ "error": "no such endpoint" }))
+}

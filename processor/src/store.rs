@@ -1,0 +1,277 @@
+//! PostgreSQL: the schema, batch inserts, and the reads behind the API.
+
+use chrono::{DateTime, Utc};
+use shared::config::DatabaseSettings;
+use shared::event::{Event, EventId, ProjectId};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is unreachable or overloaded: the same write may succeed later.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database refused this data: the same write will never succeed.
+    #[error("the database rejected the data")]
+    Rejected(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let permanent = match &error {
+            // SQLSTATE classes 22 (data exception), 23 (integrity constraint) and 54 (program
+            // limit, e.g. a value too large) describe the data, not the database's health.
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("22") || code.starts_with("23") || code.starts_with("54")
+            }),
+            sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                true
+            }
+            _ => false,
+        };
+        if permanent {
+            StoreError::Rejected(error)
+        } else {
+            StoreError::Unavailable(error)
+        }
+    }
+}
+
+/// An event ready to insert: the parsed event, for the typed columns, and the bytes it came
+/// as, stored as the payload without serializing it again.
+pub struct NewEvent<'a> {
+    pub event: &'a Event,
+    pub json: &'a str,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Creates the database if it does not exist, connects, and migrates the schema.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let url = settings.url.expose();
+        if !Postgres::database_exists(url).await? {
+            // Two processors starting at once may both try; the loser's error is harmless.
+            if let Err(error) = Postgres::create_database(url).await
+                && !Postgres::database_exists(url).await?
+            {
+                return Err(error.into());
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.into()))?;
+        Ok(Self { pool })
+    }
+
+    /// Inserts the rows in one transaction; rows already stored are skipped. Returns how many
+    /// were new.
+    pub async fn insert(&self, rows: &[NewEvent<'_>]) -> Result<u64, StoreError> {
+        let mut project_ids = Vec::with_capacity(rows.len());
+        let mut event_ids = Vec::with_capacity(rows.len());
+        let mut routing_keys = Vec::with_capacity(rows.len());
+        let mut occurred = Vec::with_capacity(rows.len());
+        let mut received = Vec::with_capacity(rows.len());
+        let mut messages = Vec::with_capacity(rows.len());
+        let mut urls = Vec::with_capacity(rows.len());
+        let mut releases = Vec::with_capacity(rows.len());
+        let mut environments = Vec::with_capacity(rows.len());
+        let mut payloads = Vec::with_capacity(rows.len());
+        for row in rows {
+            let event = row.event;
+            project_ids.push(i64::from(event.project_id.get()));
+            event_ids.push(*event.event_id.as_uuid());
+            routing_keys.push(event.routing_key().as_str());
+            occurred.push(event.timestamp);
+            received.push(event.received_at);
+            messages.push(event.message.as_deref());
+            urls.push(event.url.as_deref());
+            releases.push(event.release.as_deref());
+            environments.push(event.environment.as_deref());
+            payloads.push(row.json);
+        }
+        // One statement for the whole batch: UNNEST turns the column arrays into rows.
+        let result = sqlx::query(
+            "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
+                                 message, url, release, environment, payload)
+             SELECT p, e, k, o, r, m, u, rel, env, j::jsonb
+             FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                  AS t(p, e, k, o, r, m, u, rel, env, j)
+             ON CONFLICT (project_id, event_id) DO NOTHING",
+        )
+        .bind(&project_ids)
+        .bind(&event_ids)
+        .bind(&routing_keys)
+        .bind(&occurred)
+        .bind(&received)
+        .bind(&messages)
+        .bind(&urls)
+        .bind(&releases)
+        .bind(&environments)
+        .bind(&payloads)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Events of a project, newest first, optionally of some routing keys, strictly before a
+    /// cursor position.
+    pub async fn list(
+        &self,
+        project: ProjectId,
+        routing_keys: Option<&[&str]>,
+        before: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (before_at, before_id) = match before {
+            Some(cursor) => (Some(cursor.received_at), Some(cursor.event_id)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT event_id, routing_key, received_at, payload FROM events
+             WHERE project_id = $1
+               AND ($2::text[] IS NULL OR routing_key = ANY($2))
+               AND ($3::timestamptz IS NULL OR (received_at, event_id) < ($3, $4))
+             ORDER BY received_at DESC, event_id DESC
+             LIMIT $5",
+        )
+        .bind(i64::from(project.get()))
+        .bind(routing_keys)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(StoredEvent::from_row).collect()
+    }
+
+    pub async fn get(
+        &self,
+        project: ProjectId,
+        event: EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(
+            "SELECT event_id, routing_key, received_at, payload FROM events
+             WHERE project_id = $1 AND event_id = $2",
+        )
+        .bind(i64::from(project.get()))
+        .bind(event.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(StoredEvent::from_row).transpose()
+    }
+
+    /// Counts per time bucket and routing key, for `since <= received_at < until`.
+    pub async fn counts(
+        &self,
+        project: ProjectId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        interval_secs: i64,
+    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT date_bin(make_interval(secs => $4), received_at, $2) AS bucket,
+                    routing_key, count(*) AS n
+             FROM events
+             WHERE project_id = $1 AND received_at >= $2 AND received_at < $3
+             GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(i64::from(project.get()))
+        .bind(since)
+        .bind(until)
+        .bind(interval_secs as f64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("bucket")?,
+                    row.try_get("routing_key")?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A position in the newest-first listing: the last event of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub received_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl Cursor {
+    /// Opaque to clients: `<microseconds>_<event id>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.received_at.timestamp_micros(),
+            self.event_id.simple()
+        )
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('_')?;
+        Some(Self {
+            received_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            event_id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+pub struct StoredEvent {
+    pub cursor: Cursor,
+    pub routing_key: String,
+    pub payload: serde_json::Value,
+}
+
+impl StoredEvent {
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            cursor: Cursor {
+                received_at: row.try_get("received_at")?,
+                event_id: row.try_get("event_id")?,
+            },
+            routing_key: row.try_get("routing_key")?,
+            payload: row.try_get("payload")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor {
+            received_at: DateTime::from_timestamp_micros(1_750_000_000_123_456).expect("valid"),
+            event_id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("12_notauuid"), None);
+        assert_eq!(Cursor::decode("nounderscore"), None);
+    }
+}
