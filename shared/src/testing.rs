@@ -11,6 +11,8 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use sqlx::migrate::MigrateDatabase;
 
+pub mod receiver;
+
 use crate::config::{ChannelKind, ChannelSettings, Project, PublicKey, Secret, Settings};
 use crate::event::ProjectId;
 use crate::topology::Topology;
