@@ -1,7 +1,7 @@
 //! Every metric the alerter exports, in one place.
 //!
 //! They live on the application's own [`Registry`] (never a global one: tests run several
-//! alerters in one process), under the `alerter_` prefix. Labels are low-cardinality: a
+//! alerters in one process), under the `frontmon_alerter_` prefix. Labels are low-cardinality: a
 //! channel name comes from the configuration and an outcome from [`Outcome`]; never an event
 //! id or a message.
 
@@ -71,7 +71,7 @@ impl Metrics {
     /// Creates the metrics and registers them on `registry`.
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self::default();
-        let registry = registry.sub_registry_with_prefix("alerter");
+        let registry = registry.sub_registry_with_prefix("frontmon_alerter");
         registry.register(
             "events_consumed",
             "Deliveries read from the alerter queue",

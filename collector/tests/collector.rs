@@ -366,3 +366,73 @@ async fn readiness_follows_the_broker_connection() {
     assert_eq!(ready.status(), 200);
     app.stop().await;
 }
+
+/// The binary as deployed: config file from `--config`, one key overridden by the
+/// environment, ready on the overridden port, and a clean exit on SIGTERM.
+#[tokio::test]
+async fn the_binary_reads_its_config_file_and_environment_overrides() {
+    let env = TestEnv::new();
+    let dir = std::env::temp_dir().join(format!("frontmon-{}", env.prefix));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("frontmon.toml");
+    let settings = &env.settings;
+    std::fs::write(
+        &config,
+        format!(
+            "[amqp]\nurl = \"{}\"\nexchange = \"{}\"\n[collector]\nlisten = \"127.0.0.1:1\"\n\
+             [processor]\nqueue = \"{}\"\n[alerter]\nqueue = \"{}\"\n",
+            settings.amqp.url.expose(),
+            settings.amqp.exchange,
+            settings.processor.queue,
+            settings.alerter.queue
+        ),
+    )
+    .expect("config written");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_collector"))
+        .arg("--config")
+        .arg(&config)
+        .env("FRONTMON__COLLECTOR__LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("collector binary starts");
+
+    eventually(
+        "the binary to be ready on the overridden port",
+        Duration::from_secs(30),
+        || async {
+            let response = http()
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == 200).then_some(())
+        },
+    )
+    .await;
+    let response = http()
+        .post(format!(
+            "http://127.0.0.1:{port}/api/1/events?key={}",
+            shared::config::DEMO_PUBLIC_KEY
+        ))
+        .body(json!({"type": "pageview"}).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200, "the file's demo project is served");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("joined")
+        .expect("waited");
+    assert!(status.success(), "exit status {status:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -37,6 +37,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        if settings.processor.admin_token.expose() == shared::config::DEFAULT_ADMIN_TOKEN {
+            tracing::warn!(
+                "processor.admin_token is the default: set FRONTMON__PROCESSOR__ADMIN_TOKEN before exposing the read API."
+            );
+        }
         let store = Store::connect(&settings.database).await?;
         let database_ready = ReadyFlag::default();
         database_ready.set(true);

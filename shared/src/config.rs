@@ -18,6 +18,9 @@ use url::Url;
 
 use crate::event::ProjectId;
 
+/// The read API's token when none is configured: fine on a laptop, never in a deployment.
+pub const DEFAULT_ADMIN_TOKEN: &str = "change-me";
+
 /// The demo project's public key, shown in the README; replace it in any real deployment.
 pub const DEMO_PUBLIC_KEY: &str = "5f0c7a3e9b1d4e6f8a2c4b6d8e0f1a3c";
 
@@ -89,6 +92,7 @@ pub struct CollectorSettings {
     /// Most events in one request.
     pub max_batch: usize,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks or addresses).
+    #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
     /// How long a request waits for the broker's confirms before answering 503.
     #[serde(rename = "publish_timeout_ms", deserialize_with = "millis")]
@@ -133,7 +137,7 @@ impl Default for ProcessorSettings {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
             queue: "frontmon.processor".into(),
-            admin_token: Secret("change-me".into()),
+            admin_token: Secret(DEFAULT_ADMIN_TOKEN.into()),
             prefetch: 1000,
             batch_size: 500,
             batch_wait: Duration::from_millis(20),
@@ -302,6 +306,23 @@ fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Err
 
 fn secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+/// CIDR blocks, or single addresses standing for themselves (`10.0.0.1` is `10.0.0.1/32`).
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is neither an address nor a CIDR block"
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn any_origin() -> Vec<String> {
@@ -535,7 +556,13 @@ mod tests {
         assert_eq!(settings.collector.listen.port(), 9100);
         assert_eq!(settings.collector.max_batch, 7);
         assert_eq!(settings.processor.batch_wait, Duration::from_millis(75));
-        assert_eq!(settings.collector.trusted_proxies.len(), 2);
+        assert_eq!(
+            settings.collector.trusted_proxies,
+            [
+                "10.0.0.0/8".parse::<IpNet>().expect("net"),
+                "192.168.1.1/32".parse().expect("net")
+            ]
+        );
     }
 
     #[test]
@@ -558,6 +585,15 @@ mod tests {
         assert!(err.to_string().contains("database.url"), "{err}");
         let err = Settings::from_toml("[collector]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn the_documented_example_is_valid_and_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/frontmon.toml");
+        let documented =
+            Settings::load_from(Some(&path), env(&[])).expect("deploy/frontmon.toml is valid");
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults are valid");
+        assert_eq!(format!("{documented:?}"), format!("{defaults:?}"));
     }
 
     #[test]

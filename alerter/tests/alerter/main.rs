@@ -105,9 +105,12 @@ async fn error_events_reach_every_channel_signed_and_nothing_else_does() {
     assert_eq!(resource["routing_key"], "error.resource");
     assert_eq!(resource["message"], serde_json::Value::Null);
 
-    assert_eq!(app.metric("alerter_events_consumed_total").await, 4.0);
     assert_eq!(
-        app.metric(r#"alerter_notifications_total{channel="signed",outcome="sent"}"#)
+        app.metric("frontmon_alerter_events_consumed_total").await,
+        4.0
+    );
+    assert_eq!(
+        app.metric(r#"frontmon_alerter_notifications_total{channel="signed",outcome="sent"}"#)
             .await,
         4.0
     );
@@ -136,7 +139,10 @@ async fn the_cooldown_sends_one_notification_per_problem() {
         .wait_for("/hook", &[other.event_id, marker.event_id])
         .await;
     eventually("one suppression", WAIT, || async {
-        (app.metric("alerter_notifications_suppressed_total").await == 1.0).then_some(())
+        (app.metric("frontmon_alerter_notifications_suppressed_total")
+            .await
+            == 1.0)
+            .then_some(())
     })
     .await;
     let duplicates = receiver
@@ -154,7 +160,10 @@ async fn the_cooldown_sends_one_notification_per_problem() {
         (env.queue_depth(&env.settings.alerter.queue).await == 0).then_some(())
     })
     .await;
-    assert_eq!(app.metric("alerter_events_consumed_total").await, 4.0);
+    assert_eq!(
+        app.metric("frontmon_alerter_events_consumed_total").await,
+        4.0
+    );
 
     publisher.close().await;
     app.stop().await;
@@ -196,14 +205,18 @@ async fn a_failing_webhook_gets_the_event_once_it_recovers() {
         env.queue_depth(&topology.alerter.dead_letter_queue()).await,
         0
     );
-    assert!(app.metric("alerter_deliveries_retried_total").await >= 2.0);
     assert!(
-        app.metric(r#"alerter_notifications_total{channel="hook",outcome="rejected"}"#)
+        app.metric("frontmon_alerter_deliveries_retried_total")
+            .await
+            >= 2.0
+    );
+    assert!(
+        app.metric(r#"frontmon_alerter_notifications_total{channel="hook",outcome="rejected"}"#)
             .await
             >= 2.0
     );
     assert_eq!(
-        app.metric(r#"alerter_notifications_total{channel="hook",outcome="sent"}"#)
+        app.metric(r#"frontmon_alerter_notifications_total{channel="hook",outcome="sent"}"#)
             .await,
         1.0
     );
@@ -251,7 +264,8 @@ async fn events_published_while_the_alerter_is_down_are_all_notified_once() {
     expected.insert(marker.event_id);
     assert_eq!(ids, expected);
     assert_eq!(
-        app.metric("alerter_notifications_suppressed_total").await,
+        app.metric("frontmon_alerter_notifications_suppressed_total")
+            .await,
         0.0
     );
 
@@ -286,7 +300,8 @@ async fn a_body_that_is_not_an_event_is_dead_lettered_and_the_queue_flows_on() {
     .await;
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(
-        app.metric("alerter_deliveries_dead_lettered_total").await,
+        app.metric("frontmon_alerter_deliveries_dead_lettered_total")
+            .await,
         1.0
     );
 
@@ -311,10 +326,10 @@ async fn health_readiness_and_metrics_are_served() {
     let (status, metrics) = app.get("/metrics").await;
     assert_eq!(status, 200);
     for name in [
-        "alerter_events_consumed",
-        "alerter_notifications_suppressed",
-        "alerter_deliveries_retried",
-        "alerter_deliveries_dead_lettered",
+        "frontmon_alerter_events_consumed",
+        "frontmon_alerter_notifications_suppressed",
+        "frontmon_alerter_deliveries_retried",
+        "frontmon_alerter_deliveries_dead_lettered",
     ] {
         assert!(
             metrics.contains(&format!("# HELP {name} ")),
@@ -326,13 +341,14 @@ async fn health_readiness_and_metrics_are_served() {
         );
     }
     assert!(
-        metrics.contains("# TYPE alerter_notifications counter"),
+        metrics.contains("# TYPE frontmon_alerter_notifications counter"),
         "{metrics}"
     );
     // Every series of a configured channel exists from the start, at zero.
     for outcome in ["sent", "rejected", "timeout", "unreachable"] {
-        let series =
-            format!(r#"alerter_notifications_total{{channel="ops",outcome="{outcome}"}} 0"#);
+        let series = format!(
+            r#"frontmon_alerter_notifications_total{{channel="ops",outcome="{outcome}"}} 0"#
+        );
         assert!(metrics.contains(&series), "no {series}:\n{metrics}");
     }
 
