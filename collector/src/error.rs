@@ -67,12 +67,13 @@ impl ResponseError for IngestError {
             IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. } | IngestError::TooManyEvents { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IngestError::UnreadableBody(_)
             | IngestError::MalformedJson(_)
             | IngestError::InvalidEvent(_)
-            | IngestError::EmptyBatch
-            | IngestError::TooManyEvents { .. } => StatusCode::BAD_REQUEST,
+            | IngestError::EmptyBatch => StatusCode::BAD_REQUEST,
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use futures::StreamExt;
 use serde::Deserialize;
+use tracing::Instrument;
 use shared::config::Project;
 use shared::event::{Client, Event};
 use shared::publisher::Outgoing;
@@ -37,7 +38,10 @@ pub async fn ingest(
     state.metrics.requests_received.inc();
     let project = state.project(&project_id);
     let origin = cors::origin(&request);
-    let outcome = accept(&request, project, query.key.as_deref(), body, &state).await;
+    let span = tracing::debug_span!("ingest", project_id = %project_id);
+    let outcome = accept(&request, project, query.key.as_deref(), body, &state)
+        .instrument(span)
+        .await;
     let mut response = match outcome {
         Ok(ids) => HttpResponse::Ok().json(serde_json::json!({ "ids": ids })),
         Err(error) => {

@@ -158,6 +158,12 @@ async fn bad_requests_get_clear_errors_and_the_service_stays_healthy() {
             "[1].type: unknown variant `teleport`",
         ),
         (
+            post(format!("{}?key={TEST_KEY}", app.events_url(1)))
+                .body(serde_json::to_string(&vec![json!({"type": "click"}); 101]).unwrap()),
+            413,
+            "batch of 101 events is over the limit of 100",
+        ),
+        (
             post(format!("{}?key={TEST_KEY}", app.events_url(1))).body("x".repeat(5000)),
             413,
             "larger than 4096 bytes",
