@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use futures::StreamExt;
 use serde::Deserialize;
-use tracing::Instrument;
 use shared::config::Project;
 use shared::event::{Client, Event};
 use shared::publisher::Outgoing;
+use tracing::Instrument;
 
 use crate::client::client_ip;
 use crate::cors;

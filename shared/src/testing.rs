@@ -128,35 +128,16 @@ impl TestEnv {
     /// Closes every broker connection whose name starts with this test's prefix, the way a
     /// network fault or a broker-side kill would.
     pub fn close_broker_connections(&self) -> usize {
-        let output = std::process::Command::new("rabbitmqctl")
-            .args([
-                "list_connections",
-                "-q",
-                "--no-table-headers",
-                "pid",
-                "client_properties",
-            ])
-            .output()
-            .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
-        let listing = String::from_utf8_lossy(&output.stdout);
-        let mut closed = 0;
-        for line in listing.lines() {
-            if !line.contains(&format!("\"{}", self.prefix)) {
-                continue;
-            }
-            if let Some(pid) = line.split_whitespace().next() {
-                let status = std::process::Command::new("rabbitmqctl")
-                    .args(["close_connection", pid, "closed by test"])
-                    .status()
-                    .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
-                assert!(
-                    status.success(),
-                    "rabbitmqctl close_connection {pid} failed"
-                );
-                closed += 1;
-            }
-        }
-        closed
+        close_connections_named(&self.prefix)
+    }
+
+    /// [`TestEnv::close_broker_connections`] off the async runtime: `rabbitmqctl` takes a
+    /// second or two, and the services under test must keep running meanwhile.
+    pub async fn close_broker_connections_async(&self) -> usize {
+        let prefix = self.prefix.clone();
+        tokio::task::spawn_blocking(move || close_connections_named(&prefix))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     async fn cleanup(settings: Settings) {
@@ -208,6 +189,39 @@ impl Drop for TestEnv {
         })
         .join();
     }
+}
+
+/// Closes every broker connection whose name starts with `prefix`.
+fn close_connections_named(prefix: &str) -> usize {
+    let output = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let mut closed = 0;
+    for line in listing.lines() {
+        if !line.contains(&format!("\"{prefix}")) {
+            continue;
+        }
+        if let Some(pid) = line.split_whitespace().next() {
+            let status = std::process::Command::new("rabbitmqctl")
+                .args(["close_connection", pid, "closed by test"])
+                .status()
+                .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+            assert!(
+                status.success(),
+                "rabbitmqctl close_connection {pid} failed"
+            );
+            closed += 1;
+        }
+    }
+    closed
 }
 
 async fn connect(url: &str) -> Connection {

@@ -124,8 +124,11 @@ impl Receiver {
     pub async fn wait_for(&self, path: &str, ids: &[EventId]) {
         super::eventually(&format!("{} events on {path}", ids.len()), WAIT, || async {
             // One pass over what arrived, not one per id: a thousand ids stay cheap to poll.
-            let delivered: std::collections::HashSet<EventId> =
-                self.delivered(path).iter().map(Received::event_id).collect();
+            let delivered: std::collections::HashSet<EventId> = self
+                .delivered(path)
+                .iter()
+                .map(Received::event_id)
+                .collect();
             ids.iter().all(|id| delivered.contains(id)).then_some(())
         })
         .await;

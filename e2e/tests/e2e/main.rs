@@ -1,0 +1,7 @@
+//! End-to-end tests: the three services together against the real RabbitMQ and PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod faults;
+mod pipeline;
+mod support;

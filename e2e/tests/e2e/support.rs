@@ -1,0 +1,151 @@
+//! What the end-to-end tests share: the three services running in this process, a client,
+//! and ways to look into the database.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use hmac::{KeyInit, Mac};
+use serde_json::Value;
+use shared::config::Settings;
+use shared::testing::TEST_KEY;
+use sqlx::Connection;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(60);
+pub const SECRET: &str = "webhook-secret";
+
+/// One running service; dropping it stops it, so a failed test leaves no consumer behind.
+pub struct Service {
+    pub base: String,
+    pub shutdown: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Service {
+    fn new(port: u16, shutdown: CancellationToken, task: JoinHandle<anyhow::Result<()>>) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    pub async fn collector(settings: &Settings) -> Self {
+        let shutdown = CancellationToken::new();
+        let app = collector::Application::build(settings.clone(), shutdown.clone())
+            .await
+            .expect("collector starts");
+        let port = app.port();
+        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+    }
+
+    pub async fn processor(settings: &Settings) -> Self {
+        let shutdown = CancellationToken::new();
+        let app = processor::Application::build(settings.clone(), shutdown.clone())
+            .await
+            .expect("processor starts");
+        let port = app.port();
+        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+    }
+
+    pub fn alerter(settings: &Settings) -> Self {
+        let shutdown = CancellationToken::new();
+        let app = alerter::Application::build(settings.clone(), shutdown.clone())
+            .expect("alerter starts");
+        let port = app.port();
+        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("stops in time")
+                .expect("joined")
+                .expect("clean exit");
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Posts a body to project 1 and returns the accepted event ids; panics on anything but 200.
+pub async fn post(client: &reqwest::Client, collector: &Service, body: &Value) -> Vec<String> {
+    let response = client
+        .post(format!("{}/api/1/events?key={TEST_KEY}", collector.base))
+        .header("content-type", "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200, "{body}");
+    let answer: Value = response.json().await.expect("JSON");
+    answer["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Posts `count` single-event requests, `in_flight` at a time; every one must be a 200.
+pub async fn post_many(
+    collector: &Service,
+    count: usize,
+    in_flight: usize,
+    event: impl Fn(usize) -> Value,
+) -> Vec<String> {
+    let client = http();
+    let bodies: Vec<Value> = (0..count).map(event).collect();
+    let ids: Vec<Vec<String>> = futures::stream::iter(bodies.iter())
+        .map(|body| post(&client, collector, body))
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    ids.into_iter().flatten().collect()
+}
+
+pub async fn stored_ids(settings: &Settings) -> (i64, BTreeSet<String>) {
+    let mut db = sqlx::PgConnection::connect(settings.database.url.expose())
+        .await
+        .expect("database");
+    let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT event_id FROM events")
+        .fetch_all(&mut db)
+        .await
+        .expect("query");
+    let total = rows.len() as i64;
+    (
+        total,
+        rows.into_iter()
+            .map(|(id,)| id.simple().to_string())
+            .collect(),
+    )
+}
+
+pub fn verify_signature(timestamp: &str, body: &[u8], signature: &str) {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        signature,
+        expected,
+        "signature of {}",
+        String::from_utf8_lossy(body)
+    );
+}
