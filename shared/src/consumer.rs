@@ -12,7 +12,9 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{Acker, Channel, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
@@ -33,6 +35,10 @@ pub enum Disposition {
     DeadLetter,
 }
 
+/// How long a settlement may wait on the broker connection before the session is declared
+/// broken (and rebuilt); the broker redelivers what was not settled.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
     #[error("the broker connection failed while settling a delivery")]
@@ -41,29 +47,41 @@ pub enum SettleError {
     /// broker, which will redeliver the message.
     #[error("the settlement was not sent (channel closed)")]
     NotSent,
+    #[error("the settlement was not sent within {0:?}")]
+    Timeout(Duration),
 }
 
 /// Tells the broker what became of one delivery.
 pub async fn settle(acker: &Acker, disposition: Disposition) -> Result<(), SettleError> {
-    let sent = match disposition {
-        Disposition::Ack => acker.ack(Default::default()).await?,
-        Disposition::Retry => {
-            acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await?
-        }
-        Disposition::DeadLetter => {
-            acker
-                .nack(BasicNackOptions {
-                    requeue: false,
-                    ..Default::default()
-                })
-                .await?
-        }
+    let nack = |requeue| BasicNackOptions {
+        requeue,
+        ..Default::default()
     };
+    let sent = tokio::time::timeout(SETTLE_TIMEOUT, async {
+        match disposition {
+            Disposition::Ack => acker.ack(Default::default()).await,
+            Disposition::Retry => acker.nack(nack(true)).await,
+            Disposition::DeadLetter => acker.nack(nack(false)).await,
+        }
+    })
+    .await
+    .map_err(|_| SettleError::Timeout(SETTLE_TIMEOUT))??;
+    if sent {
+        Ok(())
+    } else {
+        Err(SettleError::NotSent)
+    }
+}
+
+/// Acks this delivery and every earlier unsettled one of its channel, in one frame: for a
+/// consumer that settles in delivery order, the ack of a whole batch.
+pub async fn ack_through(acker: &Acker) -> Result<(), SettleError> {
+    let sent = tokio::time::timeout(
+        SETTLE_TIMEOUT,
+        acker.ack(BasicAckOptions { multiple: true }),
+    )
+    .await
+    .map_err(|_| SettleError::Timeout(SETTLE_TIMEOUT))??;
     if sent {
         Ok(())
     } else {
