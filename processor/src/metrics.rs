@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -17,6 +18,10 @@ pub struct Metrics {
     pub duplicates: Counter,
     pub dead_lettered: Family<ReasonLabel, Counter>,
     pub batch_seconds: Histogram,
+    /// Messages parked in the processor's dead-letter queue.
+    pub dead_letters_waiting: Gauge,
+    /// Events no binding matched, kept by the alternate exchange.
+    pub unroutable_waiting: Gauge,
 }
 
 impl Metrics {
@@ -28,6 +33,8 @@ impl Metrics {
             dead_lettered: Family::default(),
             // 1 ms to about 16 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            dead_letters_waiting: Gauge::default(),
+            unroutable_waiting: Gauge::default(),
         };
         let registry = registry.sub_registry_with_prefix("frontmon_processor");
         registry.register(
@@ -54,6 +61,16 @@ impl Metrics {
             "batch_seconds",
             "Time to store and ack one batch",
             metrics.batch_seconds.clone(),
+        );
+        registry.register(
+            "dead_letters_waiting",
+            "Messages waiting in the processor's dead-letter queue (read every 15 s)",
+            metrics.dead_letters_waiting.clone(),
+        );
+        registry.register(
+            "unroutable_waiting",
+            "Events no queue was bound for, kept in the unroutable queue (read every 15 s)",
+            metrics.unroutable_waiting.clone(),
         );
         metrics
     }

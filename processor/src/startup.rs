@@ -49,6 +49,16 @@ impl Application {
 
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
+        let topology = Topology::from_settings(&settings);
+        tokio::spawn(consumer::watch_depths(
+            settings.amqp.url.expose().to_owned(),
+            format!("{}.processor.depths", settings.amqp.exchange),
+            vec![
+                (topology.processor.dead_letter_queue(), metrics.dead_letters_waiting.clone()),
+                (topology.unroutable(), metrics.unroutable_waiting.clone()),
+            ],
+            shutdown.clone(),
+        ));
         let processor = Arc::new(Processor {
             store: store.clone(),
             metrics,
@@ -59,7 +69,7 @@ impl Application {
         });
         let options = ConsumeOptions {
             url: settings.amqp.url.expose().to_owned(),
-            topology: Topology::from_settings(&settings),
+            topology,
             queue: settings.processor.queue.clone(),
             prefetch: settings.processor.prefetch,
             connection_name: format!("{}.processor", settings.amqp.exchange),

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Acker, Channel, Connection, ConnectionProperties};
@@ -195,6 +196,61 @@ pub async fn run<S, F>(
         }
     }
     ready.set(false);
+}
+
+/// How often [`watch_depths`] reads the queues.
+const DEPTH_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Keeps each gauge at the number of messages waiting in its queue, read every 15 s on a
+/// connection of its own, until `shutdown`: how the dead-letter queues reach `/metrics`.
+pub async fn watch_depths(
+    url: String,
+    connection_name: String,
+    queues: Vec<(String, prometheus_client::metrics::gauge::Gauge)>,
+    shutdown: CancellationToken,
+) {
+    let mut failures: u32 = 0;
+    while !shutdown.is_cancelled() {
+        let watched = async {
+            let connection = Connection::connect(
+                &url,
+                ConnectionProperties::default().with_connection_name(connection_name.clone().into()),
+            )
+            .await?;
+            let channel = connection.create_channel().await?;
+            loop {
+                for (queue, gauge) in &queues {
+                    let declared = channel
+                        .queue_declare(
+                            queue.as_str().into(),
+                            QueueDeclareOptions {
+                                passive: true,
+                                ..Default::default()
+                            },
+                            FieldTable::default(),
+                        )
+                        .await?;
+                    gauge.set(i64::from(declared.message_count()));
+                }
+                failures = 0;
+                tokio::select! {
+                    _ = shutdown.cancelled() => {
+                        let _ = connection.close(200, "shutdown".into()).await;
+                        return Ok::<(), lapin::Error>(());
+                    }
+                    _ = tokio::time::sleep(DEPTH_INTERVAL) => {}
+                }
+            }
+        };
+        if let Err(error) = watched.await {
+            tracing::debug!(error = %error, "Cannot read queue depths; retrying.");
+        }
+        failures = failures.saturating_add(1);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff(failures)) => {}
+        }
+    }
 }
 
 /// Exponential backoff from 100 ms to 10 s, with full jitter so that many consumers losing

@@ -1,0 +1,167 @@
+//! Operator commands for a running frontmon: how many messages wait in each queue, and
+//! replaying the ones an operator has fixed the cause of.
+//!
+//! A poison message is parked in its queue's dead-letter queue (`<queue>.dead`) and an event
+//! no binding matched in `<exchange>.unroutable`. Once the cause is fixed (a bug deployed, a
+//! binding added), [`replay`] moves them back: a dead letter to the queue it died in (only
+//! that consumer sees it again), an unroutable event to the exchange with its routing key.
+//! Each message is acked from its parking queue only after the broker confirmed the
+//! republished copy, so a replay interrupted at any point loses nothing.
+
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use shared::config::Settings;
+use shared::topology::Topology;
+
+/// Where parked messages are taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `<processor.queue>.dead`, back to the processor's queue.
+    Processor,
+    /// `<alerter.queue>.dead`, back to the alerter's queue.
+    Alerter,
+    /// `<exchange>.unroutable`, back to the exchange.
+    Unroutable,
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "processor" => Ok(Source::Processor),
+            "alerter" => Ok(Source::Alerter),
+            "unroutable" => Ok(Source::Unroutable),
+            other => Err(format!(
+                "unknown source {other:?}: processor, alerter or unroutable"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("broker error")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker did not take message {0} back (nack or unroutable); it stays parked")]
+    NotRepublished(u64),
+}
+
+async fn connect(settings: &Settings) -> Result<(Connection, Channel), AdminError> {
+    let connection = Connection::connect(
+        settings.amqp.url.expose(),
+        ConnectionProperties::default()
+            .with_connection_name(format!("{}.admin", settings.amqp.exchange).into()),
+    )
+    .await?;
+    let channel = connection.create_channel().await?;
+    Topology::from_settings(settings).declare(&channel).await?;
+    Ok((connection, channel))
+}
+
+async fn depth(channel: &Channel, queue: &str) -> Result<u32, AdminError> {
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(declared.message_count())
+}
+
+/// Every queue of the topology with the number of messages ready in it.
+pub async fn queue_depths(settings: &Settings) -> Result<Vec<(String, u32)>, AdminError> {
+    let (connection, channel) = connect(settings).await?;
+    let mut depths = Vec::new();
+    for queue in Topology::from_settings(settings).all_queues() {
+        let count = depth(&channel, &queue).await?;
+        depths.push((queue, count));
+    }
+    let _ = connection.close(200, "done".into()).await;
+    Ok(depths)
+}
+
+/// Moves at most `limit` messages (default: as many as are parked when it starts, so messages
+/// that fail again are not replayed in a loop) back from `source`; returns how many moved.
+pub async fn replay(
+    settings: &Settings,
+    source: Source,
+    limit: Option<u32>,
+) -> Result<u32, AdminError> {
+    let topology = Topology::from_settings(settings);
+    let (parked, target_queue) = match source {
+        Source::Processor => (
+            topology.processor.dead_letter_queue(),
+            Some(topology.processor.name.clone()),
+        ),
+        Source::Alerter => (
+            topology.alerter.dead_letter_queue(),
+            Some(topology.alerter.name.clone()),
+        ),
+        Source::Unroutable => (topology.unroutable(), None),
+    };
+    let (connection, channel) = connect(settings).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let limit = match limit {
+        Some(limit) => limit,
+        None => depth(&channel, &parked).await?,
+    };
+    let mut moved = 0;
+    while moved < limit {
+        let Some(message) = channel
+            .basic_get(parked.as_str().into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
+        let delivery = message.delivery;
+        // A dead letter goes straight to the queue it died in, through the default exchange,
+        // so the other consumer does not get a second copy; an unroutable event goes back
+        // through the events exchange under its own routing key.
+        let (exchange, routing_key) = match &target_queue {
+            Some(queue) => (String::new(), queue.clone()),
+            None => (topology.exchange.clone(), delivery.routing_key.to_string()),
+        };
+        let confirmation = channel
+            .basic_publish(
+                exchange.as_str().into(),
+                routing_key.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &delivery.data,
+                delivery.properties.clone(),
+            )
+            .await?
+            .await?;
+        match confirmation {
+            Confirmation::Ack(None) => {
+                delivery.acker.ack(Default::default()).await?;
+                moved += 1;
+            }
+            _ => {
+                // Leave it parked: nack with requeue puts it back where it was.
+                delivery
+                    .acker
+                    .nack(lapin::options::BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await?;
+                return Err(AdminError::NotRepublished(delivery.delivery_tag));
+            }
+        }
+    }
+    let _ = connection.close(200, "done".into()).await;
+    Ok(moved)
+}
