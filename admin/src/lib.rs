@@ -8,13 +8,10 @@
 //! Each message is acked from its parking queue only after the broker confirmed the
 //! republished copy, so a replay interrupted at any point loses nothing.
 
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use shared::config::Settings;
-use shared::topology::Topology;
+use shared::topology::{Topology, queue_depth};
 
 /// Where parked messages are taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,17 +60,7 @@ async fn connect(settings: &Settings) -> Result<(Connection, Channel), AdminErro
 }
 
 async fn depth(channel: &Channel, queue: &str) -> Result<u32, AdminError> {
-    let declared = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(declared.message_count())
+    Ok(queue_depth(channel, queue).await?)
 }
 
 /// Every queue of the topology with the number of messages ready in it.

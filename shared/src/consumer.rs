@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Acker, Channel, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::ReadyFlag;
-use crate::topology::Topology;
+use crate::topology::{Topology, queue_depth};
 
 /// What becomes of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,23 +213,14 @@ pub async fn watch_depths(
         let watched = async {
             let connection = Connection::connect(
                 &url,
-                ConnectionProperties::default().with_connection_name(connection_name.clone().into()),
+                ConnectionProperties::default()
+                    .with_connection_name(connection_name.clone().into()),
             )
             .await?;
             let channel = connection.create_channel().await?;
             loop {
                 for (queue, gauge) in &queues {
-                    let declared = channel
-                        .queue_declare(
-                            queue.as_str().into(),
-                            QueueDeclareOptions {
-                                passive: true,
-                                ..Default::default()
-                            },
-                            FieldTable::default(),
-                        )
-                        .await?;
-                    gauge.set(i64::from(declared.message_count()));
+                    gauge.set(i64::from(queue_depth(&channel, queue).await?));
                 }
                 failures = 0;
                 tokio::select! {

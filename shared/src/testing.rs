@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
 use sqlx::migrate::MigrateDatabase;
 
@@ -110,19 +109,11 @@ impl TestEnv {
             .create_channel()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+        let depth = crate::topology::queue_depth(&channel, queue)
             .await
             .unwrap_or_else(|e| panic!("queue {queue}: {e}"));
         let _ = connection.close(200, "done".into()).await;
-        declared.message_count()
+        depth
     }
 
     /// Closes every broker connection whose name starts with this test's prefix, the way a

@@ -15,7 +15,7 @@
 //! down while the collector keeps accepting.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
 use crate::config::Settings;
@@ -218,6 +218,22 @@ impl Topology {
     }
 }
 
+/// How many messages are ready in `queue`, which must exist (a passive declaration of a
+/// missing queue closes the channel).
+pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32, lapin::Error> {
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(declared.message_count())
+}
+
 /// Replicated, durable queues with delivery counting: what the dead-lettering of poison
 /// messages needs (classic queues do not count deliveries).
 fn quorum() -> FieldTable {
@@ -228,9 +244,4 @@ fn quorum() -> FieldTable {
 
 fn long_string(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value.to_owned()))
-}
-
-/// The AMQP name type, from our `String` names.
-pub fn short(name: &str) -> ShortString {
-    ShortString::from(name)
 }
