@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod cors;
+pub mod envelope;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
