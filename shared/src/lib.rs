@@ -11,6 +11,7 @@
 pub mod config;
 pub mod consumer;
 pub mod event;
+pub mod grouping;
 pub mod health;
 pub mod publisher;
 pub mod shutdown;

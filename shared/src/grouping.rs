@@ -1,0 +1,442 @@
+//! Grouping: which errors are "the same problem". One function, used by the processor (issues)
+//! and the alerter (cooldown), versioned so a future change does not regroup history.
+//!
+//! Version 1, in order of preference:
+//! 1. the SDK's own `fingerprint`, where `{{ default }}` stands for what follows;
+//! 2. the stack: the in-app frames (all frames if none is in-app), each as its module or
+//!    lowercased file name (build hashes removed) and its function name after the last `.`,
+//!    without line or column (they change with every deploy), anonymous frames skipped,
+//!    recursion collapsed;
+//! 3. the exception type and message with the variable parts (numbers, hex, UUIDs, URLs,
+//!    e-mail addresses) replaced by placeholders;
+//! 4. the message template, likewise.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// Stored with every issue: grouping under another version never merges into it.
+pub const GROUPING_VERSION: u32 = 1;
+
+/// One stack frame, as far as grouping cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub function: Option<String>,
+    /// The module (when the SDK knows it) or the file URL or path.
+    pub module: Option<String>,
+    pub filename: Option<String>,
+    pub in_app: bool,
+}
+
+/// What grouping looks at. Built from a native event or a Sentry event.
+#[derive(Debug, Clone, Default)]
+pub struct Input<'a> {
+    pub exception_type: Option<&'a str>,
+    pub exception_value: Option<&'a str>,
+    /// Outermost call first or last does not matter for the hash's stability, only that a
+    /// source is consistent: frames here are as the stack lists them.
+    pub frames: &'a [Frame],
+    pub message: Option<&'a str>,
+    pub fingerprint: Option<&'a [String]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    /// 32 hex characters.
+    pub fingerprint: String,
+    pub version: u32,
+    /// `TypeError: x is undefined`, or the message.
+    pub title: String,
+    /// Where it happened: the top in-app frame, `function (file)`.
+    pub culprit: Option<String>,
+}
+
+/// Groups one error.
+pub fn group(input: &Input<'_>) -> Grouping {
+    let default = default_components(input);
+    let components: Vec<String> = match input.fingerprint {
+        Some(custom) if !custom.is_empty() => custom
+            .iter()
+            .flat_map(|part| {
+                if is_default_marker(part) {
+                    default.clone()
+                } else {
+                    vec![format!("custom:{part}")]
+                }
+            })
+            .collect(),
+        _ => default,
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(GROUPING_VERSION.to_be_bytes());
+    for component in &components {
+        hasher.update(component.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    Grouping {
+        fingerprint: hex::encode(&digest[..16]),
+        version: GROUPING_VERSION,
+        title: title(input),
+        culprit: culprit(input.frames),
+    }
+}
+
+fn is_default_marker(part: &str) -> bool {
+    part.trim_start_matches('{').trim_end_matches('}').trim() == "default"
+}
+
+fn default_components(input: &Input<'_>) -> Vec<String> {
+    let frames = grouping_frames(input.frames);
+    if !frames.is_empty() {
+        let mut components = vec![format!("type:{}", input.exception_type.unwrap_or(""))];
+        components.extend(frames);
+        return components;
+    }
+    if input.exception_type.is_some() || input.exception_value.is_some() {
+        return vec![
+            format!("type:{}", input.exception_type.unwrap_or("")),
+            format!("value:{}", normalize(input.exception_value.unwrap_or(""))),
+        ];
+    }
+    vec![format!(
+        "message:{}",
+        normalize(input.message.unwrap_or(""))
+    )]
+}
+
+/// The frames that identify the problem, as `module|function` strings.
+fn grouping_frames(frames: &[Frame]) -> Vec<String> {
+    let any_in_app = frames.iter().any(|f| f.in_app);
+    let mut parts: Vec<String> = Vec::new();
+    for frame in frames.iter().filter(|f| f.in_app || !any_in_app) {
+        let Some(function) = frame.function.as_deref().and_then(function_name) else {
+            continue;
+        };
+        let module = frame
+            .module
+            .as_deref()
+            .or(frame.filename.as_deref())
+            .map(file_key)
+            .unwrap_or_default();
+        let part = format!("{module}|{function}");
+        // Recursion: the same frame many times over is one frame.
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts
+}
+
+/// `Object.checkout` → `checkout`; anonymous frames have none.
+fn function_name(function: &str) -> Option<&str> {
+    let function = function.trim();
+    let function = function.strip_prefix("async ").unwrap_or(function);
+    let function = function.strip_prefix("new ").unwrap_or(function);
+    let name = function.rsplit('.').next().unwrap_or(function).trim();
+    match name {
+        "" | "?" | "<anonymous>" | "anonymous" | "global code" | "eval code" => None,
+        name => Some(name),
+    }
+}
+
+/// A file's name without its directory, query, or build hash, lowercased: `app.3f2a1b9c.js`
+/// and `app.77be01aa.js` are the same file in two deploys.
+fn file_key(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let base = path
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    base.split('.')
+        .filter(|part| !looks_like_hash(part))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn looks_like_hash(part: &str) -> bool {
+    part.len() >= 6
+        && part.bytes().any(|b| b.is_ascii_digit())
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+static PLACEHOLDERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\x22)>]+", "<url>"),
+        (r"[\w.+-]+@[\w-]+\.[\w.-]+", "<email>"),
+        (r"(?i)\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", "<uuid>"),
+        (r"(?i)\b0x[0-9a-f]+\b|\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b", "<hex>"),
+        (r"\d+(\.\d+)?", "<int>"),
+    ]
+    .into_iter()
+    .filter_map(|(pattern, placeholder)| Regex::new(pattern).ok().map(|re| (re, placeholder)))
+    .collect()
+});
+
+/// The message with its variable parts replaced, so `Order 12 failed` and `Order 13 failed`
+/// are one problem.
+pub fn normalize(message: &str) -> String {
+    let mut text = message.trim().to_owned();
+    for (pattern, placeholder) in PLACEHOLDERS.iter() {
+        text = pattern.replace_all(&text, *placeholder).into_owned();
+    }
+    text
+}
+
+fn title(input: &Input<'_>) -> String {
+    let text = match (input.exception_type, input.exception_value) {
+        (Some(kind), Some(value)) if !value.is_empty() => format!("{kind}: {value}"),
+        (Some(kind), _) => kind.to_owned(),
+        (None, Some(value)) => value.to_owned(),
+        (None, None) => input.message.unwrap_or("<unlabeled event>").to_owned(),
+    };
+    let first_line = text.lines().next().unwrap_or_default();
+    first_line.chars().take(200).collect()
+}
+
+/// The innermost in-app frame (the last one in the list), as `function (file)`.
+fn culprit(frames: &[Frame]) -> Option<String> {
+    let frame = frames
+        .iter()
+        .rev()
+        .find(|f| f.in_app && f.function.as_deref().and_then(function_name).is_some())?;
+    let function = frame.function.as_deref().and_then(function_name)?;
+    Some(
+        match frame.filename.as_deref().or(frame.module.as_deref()) {
+            Some(file) => format!("{function} ({})", file_key(file)),
+            None => function.to_owned(),
+        },
+    )
+}
+
+/// Frames from a browser's `error.stack` string: V8 (`at fn (url:1:2)`), Firefox and
+/// Safari (`fn@url:1:2`). Returned innermost last, the order Sentry SDKs use, so both
+/// sources group alike.
+pub fn parse_stack(stack: &str) -> Vec<Frame> {
+    let mut frames: Vec<Frame> = stack.lines().filter_map(parse_line).collect();
+    // Browsers print the innermost call first.
+    frames.reverse();
+    frames
+}
+
+fn parse_line(line: &str) -> Option<Frame> {
+    let line = line.trim();
+    let (function, location) = if let Some(rest) = line.strip_prefix("at ") {
+        // V8: `at fn (location)` or `at location`.
+        match rest.rsplit_once(" (") {
+            Some((function, location)) => (
+                Some(function),
+                location.strip_suffix(')').unwrap_or(location),
+            ),
+            None => (None, rest),
+        }
+    } else if let Some((function, location)) = line.split_once('@') {
+        // Firefox and Safari: `fn@location`, `@location` for anonymous code.
+        (Some(function).filter(|f| !f.is_empty()), location)
+    } else {
+        return None;
+    };
+    let filename = strip_position(location);
+    // Built-ins (`at async Promise.all (index 0)`, `[native code]`) have no URL or path.
+    let in_app = filename.contains('/')
+        && !(filename.contains("/node_modules/")
+            || filename.starts_with("chrome-extension://")
+            || filename.starts_with("moz-extension://")
+            || filename.starts_with("safari-extension://")
+            || filename.starts_with("safari-web-extension://")
+            || filename.starts_with("<anonymous>"));
+    Some(Frame {
+        function: function.map(str::to_owned),
+        module: None,
+        filename: Some(filename.to_owned()),
+        in_app,
+    })
+}
+
+/// `https://x/app.js:10:5` → `https://x/app.js`.
+fn strip_position(location: &str) -> &str {
+    let mut rest = location;
+    for _ in 0..2 {
+        match rest.rsplit_once(':') {
+            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+                rest = head
+            }
+            _ => break,
+        }
+    }
+    rest
+}
+
+/// The exception type and value of a native error message: `TypeError: x` → (`TypeError`, `x`).
+pub fn split_error_message(message: &str) -> (Option<&str>, &str) {
+    match message.split_once(": ") {
+        Some((kind, value))
+            if !kind.is_empty()
+                && kind.len() <= 64
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$') =>
+        {
+            (Some(kind), value)
+        }
+        _ => (None, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME: &str = "TypeError: Cannot read properties of undefined (reading 'total')
+    at Object.checkout (https://shop.example/static/app.3f2a1b9c.js:10:5)
+    at https://shop.example/static/app.3f2a1b9c.js:20:1
+    at render (https://shop.example/node_modules/react-dom/index.js:1:2)
+    at async Promise.all (index 0)";
+
+    const FIREFOX: &str = "checkout@https://shop.example/static/app.77be01aa.js:11:7
+@https://shop.example/static/app.77be01aa.js:21:3
+render@https://shop.example/node_modules/react-dom/index.js:1:2";
+
+    fn native(message: &str, stack: &str) -> Grouping {
+        let (kind, value) = split_error_message(message);
+        let frames = parse_stack(stack);
+        group(&Input {
+            exception_type: kind,
+            exception_value: Some(value),
+            frames: &frames,
+            message: Some(message),
+            fingerprint: None,
+        })
+    }
+
+    #[test]
+    fn stacks_parse_in_every_browser_format() {
+        let chrome = parse_stack(CHROME);
+        assert_eq!(chrome.len(), 4);
+        assert!(!chrome[0].in_app, "a built-in is not in-app");
+        let innermost = chrome.last().expect("frames");
+        assert_eq!(innermost.function.as_deref(), Some("Object.checkout"));
+        assert_eq!(
+            innermost.filename.as_deref(),
+            Some("https://shop.example/static/app.3f2a1b9c.js")
+        );
+        assert!(innermost.in_app);
+        assert!(!chrome[1].in_app, "node_modules is not in-app");
+
+        let firefox = parse_stack(FIREFOX);
+        assert_eq!(firefox.len(), 3);
+        assert_eq!(firefox[2].function.as_deref(), Some("checkout"));
+        assert_eq!(firefox[1].function, None);
+    }
+
+    #[test]
+    fn the_same_error_groups_alike_across_browsers_deploys_and_lines() {
+        let chrome = native(
+            "TypeError: Cannot read properties of undefined (reading 'total')",
+            CHROME,
+        );
+        let firefox = native(
+            "TypeError: can't access property \"total\", cart is undefined",
+            FIREFOX,
+        );
+        assert_eq!(
+            chrome.fingerprint, firefox.fingerprint,
+            "stack-based: messages differ per browser"
+        );
+        assert_eq!(chrome.fingerprint.len(), 32);
+        assert_eq!(
+            chrome.title,
+            "TypeError: Cannot read properties of undefined (reading 'total')"
+        );
+        assert_eq!(chrome.culprit.as_deref(), Some("checkout (app.js)"));
+        let elsewhere = native(
+            "TypeError: x",
+            "at pay (https://shop.example/static/pay.js:3:1)",
+        );
+        assert_ne!(chrome.fingerprint, elsewhere.fingerprint);
+    }
+
+    #[test]
+    fn recursion_collapses_and_anonymous_frames_are_skipped() {
+        let once = native(
+            "RangeError: too deep",
+            "at walk (https://x/a.js:1:1)\nat main (https://x/a.js:9:1)",
+        );
+        let deep = native(
+            "RangeError: too deep",
+            "at walk (https://x/a.js:1:1)\nat walk (https://x/a.js:1:1)\nat walk (https://x/a.js:1:1)\nat https://x/a.js:5:5\nat main (https://x/a.js:9:1)",
+        );
+        assert_eq!(once.fingerprint, deep.fingerprint);
+    }
+
+    #[test]
+    fn without_a_stack_the_normalized_message_groups() {
+        let a = native(
+            "Error: order 1234 failed for bob@shop.example at https://shop.example/o/1234",
+            "",
+        );
+        let b = native(
+            "Error: order 98 failed for ann@shop.example at https://shop.example/o/98",
+            "",
+        );
+        let c = native("Error: payment declined", "");
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_eq!(
+            normalize("user 6f1c0a6e-0b8e-4f6e-9a61-3c2b1a0f9e8d hit 0xdeadbeef after 3.5s"),
+            "user <uuid> hit <hex> after <int>s"
+        );
+    }
+
+    #[test]
+    fn the_sdk_fingerprint_overrides_or_extends_the_default() {
+        let frames = parse_stack(CHROME);
+        let base = Input {
+            exception_type: Some("TypeError"),
+            exception_value: Some("x"),
+            frames: &frames,
+            message: None,
+            fingerprint: None,
+        };
+        let default = group(&base);
+        let custom = ["checkout-flow".to_owned()];
+        let overridden = group(&Input {
+            fingerprint: Some(&custom),
+            ..base.clone()
+        });
+        let extended_parts = ["{{ default }}".to_owned(), "tenant-7".to_owned()];
+        let extended = group(&Input {
+            fingerprint: Some(&extended_parts),
+            ..base.clone()
+        });
+        let just_default = ["{{default}}".to_owned()];
+        let same = group(&Input {
+            fingerprint: Some(&just_default),
+            ..base.clone()
+        });
+        assert_ne!(overridden.fingerprint, default.fingerprint);
+        assert_ne!(extended.fingerprint, default.fingerprint);
+        assert_ne!(extended.fingerprint, overridden.fingerprint);
+        assert_eq!(same.fingerprint, default.fingerprint);
+    }
+
+    #[test]
+    fn error_messages_split_into_type_and_value() {
+        assert_eq!(
+            split_error_message("TypeError: x is undefined"),
+            (Some("TypeError"), "x is undefined")
+        );
+        assert_eq!(
+            split_error_message("Script error."),
+            (None, "Script error.")
+        );
+        assert_eq!(
+            split_error_message("Failed to load: https://x"),
+            (None, "Failed to load: https://x")
+        );
+    }
+}
