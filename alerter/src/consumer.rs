@@ -1,24 +1,26 @@
 //! The alerter's side of a subscription: read deliveries, notify, settle each exactly once.
 //!
 //! Deliveries are handled concurrently, as many as the prefetch lets the broker send. Each
-//! ends in one [`Disposition`]: ack when notified or suppressed, retry when a channel failed
-//! (after a short backoff, so a webhook outage is not a hot loop; the queue's delivery limit
-//! dead-letters a message that keeps failing), dead-letter when the body is not an event.
+//! ends in one [`Disposition`]: ack when notified or suppressed; dead-letter when the body is
+//! not an event, or when a channel still fails after the retry budget (the delivery stayed
+//! unacknowledged meanwhile, retried in-process: [`crate::retry`]); retry (hand back to the
+//! queue) only when shutdown or a lost connection stops a delivery that is still retrying.
 //!
-//! On shutdown the session cancels its consumer, finishes the deliveries it holds, settles
-//! them and closes the subscription.
+//! On shutdown the session cancels its consumer and finishes the deliveries it holds: a
+//! webhook call in progress is answered, a delivery waiting to retry is handed back at once
+//! (it will be redelivered, and its `X-Frontmon-Delivery` ids are the same). When the
+//! connection is lost, the deliveries it carried stop too: the broker redelivers them.
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use lapin::message::Delivery;
-use lapin::types::AMQPValue;
-use shared::consumer::{Disposition, Subscription, backoff, settle};
+use shared::consumer::{Disposition, Subscription, settle};
 use shared::event::Event;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field};
 
 use crate::error_chain;
-use crate::metrics::Metrics;
+use crate::metrics::{DeadLetterReason, Metrics};
 use crate::notifier::{Notified, Notifier};
 
 /// Why a delivery was not acknowledged.
@@ -28,15 +30,30 @@ pub enum DeliveryError {
     NotAnEvent(#[source] serde_json::Error),
     #[error("cannot encode the notification")]
     Encode(#[source] serde_json::Error),
-    #[error("{failed} of {total} channels failed")]
-    ChannelsFailed { failed: usize, total: usize },
+    #[error("{failed} of {total} channels still failed after the retry budget ({budget:?})")]
+    RetryBudgetSpent {
+        failed: usize,
+        total: usize,
+        budget: std::time::Duration,
+    },
+    #[error("stopped while {pending} of {total} channels were still retrying")]
+    Stopped { pending: usize, total: usize },
 }
 
 impl DeliveryError {
     pub fn disposition(&self) -> Disposition {
         match self {
-            DeliveryError::NotAnEvent(_) | DeliveryError::Encode(_) => Disposition::DeadLetter,
-            DeliveryError::ChannelsFailed { .. } => Disposition::Retry,
+            DeliveryError::NotAnEvent(_)
+            | DeliveryError::Encode(_)
+            | DeliveryError::RetryBudgetSpent { .. } => Disposition::DeadLetter,
+            DeliveryError::Stopped { .. } => Disposition::Retry,
+        }
+    }
+
+    fn dead_letter_reason(&self) -> DeadLetterReason {
+        match self {
+            DeliveryError::RetryBudgetSpent { .. } => DeadLetterReason::RetryBudget,
+            _ => DeadLetterReason::Poison,
         }
     }
 }
@@ -51,6 +68,9 @@ pub struct Consumer {
 impl Consumer {
     /// Handles deliveries until the subscription ends or shutdown finishes it.
     pub async fn session(&self, mut subscription: Subscription) {
+        // Stops the deliveries of this session that wait to retry: at shutdown (a child of
+        // its token), or when the connection is lost, since they can no longer be settled.
+        let stop = self.shutdown.child_token();
         let mut in_flight = FuturesUnordered::new();
         let mut cancelled = false;
         loop {
@@ -62,7 +82,7 @@ impl Consumer {
                 }
                 Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
                 next = subscription.consumer.next() => match next {
-                    Some(Ok(delivery)) => in_flight.push(self.handle(delivery)),
+                    Some(Ok(delivery)) => in_flight.push(self.handle(delivery, &stop)),
                     Some(Err(error)) => {
                         tracing::warn!(error = %error, "Delivery stream failed.");
                         break;
@@ -71,13 +91,14 @@ impl Consumer {
                 },
             }
         }
+        stop.cancel();
         // Settling on a broken connection fails, and the broker redelivers; on shutdown
         // these are the deliveries we were holding.
         while in_flight.next().await.is_some() {}
         subscription.close().await;
     }
 
-    async fn handle(&self, delivery: Delivery) {
+    async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
         self.metrics.events_consumed.inc();
         let message_id = delivery
             .properties
@@ -92,9 +113,9 @@ impl Consumer {
             routing_key = field::Empty,
         );
         async {
-            let disposition = match self.decide(&delivery).await {
+            let disposition = match self.decide(&delivery, stop).await {
                 Ok(_) => Disposition::Ack,
-                Err(error) => self.fail(&delivery, &error).await,
+                Err(error) => self.fail(&error),
             };
             if let Err(error) = settle(&delivery.acker, disposition).await {
                 tracing::warn!(
@@ -108,58 +129,38 @@ impl Consumer {
         .await
     }
 
-    async fn decide(&self, delivery: &Delivery) -> Result<Notified, DeliveryError> {
+    async fn decide(
+        &self,
+        delivery: &Delivery,
+        stop: &CancellationToken,
+    ) -> Result<Notified, DeliveryError> {
         let event: Event =
             serde_json::from_slice(&delivery.data).map_err(DeliveryError::NotAnEvent)?;
         let span = tracing::Span::current();
         span.record("event_id", field::display(event.event_id));
         span.record("project_id", field::display(event.project_id));
         span.record("routing_key", event.routing_key().as_str());
-        self.notifier.notify(&event).await
+        self.notifier.notify(&event, stop).await
     }
 
-    /// Logs `error` once, waits before a retry, and says what to do with the delivery.
-    async fn fail(&self, delivery: &Delivery, error: &DeliveryError) -> Disposition {
+    /// Logs `error` once, counts it, and says what to do with the delivery.
+    fn fail(&self, error: &DeliveryError) -> Disposition {
         let disposition = error.disposition();
         match disposition {
             Disposition::DeadLetter => {
-                self.metrics.dead_lettered.inc();
-                tracing::warn!(error = %error_chain(error), "Delivery dead-lettered.");
+                self.metrics.dead_lettered(error.dead_letter_reason());
+                // Parked, not lost; but nobody was told, so an operator should look.
+                tracing::error!(error = %error_chain(error), "Delivery dead-lettered.");
             }
             Disposition::Retry => {
-                self.metrics.retried.inc();
-                let attempts = delivery_count(delivery).saturating_add(1);
-                let delay = backoff(attempts);
+                self.metrics.requeued.inc();
                 tracing::warn!(
                     error = %error_chain(error),
-                    attempts,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "Notification failed; the delivery will be retried."
+                    "Delivery handed back to the queue; it will be redelivered."
                 );
-                tokio::select! {
-                    () = self.shutdown.cancelled() => {}
-                    () = tokio::time::sleep(delay) => {}
-                }
             }
             Disposition::Ack => {}
         }
         disposition
     }
-}
-
-/// How many times the broker delivered this message before: quorum queues count in the
-/// `x-delivery-count` header; otherwise we only know whether it was redelivered.
-fn delivery_count(delivery: &Delivery) -> u32 {
-    let header = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get("x-delivery-count"));
-    let count = match header {
-        Some(AMQPValue::LongInt(n)) => i64::from(*n),
-        Some(AMQPValue::LongUInt(n)) => i64::from(*n),
-        Some(AMQPValue::LongLongInt(n)) => *n,
-        _ => i64::from(delivery.redelivered),
-    };
-    u32::try_from(count.max(0)).unwrap_or(u32::MAX)
 }

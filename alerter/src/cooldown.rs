@@ -58,6 +58,13 @@ impl Fingerprint {
     }
 }
 
+/// A fingerprint's window, taken by the event being notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    fingerprint: Fingerprint,
+    at: Instant,
+}
+
 /// When each fingerprint was last notified, for one window.
 #[derive(Debug)]
 pub struct Cooldown {
@@ -94,6 +101,29 @@ impl Cooldown {
         self.notified
             .get(fingerprint)
             .is_some_and(|at| now.saturating_duration_since(*at) < self.window)
+    }
+
+    /// Claims the window of `fingerprint` from `now`, unless it is cooling: the check and
+    /// the record in one step, so of two copies of an error arriving together only one is
+    /// notified. `None` means suppress this event.
+    pub fn claim(&mut self, fingerprint: Fingerprint, now: Instant) -> Option<Claim> {
+        if self.is_cooling(&fingerprint, now) {
+            return None;
+        }
+        self.record(fingerprint, now);
+        Some(Claim {
+            fingerprint,
+            at: now,
+        })
+    }
+
+    /// Gives back a claim whose notification was not sent (dead-lettered, or handed back to
+    /// the queue), so that the redelivery, or the next copy of the error, is notified.
+    pub fn release(&mut self, claim: Claim) {
+        // Only if the window is still this claim's: it may have expired and been claimed again.
+        if self.notified.get(&claim.fingerprint) == Some(&claim.at) {
+            self.notified.remove(&claim.fingerprint);
+        }
     }
 
     /// Remembers that `fingerprint` was notified at `now`.
@@ -264,6 +294,26 @@ mod tests {
         assert!(!cooldown.is_cooling(&fp(1), Instant::now()));
         assert!(cooldown.is_cooling(&fp(2), Instant::now()));
         assert!(cooldown.is_cooling(&fp(4), Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_suppresses_copies_until_released() {
+        let mut cooldown = Cooldown::new(Duration::from_secs(60));
+        let claim = cooldown.claim(fp(1), Instant::now());
+        assert!(claim.is_some());
+        assert_eq!(cooldown.claim(fp(1), Instant::now()), None);
+        assert!(cooldown.claim(fp(2), Instant::now()).is_some());
+        cooldown.release(claim.unwrap_or_else(|| panic!("claimed")));
+        assert!(!cooldown.is_cooling(&fp(1), Instant::now()));
+        assert!(cooldown.is_cooling(&fp(2), Instant::now()));
+
+        // A stale claim does not release a newer window of the same fingerprint.
+        let stale = cooldown.claim(fp(3), Instant::now());
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let fresh = cooldown.claim(fp(3), Instant::now());
+        assert!(stale.is_some() && fresh.is_some());
+        cooldown.release(stale.unwrap_or_else(|| panic!("claimed")));
+        assert!(cooldown.is_cooling(&fp(3), Instant::now()));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! Flow of one delivery ([`consumer`]): decode the [`shared::event::Event`] (a body that is
 //! not one is dead-lettered), ask the [`cooldown`] whether the same problem was notified
 //! recently (then ack and count it), otherwise send to every [`webhook`] at once
-//! ([`notifier`]). Ack when every channel answered 2xx; otherwise hand the delivery back to
-//! the queue, which dead-letters it after `amqp.delivery_limit` attempts.
+//! ([`notifier`]), retrying each failing channel in-process with backoff ([`retry`]) while
+//! the delivery stays unacknowledged. Ack when every channel answered 2xx; dead-letter when
+//! a channel still fails after the retry budget; hand the delivery back to the queue only
+//! when shutdown or a lost connection interrupts it.
 //!
 //! Start with [`startup`], which wires it all together, then [`consumer`]. Everything the
 //! alerter measures is in [`metrics`]; its HTTP port serves only `/healthz`, `/readyz` and
@@ -20,6 +22,7 @@ pub mod cooldown;
 pub mod metrics;
 pub mod notification;
 pub mod notifier;
+pub mod retry;
 pub mod signature;
 pub mod startup;
 pub mod webhook;

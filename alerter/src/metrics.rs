@@ -8,6 +8,7 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// How one webhook call ended.
@@ -53,6 +54,53 @@ pub struct NotificationLabels {
     pub outcome: Outcome,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+/// Why a delivery was dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeadLetterReason {
+    /// It can never be notified: the body is not an event.
+    Poison,
+    /// A channel still failed when the retry budget ran out.
+    RetryBudget,
+}
+
+impl DeadLetterReason {
+    pub const ALL: [DeadLetterReason; 2] =
+        [DeadLetterReason::Poison, DeadLetterReason::RetryBudget];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::Poison => "poison",
+            DeadLetterReason::RetryBudget => "retry_budget",
+        }
+    }
+}
+
+impl EncodeLabelValue for DeadLetterReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: DeadLetterReason,
+}
+
+/// Counts one delivery in [`Metrics::retrying`] while it lives.
+#[derive(Debug)]
+pub struct Retrying(Gauge);
+
+impl Drop for Retrying {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     /// Deliveries read from the queue, whatever became of them.
@@ -61,10 +109,14 @@ pub struct Metrics {
     pub notifications: Family<NotificationLabels, Counter>,
     /// Events not notified because their fingerprint was notified within the cooldown.
     pub suppressed: Counter,
-    /// Deliveries handed back to the queue to be tried again.
-    pub retried: Counter,
-    /// Deliveries that can never be notified, parked in the dead-letter queue.
-    pub dead_lettered: Counter,
+    /// Deliveries waiting to call a failing channel again, by channel.
+    pub retrying: Family<ChannelLabel, Gauge>,
+    /// Deliveries handed back to the queue unfinished (shutdown, lost connection).
+    pub requeued: Counter,
+    /// Deliveries parked in the dead-letter queue, by reason.
+    pub dead_lettered: Family<ReasonLabel, Counter>,
+    /// Messages waiting in the alerter's dead-letter queue, read from the broker.
+    pub dead_letters_waiting: Gauge,
 }
 
 impl Metrics {
@@ -88,15 +140,29 @@ impl Metrics {
             metrics.suppressed.clone(),
         );
         registry.register(
-            "deliveries_retried",
-            "Deliveries returned to the queue after a channel failed",
-            metrics.retried.clone(),
+            "deliveries_retrying",
+            "Deliveries held unacknowledged while a failing channel is retried, by channel",
+            metrics.retrying.clone(),
+        );
+        registry.register(
+            "deliveries_requeued",
+            "Deliveries handed back to the queue unfinished (shutdown or a lost connection)",
+            metrics.requeued.clone(),
+        );
+        registry.register(
+            "dead_letters_waiting",
+            "Messages waiting in the alerter's dead-letter queue (read every 15 s)",
+            metrics.dead_letters_waiting.clone(),
         );
         registry.register(
             "deliveries_dead_lettered",
-            "Deliveries that can never be notified (not an event), parked in the dead-letter queue",
+            "Deliveries parked in the dead-letter queue, by reason (poison: not an event; \
+             retry_budget: a channel still failed when the retry budget ran out)",
             metrics.dead_lettered.clone(),
         );
+        for reason in DeadLetterReason::ALL {
+            let _ = metrics.dead_lettered.get_or_create(&ReasonLabel { reason });
+        }
         metrics
     }
 
@@ -109,6 +175,27 @@ impl Metrics {
                 outcome,
             });
         }
+        let _ = self.retrying.get_or_create(&ChannelLabel {
+            channel: channel.to_owned(),
+        });
+    }
+
+    /// Counts a delivery as retrying `channel` until the guard is dropped.
+    pub fn retrying(&self, channel: &str) -> Retrying {
+        let gauge = self
+            .retrying
+            .get_or_create(&ChannelLabel {
+                channel: channel.to_owned(),
+            })
+            .clone();
+        gauge.inc();
+        Retrying(gauge)
+    }
+
+    pub fn dead_lettered(&self, reason: DeadLetterReason) {
+        self.dead_lettered
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn notification(&self, channel: &str, outcome: Outcome) {

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::consumer::Consumer;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::retry::RetryPolicy;
 
 /// Seconds the HTTP server gives open requests once the consumer has stopped.
 const HTTP_SHUTDOWN_SECS: u64 = 5;
@@ -34,24 +35,42 @@ impl Application {
     /// Builds the alerter and binds its HTTP port; nothing is consumed until
     /// [`Application::run_until_stopped`].
     pub fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let retry = RetryPolicy::from_settings(&settings);
+        Self::build_with_retry(settings, retry, shutdown)
+    }
+
+    /// [`Application::build`] with another retry policy: tests shorten the pauses.
+    pub fn build_with_retry(
+        settings: Settings,
+        retry: RetryPolicy,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
 
-        let notifier =
-            Notifier::new(&settings, metrics.clone()).context("cannot build the HTTP client")?;
+        let notifier = Notifier::new(&settings, retry, metrics.clone())
+            .context("cannot build the HTTP client")?;
         if notifier.channels() == 0 {
             tracing::warn!(
                 "No alert channels are configured; error events will be acknowledged unsent."
             );
         }
+        let dead_letters_waiting = metrics.dead_letters_waiting.clone();
         let consumer = Arc::new(Consumer {
             notifier,
             metrics,
             shutdown: shutdown.clone(),
         });
+        let topology = Topology::from_settings(&settings);
+        tokio::spawn(shared::consumer::watch_depths(
+            settings.amqp.url.expose().into(),
+            format!("{}.alerter.depths", settings.amqp.exchange),
+            vec![(topology.alerter.dead_letter_queue(), dead_letters_waiting)],
+            shutdown.clone(),
+        ));
         let options = ConsumeOptions {
             url: settings.amqp.url.expose().into(),
-            topology: Topology::from_settings(&settings),
+            topology,
             queue: settings.alerter.queue.clone(),
             prefetch: settings.alerter.prefetch,
             // Starts with the exchange name, so one deployment's connections are found by it.

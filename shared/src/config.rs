@@ -157,6 +157,11 @@ pub struct AlerterSettings {
     /// How long one webhook call may take.
     #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
     pub webhook_timeout: Duration,
+    /// How long a failing channel is retried before the event is dead-lettered. The broker's
+    /// `consumer_timeout` must be longer: it closes a channel that holds a delivery unacked
+    /// for that long.
+    #[serde(rename = "retry_budget_secs", deserialize_with = "secs")]
+    pub retry_budget: Duration,
     pub channels: Vec<ChannelSettings>,
 }
 
@@ -168,6 +173,7 @@ impl Default for AlerterSettings {
             cooldown: Duration::from_secs(300),
             prefetch: 32,
             webhook_timeout: Duration::from_secs(10),
+            retry_budget: Duration::from_secs(3600),
             channels: Vec::new(),
         }
     }
@@ -475,6 +481,9 @@ impl Settings {
         }
         if self.alerter.webhook_timeout.is_zero() {
             return invalid("alerter.webhook_timeout_ms", "must be at least 1");
+        }
+        if self.alerter.retry_budget.is_zero() {
+            return invalid("alerter.retry_budget_secs", "must be at least 1");
         }
         let mut names = HashSet::new();
         for channel in &self.alerter.channels {
