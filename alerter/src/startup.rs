@@ -65,6 +65,7 @@ impl Application {
         tokio::spawn(shared::consumer::watch_depths(
             settings.amqp.url.expose().into(),
             format!("{}.alerter.depths", settings.amqp.exchange),
+            topology.clone(),
             vec![(topology.alerter.dead_letter_queue(), dead_letters_waiting)],
             shutdown.clone(),
         ));

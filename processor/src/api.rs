@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use actix_web::error::QueryPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -34,6 +35,8 @@ pub enum ApiError {
     UnknownEvent(String),
     #[error("invalid parameter {name}: {reason}")]
     InvalidParameter { name: &'static str, reason: String },
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
     #[error("the database is unavailable")]
     Store(#[from] StoreError),
 }
@@ -44,7 +47,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::UnknownProject(_) | ApiError::UnknownEvent(_) => StatusCode::NOT_FOUND,
-            ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidParameter { .. } | ApiError::InvalidQuery(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -59,6 +64,12 @@ impl ResponseError for ApiError {
         }
         response.json(serde_json::json!({ "error": self.to_string() }))
     }
+}
+
+/// A query string that does not fit the handler's query type (`limit=abc`): answered like
+/// every other client error, instead of actix's plain-text default.
+pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::InvalidQuery(error.to_string()).into()
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ApiError {

@@ -74,13 +74,23 @@ impl Processor {
             let Some(first) = next else { return Ok(()) };
             let mut batch = vec![first.map_err(SessionError::Stream)?];
             let deadline = tokio::time::Instant::now() + self.batch_wait;
+            // The consumer stream is not fused: its end is reported once, so remember it
+            // rather than wait on it again (after a cancel, it would never answer).
+            let mut ended = false;
             while batch.len() < self.batch_size {
                 match tokio::time::timeout_at(deadline, subscription.consumer.next()).await {
                     Ok(Some(delivery)) => batch.push(delivery.map_err(SessionError::Stream)?),
-                    Ok(None) | Err(_) => break,
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(_) => break,
                 }
             }
             self.handle(batch).await?;
+            if ended {
+                return Ok(());
+            }
         }
     }
 

@@ -57,6 +57,10 @@ impl Metrics {
             "Deliveries parked in the dead-letter queue, by reason",
             metrics.dead_lettered.clone(),
         );
+        // Every reason exists from the start, so a rate or increase() sees the first one.
+        for reason in ["invalid_event", "rejected_by_database"] {
+            let _ = metrics.dead_lettered.get_or_create(&ReasonLabel { reason });
+        }
         registry.register(
             "batch_seconds",
             "Time to store and ack one batch",

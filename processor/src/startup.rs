@@ -53,8 +53,12 @@ impl Application {
         tokio::spawn(consumer::watch_depths(
             settings.amqp.url.expose().to_owned(),
             format!("{}.processor.depths", settings.amqp.exchange),
+            topology.clone(),
             vec![
-                (topology.processor.dead_letter_queue(), metrics.dead_letters_waiting.clone()),
+                (
+                    topology.processor.dead_letter_queue(),
+                    metrics.dead_letters_waiting.clone(),
+                ),
                 (topology.unroutable(), metrics.unroutable_waiting.clone()),
             ],
             shutdown.clone(),
@@ -94,6 +98,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(api_state.clone())
+                .app_data(web::QueryConfig::default().error_handler(api::query_error))
                 .configure(|cfg| health.clone().routes(cfg))
                 .route(
                     "/api/projects/{project}/events",

@@ -205,6 +205,7 @@ const DEPTH_INTERVAL: Duration = Duration::from_secs(15);
 pub async fn watch_depths(
     url: String,
     connection_name: String,
+    topology: Topology,
     queues: Vec<(String, prometheus_client::metrics::gauge::Gauge)>,
     shutdown: CancellationToken,
 ) {
@@ -218,6 +219,8 @@ pub async fn watch_depths(
             )
             .await?;
             let channel = connection.create_channel().await?;
+            // The queues may not exist yet if this runs before the consumer has started.
+            topology.declare(&channel).await?;
             loop {
                 for (queue, gauge) in &queues {
                     gauge.set(i64::from(queue_depth(&channel, queue).await?));

@@ -1,0 +1,465 @@
+//! The read API over stored events, and the service endpoints.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use shared::event::{Client, Detail, Event, EventId, User};
+use shared::testing::{ADMIN_TOKEN, TestEnv};
+
+use crate::support::{
+    TestApp, at, event, expected_json, id_of, ids, js_error, json, now, pageview, publish,
+    publisher, vital,
+};
+
+/// One event of every kind, each received a second after the one before.
+fn one_of_each() -> Vec<Event> {
+    let base = now() - Duration::hours(1);
+    let t = |seconds: i64| base + Duration::seconds(seconds);
+    vec![
+        Event {
+            user: Some(User {
+                id: Some("u-42".into()),
+            }),
+            tags: BTreeMap::from([("plan".into(), "pro".into())]),
+            session_id: Some("s-1".into()),
+            client: Client {
+                ip: Some("203.0.113.7".parse().expect("an address")),
+                user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+            },
+            ..js_error("TypeError: x is undefined", t(1))
+        },
+        vital(t(2)),
+        event(
+            Detail::Pageview {
+                referrer: Some("https://search.example/?q=shoes".into()),
+                title: Some("Cart".into()),
+            },
+            t(3),
+        ),
+        event(
+            Detail::Click {
+                selector: Some("button#pay".into()),
+                text: Some("Pay now".into()),
+            },
+            t(4),
+        ),
+        event(
+            Detail::Custom {
+                name: "checkout_step".into(),
+                data: Some(json!({
+                    "step": 2,
+                    "items": ["sku-1", "sku-2"],
+                    "coupon": null,
+                    "total": 42.5,
+                    "nested": { "ok": true },
+                })),
+            },
+            t(5),
+        ),
+        Event {
+            message: Some("POST /api/cart answered 502".into()),
+            ..event(
+                Detail::ApiError {
+                    target: "https://shop.example/api/cart".into(),
+                    method: Some("POST".into()),
+                    status: Some(502),
+                    duration_ms: Some(120.5),
+                },
+                t(6),
+            )
+        },
+        event(
+            Detail::ResourceError {
+                target: "https://cdn.example/app.js".into(),
+                tag_name: Some("script".into()),
+            },
+            t(7),
+        ),
+    ]
+}
+
+fn listed_ids(events: &[Value]) -> Vec<EventId> {
+    events.iter().map(id_of).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_event_is_stored_and_read_back() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    let all = one_of_each();
+    let [
+        error,
+        vital,
+        pageview,
+        click,
+        custom,
+        api_error,
+        resource_error,
+    ] = &all[..]
+    else {
+        unreachable!()
+    };
+    publish(&publisher, &all[..3]).await;
+    publish(&publisher, &all[3..]).await;
+    app.wait_for_events(&ids(&all)).await;
+
+    // Each comes back exactly as published, with its routing key.
+    for event in &all {
+        let stored = app.event(event.event_id).await.expect("stored");
+        assert_eq!(stored, expected_json(event), "{}", event.routing_key());
+        let back: Event = serde_json::from_value(stored).expect("an event");
+        assert_eq!(&back, event);
+    }
+    let stored = app.event(error.event_id).await.expect("stored");
+    assert_eq!(stored["routing_key"], "error.js");
+    assert_eq!(stored["type"], "error");
+    assert_eq!(stored["message"], "TypeError: x is undefined");
+    assert!(
+        stored["stack"]
+            .as_str()
+            .is_some_and(|stack| stack.contains("at checkout (app.js:10:5)"))
+    );
+    assert_eq!(stored["received_at"], error.received_at.timestamp_millis());
+    assert_eq!(stored["client"]["ip"], "203.0.113.7");
+    assert_eq!(stored["tags"]["plan"], "pro");
+    let stored = app.event(vital.event_id).await.expect("stored");
+    assert_eq!(stored["routing_key"], "perf.vital");
+    assert_eq!(
+        (stored["name"].clone(), stored["value"].clone()),
+        (json!("LCP"), json!(5000.0))
+    );
+    let stored = app.event(custom.event_id).await.expect("stored");
+    assert_eq!(stored["routing_key"], "custom.event");
+    assert_eq!(stored["data"]["items"], json!(["sku-1", "sku-2"]));
+    assert_eq!(stored["data"]["coupon"], Value::Null);
+    assert_eq!(stored["data"]["total"], 42.5);
+    let stored = app.event(api_error.event_id).await.expect("stored");
+    assert_eq!(stored["routing_key"], "error.api");
+    assert_eq!(stored["status"], 502);
+    let stored = app.event(resource_error.event_id).await.expect("stored");
+    assert_eq!(stored["routing_key"], "error.resource");
+    assert_eq!(stored["tag_name"], "script");
+    for (event, key) in [(pageview, "behavior.pageview"), (click, "behavior.click")] {
+        let stored = app.event(event.event_id).await.expect("stored");
+        assert_eq!(stored["routing_key"], key);
+    }
+    // The hyphenated form of the id names the same event.
+    let (status, stored) = app
+        .get(&format!(
+            "/api/projects/1/events/{}",
+            click.event_id.as_uuid().hyphenated()
+        ))
+        .await;
+    assert_eq!((status, id_of(&stored)), (200, click.event_id));
+    // Another project sees none of it.
+    let (status, _) = app
+        .get(&format!("/api/projects/2/events/{}", error.event_id))
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = app.get("/api/projects/2/events").await;
+    assert_eq!((status, body), (200, json!({ "events": [], "next": null })));
+
+    // A category lists its routing keys, newest first by received_at.
+    let (errors, next) = app.list("kind=error").await;
+    assert_eq!(
+        listed_ids(&errors),
+        vec![resource_error.event_id, api_error.event_id, error.event_id]
+    );
+    assert_eq!(next, None);
+    assert_eq!(errors[0], expected_json(resource_error));
+    let (vitals, next) = app.list("kind=perf.vital").await;
+    assert_eq!((listed_ids(&vitals), next), (vec![vital.event_id], None));
+    let (api_errors, _) = app.list("kind=error.api").await;
+    assert_eq!(listed_ids(&api_errors), vec![api_error.event_id]);
+    let (behavior, _) = app.list("kind=behavior").await;
+    assert_eq!(
+        listed_ids(&behavior),
+        vec![click.event_id, pageview.event_id]
+    );
+
+    // Pages of two walk every event once, newest first, and the last has no next.
+    let mut newest_first = all.clone();
+    newest_first.sort_by_key(|event| std::cmp::Reverse(event.received_at));
+    let mut walked = Vec::new();
+    let mut pages = 0;
+    let mut before: Option<String> = None;
+    loop {
+        let query = match &before {
+            None => "limit=2".to_owned(),
+            Some(cursor) => format!("limit=2&before={cursor}"),
+        };
+        let (events, next) = app.list(&query).await;
+        pages += 1;
+        assert!(events.len() <= 2, "page {pages} has {}", events.len());
+        walked.extend(listed_ids(&events));
+        match next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "the pages never end");
+    }
+    assert_eq!(walked, ids(&newest_first));
+    assert_eq!(pages, 4);
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_per_routing_key_and_bucket() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    // 2026-01-01T00:00:00Z, on the hour.
+    let t = at(1_767_225_600_000);
+    let minutes = |m: i64| t + Duration::minutes(m);
+    let counted = vec![
+        js_error("a", t),
+        js_error("b", minutes(30)),
+        js_error("c", minutes(60) - Duration::milliseconds(1)),
+        vital(minutes(60)),
+        vital(minutes(119)),
+    ];
+    // Just outside the range: since is inclusive, until exclusive.
+    let outside = vec![
+        js_error("too early", t - Duration::milliseconds(1)),
+        pageview(minutes(120)),
+    ];
+    publish(&publisher, &counted).await;
+    publish(&publisher, &outside).await;
+    app.wait_for_events(&ids(&counted)).await;
+    app.wait_for_events(&ids(&outside)).await;
+
+    let since = t.timestamp_millis();
+    let until = minutes(120).timestamp_millis();
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/1/stats?since={since}&until={until}&interval=1h"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "since": t.to_rfc3339(),
+            "until": minutes(120).to_rfc3339(),
+            "interval_secs": 3600,
+            "buckets": [
+                { "start": t.to_rfc3339(), "counts": { "error.js": 3 } },
+                { "start": minutes(60).to_rfc3339(), "counts": { "perf.vital": 2 } },
+            ],
+        })
+    );
+
+    // RFC 3339 bounds and smaller buckets, empty ones included.
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/1/stats?since={}&until={}&interval=30m",
+            "2026-01-01T00:00:00Z", "2026-01-01T02:00:00Z"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let counts: Vec<Value> = body["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|bucket| bucket["counts"].clone())
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            json!({ "error.js": 1 }),
+            json!({ "error.js": 2 }),
+            json!({ "perf.vital": 1 }),
+            json!({ "perf.vital": 1 }),
+        ]
+    );
+
+    for interval in ["5w", "0", "-1h", "1s"] {
+        let (status, body) = app
+            .get(&format!(
+                "/api/projects/1/stats?since={since}&until={until}&interval={interval}"
+            ))
+            .await;
+        assert_eq!(status, 400, "interval={interval}: {body}");
+        assert_error_names(&body, "interval");
+    }
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/1/stats?since={until}&until={since}"
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "since");
+    let (status, body) = app.get("/api/projects/1/stats?since=yesterday").await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "since");
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+/// An error body: `{"error": "..."}` and nothing else, mentioning `name`.
+fn assert_error_names(body: &Value, name: &str) {
+    let object = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
+    assert_eq!(object.len(), 1, "{body}");
+    let error = object["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error string: {body}"));
+    assert!(error.contains(name), "{error:?} does not name {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_api_rejects_what_it_cannot_answer() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    let stored = js_error("present", now());
+    publish(&publisher, std::slice::from_ref(&stored)).await;
+    app.wait_for_events(&[stored.event_id]).await;
+    let event_path = format!("/api/projects/1/events/{}", stored.event_id);
+
+    for path in [
+        "/api/projects/1/events",
+        event_path.as_str(),
+        "/api/projects/1/stats",
+    ] {
+        let response = app.get_with(path, None).await;
+        assert_eq!(response.status(), 401, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|value| value.to_str().ok()),
+            Some("Bearer"),
+            "{path}"
+        );
+        let (_, body) = json(response).await;
+        assert_error_names(&body, "Authorization");
+
+        let (status, body) = json(app.get_with(path, Some("not-the-token")).await).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_error_names(&body, "token");
+    }
+    // A token is not a prefix match, and the scheme must be Bearer.
+    let (status, _) = json(
+        app.get_with("/api/projects/1/events", Some(&ADMIN_TOKEN[..4]))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let response = get_with_basic_auth(&app).await;
+    assert_eq!(response.status(), 401);
+
+    let (status, body) = app.get("/api/projects/99/events").await;
+    assert_eq!(status, 404, "{body}");
+    assert_error_names(&body, "99");
+    let (status, body) = app
+        .get(&format!("/api/projects/99/events/{}", stored.event_id))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_error_names(&body, "99");
+    let (status, body) = app.get("/api/projects/nope/stats").await;
+    assert_eq!(status, 404, "{body}");
+    assert_error_names(&body, "project");
+
+    let unknown = EventId::new_random();
+    let (status, body) = app.get(&format!("/api/projects/1/events/{unknown}")).await;
+    assert_eq!(status, 404, "{body}");
+    assert_error_names(&body, &unknown.to_string());
+    let (status, body) = app.get("/api/projects/1/events/not-a-uuid").await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "event_id");
+
+    for (query, parameter) in [
+        ("kind=nope", "kind"),
+        ("kind=error.", "kind"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=-1", "limit"),
+        ("before=garbage", "before"),
+        ("before=123_notauuid", "before"),
+        // Not a number: the query string does not even parse.
+        ("limit=abc", "query"),
+    ] {
+        let (status, body) = app.get(&format!("/api/projects/1/events?{query}")).await;
+        assert_eq!(status, 400, "?{query}: {body}");
+        assert_error_names(&body, parameter);
+    }
+    let (status, body) = app.get("/api/projects/1/stats?interval=1x").await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "interval");
+
+    let (status, body) = app.get("/api/nowhere").await;
+    assert_eq!(status, 404, "{body}");
+    assert_error_names(&body, "endpoint");
+
+    // None of it touched the stored event.
+    let (events, _) = app.list("").await;
+    assert_eq!(listed_ids(&events), vec![stored.event_id]);
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+async fn get_with_basic_auth(app: &TestApp) -> reqwest::Response {
+    crate::support::http()
+        .get(app.url("/api/projects/1/events"))
+        .basic_auth("admin", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let env = TestEnv::new();
+    let app = TestApp::start(&env.settings).await;
+
+    let response = app.get_with("/healthz", None).await;
+    assert_eq!(response.status(), 200);
+    let body = shared::testing::eventually(
+        "broker and database ready",
+        crate::support::WAIT,
+        || async {
+            let (status, body) = json(app.get_with("/readyz", None).await).await;
+            (status == 200).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(body["ready"], true, "{body}");
+    assert_eq!(body["shutting_down"], false, "{body}");
+    assert_eq!(body["checks"], json!({ "broker": true, "database": true }));
+
+    let response = app.get_with("/metrics", None).await;
+    assert_eq!(response.status(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().await.expect("a body");
+    for line in [
+        "# HELP frontmon_processor_events_consumed ",
+        "# TYPE frontmon_processor_events_consumed counter",
+        "# TYPE frontmon_processor_events_stored counter",
+        "# TYPE frontmon_processor_events_duplicate counter",
+        "# TYPE frontmon_processor_batch_seconds histogram",
+        "# TYPE frontmon_processor_dead_letters_waiting gauge",
+        "frontmon_processor_events_consumed_total 0",
+        "# EOF",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+
+    app.stop().await;
+}

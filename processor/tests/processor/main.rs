@@ -1,0 +1,13 @@
+//! The processor against the real RabbitMQ and PostgreSQL. Each test has its own exchange,
+//! queues and database (`TestEnv`), so they run in parallel, and twice in a row.
+//!
+//! - `api`: what is stored can be read back, listed, paged and counted; the API's errors.
+//! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
+//! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod api;
+mod delivery;
+mod lifecycle;
+mod support;
