@@ -130,3 +130,97 @@ async fn two_processors_share_one_queue() {
     first.stop().await;
     second.stop().await;
 }
+
+/// The processor binary, configured for `env`'s names, with extra `FRONTMON__…` overrides.
+fn spawn_binary(env: &TestEnv, overrides: &[(&str, &str)]) -> std::process::Child {
+    let settings = &env.settings;
+    let dir = std::env::temp_dir().join(format!("frontmon-{}", env.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("frontmon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[amqp]\nurl = \"{}\"\nexchange = \"{}\"\n[database]\nurl = \"{}\"\n\
+             [processor]\nlisten = \"127.0.0.1:0\"\nqueue = \"{}\"\nadmin_token = \"{}\"\n\
+             [alerter]\nqueue = \"{}\"\n[log]\nfilter = \"warn\"\n",
+            settings.amqp.url.expose(),
+            settings.amqp.exchange,
+            settings.database.url.expose(),
+            settings.processor.queue,
+            settings.processor.admin_token.expose(),
+            settings.alerter.queue,
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_processor"));
+    command.arg("--config").arg(&config);
+    for (key, value) in overrides {
+        command.env(key, value);
+    }
+    command.spawn().expect("the processor binary starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processor_killed_mid_drain_loses_and_duplicates_nothing() {
+    let env = TestEnv::new();
+    let publisher = publisher(&env).await;
+    let events = pageviews(2_000, now());
+    publish_many(&publisher, &events).await;
+    wait_queue_depth(&env, &env.topology().processor.name, 2_000).await;
+
+    // Small batches, so the drain takes long enough to be caught in the middle.
+    let mut first = spawn_binary(
+        &env,
+        &[
+            ("FRONTMON__PROCESSOR__BATCH_SIZE", "5"),
+            ("FRONTMON__PROCESSOR__PREFETCH", "50"),
+        ],
+    );
+    let db = eventually("the processor to create its database", WAIT, || async {
+        let db = sqlx::PgPool::connect(env.settings.database.url.expose())
+            .await
+            .ok()?;
+        sqlx::query("SELECT 1 FROM events LIMIT 1")
+            .execute(&db)
+            .await
+            .ok()?;
+        Some(db)
+    })
+    .await;
+    let at_kill = eventually("the drain to be under way", WAIT, || async {
+        let (rows, _) = row_counts(&db).await;
+        (rows >= 100).then_some(rows)
+    })
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || first.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(!status.success(), "killed, not exited: {status:?}");
+    let (rows_after_kill, _) = row_counts(&db).await;
+    assert!(
+        rows_after_kill < 2_000,
+        "killed mid-drain ({at_kill} rows when the kill was sent)"
+    );
+
+    let mut second = spawn_binary(&env, &[]);
+    wait_stored_exactly(&env, &db, &ids(&events), LONG_WAIT).await;
+    println!("killed with {rows_after_kill} of 2000 stored; after restart 2000 stored, once each");
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = tokio::task::spawn_blocking(move || second.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    db.close().await;
+    publisher.close().await;
+    std::fs::remove_dir_all(std::env::temp_dir().join(format!("frontmon-{}", env.prefix))).ok();
+}
