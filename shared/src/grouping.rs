@@ -16,6 +16,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
+use crate::event::{Detail, Event};
+
 /// Stored with every issue: grouping under another version never merges into it.
 pub const GROUPING_VERSION: u32 = 1;
 
@@ -211,6 +213,63 @@ fn culprit(frames: &[Frame]) -> Option<String> {
             None => function.to_owned(),
         },
     )
+}
+
+/// Groups a native error event; `None` for events that are not errors.
+///
+/// A JavaScript error groups by its stack, else its message. A resource that failed to load
+/// is its own problem whatever page asked for it: it groups by element and URL (without the
+/// query). A failed API call groups by method, URL path (ids normalized) and status class.
+pub fn group_event(event: &Event) -> Option<Grouping> {
+    let message = event.message.as_deref().unwrap_or_default();
+    match &event.detail {
+        Detail::Error {} => {
+            let (kind, value) = split_error_message(message);
+            let frames = event.stack.as_deref().map(parse_stack).unwrap_or_default();
+            Some(group(&Input {
+                exception_type: kind,
+                exception_value: Some(value),
+                frames: &frames,
+                message: Some(message),
+                fingerprint: None,
+            }))
+        }
+        Detail::ResourceError { target, tag_name } => {
+            let fingerprint = [
+                "resource_error".to_owned(),
+                tag_name.clone().unwrap_or_default(),
+                without_query(target).to_owned(),
+            ];
+            Some(group(&Input {
+                message: Some(message),
+                fingerprint: Some(&fingerprint),
+                ..Input::default()
+            }))
+        }
+        Detail::ApiError {
+            target,
+            method,
+            status,
+            ..
+        } => {
+            let fingerprint = [
+                "api_error".to_owned(),
+                method.clone().unwrap_or_else(|| "GET".to_owned()),
+                normalize(without_query(target)),
+                status.map_or_else(|| "no response".to_owned(), |s| format!("{}xx", s / 100)),
+            ];
+            Some(group(&Input {
+                message: Some(message),
+                fingerprint: Some(&fingerprint),
+                ..Input::default()
+            }))
+        }
+        _ => None,
+    }
+}
+
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// Frames from a browser's `error.stack` string: V8 (`at fn (url:1:2)`), Firefox and
@@ -422,6 +481,65 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
         assert_ne!(extended.fingerprint, default.fingerprint);
         assert_ne!(extended.fingerprint, overridden.fingerprint);
         assert_eq!(same.fingerprint, default.fingerprint);
+    }
+
+    fn sample(detail: Detail, message: &str, stack: Option<&str>) -> Event {
+        let json = serde_json::json!({
+            "event_id": "6f1c0a6e0b8e4f6e9a613c2b1a0f9e8d",
+            "project_id": 1,
+            "timestamp": 1_750_000_000_000_i64,
+            "received_at": 1_750_000_000_000_i64,
+            "type": "error",
+        });
+        let mut event: Event = serde_json::from_value(json).expect("event");
+        event.detail = detail;
+        event.message = Some(message.to_owned());
+        event.stack = stack.map(str::to_owned);
+        event
+    }
+
+    #[test]
+    fn native_events_group_by_kind() {
+        let a = sample(Detail::Error {}, "TypeError: x", Some(CHROME));
+        let b = sample(Detail::Error {}, "TypeError: y", Some(CHROME));
+        assert_eq!(
+            group_event(&a).map(|g| g.fingerprint),
+            group_event(&b).map(|g| g.fingerprint)
+        );
+
+        let script = |target: &str| Detail::ResourceError {
+            target: target.into(),
+            tag_name: Some("script".into()),
+        };
+        let first =
+            group_event(&sample(script("https://cdn/x.js?v=1"), "m", None)).expect("grouped");
+        let again =
+            group_event(&sample(script("https://cdn/x.js?v=2"), "m", None)).expect("grouped");
+        let other = group_event(&sample(script("https://cdn/y.js"), "m", None)).expect("grouped");
+        assert_eq!(first.fingerprint, again.fingerprint);
+        assert_ne!(first.fingerprint, other.fingerprint);
+
+        let api = |target: &str, status| Detail::ApiError {
+            target: target.into(),
+            method: Some("POST".into()),
+            status,
+            duration_ms: None,
+        };
+        let order_12 =
+            group_event(&sample(api("/api/orders/12", Some(502)), "m", None)).expect("grouped");
+        let order_13 =
+            group_event(&sample(api("/api/orders/13", Some(503)), "m", None)).expect("grouped");
+        let offline =
+            group_event(&sample(api("/api/orders/13", None), "m", None)).expect("grouped");
+        assert_eq!(order_12.fingerprint, order_13.fingerprint);
+        assert_ne!(order_12.fingerprint, offline.fingerprint);
+
+        let vital = Detail::Vital {
+            name: crate::event::VitalName::Lcp,
+            value: 1.0,
+            rating: crate::event::Rating::Good,
+        };
+        assert_eq!(group_event(&sample(vital, "m", None)), None);
     }
 
     #[test]
