@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod consume;
+pub mod issues;
 pub mod metrics;
 pub mod startup;
 pub mod store;

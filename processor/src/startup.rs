@@ -17,12 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api;
 use crate::consume::Processor;
+use crate::issues::Issues;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What the read API's handlers share.
 pub struct ApiState {
     pub store: Store,
+    pub issues: Issues,
     pub admin_token: Secret,
     pub projects: HashSet<ProjectId>,
 }
@@ -87,6 +89,7 @@ impl Application {
 
         let api_state = web::Data::new(ApiState {
             store: store.clone(),
+            issues: Issues::new(store.pool().clone()),
             admin_token: settings.processor.admin_token.clone(),
             projects: settings.projects.iter().map(|p| p.id).collect(),
         });
@@ -99,6 +102,11 @@ impl Application {
             App::new()
                 .app_data(api_state.clone())
                 .app_data(web::QueryConfig::default().error_handler(api::query_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(4096)
+                        .error_handler(api::body_error),
+                )
                 .configure(|cfg| health.clone().routes(cfg))
                 .route(
                     "/api/projects/{project}/events",
@@ -109,6 +117,19 @@ impl Application {
                     web::get().to(api::get_event),
                 )
                 .route("/api/projects/{project}/stats", web::get().to(api::stats))
+                .route(
+                    "/api/projects/{project}/issues",
+                    web::get().to(api::list_issues),
+                )
+                .service(
+                    web::resource("/api/projects/{project}/issues/{issue}")
+                        .route(web::get().to(api::get_issue))
+                        .route(web::patch().to(api::update_issue)),
+                )
+                .route(
+                    "/api/projects/{project}/issues/{issue}/events",
+                    web::get().to(api::issue_events),
+                )
                 .default_service(web::to(not_found))
         })
         .disable_signals()

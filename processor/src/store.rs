@@ -1,5 +1,7 @@
 //! PostgreSQL: the schema, batch inserts, and the reads behind the API.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use shared::config::DatabaseSettings;
 use shared::event::{Event, EventId, ProjectId};
@@ -101,15 +103,17 @@ impl Store {
             environments.push(event.environment.as_deref());
             payloads.push(row.json);
         }
+        let mut tx = self.pool.begin().await?;
         // One statement for the whole batch: UNNEST turns the column arrays into rows.
-        let result = sqlx::query(
+        let inserted: Vec<(i64, Uuid)> = sqlx::query_as(
             "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
                                  message, url, release, environment, payload)
              SELECT p, e, k, o, r, m, u, rel, env, j::jsonb
              FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
                   AS t(p, e, k, o, r, m, u, rel, env, j)
-             ON CONFLICT (project_id, event_id) DO NOTHING",
+             ON CONFLICT (project_id, event_id) DO NOTHING
+             RETURNING project_id, event_id",
         )
         .bind(&project_ids)
         .bind(&event_ids)
@@ -121,9 +125,26 @@ impl Store {
         .bind(&releases)
         .bind(&environments)
         .bind(&payloads)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(result.rows_affected())
+
+        // Only the events stored just now count toward their issues: a redelivery does not,
+        // nor a second copy of an event within this batch (taken from the set once).
+        let mut new: HashSet<(i64, Uuid)> = inserted.into_iter().collect();
+        let stored = new.len() as u64;
+        let errors: Vec<_> = rows
+            .iter()
+            .filter(|row| {
+                let event = row.event;
+                new.remove(&(i64::from(event.project_id.get()), *event.event_id.as_uuid()))
+            })
+            .filter_map(|row| {
+                shared::grouping::group_event(row.event).map(|grouping| (row.event, grouping))
+            })
+            .collect();
+        crate::issues::record(&mut tx, &errors).await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     pub async fn ping(&self) -> bool {
@@ -135,7 +156,7 @@ impl Store {
     pub async fn list(
         &self,
         project: ProjectId,
-        routing_keys: Option<&[&str]>,
+        filter: &EventFilter<'_>,
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -148,14 +169,16 @@ impl Store {
              WHERE project_id = $1
                AND ($2::text[] IS NULL OR routing_key = ANY($2))
                AND ($3::timestamptz IS NULL OR (received_at, event_id) < ($3, $4))
+               AND ($6::int8 IS NULL OR issue_id = $6)
              ORDER BY received_at DESC, event_id DESC
              LIMIT $5",
         )
         .bind(i64::from(project.get()))
-        .bind(routing_keys)
+        .bind(filter.routing_keys)
         .bind(before_at)
         .bind(before_id)
         .bind(limit)
+        .bind(filter.issue)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(StoredEvent::from_row).collect()
@@ -213,6 +236,15 @@ impl Store {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Which of a project's events a listing shows.
+#[derive(Debug, Default)]
+pub struct EventFilter<'a> {
+    /// Only these routing keys.
+    pub routing_keys: Option<&'a [&'a str]>,
+    /// Only the events of this issue.
+    pub issue: Option<i64>,
 }
 
 /// A position in the newest-first listing: the last event of a page.

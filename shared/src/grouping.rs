@@ -224,7 +224,18 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
     let message = event.message.as_deref().unwrap_or_default();
     match &event.detail {
         Detail::Error {} => {
-            let (kind, value) = split_error_message(message);
+            // `error.message` has no type; `error.stack` starts with `TypeError: …` in V8.
+            let (kind, value) = match split_error_message(message) {
+                (None, value) => {
+                    let first_line = event
+                        .stack
+                        .as_deref()
+                        .and_then(|s| s.lines().next())
+                        .unwrap_or_default();
+                    (split_error_message(first_line).0, value)
+                }
+                typed => typed,
+            };
             let frames = event.stack.as_deref().map(parse_stack).unwrap_or_default();
             Some(group(&Input {
                 exception_type: kind,

@@ -3,11 +3,13 @@
 //!
 //! - `api`: what is stored can be read back, listed, paged and counted; the API's errors.
 //! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
+//! - `issues`: errors grouped into issues, counted once, resolved and regressed.
 //! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api;
 mod delivery;
+mod issues;
 mod lifecycle;
 mod support;

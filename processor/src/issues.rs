@@ -1,0 +1,362 @@
+//! Issues: errors grouped into problems, kept in step with the events they count.
+//!
+//! [`record`] runs inside the event insert's transaction, for the events stored for the first
+//! time only, so an issue's counts are exactly its events', redeliveries included. Four
+//! statements per batch whatever its size: upsert the issues, link the events, add the users,
+//! count them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use shared::event::{Event, ProjectId};
+use shared::grouping::{GROUPING_VERSION, Grouping};
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+/// What an issue is to the people working on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unresolved => "unresolved",
+            Status::Resolved => "resolved",
+            Status::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "unresolved" => Some(Status::Unresolved),
+            "resolved" => Some(Status::Resolved),
+            "ignored" => Some(Status::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// How a list of issues is ordered, newest or biggest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    LastSeen,
+    FirstSeen,
+    Count,
+}
+
+impl Sort {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "last_seen" => Some(Sort::LastSeen),
+            "first_seen" => Some(Sort::FirstSeen),
+            "count" => Some(Sort::Count),
+            _ => None,
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::LastSeen => "last_seen DESC, id DESC",
+            Sort::FirstSeen => "first_seen DESC, id DESC",
+            Sort::Count => "event_count DESC, id DESC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    pub id: i64,
+    pub project_id: i64,
+    pub fingerprint: String,
+    pub grouping_version: i32,
+    pub title: String,
+    pub culprit: Option<String>,
+    pub level: String,
+    pub status: Status,
+    pub regressed_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub count: i64,
+    pub user_count: i64,
+    pub first_release: Option<String>,
+    pub last_release: Option<String>,
+}
+
+const COLUMNS: &str = "id, project_id, fingerprint, grouping_version, title, culprit, level, status, \
+     regressed_at, resolved_at, first_seen, last_seen, event_count, user_count, first_release, last_release";
+
+impl Issue {
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            project_id: row.try_get("project_id")?,
+            fingerprint: row.try_get("fingerprint")?,
+            grouping_version: row.try_get("grouping_version")?,
+            title: row.try_get("title")?,
+            culprit: row.try_get("culprit")?,
+            level: row.try_get("level")?,
+            status: Status::parse(&status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown issue status {status:?}").into())
+            })?,
+            regressed_at: row.try_get("regressed_at")?,
+            resolved_at: row.try_get("resolved_at")?,
+            first_seen: row.try_get("first_seen")?,
+            last_seen: row.try_get("last_seen")?,
+            count: row.try_get("event_count")?,
+            user_count: row.try_get("user_count")?,
+            first_release: row.try_get("first_release")?,
+            last_release: row.try_get("last_release")?,
+        })
+    }
+}
+
+/// One issue's share of a batch.
+#[derive(Default)]
+struct Tally<'a> {
+    title: &'a str,
+    culprit: Option<&'a str>,
+    first_seen: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
+    count: i64,
+    first_release: Option<&'a str>,
+    last_release: Option<&'a str>,
+    events: Vec<Uuid>,
+    users: BTreeSet<String>,
+}
+
+/// Who an event happened to: the SDK's user id, else the client address.
+fn user_key(event: &Event) -> Option<String> {
+    if let Some(id) = event.user.as_ref().and_then(|u| u.id.as_deref()) {
+        return Some(format!("id:{id}"));
+    }
+    event.client.ip.map(|ip| format!("ip:{ip}"))
+}
+
+/// Counts `events` (stored for the first time, in this transaction) into their issues.
+pub async fn record(
+    tx: &mut PgConnection,
+    events: &[(&Event, Grouping)],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    // Ordered by key: concurrent batches lock the issues they share in the same order, so
+    // they cannot deadlock; and each issue appears once in the upsert, as ON CONFLICT needs.
+    let mut tallies: BTreeMap<(i64, String), Tally<'_>> = BTreeMap::new();
+    for (event, grouping) in events {
+        let tally = tallies
+            .entry((
+                i64::from(event.project_id.get()),
+                grouping.fingerprint.clone(),
+            ))
+            .or_default();
+        let at = event.received_at;
+        if tally.last_seen.is_none_or(|last| at >= last) {
+            tally.last_seen = Some(at);
+            tally.title = &grouping.title;
+            tally.culprit = grouping.culprit.as_deref().or(tally.culprit);
+            tally.last_release = event.release.as_deref().or(tally.last_release);
+        }
+        if tally.first_seen.is_none_or(|first| at < first) {
+            tally.first_seen = Some(at);
+            tally.first_release = event.release.as_deref().or(tally.first_release);
+        }
+        tally.count += 1;
+        tally.events.push(*event.event_id.as_uuid());
+        tally.users.extend(user_key(event));
+    }
+
+    let mut projects = Vec::with_capacity(tallies.len());
+    let mut fingerprints = Vec::with_capacity(tallies.len());
+    let mut titles = Vec::with_capacity(tallies.len());
+    let mut culprits = Vec::with_capacity(tallies.len());
+    let mut first_seen = Vec::with_capacity(tallies.len());
+    let mut last_seen = Vec::with_capacity(tallies.len());
+    let mut counts = Vec::with_capacity(tallies.len());
+    let mut first_releases = Vec::with_capacity(tallies.len());
+    let mut last_releases = Vec::with_capacity(tallies.len());
+    for ((project, fingerprint), tally) in &tallies {
+        projects.push(*project);
+        fingerprints.push(fingerprint.as_str());
+        titles.push(tally.title);
+        culprits.push(tally.culprit);
+        first_seen.push(tally.first_seen);
+        last_seen.push(tally.last_seen);
+        counts.push(tally.count);
+        first_releases.push(tally.first_release);
+        last_releases.push(tally.last_release);
+    }
+    let rows = sqlx::query(
+        "INSERT INTO issues (project_id, grouping_version, fingerprint, title, culprit, level,
+                             first_seen, last_seen, event_count, first_release, last_release)
+         SELECT p, $2, f, t, c, 'error', fs, ls, n, fr, lr
+         FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                     $7::timestamptz[], $8::int8[], $9::text[], $10::text[])
+              AS u(p, f, t, c, fs, ls, n, fr, lr)
+         ON CONFLICT (project_id, grouping_version, fingerprint) DO UPDATE SET
+             title = EXCLUDED.title,
+             culprit = COALESCE(EXCLUDED.culprit, issues.culprit),
+             first_seen = LEAST(issues.first_seen, EXCLUDED.first_seen),
+             last_seen = GREATEST(issues.last_seen, EXCLUDED.last_seen),
+             event_count = issues.event_count + EXCLUDED.event_count,
+             first_release = COALESCE(issues.first_release, EXCLUDED.first_release),
+             last_release = COALESCE(EXCLUDED.last_release, issues.last_release),
+             -- A new event on a resolved issue: it is back, and marked as a regression.
+             regressed_at = CASE WHEN issues.status = 'resolved' THEN now() ELSE issues.regressed_at END,
+             status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END
+         RETURNING id, project_id, fingerprint",
+    )
+    .bind(&projects)
+    .bind(i32::try_from(GROUPING_VERSION).unwrap_or(i32::MAX))
+    .bind(&fingerprints)
+    .bind(&titles)
+    .bind(&culprits)
+    .bind(&first_seen)
+    .bind(&last_seen)
+    .bind(&counts)
+    .bind(&first_releases)
+    .bind(&last_releases)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut link_projects = Vec::new();
+    let mut link_events = Vec::new();
+    let mut link_issues = Vec::new();
+    let mut user_issues = Vec::new();
+    let mut user_keys = Vec::new();
+    for row in &rows {
+        let id: i64 = row.try_get("id")?;
+        let project: i64 = row.try_get("project_id")?;
+        let fingerprint: String = row.try_get("fingerprint")?;
+        let Some(tally) = tallies.get(&(project, fingerprint)) else {
+            continue;
+        };
+        for event in &tally.events {
+            link_projects.push(project);
+            link_events.push(*event);
+            link_issues.push(id);
+        }
+        for user in &tally.users {
+            user_issues.push(id);
+            user_keys.push(user.as_str());
+        }
+    }
+    sqlx::query(
+        "UPDATE events SET issue_id = l.issue_id
+         FROM UNNEST($1::int8[], $2::uuid[], $3::int8[]) AS l(project_id, event_id, issue_id)
+         WHERE events.project_id = l.project_id AND events.event_id = l.event_id",
+    )
+    .bind(&link_projects)
+    .bind(&link_events)
+    .bind(&link_issues)
+    .execute(&mut *tx)
+    .await?;
+    if !user_keys.is_empty() {
+        sqlx::query(
+            "WITH added AS (
+                 INSERT INTO issue_users (issue_id, user_key)
+                 SELECT * FROM UNNEST($1::int8[], $2::text[])
+                 ON CONFLICT DO NOTHING
+                 RETURNING issue_id)
+             UPDATE issues SET user_count = user_count + a.n
+             FROM (SELECT issue_id, count(*) AS n FROM added GROUP BY issue_id) AS a
+             WHERE issues.id = a.issue_id",
+        )
+        .bind(&user_issues)
+        .bind(&user_keys)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads and changes issues for the API.
+#[derive(Clone)]
+pub struct Issues {
+    pool: PgPool,
+}
+
+impl Issues {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// A page of a project's issues; `query` matches the title, case-insensitively.
+    pub async fn list(
+        &self,
+        project: ProjectId,
+        status: Option<Status>,
+        sort: Sort,
+        query: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Issue>, StoreError> {
+        let pattern = query.map(|q| {
+            format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM issues
+             WHERE project_id = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR title ILIKE $3)
+             ORDER BY {} OFFSET $4 LIMIT $5",
+            sort.order_by()
+        );
+        // The only text spliced in is ours: the column list and an ORDER BY chosen from `Sort`.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(project.get()))
+            .bind(status.map(Status::as_str))
+            .bind(pattern)
+            .bind(offset)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(Issue::from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn get(&self, project: ProjectId, id: i64) -> Result<Option<Issue>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM issues WHERE project_id = $1 AND id = $2"
+        )))
+        .bind(i64::from(project.get()))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(Issue::from_row).transpose()?)
+    }
+
+    /// Resolves, ignores or reopens an issue; `None` if the project has no such issue.
+    pub async fn set_status(
+        &self,
+        project: ProjectId,
+        id: i64,
+        status: Status,
+    ) -> Result<Option<Issue>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE issues SET status = $3,
+                 resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE NULL END
+             WHERE project_id = $1 AND id = $2
+             RETURNING {COLUMNS}"
+        )))
+        .bind(i64::from(project.get()))
+        .bind(id)
+        .bind(status.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(Issue::from_row).transpose()?)
+    }
+}

@@ -1,0 +1,237 @@
+//! Errors grouped into issues: counted once per event, whatever the redeliveries; resolved,
+//! and back as a regression when the error returns.
+
+use serde_json::{Value, json};
+use shared::event::{Client, User};
+use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
+
+use crate::support::{TestApp, WAIT, http, ids, js_error, now, pageview, publish, publisher};
+
+/// The project's issues (all statuses), once `expected_events` errors have been counted.
+async fn issues_when_counted(app: &TestApp, expected_events: i64) -> Vec<Value> {
+    eventually(
+        &format!("{expected_events} errors counted into issues"),
+        WAIT,
+        || async {
+            let (status, body) = app.get("/api/projects/1/issues?status=all&limit=100").await;
+            assert_eq!(status, 200, "{body}");
+            let issues = body["issues"].as_array()?.clone();
+            let counted: i64 = issues
+                .iter()
+                .map(|i| i["count"].as_i64().unwrap_or(0))
+                .sum();
+            (counted >= expected_events).then_some(issues)
+        },
+    )
+    .await
+}
+
+async fn patch(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = http()
+        .patch(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_same_error_is_one_issue_counted_once_per_event() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+
+    let t = now();
+    let mut first = js_error("cart is undefined", t);
+    first.user = Some(User {
+        id: Some("ann".into()),
+    });
+    let mut second = js_error("cart is undefined", t + chrono::Duration::seconds(1));
+    second.user = Some(User {
+        id: Some("bob".into()),
+    });
+    second.release = Some("1.5.0".into());
+    let mut third = js_error("cart is undefined", t + chrono::Duration::seconds(2));
+    third.user = Some(User {
+        id: Some("ann".into()),
+    });
+    let mut anonymous = js_error("cart is undefined", t + chrono::Duration::seconds(3));
+    anonymous.client = Client {
+        ip: Some("203.0.113.7".parse().unwrap()),
+        user_agent: None,
+    };
+    let mut other = js_error("payment declined", t);
+    other.stack =
+        Some("Error: payment declined\n    at pay (https://shop.example/pay.js:3:1)".into());
+    // Copies of `first` in the same batch and in a later one, and a page view: none may count.
+    publish(
+        &publisher,
+        &[
+            first.clone(),
+            first.clone(),
+            second.clone(),
+            other.clone(),
+            pageview(t),
+        ],
+    )
+    .await;
+    publish(
+        &publisher,
+        &[first.clone(), third.clone(), anonymous.clone()],
+    )
+    .await;
+
+    let issues = issues_when_counted(&app, 5).await;
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    let cart = issues
+        .iter()
+        .find(|i| i["title"] == "Error: cart is undefined")
+        .expect("cart issue");
+    assert_eq!(
+        cart["count"], 4,
+        "four events, the redelivery not counted: {cart}"
+    );
+    assert_eq!(cart["user_count"], 3, "ann, bob and an address: {cart}");
+    assert_eq!(cart["status"], "unresolved");
+    assert_eq!(cart["level"], "error");
+    assert_eq!(cart["first_release"], "1.4.2");
+    assert_eq!(
+        cart["last_release"], "1.4.2",
+        "the latest event's release: {cart}"
+    );
+    assert_eq!(cart["grouping_version"], 1);
+    assert_eq!(cart["fingerprint"].as_str().map(str::len), Some(32));
+    assert_eq!(
+        cart["culprit"],
+        Value::Null,
+        "no in-app frame in the test stack: {cart}"
+    );
+
+    // The issue's events are exactly its four.
+    let id = cart["id"].as_i64().unwrap();
+    let (status, body) = app
+        .get(&format!("/api/projects/1/issues/{id}/events"))
+        .await;
+    assert_eq!(status, 200);
+    let mut listed: Vec<String> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = ids(&[first, second, third, anonymous])
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    let other_issue = issues
+        .iter()
+        .find(|i| i["title"] == "Error: payment declined")
+        .expect("other issue");
+    assert_eq!(other_issue["count"], 1);
+    assert_eq!(other_issue["culprit"], "pay (pay.js)");
+
+    // Sorted by count, searched by title.
+    let (_, body) = app.get("/api/projects/1/issues?sort=count").await;
+    assert_eq!(body["issues"][0]["id"], id);
+    let (_, body) = app.get("/api/projects/1/issues?query=PAYMENT").await;
+    assert_eq!(body["issues"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["issues"][0]["title"], "Error: payment declined");
+    let (_, page) = app.get("/api/projects/1/issues?limit=1").await;
+    assert_eq!(page["issues"].as_array().map(Vec::len), Some(1));
+    let next = page["next"].as_str().expect("a second page");
+    let (_, page) = app
+        .get(&format!("/api/projects/1/issues?limit=1&cursor={next}"))
+        .await;
+    assert_eq!(page["issues"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["next"], Value::Null);
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_resolved_issue_comes_back_as_a_regression() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    publish(&publisher, &[js_error("boom", now())]).await;
+    let issues = issues_when_counted(&app, 1).await;
+    let id = issues[0]["id"].as_i64().unwrap();
+    let path = format!("/api/projects/1/issues/{id}");
+
+    let (status, resolved) = patch(&app, &path, &json!({"status": "resolved"})).await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["status"], "resolved");
+    assert!(resolved["resolved_at"].is_string());
+    let (_, unresolved) = app.get("/api/projects/1/issues").await;
+    assert_eq!(
+        unresolved["issues"].as_array().map(Vec::len),
+        Some(0),
+        "the default lists unresolved issues"
+    );
+
+    publish(&publisher, &[js_error("boom", now())]).await;
+    issues_when_counted(&app, 2).await;
+    let (_, issue) = app.get(&path).await;
+    assert_eq!(issue["status"], "unresolved");
+    assert!(issue["regressed_at"].is_string(), "{issue}");
+    assert_eq!(issue["count"], 2);
+
+    let (status, ignored) = patch(&app, &path, &json!({"status": "ignored"})).await;
+    assert_eq!((status, ignored["status"].as_str()), (200, Some("ignored")));
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_issue_api_says_what_is_wrong() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    for (path, status, mentions) in [
+        ("/api/projects/1/issues?status=open", 400, "status"),
+        ("/api/projects/1/issues?sort=newest", 400, "sort"),
+        ("/api/projects/1/issues?cursor=-3", 400, "cursor"),
+        ("/api/projects/1/issues/abc", 400, "issue_id"),
+        ("/api/projects/1/issues/999999", 404, "no issue 999999"),
+        (
+            "/api/projects/1/issues/999999/events",
+            404,
+            "no issue 999999",
+        ),
+        ("/api/projects/99/issues", 404, "unknown project 99"),
+    ] {
+        let (got, body) = app.get(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(mentions),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = patch(&app, "/api/projects/1/issues/1", &json!({"status": "done"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown variant"),
+        "{body}"
+    );
+    let unauthenticated = http()
+        .patch(app.url("/api/projects/1/issues/1"))
+        .json(&json!({"status": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    app.stop().await;
+}
