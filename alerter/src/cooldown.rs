@@ -1,8 +1,8 @@
 //! The cooldown: at most one notification per fingerprint per window, so an error thrown on
 //! every page view of every visitor pages someone once, not ten thousand times.
 //!
-//! A [`Fingerprint`] says "the same problem": same project, routing key, message and top stack
-//! frame. [`Cooldown`] remembers when each fingerprint was last notified, in memory: a
+//! A [`Fingerprint`] says "the same problem": the same project and the same issue, as
+//! `shared::grouping` (the processor's grouping) decides. [`Cooldown`] remembers when each fingerprint was last notified, in memory: a
 //! restart forgets, which at worst sends one extra notification per fingerprint.
 //!
 //! The memory is bounded twice: entries leave when their window has passed, and beyond
@@ -22,14 +22,21 @@ use tokio::time::Instant;
 pub struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
+    /// The event's issue, by the grouping the processor uses (`shared::grouping`), so one
+    /// problem is one notification per cooldown whichever browser, deploy or line it came
+    /// from. An event grouping does not cover (none reaches the alerter today) falls back to
+    /// its routing key and message.
     pub fn of(event: &Event) -> Self {
         let mut digest = Sha256::new();
         digest.update(event.project_id.get().to_be_bytes());
+        let grouping = shared::grouping::group_event(event);
         // Each part is length-prefixed, so no two different tuples hash the same bytes.
         for part in [
             Some(event.routing_key().as_str()),
-            event.message.as_deref(),
-            event.top_frame(),
+            match &grouping {
+                Some(grouping) => Some(grouping.fingerprint.as_str()),
+                None => event.message.as_deref(),
+            },
         ] {
             match part {
                 Some(text) => {
@@ -216,9 +223,16 @@ mod tests {
             Fingerprint::of(&a),
             Fingerprint::of(&event(2, "x is undefined", stack))
         );
-        assert_ne!(
+        // The same stack is the same issue, whatever the message says (browsers word the
+        // same TypeError differently).
+        assert_eq!(
             Fingerprint::of(&a),
             Fingerprint::of(&event(1, "y is undefined", stack))
+        );
+        // Without a stack, the message decides.
+        assert_ne!(
+            Fingerprint::of(&event(1, "x is undefined", None)),
+            Fingerprint::of(&event(1, "payment declined", None))
         );
         assert_ne!(
             Fingerprint::of(&a),

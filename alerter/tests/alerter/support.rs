@@ -157,7 +157,15 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
         detail,
         url: Some("https://shop.example/cart".into()),
         message: message.map(Into::into),
-        stack: message.map(|m| format!("Error: {m}\n    at checkout (app.js:10:5)\n    at main")),
+        // The frame is named after the message: each message its own problem (issue), as
+        // the cooldown tests need, and copies of one message the same problem.
+        stack: message.map(|m| {
+            let frame: String = m
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            format!("Error: {m}\n    at {frame} (https://shop.example/app.js:10:5)\n    at main")
+        }),
         release: Some("1.4.2".into()),
         environment: Some("production".into()),
         user: None,
