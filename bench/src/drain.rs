@@ -1,0 +1,298 @@
+//! The drain: how fast the processor empties a backlog into PostgreSQL, beside the fastest
+//! way PostgreSQL takes the same rows (a bare `COPY`), and how fast the alerter empties its
+//! own copy of the backlog.
+//!
+//! The backlog is N distinct events published with the bare publisher while the processor
+//! and alerter are stopped, so both queues hold N. Then, one consumer at a time so they do
+//! not share the cores: the `COPY` of the same rows into a scratch table shaped like
+//! `events` (same columns, key and indexes), a checkpoint so neither side inherits the
+//! other's dirty pages, the processor from its start until all N are stored (confirmed by
+//! `SELECT count(*)`), and the alerter until its consumed counter is N.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use shared::event::{Event, ProjectId};
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+use crate::broker::Broker;
+use crate::ceiling::{Ceiling, Message};
+use crate::error::BenchError;
+use crate::sample;
+use crate::services::{Launcher, Service};
+use crate::usage::{CpuUse, Memory, Watch, Who};
+
+/// The `events` columns, in the order of `processor/migrations/0001_events.sql`.
+const COLUMNS: &str = "project_id, event_id, routing_key, occurred_at, received_at, \
+                       message, url, release, environment, payload";
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub count: u64,
+    pub elapsed: Duration,
+}
+
+impl Rate {
+    pub fn per_sec(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+#[derive(Debug)]
+pub struct Drain {
+    pub events: u64,
+    /// From the processor's start until every event is a row.
+    pub processor: Rate,
+    pub processor_cpu: CpuUse,
+    pub processor_memory: Memory,
+    pub copy: Rate,
+    /// From the alerter's start until it consumed every event (it has no webhooks here).
+    pub alerter: Rate,
+    pub alerter_memory: Memory,
+    /// Problems that did not stop the measurement (a service that did not exit cleanly).
+    pub notes: Vec<String>,
+}
+
+fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> BenchError {
+    move |source| BenchError::Database { context, source }
+}
+
+pub async fn run(
+    count: usize,
+    database_url: &str,
+    broker: &Broker,
+    ceiling: &Ceiling,
+    launcher: &Launcher,
+) -> Result<Drain, BenchError> {
+    let project = ProjectId::new(1).ok_or_else(|| BenchError::Usage("project 0".into()))?;
+    let events: Vec<Event> = (0..count).map(|_| sample::fresh_event(project)).collect();
+    let messages: Arc<Vec<Message>> = Arc::new(events.iter().map(Message::of).collect());
+    let expected = count as u64;
+
+    eprintln!("bench: drain: queueing {count} events with the processor and alerter stopped");
+    broker.purge().await?;
+    let published = ceiling
+        .publish_all(messages.clone())
+        .await
+        .map_err(|source| BenchError::Broker {
+            context: "queueing the drain events",
+            source,
+        })?;
+    if published.confirmed != expected {
+        return Err(BenchError::Incomplete(format!(
+            "the broker confirmed {} of {count} drain events ({} nacked, {} returned)",
+            published.confirmed, published.nacked, published.returned
+        )));
+    }
+    broker.settled_depths(expected).await?;
+
+    let mut connection = PgConnection::connect(database_url)
+        .await
+        .map_err(database("connecting"))?;
+    eprintln!("bench: drain: bare COPY of the same {count} rows");
+    let copy = copy_rows(&mut connection, &events, &messages).await?;
+    sqlx::query("CHECKPOINT")
+        .execute(&mut connection)
+        .await
+        .map_err(database("checkpoint"))?;
+
+    eprintln!("bench: drain: processor");
+    let mut notes = Vec::new();
+    let processor = launcher.spawn(Service::Processor)?;
+    let watch = Watch::new(vec![
+        ("processor", Who::Pid(processor.pid())),
+        ("postgres", Who::Command("postgres")),
+        ("broker", Who::Command("beam.smp")),
+    ]);
+    let before = watch.sample();
+    let stored = wait_for_rows(&mut connection, expected, &processor).await?;
+    let processor_cpu = watch.between(&before, &watch.sample());
+    let processor_memory = processor.memory()?;
+    if let Err(error) = processor.stop().await {
+        notes.push(error.to_string());
+    }
+
+    eprintln!("bench: drain: alerter");
+    let alerter = launcher.spawn(Service::Alerter)?;
+    let consumed = wait_for_metric(
+        &alerter,
+        "frontmon_alerter_events_consumed_total",
+        expected,
+        drain_timeout(count),
+    )
+    .await?;
+    let alerter_memory = alerter.memory()?;
+    if let Err(error) = alerter.stop().await {
+        notes.push(error.to_string());
+    }
+    let _ = connection.close().await;
+
+    Ok(Drain {
+        events: expected,
+        processor: stored,
+        processor_cpu,
+        processor_memory,
+        copy,
+        alerter: consumed,
+        alerter_memory,
+        notes,
+    })
+}
+
+/// Generous: a processor at a tenth of the 10,000 events/s target still finishes.
+fn drain_timeout(count: usize) -> Duration {
+    Duration::from_secs(60).max(Duration::from_millis(count as u64))
+}
+
+/// Waits until every event is a row. The clock stops when the processor's stored counter
+/// (incremented after each commit) reaches `expected`; `SELECT count(*)` then confirms it.
+/// Polling `count(*)` itself would time the same thing but scan the whole fresh table (no
+/// visibility map yet, so no index-only scan) many times a second, taking PostgreSQL's CPU
+/// from the inserts it is measuring.
+async fn wait_for_rows(
+    connection: &mut PgConnection,
+    expected: u64,
+    processor: &crate::services::Running,
+) -> Result<Rate, BenchError> {
+    let timeout = drain_timeout(expected as usize);
+    let counted = wait_for_metric(
+        processor,
+        "frontmon_processor_events_stored_total",
+        expected,
+        timeout,
+    )
+    .await?;
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(database("counting stored events"))?;
+        if rows as u64 >= expected {
+            return Ok(Rate {
+                count: rows as u64,
+                elapsed: counted.elapsed,
+            });
+        }
+        if processor.spawned_at.elapsed() > timeout {
+            return Err(BenchError::Incomplete(format!(
+                "the processor counted {} stored events but the table has {rows} of {expected}",
+                counted.count
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls a counter on the service's `/metrics` (cheap) until it reaches `expected`; the rate
+/// counts from the service's start.
+async fn wait_for_metric(
+    service: &crate::services::Running,
+    name: &str,
+    expected: u64,
+    timeout: Duration,
+) -> Result<Rate, BenchError> {
+    loop {
+        let value = service.metric(name).await.unwrap_or(0.0) as u64;
+        let elapsed = service.spawned_at.elapsed();
+        if value >= expected {
+            return Ok(Rate {
+                count: value,
+                elapsed,
+            });
+        }
+        if elapsed > timeout {
+            return Err(BenchError::Incomplete(format!(
+                "{name} reached {value} of {expected} in {elapsed:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `COPY … FROM STDIN` of the rows the processor would write, into a scratch table shaped
+/// like `events`; only the transfer and commit are timed, not building the CSV.
+async fn copy_rows(
+    connection: &mut PgConnection,
+    events: &[Event],
+    messages: &[Message],
+) -> Result<Rate, BenchError> {
+    sqlx::query("CREATE TABLE bench_copy (LIKE events INCLUDING ALL)")
+        .execute(&mut *connection)
+        .await
+        .map_err(database("creating the COPY scratch table"))?;
+    let mut csv = Vec::with_capacity(messages.iter().map(|m| m.body.len() + 400).sum());
+    for (event, message) in events.iter().zip(messages) {
+        csv.extend_from_slice(csv_row(event, &message.body).as_bytes());
+    }
+
+    let started = Instant::now();
+    let mut copy = connection
+        .copy_in_raw(&format!(
+            "COPY bench_copy ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
+        ))
+        .await
+        .map_err(database("starting COPY"))?;
+    // In chunks, as a client streaming rows would.
+    for chunk in csv.chunks(1 << 20) {
+        copy.send(chunk)
+            .await
+            .map_err(database("sending COPY data"))?;
+    }
+    let rows = copy.finish().await.map_err(database("finishing COPY"))?;
+    let elapsed = started.elapsed();
+
+    sqlx::query("DROP TABLE bench_copy")
+        .execute(&mut *connection)
+        .await
+        .map_err(database("dropping the COPY scratch table"))?;
+    Ok(Rate {
+        count: rows,
+        elapsed,
+    })
+}
+
+/// One CSV line in `COLUMNS` order: text quoted (quotes doubled), absent values unquoted
+/// empty, which CSV `COPY` reads as NULL.
+fn csv_row(event: &Event, payload: &[u8]) -> String {
+    let text = |value: Option<&str>| match value {
+        Some(value) => format!("\"{}\"", value.replace('"', "\"\"")),
+        None => String::new(),
+    };
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let fields = [
+        event.project_id.to_string(),
+        event.event_id.as_uuid().to_string(),
+        event.routing_key().as_str().to_owned(),
+        time(event.timestamp),
+        time(event.received_at),
+        text(event.message.as_deref()),
+        text(event.url.as_deref()),
+        text(event.release.as_deref()),
+        text(event.environment.as_deref()),
+        text(Some(&String::from_utf8_lossy(payload))),
+    ];
+    let mut line = fields.join(",");
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_quote_text_and_leave_nulls_empty() {
+        let project = ProjectId::new(3).expect("non-zero");
+        let mut event = sample::fresh_event(project);
+        event.message = Some("say \"hi\", then\nfail".into());
+        event.release = None;
+        let row = csv_row(&event, br#"{"a":"b"}"#);
+        assert!(row.starts_with(&format!("3,{},error.js,", event.event_id.as_uuid())));
+        assert!(row.contains(",\"say \"\"hi\"\", then\nfail\","));
+        // release is NULL: nothing between its commas.
+        assert!(row.contains(",,\"production\","));
+        assert!(row.ends_with(",\"{\"\"a\"\":\"\"b\"\"}\"\n"));
+    }
+}

@@ -1,0 +1,172 @@
+//! The frontmon benchmark (issue 5): how close the real services come to what the same
+//! RabbitMQ and PostgreSQL can do without them, on this machine.
+//!
+//! One run, in order ([`run`]):
+//! 1. A [`sandbox::Sandbox`]: random names for the exchange, queues and database, and a
+//!    configuration file for the services, all deleted at the end.
+//! 2. The release `collector`, `processor` and `alerter` as child processes
+//!    ([`services`]); their idle memory once ready. The processor and alerter are then
+//!    stopped, so nothing consumes while the collector is measured.
+//! 3. Rounds ([`rounds`]), each: the [`ceiling`] (a bare lapin publisher with confirms), then
+//!    the collector under HTTP load ([`http_load`]): single events at full speed, single
+//!    events at half that rate (open loop, for latency), batches of 20, gzip'd batches of 20.
+//!    Every scenario ends with a check that each accepted event is in both queues.
+//! 4. The [`drain`]: a backlog for the processor, beside a bare `COPY` of the same rows.
+//! 5. The [`report`]: one table.
+//!
+//! `scripts/bench` builds everything with the release profile and runs `target/release/bench`.
+
+pub mod broker;
+pub mod ceiling;
+pub mod client;
+pub mod drain;
+pub mod error;
+pub mod http_load;
+pub mod machine;
+pub mod options;
+pub mod report;
+pub mod rounds;
+pub mod sample;
+pub mod sandbox;
+pub mod services;
+pub mod stats;
+pub mod table;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::event::ProjectId;
+
+use crate::broker::Broker;
+use crate::ceiling::{Ceiling, Message};
+use crate::error::BenchError;
+use crate::http_load::Target;
+use crate::machine::Machine;
+use crate::options::Options;
+use crate::report::Report;
+use crate::rounds::Rig;
+use crate::sample::RequestBody;
+use crate::sandbox::Sandbox;
+use crate::services::{Launcher, Service};
+use crate::usage::{Watch, Who};
+
+/// Distinct bodies the load generator cycles through, per kind.
+const POOL: usize = 1024;
+
+/// Runs the whole benchmark and cleans up after it, also when it fails or is interrupted
+/// (Ctrl-C): the services are killed, the queues, exchanges and database deleted.
+pub async fn run(options: Options) -> Result<Report, BenchError> {
+    let sandbox = Sandbox::create(&options)?;
+    eprintln!(
+        "bench: run {} (exchange {}, database frontmon_bench_{})",
+        sandbox.id,
+        sandbox.topology().exchange,
+        sandbox.id
+    );
+    let outcome = tokio::select! {
+        outcome = measure(&options, &sandbox) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+    };
+    sandbox.cleanup(outcome.is_err()).await;
+    outcome
+}
+
+async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchError> {
+    let launcher = Launcher::new(sandbox)?;
+    let topology = sandbox.topology();
+    let broker = Broker::connect(sandbox.amqp_url(), &topology).await?;
+    sandbox.create_database().await?;
+    let machine = Machine::describe(sandbox.database_url()).await;
+    let mut notes = Vec::new();
+
+    eprintln!("bench: preparing bodies");
+    let project = ProjectId::new(1).ok_or_else(|| BenchError::Usage("project 0".into()))?;
+    let messages: Arc<Vec<Message>> = Arc::new(
+        (0..POOL)
+            .map(|_| Message::of(&sample::fresh_event(project)))
+            .collect(),
+    );
+    let singles = Arc::new(sample::request_pool(project, POOL, 1));
+    let batches = sample::request_pool(project, POOL, 20);
+    let gzipped = Arc::new(batches.iter().cloned().map(RequestBody::gzipped).collect());
+    let batches = Arc::new(batches);
+
+    // Idle memory: all three up and ready, nothing to do. Starting the processor here also
+    // migrates the database, so the drain later times consumption, not the schema.
+    let collector = launcher.start(Service::Collector).await?;
+    let processor = launcher.start(Service::Processor).await?;
+    let alerter = launcher.start(Service::Alerter).await?;
+    // Let start-up allocations settle (connection handshakes, worker threads).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = [collector.memory()?, processor.memory()?, alerter.memory()?];
+    for service in [processor, alerter] {
+        if let Err(error) = service.stop().await {
+            notes.push(error.to_string());
+        }
+    }
+
+    let ceiling = Ceiling::open(
+        sandbox.amqp_url(),
+        &topology.exchange,
+        options.channels,
+        options.window,
+    )
+    .await
+    .map_err(|source| BenchError::Broker {
+        context: "opening the bare publisher",
+        source,
+    })?;
+    let rig = Rig {
+        broker: &broker,
+        ceiling: &ceiling,
+        target: Target {
+            addr: collector.addr(),
+            path: format!("/api/1/events?key={}", sandbox.public_key),
+        },
+        connections: options.connections,
+        duration: options.duration,
+        watch: Watch::new(vec![
+            ("collector", Who::Pid(collector.pid())),
+            ("bench", Who::Pid(std::process::id())),
+            ("broker", Who::Command("beam.smp")),
+        ]),
+        messages,
+        singles,
+        batches,
+        gzipped,
+    };
+    let mut rounds = Vec::with_capacity(options.rounds);
+    for number in 1..=options.rounds {
+        rounds.push(rig.round(number).await?);
+    }
+    let collector_peak = collector.memory()?;
+    if let Err(error) = collector.stop().await {
+        notes.push(error.to_string());
+    }
+
+    let drain = drain::run(
+        options.drain_events,
+        sandbox.database_url(),
+        &broker,
+        &ceiling,
+        &launcher,
+    )
+    .await?;
+    notes.extend(drain.notes.iter().cloned());
+    ceiling.close().await;
+    broker.close().await;
+
+    Ok(Report {
+        options: options.clone(),
+        machine,
+        rounds,
+        memory: vec![
+            (Service::Collector, idle[0], collector_peak),
+            (Service::Processor, idle[1], drain.processor_memory),
+            (Service::Alerter, idle[2], drain.alerter_memory),
+        ],
+        drain,
+        notes,
+    })
+}

@@ -1,0 +1,36 @@
+//! `bench`: see the library's documentation, or `bench --help`.
+
+use std::process::ExitCode;
+
+use bench::options::{Options, USAGE, UsageError};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1), |key| std::env::var(key).ok()) {
+        Ok(options) => options,
+        Err(UsageError::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("bench: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match bench::run(options).await {
+        Ok(mut report) => {
+            print!("{}", report.render());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let mut message = format!("bench: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The benchmark's flags, with environment fallbacks for where the broker and database are.
+
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+Usage: bench [OPTIONS]
+
+Runs the release collector, processor and alerter against the local RabbitMQ and PostgreSQL,
+under names of its own (deleted at the end), and prints one table.
+
+Options:
+  --rounds N                 interleaved ceiling/collector rounds (default 3)
+  --duration SECS            length of each timed scenario (default 10)
+  --connections N            HTTP keep-alive connections of the load generator (default 64)
+  --drain-events N           events queued for the processor drain (default 100000)
+  --window N                 unconfirmed messages of the bare publisher, in all (default 1024)
+  --channels N               channels the bare publisher spreads them over (default 4)
+  --processor-batch-size N   processor.batch_size during the bench (default 1000)
+  --processor-prefetch N     processor.prefetch during the bench (default 4000)
+  --amqp-url URL             RabbitMQ (env FRONTMON_BENCH_AMQP_URL;
+                             default amqp://guest:guest@127.0.0.1:5672/%2f)
+  --database-url URL         PostgreSQL server, without a database name
+                             (env FRONTMON_BENCH_DATABASE_URL; default postgres://postgres@127.0.0.1:5432)
+  -h, --help                 this text
+";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub rounds: usize,
+    pub duration: Duration,
+    pub connections: usize,
+    pub drain_events: usize,
+    pub window: usize,
+    pub channels: usize,
+    pub processor_batch_size: usize,
+    pub processor_prefetch: u16,
+    pub amqp_url: String,
+    pub database_url: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rounds: 3,
+            duration: Duration::from_secs(10),
+            connections: 64,
+            drain_events: 100_000,
+            window: 1024,
+            channels: 4,
+            processor_batch_size: 1000,
+            processor_prefetch: 4000,
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("help requested")]
+    Help,
+    #[error("{flag} needs a value")]
+    MissingValue { flag: String },
+    #[error("{flag}: {value:?} is not {expected}")]
+    Invalid {
+        flag: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("unknown option {0}")]
+    Unknown(String),
+}
+
+impl Options {
+    /// Reads the flags (without the program name); `env` supplies the URL fallbacks, so
+    /// tests need not touch the process's environment.
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        let mut options = Options::default();
+        if let Some(url) = env("FRONTMON_BENCH_AMQP_URL") {
+            options.amqp_url = url;
+        }
+        if let Some(url) = env("FRONTMON_BENCH_DATABASE_URL") {
+            options.database_url = url;
+        }
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            // Both `--flag value` and `--flag=value`.
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg.clone(), None),
+            };
+            if flag == "-h" || flag == "--help" {
+                return Err(UsageError::Help);
+            }
+            let value = match inline.or_else(|| args.next()) {
+                Some(value) => value,
+                None => return Err(UsageError::MissingValue { flag }),
+            };
+            match flag.as_str() {
+                "--rounds" => options.rounds = positive(&flag, &value)?,
+                "--duration" => {
+                    let secs: f64 = value.parse().ok().filter(|s: &f64| *s > 0.0).ok_or(
+                        UsageError::Invalid {
+                            flag: flag.clone(),
+                            value: value.clone(),
+                            expected: "a positive number of seconds",
+                        },
+                    )?;
+                    options.duration = Duration::from_secs_f64(secs);
+                }
+                "--connections" => options.connections = positive(&flag, &value)?,
+                "--drain-events" => options.drain_events = positive(&flag, &value)?,
+                "--window" => options.window = positive(&flag, &value)?,
+                "--channels" => options.channels = positive(&flag, &value)?,
+                "--processor-batch-size" => {
+                    options.processor_batch_size = positive(&flag, &value)?;
+                }
+                "--processor-prefetch" => {
+                    options.processor_prefetch = positive::<u16>(&flag, &value)?;
+                }
+                "--amqp-url" => options.amqp_url = value,
+                "--database-url" => options.database_url = value,
+                _ => return Err(UsageError::Unknown(flag)),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    flag: &str,
+    value: &str,
+) -> Result<T, UsageError> {
+    value
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| UsageError::Invalid {
+            flag: flag.to_owned(),
+            value: value.to_owned(),
+            expected: "a positive whole number",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_override_defaults_and_env_supplies_urls() {
+        let options = Options::parse(
+            args(&["--rounds", "5", "--duration=2.5", "--connections", "8"]),
+            |key| (key == "FRONTMON_BENCH_AMQP_URL").then(|| "amqp://elsewhere".to_owned()),
+        )
+        .expect("valid");
+        assert_eq!(options.rounds, 5);
+        assert_eq!(options.duration, Duration::from_millis(2500));
+        assert_eq!(options.connections, 8);
+        assert_eq!(options.amqp_url, "amqp://elsewhere");
+        assert_eq!(options.database_url, Options::default().database_url);
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        let err = Options::parse(args(&["--rounds", "0"]), |_| None).expect_err("zero");
+        assert!(err.to_string().contains("--rounds"), "{err}");
+        let err = Options::parse(args(&["--processor-prefetch", "70000"]), |_| None)
+            .expect_err("over u16");
+        assert!(err.to_string().contains("--processor-prefetch"), "{err}");
+        let err = Options::parse(args(&["--nope", "1"]), |_| None).expect_err("unknown");
+        assert!(err.to_string().contains("--nope"), "{err}");
+        assert!(matches!(
+            Options::parse(args(&["--duration"]), |_| None),
+            Err(UsageError::MissingValue { .. })
+        ));
+    }
+}
