@@ -24,6 +24,7 @@ pub mod error;
 pub mod http_load;
 pub mod machine;
 pub mod options;
+pub mod peak;
 pub mod report;
 pub mod rounds;
 pub mod sample;
@@ -53,6 +54,20 @@ use crate::usage::{Watch, Who};
 
 /// Distinct bodies the load generator cycles through, per kind.
 const POOL: usize = 1024;
+
+/// Runs only the peak-shaving scenario ([`peak`]), cleaning up after it like [`run`].
+pub async fn run_peak_shaving(
+    options: Options,
+    events: usize,
+) -> Result<peak::PeakShaving, BenchError> {
+    let sandbox = Sandbox::create(&options)?;
+    let outcome = tokio::select! {
+        outcome = peak::run(&options, &sandbox, events) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+    };
+    sandbox.cleanup(outcome.is_err()).await;
+    outcome
+}
 
 /// Runs the whole benchmark and cleans up after it, also when it fails or is interrupted
 /// (Ctrl-C): the services are killed, the queues, exchanges and database deleted.

@@ -17,9 +17,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match bench::run(options).await {
-        Ok(mut report) => {
-            print!("{}", report.render());
+    let outcome = match options.peak_shaving {
+        Some(events) => bench::run_peak_shaving(options, events)
+            .await
+            .map(|peak| peak.render()),
+        None => bench::run(options).await.map(|mut report| report.render()),
+    };
+    match outcome {
+        Ok(table) => {
+            print!("{table}");
             ExitCode::SUCCESS
         }
         Err(error) => {

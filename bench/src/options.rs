@@ -17,6 +17,9 @@ Options:
   --channels N               channels the bare publisher spreads them over (default 4)
   --processor-batch-size N   processor.batch_size during the bench (default 1000)
   --processor-prefetch N     processor.prefetch during the bench (default 4000)
+  --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
+                             stopped, then its drain (issue 4; 20000 is the reference)
+  --in-flight N              requests in flight for --peak-shaving (default 8)
   --amqp-url URL             RabbitMQ (env FRONTMON_BENCH_AMQP_URL;
                              default amqp://guest:guest@127.0.0.1:5672/%2f)
   --database-url URL         PostgreSQL server, without a database name
@@ -34,6 +37,9 @@ pub struct Options {
     pub channels: usize,
     pub processor_batch_size: usize,
     pub processor_prefetch: u16,
+    /// Run only the peak-shaving scenario, with this many events.
+    pub peak_shaving: Option<usize>,
+    pub peak_in_flight: usize,
     pub amqp_url: String,
     pub database_url: String,
 }
@@ -49,6 +55,8 @@ impl Default for Options {
             channels: 4,
             processor_batch_size: 1000,
             processor_prefetch: 4000,
+            peak_shaving: None,
+            peak_in_flight: 8,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             database_url: "postgres://postgres@127.0.0.1:5432".into(),
         }
@@ -121,6 +129,8 @@ impl Options {
                 "--processor-prefetch" => {
                     options.processor_prefetch = positive::<u16>(&flag, &value)?;
                 }
+                "--peak-shaving" => options.peak_shaving = Some(positive(&flag, &value)?),
+                "--in-flight" => options.peak_in_flight = positive(&flag, &value)?,
                 "--amqp-url" => options.amqp_url = value,
                 "--database-url" => options.database_url = value,
                 _ => return Err(UsageError::Unknown(flag)),

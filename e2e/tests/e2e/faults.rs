@@ -51,7 +51,7 @@ impl Load {
                 while !stop.is_cancelled() {
                     n += 1;
                     // Every other event an error, so the alerter is under load too.
-                    let is_error = n % 2 == 0;
+                    let is_error = n.is_multiple_of(2);
                     let body = if is_error {
                         json!({"type": "error", "message": format!("load error {worker}-{n}")})
                     } else {
