@@ -10,6 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::config::Project;
 
+use crate::error::EVENTS_METHODS;
 use crate::startup::State;
 
 /// Adds the CORS answer for `origin` to a response, when the project allows it.
@@ -44,7 +45,7 @@ pub async fn preflight(
     let project = state.project(&project_id);
     let origin = origin(&request);
     let mut response = HttpResponse::NoContent()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, EVENTS_METHODS))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             "Content-Type, Content-Encoding, X-Frontmon-Key",

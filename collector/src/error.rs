@@ -1,16 +1,25 @@
 //! Why a request was not accepted, and what the client is told.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use shared::publisher::PublishError;
 
 /// Seconds a client should wait before retrying when the broker cannot take events.
 const RETRY_AFTER_SECS: u32 = 5;
+/// The longest error text we answer: errors may quote the input (a string of the wrong type,
+/// an unknown `type`), which must not be echoed back by the megabyte.
+const MAX_ERROR_TEXT: usize = 1024;
+/// The methods of the events endpoint, for `Allow`.
+pub const EVENTS_METHODS: &str = "POST, OPTIONS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("unknown project {0}")]
     UnknownProject(String),
+    #[error("method {0} not allowed: send events with POST")]
+    MethodNotAllowed(String),
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
     #[error("missing project key: pass ?key= or the X-Frontmon-Key header")]
     MissingKey,
     #[error("wrong project key")]
@@ -25,6 +34,8 @@ pub enum IngestError {
     TooLarge { limit: usize },
     #[error("unreadable body: {0}")]
     UnreadableBody(String),
+    #[error("body not received within {secs} s")]
+    BodyTimeout { secs: u64 },
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("invalid event: {0}")]
@@ -35,6 +46,8 @@ pub enum IngestError {
     TooManyEvents { count: usize, max: usize },
     #[error("events could not be stored; retry later")]
     Unavailable(#[source] PublishError),
+    #[error("too many requests in flight; retry later")]
+    Busy,
 }
 
 impl IngestError {
@@ -42,6 +55,8 @@ impl IngestError {
     pub fn reason(&self) -> &'static str {
         match self {
             IngestError::UnknownProject(_) => "unknown_project",
+            IngestError::MethodNotAllowed(_) => "method_not_allowed",
+            IngestError::InvalidQuery(_) => "invalid_query",
             IngestError::MissingKey => "missing_key",
             IngestError::WrongKey => "wrong_key",
             IngestError::OriginNotAllowed(_) => "origin_not_allowed",
@@ -49,11 +64,13 @@ impl IngestError {
             IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
             IngestError::TooLarge { .. } => "too_large",
             IngestError::UnreadableBody(_) => "unreadable_body",
+            IngestError::BodyTimeout { .. } => "body_timeout",
             IngestError::MalformedJson(_) => "malformed_json",
             IngestError::InvalidEvent(_) => "invalid_event",
             IngestError::EmptyBatch => "empty_batch",
             IngestError::TooManyEvents { .. } => "too_many_events",
             IngestError::Unavailable(_) => "broker_unavailable",
+            IngestError::Busy => "busy",
         }
     }
 }
@@ -62,6 +79,7 @@ impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
             IngestError::UnknownProject(_) => StatusCode::NOT_FOUND,
+            IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::MissingKey => StatusCode::UNAUTHORIZED,
             IngestError::WrongKey | IngestError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
@@ -70,21 +88,38 @@ impl ResponseError for IngestError {
             IngestError::TooLarge { .. } | IngestError::TooManyEvents { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            IngestError::UnreadableBody(_)
+            IngestError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            IngestError::InvalidQuery(_)
+            | IngestError::UnreadableBody(_)
             | IngestError::MalformedJson(_)
             | IngestError::InvalidEvent(_)
             | IngestError::EmptyBatch => StatusCode::BAD_REQUEST,
-            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Unavailable(_) | IngestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, IngestError::Unavailable(_)) {
-            response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
+        match self {
+            IngestError::Unavailable(_) | IngestError::Busy => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            IngestError::MethodNotAllowed(_) => {
+                response.insert_header((header::ALLOW, EVENTS_METHODS));
+            }
+            _ => {}
         }
         // 4xx bodies say what the client got wrong; the 5xx body says only "retry", the
         // cause is in our log.
-        response.json(serde_json::json!({ "error": self.to_string() }))
+        let mut text = self.to_string();
+        if text.len() > MAX_ERROR_TEXT {
+            let mut cut = MAX_ERROR_TEXT;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        response.json(serde_json::json!({ "error": text }))
     }
 }

@@ -1,76 +1,93 @@
 //! `POST /api/{project_id}/events`: one request, top to bottom.
 
-use std::io::Read;
 use std::time::Instant;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
-use futures::StreamExt;
 use serde::Deserialize;
 use shared::config::Project;
-use shared::event::{Client, Event};
+use shared::event::Client;
 use shared::publisher::Outgoing;
 use tracing::Instrument;
 
 use crate::client::client_ip;
-use crate::cors;
 use crate::error::IngestError;
 use crate::metrics::{ReasonLabel, RoutingKeyLabel};
 use crate::payload::{self, Context};
 use crate::startup::State;
+use crate::{body, cors};
 
 /// The longest User-Agent we keep.
 const MAX_USER_AGENT: usize = 512;
+/// Bodies larger than this are parsed one at a time (see `accept`). `sendBeacon` bodies are
+/// at most 64 KiB.
+const LARGE_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
-pub struct KeyQuery {
+struct KeyQuery {
     key: Option<String>,
 }
 
 pub async fn ingest(
     request: HttpRequest,
-    project_id: web::Path<String>,
-    query: web::Query<KeyQuery>,
-    body: web::Payload,
+    mut payload: web::Payload,
     state: web::Data<State>,
 ) -> HttpResponse {
     state.metrics.requests_received.inc();
-    let project = state.project(&project_id);
+    let project_id = request.match_info().get("project_id").unwrap_or_default();
+    let project = state.project(project_id);
     let origin = cors::origin(&request);
     let span = tracing::debug_span!("ingest", project_id = %project_id);
-    let outcome = accept(&request, project, query.key.as_deref(), body, &state)
+    let outcome = accept(&request, project, &mut payload, &state)
         .instrument(span)
         .await;
     let mut response = match outcome {
         Ok(ids) => HttpResponse::Ok().json(serde_json::json!({ "ids": ids })),
-        Err(error) => {
-            state
-                .metrics
-                .requests_rejected
-                .get_or_create(&ReasonLabel {
-                    reason: error.reason(),
-                })
-                .inc();
-            match &error {
-                IngestError::Unavailable(cause) => {
-                    tracing::warn!(project_id = %project_id, error = %cause, "Events not accepted: broker unavailable.");
-                }
-                _ => tracing::debug!(project_id = %project_id, error = %error, "Request rejected."),
-            }
-            error.error_response()
-        }
+        Err(error) => rejected(&error, project_id, &state),
     };
     // Errors carry the CORS answer too, so the page can read what it got wrong.
     cors::allow(&mut response, project, origin);
-    response
+    body::close_if_unread(response, payload)
+}
+
+/// Any other method on the events endpoint: 405 with `Allow`, in our JSON shape.
+pub async fn wrong_method(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let project_id = request.match_info().get("project_id").unwrap_or_default();
+    let error = IngestError::MethodNotAllowed(request.method().to_string());
+    body::close_if_unread(rejected(&error, project_id, &state), payload)
+}
+
+fn rejected(error: &IngestError, project_id: &str, state: &State) -> HttpResponse {
+    state
+        .metrics
+        .requests_rejected
+        .get_or_create(&ReasonLabel {
+            reason: error.reason(),
+        })
+        .inc();
+    match error {
+        IngestError::Unavailable(cause) => {
+            tracing::warn!(project_id = %project_id, error = %cause, "Events not accepted: broker unavailable.");
+        }
+        // Counted, not logged at WARN: under a flood, one line per request would be a flood
+        // of its own.
+        IngestError::Busy => {
+            tracing::debug!(project_id = %project_id, "Request shed: body budget spent.")
+        }
+        _ => tracing::debug!(project_id = %project_id, error = %error, "Request rejected."),
+    }
+    error.error_response()
 }
 
 async fn accept(
     request: &HttpRequest,
     project: Option<&Project>,
-    query_key: Option<&str>,
-    body: web::Payload,
+    payload: &mut web::Payload,
     state: &State,
 ) -> Result<Vec<String>, IngestError> {
     let project = project.ok_or_else(|| {
@@ -82,9 +99,13 @@ async fn accept(
                 .to_owned(),
         )
     })?;
-    authenticate(request, project, query_key)?;
+    let query = web::Query::<KeyQuery>::from_query(request.query_string())
+        .map_err(|error| IngestError::InvalidQuery(error.to_string()))?;
+    authenticate(request, project, query.key.as_deref())?;
     check_content_type(request)?;
-    let body = read_body(request, body, state.max_body_bytes).await?;
+    // Held until the answer: what this request buffers counts against the shared budget.
+    let mut reservation = state.budget.reservation();
+    let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
 
     let received_at = Utc::now();
     let context = Context {
@@ -101,12 +122,49 @@ async fn accept(
         },
         max_batch: state.max_batch,
     };
-    let events = payload::parse(&body, &context)?;
-    publish(&events, state).await?;
-    Ok(events
+    let messages = {
+        // One large body parsed at a time, whatever the number of workers: parsing can take
+        // some 40 bytes per byte of dense JSON (`data: [0,0,0,…]`), the largest transient
+        // cost of a request. Small bodies, nearly all of them, never wait.
+        let _one_at_a_time = if body.len() > LARGE_BODY {
+            Some(
+                state
+                    .large_parse
+                    .acquire()
+                    .await
+                    .map_err(|_| IngestError::Busy)?,
+            )
+        } else {
+            None
+        };
+        messages(&body, &context)?
+    };
+    // The body and the parsed events are gone by now: only the messages wait for confirms.
+    drop(body);
+    publish(&messages, state).await?;
+    Ok(messages
         .iter()
-        .map(|event| event.event_id.to_string())
+        .map(|message| message.event_id.to_string())
         .collect())
+}
+
+/// The body as the messages to publish, each event serialized once, here; consumers read
+/// these exact bytes.
+fn messages(body: &[u8], context: &Context) -> Result<Vec<Outgoing>, IngestError> {
+    payload::parse(body, context)?
+        .into_iter()
+        .map(|event| {
+            let body = serde_json::to_vec(&event)
+                .map_err(|error| IngestError::InvalidEvent(format!("cannot serialize: {error}")))?;
+            Ok(Outgoing {
+                event_id: event.event_id,
+                project_id: event.project_id,
+                routing_key: event.routing_key(),
+                received_at: event.received_at,
+                body,
+            })
+        })
+        .collect()
 }
 
 fn authenticate(
@@ -144,86 +202,31 @@ fn check_content_type(request: &HttpRequest) -> Result<(), IngestError> {
     }
 }
 
-/// Reads at most `limit` bytes, and at most `limit` bytes again once decompressed: a small
-/// gzip body must not inflate into unbounded memory.
-async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, IngestError> {
-    let encoding = header_str(request, header::CONTENT_ENCODING.as_str())
-        .map(|e| e.trim().to_ascii_lowercase())
-        .filter(|e| !e.is_empty() && e != "identity");
-    if let Some(encoding) = &encoding
-        && encoding != "gzip"
-    {
-        return Err(IngestError::UnsupportedEncoding(encoding.clone()));
-    }
-    let declared =
-        header_str(request, header::CONTENT_LENGTH.as_str()).and_then(|l| l.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(IngestError::TooLarge { limit });
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| IngestError::UnreadableBody(error.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(IngestError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if encoding.is_none() {
-        return Ok(body);
-    }
-    let mut inflated = Vec::new();
-    flate2::read::GzDecoder::new(body.as_slice())
-        .take(limit as u64 + 1)
-        .read_to_end(&mut inflated)
-        .map_err(|error| IngestError::UnreadableBody(format!("invalid gzip: {error}")))?;
-    if inflated.len() > limit {
-        return Err(IngestError::TooLarge { limit });
-    }
-    Ok(inflated)
-}
-
-async fn publish(events: &[Event], state: &State) -> Result<(), IngestError> {
-    let mut messages = Vec::with_capacity(events.len());
-    for event in events {
-        // Serialized once, here; consumers read these exact bytes.
-        let body = serde_json::to_vec(event)
-            .map_err(|error| IngestError::InvalidEvent(format!("cannot serialize: {error}")))?;
-        messages.push(Outgoing {
-            event_id: event.event_id,
-            project_id: event.project_id,
-            routing_key: event.routing_key(),
-            received_at: event.received_at,
-            body,
-        });
-    }
+async fn publish(messages: &[Outgoing], state: &State) -> Result<(), IngestError> {
     let started = Instant::now();
     state
         .publisher
-        .publish(&messages)
+        .publish(messages)
         .await
         .map_err(IngestError::Unavailable)?;
     state
         .metrics
         .publish_seconds
         .observe(started.elapsed().as_secs_f64());
-    for event in events {
+    for message in messages {
         state
             .metrics
             .events_accepted
             .get_or_create(&RoutingKeyLabel {
-                routing_key: event.routing_key().as_str(),
+                routing_key: message.routing_key.as_str(),
             })
             .inc();
-        tracing::debug!(event_id = %event.event_id, project_id = %event.project_id, routing_key = %event.routing_key(), "Event accepted.");
+        tracing::debug!(event_id = %message.event_id, project_id = %message.project_id, routing_key = %message.routing_key, "Event accepted.");
     }
     Ok(())
 }
 
-fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
     request
         .headers()
         .get(name)

@@ -1,14 +1,21 @@
 //! The collector: frontmon's public HTTP endpoint.
 //!
 //! Browsers POST events to `/api/{project_id}/events`. A request is authenticated by the
-//! project's public key ([`ingest`]), its body is read within a size limit, decompressed and
-//! parsed into typed [`shared::event::Event`]s ([`payload`]), and every event is published to
+//! project's public key ([`ingest`]), its body is read within a size limit and a time limit
+//! and decompressed ([`body`]), against a memory budget shared by all requests ([`budget`]),
+//! and parsed into typed [`shared::event::Event`]s ([`payload`]); every event is published to
 //! the topic exchange through the one shared, confirming [`shared::publisher::Publisher`].
 //! The answer is 2xx only once the broker has confirmed every event of the request; if it
 //! cannot, 503 with `Retry-After`, so a 2xx always means "durable in RabbitMQ".
 //!
+//! The endpoint is public, so every input is hostile until parsed: each refusal is a 4xx with
+//! a JSON body saying what is wrong ([`error`]), and no input can crash the collector, hold
+//! a connection forever or make it allocate without bound.
+//!
 //! Start at [`startup`] (how it is wired), then [`ingest`] (one request, top to bottom).
 
+pub mod body;
+pub mod budget;
 pub mod client;
 pub mod cors;
 pub mod envelope;

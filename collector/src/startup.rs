@@ -14,10 +14,23 @@ use shared::event::ProjectId;
 use shared::health::Health;
 use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::Budget;
 use crate::metrics::Metrics;
 use crate::{cors, ingest};
+
+/// A connection must deliver a request's head (request line and headers) within this long of
+/// opening, or of its previous answer: a slowloris sending a byte a second is answered 408 and
+/// closed. Bodies have their own limit, [`crate::body::BODY_TIMEOUT`].
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle keep-alive connection is closed after this long.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// After an answer given before the body was read (413, 408), unread bytes are discarded for
+/// at most this long before the connection is closed, so the client reads our answer instead
+/// of a reset; a client that keeps sending is cut off then.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What every request handler shares.
 pub struct State {
@@ -27,6 +40,10 @@ pub struct State {
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
     pub max_batch: usize,
+    /// Body bytes buffered by all requests together.
+    pub budget: Budget,
+    /// Taken to parse a large body: one at a time across the workers.
+    pub large_parse: Semaphore,
 }
 
 impl State {
@@ -72,6 +89,8 @@ impl Application {
             trusted_proxies: settings.collector.trusted_proxies.clone(),
             max_body_bytes: settings.collector.max_body_bytes,
             max_batch: settings.collector.max_batch,
+            budget: Budget::for_body_limit(settings.collector.max_body_bytes),
+            large_parse: Semaphore::new(1),
         });
         let health = {
             let publisher = publisher.clone();
@@ -88,10 +107,14 @@ impl Application {
                 .service(
                     web::resource("/api/{project_id}/events")
                         .route(web::post().to(ingest::ingest))
-                        .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+                        .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
+                        .default_service(web::to(ingest::wrong_method)),
                 )
                 .default_service(web::to(not_found))
         })
+        .client_request_timeout(HEAD_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
         // Signals are ours: the shutdown token decides when to stop.
         .disable_signals()
         .shutdown_timeout(30)

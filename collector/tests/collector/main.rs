@@ -3,57 +3,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod fuzz;
+mod hostile;
+mod memory;
+mod raw;
+mod support;
+
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use shared::config::Settings;
+use serde_json::json;
 use shared::testing::{OTHER_KEY, TEST_KEY, TestEnv, eventually};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-struct Running {
-    base: String,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    async fn start(settings: Settings) -> Self {
-        shared::telemetry::init(&settings.log);
-        let shutdown = CancellationToken::new();
-        let app = collector::Application::build(settings, shutdown.clone())
-            .await
-            .expect("collector starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let task = tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.expect("joined").expect("clean exit");
-    }
-
-    fn events_url(&self, project: u32) -> String {
-        format!("{}/api/{project}/events", self.base)
-    }
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
-
-async fn json_body(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON body")
-}
+use support::{Binary, Running, http, json_body};
 
 #[tokio::test]
 async fn accepted_events_are_in_both_queues_or_only_the_processors() {
@@ -155,7 +116,7 @@ async fn bad_requests_get_clear_errors_and_the_service_stays_healthy() {
             post(format!("{}?key={TEST_KEY}", app.events_url(1)))
                 .body(r#"[{"type":"click"},{"type":"teleport"}]"#),
             400,
-            "[1].type: unknown variant `teleport`",
+            "[1].type: unknown type \"teleport\"",
         ),
         (
             post(format!("{}?key={TEST_KEY}", app.events_url(1)))
@@ -378,50 +339,13 @@ async fn readiness_follows_the_broker_connection() {
 #[tokio::test]
 async fn the_binary_reads_its_config_file_and_environment_overrides() {
     let env = TestEnv::new();
-    let dir = std::env::temp_dir().join(format!("frontmon-{}", env.prefix));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("frontmon.toml");
-    let settings = &env.settings;
-    std::fs::write(
-        &config,
-        format!(
-            "[amqp]\nurl = \"{}\"\nexchange = \"{}\"\n[collector]\nlisten = \"127.0.0.1:1\"\n\
-             [processor]\nqueue = \"{}\"\n[alerter]\nqueue = \"{}\"\n",
-            settings.amqp.url.expose(),
-            settings.amqp.exchange,
-            settings.processor.queue,
-            settings.alerter.queue
-        ),
-    )
-    .expect("config written");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_collector"))
-        .arg("--config")
-        .arg(&config)
-        .env("FRONTMON__COLLECTOR__LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("collector binary starts");
-
-    eventually(
-        "the binary to be ready on the overridden port",
-        Duration::from_secs(30),
-        || async {
-            let response = http()
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 200).then_some(())
-        },
-    )
-    .await;
+    // `Binary::start` writes the file with an unusable `listen` and overrides it in the
+    // environment; it returns once `/readyz` answers 200 on the overridden port.
+    let binary = Binary::start(&env, &[]).await;
     let response = http()
         .post(format!(
-            "http://127.0.0.1:{port}/api/1/events?key={}",
+            "{}/api/1/events?key={}",
+            binary.base(),
             shared::config::DEMO_PUBLIC_KEY
         ))
         .body(json!({"type": "pageview"}).to_string())
@@ -429,16 +353,6 @@ async fn the_binary_reads_its_config_file_and_environment_overrides() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200, "the file's demo project is served");
-
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("joined")
-        .expect("waited");
+    let status = binary.terminate().await;
     assert!(status.success(), "exit status {status:?}");
-    std::fs::remove_dir_all(&dir).ok();
 }
