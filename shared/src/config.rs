@@ -207,7 +207,9 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             format: LogFormat::Pretty,
-            filter: "info".into(),
+            // actix-http logs every malformed request at ERROR: anyone on the internet could
+            // fill the log. The client gets its 4xx; the log does not need it.
+            filter: "info,actix_http::h1::dispatcher=off".into(),
         }
     }
 }
