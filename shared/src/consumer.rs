@@ -35,6 +35,9 @@ pub enum Disposition {
     DeadLetter,
 }
 
+/// How long connecting, declaring the topology and subscribing may take together.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a settlement may wait on the broker connection before the session is declared
 /// broken (and rebuilt); the broker redelivers what was not settled.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -170,7 +173,15 @@ pub async fn run<S, F>(
 {
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
-        match Subscription::open(&options).await {
+        // A broker that accepts the TCP connection but never answers must not hang us here.
+        let opened = tokio::time::timeout(OPEN_TIMEOUT, Subscription::open(&options))
+            .await
+            .unwrap_or_else(|_| {
+                Err(lapin::Error::from(std::io::Error::from(
+                    std::io::ErrorKind::TimedOut,
+                )))
+            });
+        match opened {
             Ok(subscription) => {
                 if failures > 0 {
                     tracing::warn!(queue = %options.queue, "Consumer reconnected.");

@@ -97,7 +97,8 @@ impl Publisher {
     /// A publisher that connects on first use, for a service that must start (and report
     /// not-ready) while the broker is still down.
     pub async fn start(options: PublisherOptions) -> Self {
-        let link = match open(&options).await {
+        let opened = tokio::time::timeout(options.timeout, open(&options)).await;
+        let link = match opened.unwrap_or_else(|_| Err(timed_out())) {
             Ok(link) => Some(Arc::new(link)),
             Err(error) => {
                 tracing::warn!(error = %error, "Publisher cannot reach the broker yet.");
@@ -191,7 +192,8 @@ impl Publisher {
             return Err(PublishError::Unavailable(None));
         }
         *last_attempt = Some(Instant::now());
-        match open(&self.options).await {
+        let opened = tokio::time::timeout(self.options.timeout, open(&self.options)).await;
+        match opened.unwrap_or_else(|_| Err(timed_out())) {
             Ok(link) => {
                 let link = Arc::new(link);
                 if let Ok(mut slot) = self.link.write() {
@@ -238,6 +240,10 @@ impl Publisher {
             }
         }
     }
+}
+
+fn timed_out() -> lapin::Error {
+    std::io::Error::from(std::io::ErrorKind::TimedOut).into()
 }
 
 async fn open(options: &PublisherOptions) -> Result<Link, lapin::Error> {
