@@ -13,7 +13,8 @@ use sqlx::migrate::MigrateDatabase;
 pub mod receiver;
 
 use crate::config::{ChannelKind, ChannelSettings, Project, PublicKey, Secret, Settings};
-use crate::event::ProjectId;
+use crate::event::{Event, ProjectId};
+use crate::publisher::{Outgoing, Publisher, PublisherOptions};
 use crate::topology::Topology;
 
 /// The key of project 1 in a [`TestEnv`].
@@ -81,6 +82,19 @@ impl TestEnv {
 
     pub fn topology(&self) -> Topology {
         Topology::from_settings(&self.settings)
+    }
+
+    /// A confirming publisher on this test's exchange, as the collector would publish.
+    pub async fn publisher(&self) -> Publisher {
+        Publisher::connect(PublisherOptions {
+            url: self.settings.amqp.url.expose().into(),
+            topology: self.topology(),
+            channels: 1,
+            timeout: Duration::from_secs(5),
+            connection_name: format!("{}.test", self.settings.amqp.exchange),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect the test publisher: {e}"))
     }
 
     /// Adds a webhook channel to the alerter's settings.
@@ -237,6 +251,17 @@ where
             panic!("timed out after {limit:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `event` as the collector publishes it.
+pub fn outgoing(event: &Event) -> Outgoing {
+    Outgoing {
+        event_id: event.event_id,
+        project_id: event.project_id,
+        routing_key: event.routing_key(),
+        received_at: event.received_at,
+        body: serde_json::to_vec(event).unwrap_or_else(|e| panic!("{e}")),
     }
 }
 

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use shared::config::Settings;
 use shared::event::{Client, Detail, Event, EventId, ProjectId};
-use shared::publisher::{Outgoing, Publisher, PublisherOptions};
+use shared::publisher::{Outgoing, Publisher};
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -185,26 +185,10 @@ pub async fn json(response: reqwest::Response) -> (u16, Value) {
 }
 
 pub async fn publisher(env: &TestEnv) -> Publisher {
-    Publisher::connect(PublisherOptions {
-        url: env.settings.amqp.url.expose().into(),
-        topology: env.topology(),
-        channels: 1,
-        timeout: Duration::from_secs(5),
-        connection_name: format!("{}.test", env.settings.amqp.exchange),
-    })
-    .await
-    .unwrap_or_else(|e| panic!("cannot connect the test publisher: {e}"))
+    env.publisher().await
 }
 
-pub fn outgoing(event: &Event) -> Outgoing {
-    Outgoing {
-        event_id: event.event_id,
-        project_id: event.project_id,
-        routing_key: event.routing_key(),
-        received_at: event.received_at,
-        body: serde_json::to_vec(event).unwrap_or_else(|e| panic!("{e}")),
-    }
-}
+pub use shared::testing::outgoing;
 
 /// A message on the events exchange that is not an event at all.
 pub fn garbage(body: &[u8]) -> Outgoing {

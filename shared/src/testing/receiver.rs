@@ -1,24 +1,29 @@
-//! A webhook endpoint for tests: records every request, answers 200 or, when told, 500.
+//! A webhook endpoint for tests: records every request (when it arrived, its headers and
+//! body) and answers 200, or, when told, another status for a while, with or without
+//! `Retry-After`, or slowly.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
+use super::eventually;
 use crate::event::EventId;
-
-const WAIT: Duration = Duration::from_secs(60);
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
     pub timestamp: Option<String>,
     pub signature: Option<String>,
     pub event_id_header: Option<String>,
+    pub delivery: Option<String>,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
@@ -40,15 +45,52 @@ impl Received {
     }
 }
 
+/// How the receiver answers on one path (or on every path without a rule of its own).
+#[derive(Debug, Clone, Default)]
+struct Rule {
+    /// The status to answer instead of 200, while `until` has not passed.
+    status: Option<u16>,
+    until: Option<Instant>,
+    retry_after: Option<String>,
+    /// How long to take before answering: a slow webhook.
+    delay: Duration,
+}
+
+impl Rule {
+    fn answer(&self, now: Instant) -> u16 {
+        match (self.status, self.until) {
+            (Some(status), Some(until)) if now < until => status,
+            (Some(status), None) => status,
+            _ => 200,
+        }
+    }
+}
+
 #[derive(Default)]
 struct ReceiverState {
     requests: Mutex<Vec<Received>>,
-    failing: AtomicBool,
-    /// How long to take before answering, in milliseconds: a slow webhook.
-    delay_ms: AtomicU64,
+    default: Mutex<Rule>,
+    paths: Mutex<HashMap<String, Rule>>,
 }
 
-/// A webhook endpoint on 127.0.0.1 that records every request; every path is a channel.
+impl ReceiverState {
+    fn rule(&self, path: &str) -> Rule {
+        let paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        match paths.get(path) {
+            Some(rule) => rule.clone(),
+            None => self
+                .default
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}
+
+/// A webhook endpoint on 127.0.0.1 that records every request; every path is a channel, and
+/// each can be told to fail (for a while, with a `Retry-After`) or to be slow.
+///
+/// A richer twin of `shared::testing::receiver::Receiver`.
 pub struct Receiver {
     port: u16,
     state: Arc<ReceiverState>,
@@ -88,15 +130,68 @@ impl Receiver {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// From now on answer 500 (`true`) or 200 (`false`).
-    pub fn fail(&self, failing: bool) {
-        self.state.failing.store(failing, Ordering::SeqCst);
+    fn set_default(&self, change: impl FnOnce(&mut Rule)) {
+        change(&mut self.state.default.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// From now on take `delay` before answering.
+    fn set(&self, path: &str, rule: Rule) {
+        self.state
+            .paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), rule);
+    }
+
+    /// From now on take `delay` before answering, on every path without a rule.
     pub fn delay(&self, delay: Duration) {
-        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.state.delay_ms.store(millis, Ordering::SeqCst);
+        self.set_default(|rule| rule.delay = delay);
+    }
+
+    /// Answer `status` on `path` until further notice.
+    pub fn answer(&self, path: &str, status: u16) {
+        self.set(
+            path,
+            Rule {
+                status: Some(status),
+                ..Rule::default()
+            },
+        );
+    }
+
+    /// Answer `status` on `path` until the wall clock reaches `until`, then 200.
+    pub fn answer_until(&self, path: &str, status: u16, until: Instant) {
+        self.set(
+            path,
+            Rule {
+                status: Some(status),
+                until: Some(until),
+                ..Rule::default()
+            },
+        );
+    }
+
+    /// Answer `status` with `Retry-After: <retry_after>` on `path` until `until`, then 200.
+    pub fn answer_retry_after_until(
+        &self,
+        path: &str,
+        status: u16,
+        retry_after: &str,
+        until: Instant,
+    ) {
+        self.set(
+            path,
+            Rule {
+                status: Some(status),
+                until: Some(until),
+                retry_after: Some(retry_after.to_owned()),
+                ..Rule::default()
+            },
+        );
+    }
+
+    /// Answer 200 on `path` again.
+    pub fn recover(&self, path: &str) {
+        self.set(path, Rule::default());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -105,6 +200,14 @@ impl Receiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The requests to `path` about the event `id`, in the order they arrived.
+    pub fn attempts(&self, path: &str, id: EventId) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path && r.event_id() == id)
+            .collect()
     }
 
     /// The requests to `path` that were answered 2xx.
@@ -122,15 +225,25 @@ impl Receiver {
 
     /// Waits until every one of `ids` was delivered to `path`.
     pub async fn wait_for(&self, path: &str, ids: &[EventId]) {
-        super::eventually(&format!("{} events on {path}", ids.len()), WAIT, || async {
-            // One pass over what arrived, not one per id: a thousand ids stay cheap to poll.
-            let delivered: std::collections::HashSet<EventId> = self
-                .delivered(path)
-                .iter()
-                .map(Received::event_id)
-                .collect();
-            ids.iter().all(|id| delivered.contains(id)).then_some(())
-        })
+        self.wait_for_within(path, ids, Duration::from_secs(60))
+            .await;
+    }
+
+    /// Waits at most `limit` until every one of `ids` was delivered to `path`.
+    pub async fn wait_for_within(&self, path: &str, ids: &[EventId], limit: Duration) {
+        eventually(
+            &format!("{} events on {path}", ids.len()),
+            limit,
+            || async {
+                // One pass over what arrived, not one per id: a thousand ids stay cheap to poll.
+                let delivered: HashSet<EventId> = self
+                    .delivered(path)
+                    .iter()
+                    .map(Received::event_id)
+                    .collect();
+                ids.iter().all(|id| delivered.contains(id)).then_some(())
+            },
+        )
         .await;
     }
 
@@ -144,6 +257,7 @@ async fn record(
     body: web::Bytes,
     state: web::Data<ReceiverState>,
 ) -> HttpResponse {
+    let at = Instant::now();
     let header = |name: &str| {
         request
             .headers()
@@ -151,11 +265,8 @@ async fn record(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
     };
-    let status = if state.failing.load(Ordering::SeqCst) {
-        500
-    } else {
-        200
-    };
+    let rule = state.rule(request.path());
+    let status = rule.answer(at);
     state
         .requests
         .lock()
@@ -163,19 +274,22 @@ async fn record(
         .push(Received {
             path: request.path().to_owned(),
             status,
+            at,
             timestamp: header("X-Frontmon-Timestamp"),
             signature: header("X-Frontmon-Signature"),
             event_id_header: header("X-Frontmon-Event-Id"),
+            delivery: header("X-Frontmon-Delivery"),
             content_type: header("Content-Type"),
             body: body.to_vec(),
         });
-    let delay = state.delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+    if !rule.delay.is_zero() {
+        tokio::time::sleep(rule.delay).await;
     }
-    if status == 500 {
-        HttpResponse::InternalServerError().body("down")
-    } else {
-        HttpResponse::Ok().body("ok")
+    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    if status != 200
+        && let Some(retry_after) = &rule.retry_after
+    {
+        response.insert_header(("Retry-After", retry_after.as_str()));
     }
+    response.body(if status == 200 { "ok" } else { "not now" })
 }
