@@ -11,7 +11,8 @@ under names of its own (deleted at the end), and prints one table.
 Options:
   --rounds N                 interleaved ceiling/collector rounds (default 3)
   --duration SECS            length of each timed scenario (default 10)
-  --connections N            HTTP keep-alive connections of the load generator (default 64)
+  --connections N            HTTP keep-alive connections of the load generator (default 256:
+                             browsers give a collector many requests in flight)
   --drain-events N           events queued for the processor drain (default 100000)
   --window N                 unconfirmed messages of the bare publisher, in all (default 1024)
   --channels N               channels the bare publisher spreads them over (default 4)
@@ -49,7 +50,7 @@ impl Default for Options {
         Self {
             rounds: 3,
             duration: Duration::from_secs(10),
-            connections: 64,
+            connections: 256,
             drain_events: 100_000,
             window: 1024,
             channels: 4,
