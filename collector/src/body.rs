@@ -23,8 +23,11 @@ use crate::ingest::header_str;
 /// holding a connection and its buffer forever. Real bodies are small (`sendBeacon` caps them
 /// at 64 KiB) and sent right after the head; 1 MiB in 10 s is 100 KiB/s.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Inflated bytes produced per step, so the budget is checked as a gzip body grows.
-const INFLATE_STEP: usize = 64 * 1024;
+/// Inflated bytes produced per step, so the budget is checked as a gzip body grows. Small:
+/// the step buffer is held (and reserved) by every gzip request in flight, and a typical
+/// gzip'd batch inflates to a few tens of kilobytes (64 KiB here made 256 concurrent
+/// batches spend the whole budget and be shed).
+const INFLATE_STEP: usize = 8 * 1024;
 
 /// Reads at most `limit` bytes within [`BODY_TIMEOUT`], and at most `limit` bytes again once
 /// decompressed: a small gzip body must not inflate into unbounded memory. What is buffered

@@ -1,18 +1,17 @@
 //! Issues: errors grouped into problems, kept in step with the events they count.
 //!
-//! [`record`] runs inside the event insert's transaction, for the events stored for the first
-//! time only, so an issue's counts are exactly its events', redeliveries included. Four
-//! statements per batch whatever its size: upsert the issues, link the events, add the users,
-//! count them.
+//! Inside the event insert's transaction: [`issue_ids`] finds (or opens) the issue of every
+//! error in the batch, so each event row is written once, with its issue; then [`record`]
+//! counts the events stored for the first time only, so an issue's counts are exactly its
+//! events', redeliveries included. Three statements per batch whatever its size.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::event::{Event, ProjectId};
 use shared::grouping::{GROUPING_VERSION, Grouping};
 use sqlx::{PgConnection, PgPool, Row};
-use uuid::Uuid;
 
 use crate::store::StoreError;
 
@@ -130,8 +129,25 @@ struct Tally<'a> {
     count: i64,
     first_release: Option<&'a str>,
     last_release: Option<&'a str>,
-    events: Vec<Uuid>,
     users: BTreeSet<String>,
+}
+
+impl<'a> Tally<'a> {
+    fn add(&mut self, event: &'a Event, grouping: &'a Grouping) {
+        let at = event.received_at;
+        if self.last_seen.is_none_or(|last| at >= last) {
+            self.last_seen = Some(at);
+            self.title = &grouping.title;
+            self.culprit = grouping.culprit.as_deref().or(self.culprit);
+            self.last_release = event.release.as_deref().or(self.last_release);
+        }
+        if self.first_seen.is_none_or(|first| at < first) {
+            self.first_seen = Some(at);
+            self.first_release = event.release.as_deref().or(self.first_release);
+        }
+        self.count += 1;
+        self.users.extend(user_key(event));
+    }
 }
 
 /// Who an event happened to: the SDK's user id, else the client address.
@@ -142,78 +158,48 @@ fn user_key(event: &Event) -> Option<String> {
     event.client.ip.map(|ip| format!("ip:{ip}"))
 }
 
-/// Counts `events` (stored for the first time, in this transaction) into their issues.
-pub async fn record(
+/// The issue of each (project, fingerprint) in `events`, creating the ones not seen before
+/// (with nothing counted yet: [`record`] counts, after the events are stored).
+///
+/// Ordered by key: concurrent batches lock the issues they share in the same order, so they
+/// cannot deadlock; and each issue appears once in the upsert, as ON CONFLICT needs.
+pub async fn issue_ids(
     tx: &mut PgConnection,
-    events: &[(&Event, Grouping)],
-) -> Result<(), sqlx::Error> {
+    events: &[(&Event, &Grouping)],
+) -> Result<HashMap<(i64, String), i64>, sqlx::Error> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
-    // Ordered by key: concurrent batches lock the issues they share in the same order, so
-    // they cannot deadlock; and each issue appears once in the upsert, as ON CONFLICT needs.
-    let mut tallies: BTreeMap<(i64, String), Tally<'_>> = BTreeMap::new();
+    let mut first: BTreeMap<(i64, &str), (&Event, &Grouping)> = BTreeMap::new();
     for (event, grouping) in events {
-        let tally = tallies
+        first
             .entry((
                 i64::from(event.project_id.get()),
-                grouping.fingerprint.clone(),
+                grouping.fingerprint.as_str(),
             ))
-            .or_default();
-        let at = event.received_at;
-        if tally.last_seen.is_none_or(|last| at >= last) {
-            tally.last_seen = Some(at);
-            tally.title = &grouping.title;
-            tally.culprit = grouping.culprit.as_deref().or(tally.culprit);
-            tally.last_release = event.release.as_deref().or(tally.last_release);
-        }
-        if tally.first_seen.is_none_or(|first| at < first) {
-            tally.first_seen = Some(at);
-            tally.first_release = event.release.as_deref().or(tally.first_release);
-        }
-        tally.count += 1;
-        tally.events.push(*event.event_id.as_uuid());
-        tally.users.extend(user_key(event));
+            .or_insert((event, grouping));
     }
-
-    let mut projects = Vec::with_capacity(tallies.len());
-    let mut fingerprints = Vec::with_capacity(tallies.len());
-    let mut titles = Vec::with_capacity(tallies.len());
-    let mut culprits = Vec::with_capacity(tallies.len());
-    let mut first_seen = Vec::with_capacity(tallies.len());
-    let mut last_seen = Vec::with_capacity(tallies.len());
-    let mut counts = Vec::with_capacity(tallies.len());
-    let mut first_releases = Vec::with_capacity(tallies.len());
-    let mut last_releases = Vec::with_capacity(tallies.len());
-    for ((project, fingerprint), tally) in &tallies {
+    let mut projects = Vec::with_capacity(first.len());
+    let mut fingerprints = Vec::with_capacity(first.len());
+    let mut titles = Vec::with_capacity(first.len());
+    let mut culprits = Vec::with_capacity(first.len());
+    let mut seen = Vec::with_capacity(first.len());
+    for ((project, fingerprint), (event, grouping)) in &first {
         projects.push(*project);
-        fingerprints.push(fingerprint.as_str());
-        titles.push(tally.title);
-        culprits.push(tally.culprit);
-        first_seen.push(tally.first_seen);
-        last_seen.push(tally.last_seen);
-        counts.push(tally.count);
-        first_releases.push(tally.first_release);
-        last_releases.push(tally.last_release);
+        fingerprints.push(*fingerprint);
+        titles.push(grouping.title.as_str());
+        culprits.push(grouping.culprit.as_deref());
+        seen.push(event.received_at);
     }
     let rows = sqlx::query(
         "INSERT INTO issues (project_id, grouping_version, fingerprint, title, culprit, level,
-                             first_seen, last_seen, event_count, first_release, last_release)
-         SELECT p, $2, f, t, c, 'error', fs, ls, n, fr, lr
-         FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::timestamptz[], $8::int8[], $9::text[], $10::text[])
-              AS u(p, f, t, c, fs, ls, n, fr, lr)
-         ON CONFLICT (project_id, grouping_version, fingerprint) DO UPDATE SET
-             title = EXCLUDED.title,
-             culprit = COALESCE(EXCLUDED.culprit, issues.culprit),
-             first_seen = LEAST(issues.first_seen, EXCLUDED.first_seen),
-             last_seen = GREATEST(issues.last_seen, EXCLUDED.last_seen),
-             event_count = issues.event_count + EXCLUDED.event_count,
-             first_release = COALESCE(issues.first_release, EXCLUDED.first_release),
-             last_release = COALESCE(EXCLUDED.last_release, issues.last_release),
-             -- A new event on a resolved issue: it is back, and marked as a regression.
-             regressed_at = CASE WHEN issues.status = 'resolved' THEN now() ELSE issues.regressed_at END,
-             status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END
+                             first_seen, last_seen, event_count)
+         SELECT p, $2, f, t, c, 'error', s, s, 0
+         FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+              AS u(p, f, t, c, s)
+         -- A no-op update, so that existing issues are returned (and locked) too.
+         ON CONFLICT (project_id, grouping_version, fingerprint)
+             DO UPDATE SET fingerprint = EXCLUDED.fingerprint
          RETURNING id, project_id, fingerprint",
     )
     .bind(&projects)
@@ -221,44 +207,81 @@ pub async fn record(
     .bind(&fingerprints)
     .bind(&titles)
     .bind(&culprits)
+    .bind(&seen)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                (row.try_get("project_id")?, row.try_get("fingerprint")?),
+                row.try_get("id")?,
+            ))
+        })
+        .collect()
+}
+
+/// Counts `events` (stored for the first time, in this transaction, with their issue) into
+/// their issues: two statements per batch whatever its size.
+pub async fn record(
+    tx: &mut PgConnection,
+    events: &[(&Event, &Grouping, i64)],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tallies: BTreeMap<i64, Tally<'_>> = BTreeMap::new();
+    for (event, grouping, issue) in events {
+        tallies.entry(*issue).or_default().add(event, grouping);
+    }
+    let mut ids = Vec::with_capacity(tallies.len());
+    let mut titles = Vec::with_capacity(tallies.len());
+    let mut culprits = Vec::with_capacity(tallies.len());
+    let mut first_seen = Vec::with_capacity(tallies.len());
+    let mut last_seen = Vec::with_capacity(tallies.len());
+    let mut counts = Vec::with_capacity(tallies.len());
+    let mut first_releases = Vec::with_capacity(tallies.len());
+    let mut last_releases = Vec::with_capacity(tallies.len());
+    let mut user_issues = Vec::new();
+    let mut user_keys = Vec::new();
+    for (id, tally) in &tallies {
+        ids.push(*id);
+        titles.push(tally.title);
+        culprits.push(tally.culprit);
+        first_seen.push(tally.first_seen);
+        last_seen.push(tally.last_seen);
+        counts.push(tally.count);
+        first_releases.push(tally.first_release);
+        last_releases.push(tally.last_release);
+        for user in &tally.users {
+            user_issues.push(*id);
+            user_keys.push(user.as_str());
+        }
+    }
+    sqlx::query(
+        "UPDATE issues SET
+             title = u.t,
+             culprit = COALESCE(u.c, issues.culprit),
+             first_seen = LEAST(issues.first_seen, u.fs),
+             last_seen = GREATEST(issues.last_seen, u.ls),
+             event_count = issues.event_count + u.n,
+             first_release = COALESCE(issues.first_release, u.fr),
+             last_release = COALESCE(u.lr, issues.last_release),
+             -- A new event on a resolved issue: it is back, and marked as a regression.
+             regressed_at = CASE WHEN issues.status = 'resolved' THEN now() ELSE issues.regressed_at END,
+             status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END
+         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                     $6::int8[], $7::text[], $8::text[])
+              AS u(id, t, c, fs, ls, n, fr, lr)
+         WHERE issues.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&titles)
+    .bind(&culprits)
     .bind(&first_seen)
     .bind(&last_seen)
     .bind(&counts)
     .bind(&first_releases)
     .bind(&last_releases)
-    .fetch_all(&mut *tx)
-    .await?;
-
-    let mut link_projects = Vec::new();
-    let mut link_events = Vec::new();
-    let mut link_issues = Vec::new();
-    let mut user_issues = Vec::new();
-    let mut user_keys = Vec::new();
-    for row in &rows {
-        let id: i64 = row.try_get("id")?;
-        let project: i64 = row.try_get("project_id")?;
-        let fingerprint: String = row.try_get("fingerprint")?;
-        let Some(tally) = tallies.get(&(project, fingerprint)) else {
-            continue;
-        };
-        for event in &tally.events {
-            link_projects.push(project);
-            link_events.push(*event);
-            link_issues.push(id);
-        }
-        for user in &tally.users {
-            user_issues.push(id);
-            user_keys.push(user.as_str());
-        }
-    }
-    sqlx::query(
-        "UPDATE events SET issue_id = l.issue_id
-         FROM UNNEST($1::int8[], $2::uuid[], $3::int8[]) AS l(project_id, event_id, issue_id)
-         WHERE events.project_id = l.project_id AND events.event_id = l.event_id",
-    )
-    .bind(&link_projects)
-    .bind(&link_events)
-    .bind(&link_issues)
     .execute(&mut *tx)
     .await?;
     if !user_keys.is_empty() {

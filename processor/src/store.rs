@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use shared::config::DatabaseSettings;
 use shared::event::{Event, EventId, ProjectId};
+use shared::grouping::Grouping;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
@@ -90,7 +91,25 @@ impl Store {
         let mut releases = Vec::with_capacity(rows.len());
         let mut environments = Vec::with_capacity(rows.len());
         let mut payloads = Vec::with_capacity(rows.len());
-        for row in rows {
+        let mut tx = self.pool.begin().await?;
+        // Errors get their issue first, so each event row is written once, with its issue.
+        let groupings: Vec<Option<Grouping>> = rows
+            .iter()
+            .map(|row| shared::grouping::group_event(row.event))
+            .collect();
+        let grouped: Vec<(&Event, &Grouping)> = rows
+            .iter()
+            .zip(&groupings)
+            .filter_map(|(row, grouping)| grouping.as_ref().map(|g| (row.event, g)))
+            .collect();
+        let issue_ids = crate::issues::issue_ids(&mut tx, &grouped).await?;
+        let mut issues = Vec::with_capacity(rows.len());
+        for (row, grouping) in rows.iter().zip(&groupings) {
+            issues.push(grouping.as_ref().and_then(|g| {
+                issue_ids
+                    .get(&(i64::from(row.event.project_id.get()), g.fingerprint.clone()))
+                    .copied()
+            }));
             let event = row.event;
             project_ids.push(i64::from(event.project_id.get()));
             event_ids.push(*event.event_id.as_uuid());
@@ -103,15 +122,14 @@ impl Store {
             environments.push(event.environment.as_deref());
             payloads.push(row.json);
         }
-        let mut tx = self.pool.begin().await?;
         // One statement for the whole batch: UNNEST turns the column arrays into rows.
         let inserted: Vec<(i64, Uuid)> = sqlx::query_as(
             "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
-                                 message, url, release, environment, payload)
-             SELECT p, e, k, o, r, m, u, rel, env, j::jsonb
+                                 message, url, release, environment, payload, issue_id)
+             SELECT p, e, k, o, r, m, u, rel, env, j::jsonb, i
              FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-                  AS t(p, e, k, o, r, m, u, rel, env, j)
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[])
+                  AS t(p, e, k, o, r, m, u, rel, env, j, i)
              ON CONFLICT (project_id, event_id) DO NOTHING
              RETURNING project_id, event_id",
         )
@@ -125,6 +143,7 @@ impl Store {
         .bind(&releases)
         .bind(&environments)
         .bind(&payloads)
+        .bind(&issues)
         .fetch_all(&mut *tx)
         .await?;
 
@@ -132,15 +151,15 @@ impl Store {
         // nor a second copy of an event within this batch (taken from the set once).
         let mut new: HashSet<(i64, Uuid)> = inserted.into_iter().collect();
         let stored = new.len() as u64;
-        let errors: Vec<_> = rows
+        let errors: Vec<(&Event, &Grouping, i64)> = rows
             .iter()
-            .filter(|row| {
+            .zip(&groupings)
+            .zip(&issues)
+            .filter(|((row, _), _)| {
                 let event = row.event;
                 new.remove(&(i64::from(event.project_id.get()), *event.event_id.as_uuid()))
             })
-            .filter_map(|row| {
-                shared::grouping::group_event(row.event).map(|grouping| (row.event, grouping))
-            })
+            .filter_map(|((row, grouping), issue)| Some((row.event, grouping.as_ref()?, (*issue)?)))
             .collect();
         crate::issues::record(&mut tx, &errors).await?;
         tx.commit().await?;
