@@ -121,6 +121,11 @@ mod tests {
             tags: BTreeMap::new(),
             session_id: None,
             client: Client::default(),
+            level: None,
+            exceptions: Vec::new(),
+            fingerprint: Vec::new(),
+            contexts: serde_json::Map::new(),
+            sentry: serde_json::Map::new(),
         }
     }
 

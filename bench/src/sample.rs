@@ -53,6 +53,7 @@ pub fn error_event(project: ProjectId, event_id: EventId, at: DateTime<Utc>) -> 
         environment: Some("production".into()),
         user: Some(User {
             id: Some("u_1827364".into()),
+            ..User::default()
         }),
         tags,
         session_id: Some(uuid::Uuid::new_v4().simple().to_string()),
@@ -60,6 +61,11 @@ pub fn error_event(project: ProjectId, event_id: EventId, at: DateTime<Utc>) -> 
             ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             user_agent: Some(USER_AGENT.into()),
         },
+        level: None,
+        exceptions: Vec::new(),
+        fingerprint: Vec::new(),
+        contexts: serde_json::Map::new(),
+        sentry: serde_json::Map::new(),
     }
 }
 

@@ -38,14 +38,13 @@ pub async fn read(
     limit: usize,
     reservation: &mut Reservation,
 ) -> Result<Vec<u8>, IngestError> {
-    let encoding = header_str(request, header::CONTENT_ENCODING.as_str())
+    let encoding = match header_str(request, header::CONTENT_ENCODING.as_str())
         .map(|e| e.trim().to_ascii_lowercase())
-        .filter(|e| !e.is_empty() && e != "identity");
-    if let Some(encoding) = &encoding
-        && encoding != "gzip"
+        .filter(|e| !e.is_empty() && e != "identity")
     {
-        return Err(IngestError::UnsupportedEncoding(encoding.clone()));
-    }
+        None => None,
+        Some(name) => Some(Encoding::parse(&name).ok_or(IngestError::UnsupportedEncoding(name))?),
+    };
     // Refused before a byte of the body is read.
     let declared =
         header_str(request, header::CONTENT_LENGTH.as_str()).and_then(|l| l.parse::<usize>().ok());
@@ -60,10 +59,48 @@ pub async fn read(
     .map_err(|_| IngestError::BodyTimeout {
         secs: BODY_TIMEOUT.as_secs(),
     })??;
-    if encoding.is_none() {
-        return Ok(body);
+    match encoding {
+        None => Ok(body),
+        Some(encoding) => inflate(encoding, &body, limit, reservation),
     }
-    inflate(&body, limit, reservation)
+}
+
+/// The `Content-Encoding`s we undo. Browsers' `CompressionStream` makes gzip and deflate;
+/// some SDKs and proxies send brotli.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Gzip,
+    /// HTTP's `deflate` is zlib-wrapped (RFC 9110).
+    Deflate,
+    Brotli,
+}
+
+impl Encoding {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "gzip" | "x-gzip" => Some(Encoding::Gzip),
+            "deflate" => Some(Encoding::Deflate),
+            "br" => Some(Encoding::Brotli),
+            _ => None,
+        }
+    }
+
+    fn decoder<'a>(self, body: &'a [u8]) -> Box<dyn Read + 'a> {
+        match self {
+            Encoding::Gzip => Box::new(flate2::read::GzDecoder::new(body)),
+            Encoding::Deflate => Box::new(flate2::read::ZlibDecoder::new(body)),
+            // The window buffer is the decoder's; 4 KiB of input read at a time.
+            Encoding::Brotli => Box::new(brotli_decompressor::Decompressor::new(body, 4096)),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+            Encoding::Brotli => "brotli",
+        }
+    }
 }
 
 /// The body as streamed (chunked or not), refused with 413 as soon as it passes `limit`.
@@ -95,13 +132,15 @@ async fn read_limited(
 }
 
 fn inflate(
+    encoding: Encoding,
     body: &[u8],
     limit: usize,
     reservation: &mut Reservation,
 ) -> Result<Vec<u8>, IngestError> {
-    let invalid =
-        |error: std::io::Error| IngestError::UnreadableBody(format!("invalid gzip: {error}"));
-    let mut decoder = flate2::read::GzDecoder::new(body);
+    let invalid = |error: std::io::Error| {
+        IngestError::UnreadableBody(format!("invalid {}: {error}", encoding.name()))
+    };
+    let mut decoder = encoding.decoder(body);
     let mut inflated = Vec::new();
     let mut step = vec![0; INFLATE_STEP];
     loop {

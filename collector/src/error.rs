@@ -22,13 +22,17 @@ pub enum IngestError {
     InvalidQuery(String),
     #[error("missing project key: pass ?key= or the X-Frontmon-Key header")]
     MissingKey,
+    #[error(
+        "missing project key: pass ?sentry_key=, the X-Sentry-Auth header, or the envelope's dsn"
+    )]
+    MissingSentryKey,
     #[error("wrong project key")]
     WrongKey,
     #[error("origin {0} is not allowed to send events to this project")]
     OriginNotAllowed(String),
     #[error("unsupported Content-Type {0:?}: send application/json or text/plain")]
     UnsupportedMediaType(String),
-    #[error("unsupported Content-Encoding {0:?}: send gzip or no encoding")]
+    #[error("unsupported Content-Encoding {0:?}: send gzip, deflate, br or no encoding")]
     UnsupportedEncoding(String),
     #[error("body larger than {limit} bytes")]
     TooLarge { limit: usize },
@@ -48,6 +52,10 @@ pub enum IngestError {
     Unavailable(#[source] PublishError),
     #[error("too many requests in flight; retry later")]
     Busy,
+    #[error("invalid envelope: {0}")]
+    InvalidEnvelope(String),
+    #[error("the project's rate limit is spent; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
 }
 
 impl IngestError {
@@ -57,7 +65,7 @@ impl IngestError {
             IngestError::UnknownProject(_) => "unknown_project",
             IngestError::MethodNotAllowed(_) => "method_not_allowed",
             IngestError::InvalidQuery(_) => "invalid_query",
-            IngestError::MissingKey => "missing_key",
+            IngestError::MissingKey | IngestError::MissingSentryKey => "missing_key",
             IngestError::WrongKey => "wrong_key",
             IngestError::OriginNotAllowed(_) => "origin_not_allowed",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -71,6 +79,8 @@ impl IngestError {
             IngestError::TooManyEvents { .. } => "too_many_events",
             IngestError::Unavailable(_) => "broker_unavailable",
             IngestError::Busy => "busy",
+            IngestError::InvalidEnvelope(_) => "invalid_envelope",
+            IngestError::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -80,7 +90,7 @@ impl ResponseError for IngestError {
         match self {
             IngestError::UnknownProject(_) => StatusCode::NOT_FOUND,
             IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            IngestError::MissingKey => StatusCode::UNAUTHORIZED,
+            IngestError::MissingKey | IngestError::MissingSentryKey => StatusCode::UNAUTHORIZED,
             IngestError::WrongKey | IngestError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -93,7 +103,9 @@ impl ResponseError for IngestError {
             | IngestError::UnreadableBody(_)
             | IngestError::MalformedJson(_)
             | IngestError::InvalidEvent(_)
+            | IngestError::InvalidEnvelope(_)
             | IngestError::EmptyBatch => StatusCode::BAD_REQUEST,
+            IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable(_) | IngestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -106,6 +118,12 @@ impl ResponseError for IngestError {
             }
             IngestError::MethodNotAllowed(_) => {
                 response.insert_header((header::ALLOW, EVENTS_METHODS));
+            }
+            IngestError::RateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+                // Sentry SDKs back off by this header: `retry_after:categories:scope`, no
+                // categories meaning all of them.
+                response.insert_header(("X-Sentry-Rate-Limits", format!("{retry_after}::project")));
             }
             _ => {}
         }

@@ -7,14 +7,15 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use serde::Deserialize;
 use shared::config::Project;
-use shared::event::Client;
+use shared::event::{Client, Event};
 use shared::publisher::Outgoing;
 use tracing::Instrument;
 
 use crate::client::client_ip;
 use crate::error::IngestError;
-use crate::metrics::{ReasonLabel, RoutingKeyLabel};
+use crate::metrics::{ProjectLabel, ReasonLabel, RoutingKeyLabel};
 use crate::payload::{self, Context};
+use crate::rate_limit::RetryAfter;
 use crate::startup::State;
 use crate::{body, cors};
 
@@ -62,7 +63,7 @@ pub async fn wrong_method(
     body::close_if_unread(rejected(&error, project_id, &state), payload)
 }
 
-fn rejected(error: &IngestError, project_id: &str, state: &State) -> HttpResponse {
+pub(crate) fn rejected(error: &IngestError, project_id: &str, state: &State) -> HttpResponse {
     state
         .metrics
         .requests_rejected
@@ -79,6 +80,9 @@ fn rejected(error: &IngestError, project_id: &str, state: &State) -> HttpRespons
         IngestError::Busy => {
             tracing::debug!(project_id = %project_id, "Request shed: body budget spent.")
         }
+        IngestError::RateLimited { .. } => {
+            tracing::debug!(project_id = %project_id, "Request refused: rate limit spent.")
+        }
         _ => tracing::debug!(project_id = %project_id, error = %error, "Request rejected."),
     }
     error.error_response()
@@ -90,15 +94,7 @@ async fn accept(
     payload: &mut web::Payload,
     state: &State,
 ) -> Result<Vec<String>, IngestError> {
-    let project = project.ok_or_else(|| {
-        IngestError::UnknownProject(
-            request
-                .match_info()
-                .get("project_id")
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    })?;
+    let project = known(request, project)?;
     let query = web::Query::<KeyQuery>::from_query(request.query_string())
         .map_err(|error| IngestError::InvalidQuery(error.to_string()))?;
     authenticate(request, project, query.key.as_deref())?;
@@ -107,21 +103,7 @@ async fn accept(
     let mut reservation = state.budget.reservation();
     let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
 
-    let received_at = Utc::now();
-    let context = Context {
-        project_id: project.id,
-        received_at,
-        client: Client {
-            ip: client_ip(
-                request.peer_addr().map(|addr| addr.ip()),
-                header_str(request, "x-forwarded-for"),
-                &state.trusted_proxies,
-            ),
-            user_agent: header_str(request, header::USER_AGENT.as_str())
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-        },
-        max_batch: state.max_batch,
-    };
+    let context = context(request, project, state);
     let messages = {
         // One large body parsed at a time, whatever the number of workers: parsing can take
         // some 40 bytes per byte of dense JSON (`data: [0,0,0,…]`), the largest transient
@@ -141,6 +123,7 @@ async fn accept(
     };
     // The body and the parsed events are gone by now: only the messages wait for confirms.
     drop(body);
+    limit(state, project, messages.len())?;
     publish(&messages, state).await?;
     Ok(messages
         .iter()
@@ -148,23 +131,77 @@ async fn accept(
         .collect())
 }
 
-/// The body as the messages to publish, each event serialized once, here; consumers read
-/// these exact bytes.
+/// The project the path names, or 404 naming what was asked for.
+pub(crate) fn known<'a>(
+    request: &HttpRequest,
+    project: Option<&'a Project>,
+) -> Result<&'a Project, IngestError> {
+    project.ok_or_else(|| {
+        IngestError::UnknownProject(
+            request
+                .match_info()
+                .get("project_id")
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    })
+}
+
+/// What we know of a request beside its body; the receive time is now.
+pub(crate) fn context(request: &HttpRequest, project: &Project, state: &State) -> Context {
+    Context {
+        project_id: project.id,
+        received_at: Utc::now(),
+        client: Client {
+            ip: client_ip(
+                request.peer_addr().map(|addr| addr.ip()),
+                header_str(request, "x-forwarded-for"),
+                &state.trusted_proxies,
+            ),
+            user_agent: header_str(request, header::USER_AGENT.as_str())
+                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+        },
+        max_batch: state.max_batch,
+    }
+}
+
+/// The body as the messages to publish.
 fn messages(body: &[u8], context: &Context) -> Result<Vec<Outgoing>, IngestError> {
     payload::parse(body, context)?
-        .into_iter()
-        .map(|event| {
-            let body = serde_json::to_vec(&event)
-                .map_err(|error| IngestError::InvalidEvent(format!("cannot serialize: {error}")))?;
-            Ok(Outgoing {
-                event_id: event.event_id,
-                project_id: event.project_id,
-                routing_key: event.routing_key(),
-                received_at: event.received_at,
-                body,
-            })
-        })
+        .iter()
+        .map(outgoing)
         .collect()
+}
+
+/// An event as the message to publish, serialized once, here; consumers read these exact
+/// bytes.
+pub(crate) fn outgoing(event: &Event) -> Result<Outgoing, IngestError> {
+    let body = serde_json::to_vec(event)
+        .map_err(|error| IngestError::InvalidEvent(format!("cannot serialize: {error}")))?;
+    Ok(Outgoing {
+        event_id: event.event_id,
+        project_id: event.project_id,
+        routing_key: event.routing_key(),
+        received_at: event.received_at,
+        body,
+    })
+}
+
+/// Draws `events` from the project's rate limit.
+pub(crate) fn limit(state: &State, project: &Project, events: usize) -> Result<(), IngestError> {
+    state
+        .rate_limits
+        .take(project.id, events)
+        .map_err(|RetryAfter(retry_after)| {
+            state
+                .metrics
+                .rate_limited_events
+                .get_or_create(&ProjectLabel {
+                    project_id: project.id.get(),
+                })
+                .inc_by(events as u64);
+            IngestError::RateLimited { retry_after }
+        })
 }
 
 fn authenticate(
@@ -202,7 +239,7 @@ fn check_content_type(request: &HttpRequest) -> Result<(), IngestError> {
     }
 }
 
-async fn publish(messages: &[Outgoing], state: &State) -> Result<(), IngestError> {
+pub(crate) async fn publish(messages: &[Outgoing], state: &State) -> Result<(), IngestError> {
     let started = Instant::now();
     state
         .publisher

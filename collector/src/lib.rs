@@ -12,17 +12,21 @@
 //! a JSON body saying what is wrong ([`error`]), and no input can crash the collector, hold
 //! a connection forever or make it allocate without bound.
 //!
+//! Sentry SDKs send envelopes to `/api/{project_id}/envelope/` ([`sentry`]), which become the
+//! same events. Both endpoints draw from the project's rate limit ([`rate_limit`]).
+//!
 //! Start at [`startup`] (how it is wired), then [`ingest`] (one request, top to bottom).
 
 pub mod body;
 pub mod budget;
 pub mod client;
 pub mod cors;
-pub mod envelope;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod payload;
+pub mod rate_limit;
+pub mod sentry;
 pub mod startup;
 
 pub use startup::Application;

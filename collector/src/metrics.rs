@@ -16,6 +16,26 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemLabel {
+    /// An envelope item type from a fixed list (`other` for the rest), so a client cannot
+    /// grow the label set.
+    pub item_type: &'static str,
+    /// `accepted` (published), `dropped` (a type we do not keep), `counted` (client reports).
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DiscardLabel {
+    pub reason: &'static str,
+    pub category: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProjectLabel {
+    pub project_id: u32,
+}
+
 pub struct Metrics {
     /// Requests that reached the ingest endpoint.
     pub requests_received: Counter,
@@ -25,6 +45,12 @@ pub struct Metrics {
     pub requests_rejected: Family<ReasonLabel, Counter>,
     /// From the first publish of a request to the broker's last confirm.
     pub publish_seconds: Histogram,
+    /// Sentry envelope items, by type and what became of them.
+    pub envelope_items: Family<ItemLabel, Counter>,
+    /// Events Sentry SDKs report they dropped themselves (client reports).
+    pub sdk_discarded_events: Family<DiscardLabel, Counter>,
+    /// Events refused by a project's rate limit.
+    pub rate_limited_events: Family<ProjectLabel, Counter>,
 }
 
 impl Metrics {
@@ -35,6 +61,9 @@ impl Metrics {
             requests_rejected: Family::default(),
             // 0.25 ms to about 4 s.
             publish_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
+            envelope_items: Family::default(),
+            sdk_discarded_events: Family::default(),
+            rate_limited_events: Family::default(),
         };
         let registry = registry.sub_registry_with_prefix("frontmon_collector");
         registry.register(
@@ -56,6 +85,21 @@ impl Metrics {
             "publish_confirm_seconds",
             "Time from publishing a request's events to the broker confirming all of them",
             metrics.publish_seconds.clone(),
+        );
+        registry.register(
+            "envelope_items",
+            "Sentry envelope items received, by type and outcome (accepted, dropped, counted)",
+            metrics.envelope_items.clone(),
+        );
+        registry.register(
+            "sdk_discarded_events",
+            "Events Sentry SDKs reported dropping before sending (client reports)",
+            metrics.sdk_discarded_events.clone(),
+        );
+        registry.register(
+            "rate_limited_events",
+            "Events refused because their project's rate limit was spent",
+            metrics.rate_limited_events.clone(),
         );
         metrics
     }

@@ -38,7 +38,7 @@ const _: () = assert!(TRUNCATED.len() < MAX_TAG_KEY);
 /// The longest path an error names; deep nesting or long keys make longer ones.
 const MAX_ERROR_PATH: usize = 128;
 /// How far ahead of our clock a browser's timestamp may be before we call it clock skew.
-const MAX_CLOCK_AHEAD_MS: i64 = 60_000;
+pub(crate) const MAX_CLOCK_AHEAD_MS: i64 = 60_000;
 
 /// Read as a string first, so a `type` of the wrong JSON type is a data error naming the
 /// field, and an unknown one says which types there are.
@@ -386,10 +386,16 @@ impl WireEvent {
                     UserId::Text(text) => text,
                     UserId::Number(number) => number.to_string(),
                 })),
+                ..User::default()
             }),
             tags,
             session_id: self.session_id.map(short),
             client: context.client.clone(),
+            level: None,
+            exceptions: Vec::new(),
+            fingerprint: Vec::new(),
+            contexts: serde_json::Map::new(),
+            sentry: serde_json::Map::new(),
         })
     }
 }
@@ -444,13 +450,13 @@ fn timestamp(ms: f64, received_at: DateTime<Utc>) -> Result<DateTime<Utc>, Field
     DateTime::from_timestamp_millis(ms as i64).ok_or_else(invalid)
 }
 
-fn short(value: String) -> String {
+pub(crate) fn short(value: String) -> String {
     text(value, MAX_SHORT)
 }
 
 /// A text field as we keep it: without NUL characters, and at most `max` bytes, cut at a
 /// character boundary and marked with [`TRUNCATED`] when it was longer.
-fn text(mut value: String, max: usize) -> String {
+pub(crate) fn text(mut value: String, max: usize) -> String {
     if value.contains('\0') {
         value.retain(|c| c != '\0');
     }

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::budget::Budget;
 use crate::metrics::Metrics;
-use crate::{cors, ingest};
+use crate::rate_limit::RateLimits;
+use crate::{cors, ingest, sentry};
 
 /// A connection must deliver a request's head (request line and headers) within this long of
 /// opening, or of its previous answer: a slowloris sending a byte a second is answered 408 and
@@ -44,6 +45,7 @@ pub struct State {
     pub budget: Budget,
     /// Taken to parse a large body: one at a time across the workers.
     pub large_parse: Semaphore,
+    pub rate_limits: RateLimits,
 }
 
 impl State {
@@ -91,6 +93,7 @@ impl Application {
             max_batch: settings.collector.max_batch,
             budget: Budget::for_body_limit(settings.collector.max_body_bytes),
             large_parse: Semaphore::new(1),
+            rate_limits: RateLimits::new(&settings.projects),
         });
         let health = {
             let publisher = publisher.clone();
@@ -109,6 +112,19 @@ impl Application {
                         .route(web::post().to(ingest::ingest))
                         .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
                         .default_service(web::to(ingest::wrong_method)),
+                )
+                // Sentry SDKs: `DSN = http://<key>@<host>[/<prefix>]/<project_id>`.
+                .service(
+                    web::resource(sentry::ENVELOPE_PATHS)
+                        .route(web::post().to(sentry::envelope))
+                        .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
+                        .default_service(web::to(sentry::wrong_method)),
+                )
+                .service(
+                    web::resource(sentry::STORE_PATHS)
+                        .route(web::post().to(sentry::store))
+                        .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
+                        .default_service(web::to(sentry::wrong_method)),
                 )
                 .default_service(web::to(not_found))
         })
@@ -171,6 +187,7 @@ fn keep_connected(publisher: Arc<Publisher>, shutdown: CancellationToken) {
 
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(serde_json::json!({
-        "error": "no such endpoint: events go to POST /api/{project_id}/events"
+        "error": "no such endpoint: events go to POST /api/{project_id}/events, Sentry SDKs \
+                  to /api/{project_id}/envelope/"
     }))
 }

@@ -8,12 +8,14 @@
 //! |-------------------------------------------|------------------------------------------|
 //! | stored, or already stored (redelivery)    | ack                                      |
 //! | not an event (invalid JSON)               | dead-letter at once                      |
+//! | an issue notice (`issue.*`, ours)         | ack                                      |
 //! | the database rejects the row              | dead-letter (the rest of the batch is stored) |
 //! | the database is down                      | held, unacked, and retried until it is back |
 //!
 //! Holding a batch while the database is down, instead of handing it back, keeps outages
 //! from counting toward the queue's delivery limit: only poison is ever dead-lettered.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,11 +27,13 @@ use shared::event::Event;
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
 
+use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::store::{NewEvent, Store, StoreError};
 
 pub struct Processor {
     pub store: Store,
+    pub enricher: Enricher,
     pub metrics: Arc<Metrics>,
     pub batch_size: usize,
     pub batch_wait: Duration,
@@ -97,11 +101,30 @@ impl Processor {
     async fn handle(&self, batch: Vec<Delivery>) -> Result<(), SessionError> {
         let started = Instant::now();
         self.metrics.consumed.inc_by(batch.len() as u64);
-        let mut parsed: Vec<(Delivery, Event)> = Vec::with_capacity(batch.len());
+        let mut parsed: Vec<Parsed> = Vec::with_capacity(batch.len());
         for delivery in batch {
+            // Our own issue notices come back through the `#` binding: not events, acked
+            // and left for the alerter.
+            if delivery.routing_key.as_str().starts_with("issue.") {
+                settle(&delivery.acker, Disposition::Ack)
+                    .await
+                    .map_err(SessionError::Settle)?;
+                continue;
+            }
             // serde_json accepts only UTF-8, so a parsed body is also a valid text payload.
             match serde_json::from_slice::<Event>(&delivery.data) {
-                Ok(event) => parsed.push((delivery, event)),
+                Ok(mut event) => {
+                    let json = std::str::from_utf8(&delivery.data).unwrap_or_default();
+                    let rewritten = match self.enricher.enrich(&mut event, json) {
+                        Cow::Borrowed(_) => None,
+                        Cow::Owned(json) => Some(json),
+                    };
+                    parsed.push(Parsed {
+                        delivery,
+                        event,
+                        rewritten,
+                    });
+                }
                 Err(error) => {
                     let message_id = delivery
                         .properties
@@ -127,7 +150,7 @@ impl Processor {
                 self.metrics.duplicates.inc_by(parsed.len() as u64 - new);
                 // Every earlier delivery of this channel is settled, so one multiple-ack up to
                 // the last tag acks exactly this batch.
-                let (last, _) = &parsed[parsed.len() - 1];
+                let last = &parsed[parsed.len() - 1].delivery;
                 let sent = last
                     .acker
                     .ack(BasicAckOptions { multiple: true })
@@ -136,7 +159,7 @@ impl Processor {
                 if !sent {
                     return Err(SessionError::Settle(shared::consumer::SettleError::NotSent));
                 }
-                for (_, event) in &parsed {
+                for Parsed { event, .. } in &parsed {
                     tracing::debug!(event_id = %event.event_id, project_id = %event.project_id, routing_key = %event.routing_key(), "Event stored.");
                 }
             }
@@ -174,9 +197,12 @@ impl Processor {
     }
 
     /// A batch the database refused: find the rows it refuses, park them, store the rest.
-    async fn store_one_by_one(&self, parsed: &[(Delivery, Event)]) -> Result<(), SessionError> {
-        for (delivery, event) in parsed {
-            let disposition = match self.insert_until_done(&[row(delivery, event)]).await {
+    async fn store_one_by_one(&self, parsed: &[Parsed]) -> Result<(), SessionError> {
+        for one in parsed {
+            let Parsed {
+                delivery, event, ..
+            } = one;
+            let disposition = match self.insert_until_done(&[row(one)]).await {
                 Some(Ok(new)) => {
                     self.metrics.stored.inc_by(new);
                     self.metrics.duplicates.inc_by(1 - new);
@@ -216,18 +242,26 @@ impl Processor {
     }
 }
 
-fn rows(parsed: &[(Delivery, Event)]) -> Vec<NewEvent<'_>> {
-    parsed
-        .iter()
-        .map(|(delivery, event)| row(delivery, event))
-        .collect()
+/// A delivery that is an event, completed by the [`Enricher`].
+struct Parsed {
+    delivery: Delivery,
+    event: Event,
+    /// The JSON to store when enrichment changed it; else the delivery's bytes are stored.
+    rewritten: Option<String>,
 }
 
-fn row<'a>(delivery: &'a Delivery, event: &'a Event) -> NewEvent<'a> {
+fn rows(parsed: &[Parsed]) -> Vec<NewEvent<'_>> {
+    parsed.iter().map(row).collect()
+}
+
+fn row(parsed: &Parsed) -> NewEvent<'_> {
     NewEvent {
-        event,
-        // Parsing checked the bytes are UTF-8; were they not, the empty payload would fail
-        // the jsonb cast and the row be dead-lettered, never acked unstored.
-        json: std::str::from_utf8(&delivery.data).unwrap_or_default(),
+        event: &parsed.event,
+        json: match &parsed.rewritten {
+            Some(json) => json,
+            // Parsing checked the bytes are UTF-8; were they not, the empty payload would
+            // fail the jsonb cast and the row be dead-lettered, never acked unstored.
+            None => std::str::from_utf8(&parsed.delivery.data).unwrap_or_default(),
+        },
     }
 }

@@ -9,10 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared::event::{Event, ProjectId};
+use shared::event::{Event, EventId, Level, ProjectId, User};
 use shared::grouping::{GROUPING_VERSION, Grouping};
+use shared::notice::{IssueNotice, NoticeKind};
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::outbox::Outbox;
 use crate::store::StoreError;
 
 /// What an issue is to the people working on it.
@@ -94,6 +96,33 @@ const COLUMNS: &str = "id, project_id, fingerprint, grouping_version, title, cul
      regressed_at, resolved_at, first_seen, last_seen, event_count, user_count, first_release, last_release";
 
 impl Issue {
+    /// The notice announcing this issue's new status.
+    pub fn notice(
+        &self,
+        project_id: ProjectId,
+        kind: NoticeKind,
+        event_id: Option<EventId>,
+    ) -> IssueNotice {
+        IssueNotice {
+            notice_id: uuid::Uuid::new_v4(),
+            kind,
+            at: Utc::now(),
+            project_id,
+            issue_id: self.id,
+            grouping_version: u32::try_from(self.grouping_version).unwrap_or_default(),
+            fingerprint: self.fingerprint.clone(),
+            title: self.title.clone(),
+            culprit: self.culprit.clone(),
+            level: self.level.clone(),
+            count: self.count,
+            user_count: self.user_count,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            last_release: self.last_release.clone(),
+            event_id,
+        }
+    }
+
     fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
         let status: String = row.try_get("status")?;
         Ok(Self {
@@ -150,10 +179,11 @@ impl<'a> Tally<'a> {
     }
 }
 
-/// Who an event happened to: the SDK's user id, else the client address.
+/// Who an event happened to: the SDK's user (id, e-mail, name or address), else the client
+/// address.
 fn user_key(event: &Event) -> Option<String> {
-    if let Some(id) = event.user.as_ref().and_then(|u| u.id.as_deref()) {
-        return Some(format!("id:{id}"));
+    if let Some(key) = event.user.as_ref().and_then(User::key) {
+        return Some(format!("id:{key}"));
     }
     event.client.ip.map(|ip| format!("ip:{ip}"))
 }
@@ -184,19 +214,23 @@ pub async fn issue_ids(
     let mut titles = Vec::with_capacity(first.len());
     let mut culprits = Vec::with_capacity(first.len());
     let mut seen = Vec::with_capacity(first.len());
+    let mut levels = Vec::with_capacity(first.len());
     for ((project, fingerprint), (event, grouping)) in &first {
         projects.push(*project);
         fingerprints.push(*fingerprint);
         titles.push(grouping.title.as_str());
         culprits.push(grouping.culprit.as_deref());
         seen.push(event.received_at);
+        // Native errors have no level: they are errors.
+        levels.push(event.level.map_or("error", Level::as_str));
     }
     let rows = sqlx::query(
         "INSERT INTO issues (project_id, grouping_version, fingerprint, title, culprit, level,
                              first_seen, last_seen, event_count)
-         SELECT p, $2, f, t, c, 'error', s, s, 0
-         FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-              AS u(p, f, t, c, s)
+         SELECT p, $2, f, t, c, l, s, s, 0
+         FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                     $7::text[])
+              AS u(p, f, t, c, s, l)
          -- A no-op update, so that existing issues are returned (and locked) too.
          ON CONFLICT (project_id, grouping_version, fingerprint)
              DO UPDATE SET fingerprint = EXCLUDED.fingerprint
@@ -208,6 +242,7 @@ pub async fn issue_ids(
     .bind(&titles)
     .bind(&culprits)
     .bind(&seen)
+    .bind(&levels)
     .fetch_all(&mut *tx)
     .await?;
     rows.iter()
@@ -221,13 +256,15 @@ pub async fn issue_ids(
 }
 
 /// Counts `events` (stored for the first time, in this transaction, with their issue) into
-/// their issues: two statements per batch whatever its size.
+/// their issues: two statements per batch whatever its size. A resolved issue that gets an
+/// event becomes unresolved again; a notice of each such regression is queued in the outbox,
+/// in the same transaction.
 pub async fn record(
     tx: &mut PgConnection,
     events: &[(&Event, &Grouping, i64)],
-) -> Result<(), sqlx::Error> {
+) -> Result<usize, sqlx::Error> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut tallies: BTreeMap<i64, Tally<'_>> = BTreeMap::new();
     for (event, grouping, issue) in events {
@@ -257,7 +294,7 @@ pub async fn record(
             user_keys.push(user.as_str());
         }
     }
-    sqlx::query(
+    let regressed: Vec<i64> = sqlx::query(
         "UPDATE issues SET
              title = u.t,
              culprit = COALESCE(u.c, issues.culprit),
@@ -272,7 +309,9 @@ pub async fn record(
          FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                      $6::int8[], $7::text[], $8::text[])
               AS u(id, t, c, fs, ls, n, fr, lr)
-         WHERE issues.id = u.id",
+         WHERE issues.id = u.id
+         -- now() is this transaction's start: equal only for the issues regressed just here.
+         RETURNING issues.id, issues.regressed_at = now() AS regressed",
     )
     .bind(&ids)
     .bind(&titles)
@@ -282,8 +321,15 @@ pub async fn record(
     .bind(&counts)
     .bind(&first_releases)
     .bind(&last_releases)
-    .execute(&mut *tx)
-    .await?;
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get::<i64, _>("id")?, row.try_get::<Option<bool>, _>("regressed")?)))
+    .collect::<Result<Vec<_>, sqlx::Error>>()?
+    .into_iter()
+    .filter(|(_, regressed)| *regressed == Some(true))
+    .map(|(id, _)| id)
+    .collect::<Vec<i64>>();
     if !user_keys.is_empty() {
         sqlx::query(
             "WITH added AS (
@@ -300,18 +346,48 @@ pub async fn record(
         .execute(&mut *tx)
         .await?;
     }
-    Ok(())
+    if !regressed.is_empty() {
+        // The event that brought each issue back: its latest in this batch.
+        let mut latest: HashMap<i64, &Event> = HashMap::new();
+        for (event, _, issue) in events {
+            let entry = latest.entry(*issue).or_insert(event);
+            if event.received_at >= entry.received_at {
+                *entry = event;
+            }
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM issues WHERE id = ANY($1)"
+        )))
+        .bind(&regressed)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut notices = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let issue = Issue::from_row(row)?;
+            if let Some(event) = latest.get(&issue.id) {
+                notices.push(issue.notice(
+                    event.project_id,
+                    NoticeKind::Regressed,
+                    Some(event.event_id),
+                ));
+            }
+        }
+        crate::outbox::enqueue(tx, &notices).await?;
+        return Ok(notices.len());
+    }
+    Ok(0)
 }
 
 /// Reads and changes issues for the API.
 #[derive(Clone)]
 pub struct Issues {
     pool: PgPool,
+    outbox: Outbox,
 }
 
 impl Issues {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, outbox: Outbox) -> Self {
+        Self { pool, outbox }
     }
 
     /// A page of a project's issues; `query` matches the title, case-insensitively.
@@ -363,12 +439,25 @@ impl Issues {
     }
 
     /// Resolves, ignores or reopens an issue; `None` if the project has no such issue.
+    /// Resolving an issue that was not resolved queues an `issue.resolved` notice, in the
+    /// same transaction.
     pub async fn set_status(
         &self,
         project: ProjectId,
         id: i64,
         status: Status,
     ) -> Result<Option<Issue>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM issues WHERE project_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(i64::from(project.get()))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE issues SET status = $3,
                  resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE NULL END
@@ -378,8 +467,21 @@ impl Issues {
         .bind(i64::from(project.get()))
         .bind(id)
         .bind(status.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.as_ref().map(Issue::from_row).transpose()?)
+        let issue = Issue::from_row(&row)?;
+        let resolved_now = status == Status::Resolved && before != Status::Resolved.as_str();
+        if resolved_now {
+            crate::outbox::enqueue(
+                &mut tx,
+                &[issue.notice(project, NoticeKind::Resolved, None)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if resolved_now {
+            self.outbox.wake();
+        }
+        Ok(Some(issue))
     }
 }

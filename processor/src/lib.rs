@@ -6,13 +6,20 @@
 //! absorbed, never stored twice. The read API ([`api`]) lists events, fetches one, and
 //! counts them per routing key over time.
 //!
+//! Errors are grouped into issues in the same transaction ([`issues`]); a resolved issue that
+//! comes back, or one resolved through the API, is announced on the exchange through the
+//! [`outbox`].
+//!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
 pub mod api;
 pub mod consume;
+pub mod enrich;
 pub mod issues;
 pub mod metrics;
+pub mod outbox;
 pub mod startup;
 pub mod store;
+pub mod user_agent;
 
 pub use startup::Application;

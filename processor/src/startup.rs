@@ -11,15 +11,22 @@ use shared::config::{Secret, Settings};
 use shared::consumer::{self, ConsumeOptions};
 use shared::event::ProjectId;
 use shared::health::{Health, ReadyFlag};
+use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
 use crate::consume::Processor;
+use crate::enrich::Enricher;
 use crate::issues::Issues;
 use crate::metrics::Metrics;
+use crate::outbox;
 use crate::store::Store;
+use crate::user_agent::UserAgents;
+
+/// How long the broker may take to confirm issue notices before the relay retries.
+const NOTICE_PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the read API's handlers share.
 pub struct ApiState {
@@ -33,6 +40,7 @@ pub struct Application {
     port: u16,
     server: Server,
     consumer: JoinHandle<()>,
+    relay: JoinHandle<()>,
     store: Store,
     shutdown: CancellationToken,
 }
@@ -67,6 +75,7 @@ impl Application {
         ));
         let processor = Arc::new(Processor {
             store: store.clone(),
+            enricher: Enricher::new(Arc::new(UserAgents::new()), &settings.projects),
             metrics,
             batch_size: settings.processor.batch_size,
             batch_wait: settings.processor.batch_wait,
@@ -80,6 +89,22 @@ impl Application {
             prefetch: settings.processor.prefetch,
             connection_name: format!("{}.processor", settings.amqp.exchange),
         };
+        // Issue notices go out on their own connection: the consumer's may be down while a
+        // resolved issue is announced from the API, and vice versa.
+        let notices = Publisher::start(PublisherOptions {
+            url: settings.amqp.url.expose().to_owned(),
+            topology: Topology::from_settings(&settings),
+            channels: 1,
+            timeout: NOTICE_PUBLISH_TIMEOUT,
+            connection_name: format!("{}.processor.notices", settings.amqp.exchange),
+        })
+        .await;
+        let relay = tokio::spawn(outbox::relay(
+            store.pool().clone(),
+            Arc::new(notices),
+            store.outbox(),
+            shutdown.clone(),
+        ));
         let consumer = tokio::spawn(consumer::run(
             options,
             shutdown.clone(),
@@ -89,7 +114,7 @@ impl Application {
 
         let api_state = web::Data::new(ApiState {
             store: store.clone(),
-            issues: Issues::new(store.pool().clone()),
+            issues: Issues::new(store.pool().clone(), store.outbox()),
             admin_token: settings.processor.admin_token.clone(),
             projects: settings.projects.iter().map(|p| p.id).collect(),
         });
@@ -141,6 +166,7 @@ impl Application {
             port,
             server,
             consumer,
+            relay,
             store,
             shutdown,
         })
@@ -158,6 +184,9 @@ impl Application {
         self.shutdown.cancelled().await;
         if let Err(error) = self.consumer.await {
             tracing::error!(error = %error, "Consumer task failed.");
+        }
+        if let Err(error) = self.relay.await {
+            tracing::error!(error = %error, "Outbox relay failed.");
         }
         handle.stop(true).await;
         let served = server.await;

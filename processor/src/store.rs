@@ -11,6 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
+use crate::outbox::Outbox;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database is unreachable or overloaded: the same write may succeed later.
@@ -52,6 +54,7 @@ pub struct NewEvent<'a> {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    outbox: Outbox,
 }
 
 impl Store {
@@ -75,7 +78,10 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Unavailable(error.into()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox: Outbox::default(),
+        })
     }
 
     /// Inserts the rows in one transaction; rows already stored are skipped. Returns how many
@@ -161,8 +167,11 @@ impl Store {
             })
             .filter_map(|((row, grouping), issue)| Some((row.event, grouping.as_ref()?, (*issue)?)))
             .collect();
-        crate::issues::record(&mut tx, &errors).await?;
+        let notices = crate::issues::record(&mut tx, &errors).await?;
         tx.commit().await?;
+        if notices > 0 {
+            self.outbox.wake();
+        }
         Ok(stored)
     }
 
@@ -184,7 +193,7 @@ impl Store {
             None => (None, None),
         };
         let rows = sqlx::query(
-            "SELECT event_id, routing_key, received_at, payload FROM events
+            "SELECT event_id, routing_key, received_at, payload, issue_id FROM events
              WHERE project_id = $1
                AND ($2::text[] IS NULL OR routing_key = ANY($2))
                AND ($3::timestamptz IS NULL OR (received_at, event_id) < ($3, $4))
@@ -209,7 +218,7 @@ impl Store {
         event: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let row = sqlx::query(
-            "SELECT event_id, routing_key, received_at, payload FROM events
+            "SELECT event_id, routing_key, received_at, payload, issue_id FROM events
              WHERE project_id = $1 AND event_id = $2",
         )
         .bind(i64::from(project.get()))
@@ -255,6 +264,11 @@ impl Store {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// What wakes the outbox relay.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
 }
 
 /// Which of a project's events a listing shows.
@@ -296,6 +310,8 @@ pub struct StoredEvent {
     pub cursor: Cursor,
     pub routing_key: String,
     pub payload: serde_json::Value,
+    /// The issue an error was grouped into.
+    pub issue_id: Option<i64>,
 }
 
 impl StoredEvent {
@@ -307,6 +323,7 @@ impl StoredEvent {
             },
             routing_key: row.try_get("routing_key")?,
             payload: row.try_get("payload")?,
+            issue_id: row.try_get("issue_id")?,
         })
     }
 }

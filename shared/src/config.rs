@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -230,6 +231,14 @@ pub struct Project {
     /// Origins whose pages may send events (`https://shop.example`), or `*` for any.
     #[serde(default = "any_origin")]
     pub allowed_origins: Vec<String>,
+    /// Events a minute the project may send, over all endpoints; more are refused with 429
+    /// until the minute's budget refills. None: no limit.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<NonZeroU32>,
+    /// Whether the sender's address is stored when a Sentry SDK asks for it
+    /// (`user.ip_address = "{{auto}}"`). With `false` no address is stored at all.
+    #[serde(default = "yes")]
+    pub store_ip: bool,
 }
 
 impl Project {
@@ -333,6 +342,10 @@ fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D:
         .collect()
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn any_origin() -> Vec<String> {
     vec!["*".into()]
 }
@@ -343,6 +356,8 @@ fn demo_projects() -> Vec<Project> {
         name: "demo".into(),
         public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
         allowed_origins: any_origin(),
+        rate_limit_per_minute: None,
+        store_ip: true,
     }]
 }
 

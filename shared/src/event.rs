@@ -92,10 +92,21 @@ pub enum RoutingKey {
     BehaviorPageview,
     BehaviorClick,
     CustomEvent,
+    /// A Sentry message event below level error (`captureMessage('…', 'info')`).
+    LogMessage,
+    /// A Sentry performance transaction (page load, navigation).
+    PerfTransaction,
+    /// A Sentry release-health session update.
+    BehaviorSession,
+    /// Not an event: the processor announcing that a resolved issue has a new event.
+    IssueRegressed,
+    /// Not an event: the processor announcing that someone resolved an issue.
+    IssueResolved,
 }
 
 impl RoutingKey {
-    pub const ALL: [RoutingKey; 7] = [
+    /// The routing keys of events.
+    pub const ALL: [RoutingKey; 10] = [
         RoutingKey::ErrorJs,
         RoutingKey::ErrorResource,
         RoutingKey::ErrorApi,
@@ -103,7 +114,13 @@ impl RoutingKey {
         RoutingKey::BehaviorPageview,
         RoutingKey::BehaviorClick,
         RoutingKey::CustomEvent,
+        RoutingKey::LogMessage,
+        RoutingKey::PerfTransaction,
+        RoutingKey::BehaviorSession,
     ];
+    /// The routing keys of issue notices ([`crate::notice::IssueNotice`]), which the
+    /// processor publishes on the same exchange.
+    pub const NOTICES: [RoutingKey; 2] = [RoutingKey::IssueRegressed, RoutingKey::IssueResolved];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,10 +131,15 @@ impl RoutingKey {
             RoutingKey::BehaviorPageview => "behavior.pageview",
             RoutingKey::BehaviorClick => "behavior.click",
             RoutingKey::CustomEvent => "custom.event",
+            RoutingKey::LogMessage => "log.message",
+            RoutingKey::PerfTransaction => "perf.transaction",
+            RoutingKey::BehaviorSession => "behavior.session",
+            RoutingKey::IssueRegressed => "issue.regressed",
+            RoutingKey::IssueResolved => "issue.resolved",
         }
     }
 
-    /// The part before the dot: `error`, `perf`, `behavior` or `custom`.
+    /// The part before the dot: `error`, `perf`, `behavior`, `custom` or `log`.
     pub fn category(self) -> &'static str {
         let key = self.as_str();
         key.split_once('.').map_or(key, |(category, _)| category)
@@ -125,6 +147,10 @@ impl RoutingKey {
 
     pub fn is_error(self) -> bool {
         self.category() == "error"
+    }
+
+    pub fn is_notice(self) -> bool {
+        RoutingKey::NOTICES.contains(&self)
     }
 }
 
@@ -140,6 +166,7 @@ impl FromStr for RoutingKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RoutingKey::ALL
             .into_iter()
+            .chain(RoutingKey::NOTICES)
             .find(|key| key.as_str() == s)
             .ok_or_else(|| UnknownRoutingKey(s.to_owned()))
     }
@@ -243,6 +270,29 @@ pub enum Detail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data: Option<serde_json::Value>,
     },
+    /// A message below level error, from a Sentry SDK.
+    Message {},
+    /// A performance transaction from a Sentry SDK: a page load or navigation and its spans
+    /// (kept in [`Event::sentry`]).
+    Transaction {
+        /// The transaction's name, usually the route (`/checkout`).
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op: Option<String>,
+        duration_ms: f64,
+    },
+    /// A release-health session update from a Sentry SDK: one per page session start and
+    /// end, the same `sid` in each.
+    Session {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sid: Option<String>,
+        /// `ok`, `exited`, `crashed`, `abnormal` or `errored`.
+        status: String,
+        #[serde(default)]
+        errors: u64,
+        #[serde(default)]
+        init: bool,
+    },
 }
 
 impl Detail {
@@ -255,14 +305,132 @@ impl Detail {
             Detail::Pageview { .. } => RoutingKey::BehaviorPageview,
             Detail::Click { .. } => RoutingKey::BehaviorClick,
             Detail::Custom { .. } => RoutingKey::CustomEvent,
+            Detail::Message {} => RoutingKey::LogMessage,
+            Detail::Transaction { .. } => RoutingKey::PerfTransaction,
+            Detail::Session { .. } => RoutingKey::BehaviorSession,
         }
     }
 }
 
+/// Who was affected. Native events send only `id`; Sentry SDKs may send the others, and
+/// anything else they send about the user is kept in `other`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// An address, or `{{auto}}`: the SDK asks for the sender's address, which the processor
+    /// fills in (or removes, for projects with `store_ip = false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl User {
+    /// What tells two users apart when counting them: the id, else the e-mail, the user
+    /// name, the address.
+    pub fn key(&self) -> Option<&str> {
+        [&self.id, &self.email, &self.username, &self.ip_address]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .find(|key| !key.is_empty() && *key != AUTO_IP)
+    }
+}
+
+/// What a Sentry SDK sends as `user.ip_address` to ask the server to record the sender's
+/// address.
+pub const AUTO_IP: &str = "{{auto}}";
+
+/// Sentry's event levels. `warn`, `critical` and `log` as sent by some SDKs are read as
+/// `warning`, `fatal` and `info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Fatal,
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl Level {
+    pub fn parse(level: &str) -> Option<Self> {
+        Some(match level.trim().to_ascii_lowercase().as_str() {
+            "fatal" | "critical" => Level::Fatal,
+            "error" => Level::Error,
+            "warning" | "warn" => Level::Warning,
+            "info" | "log" => Level::Info,
+            "debug" | "trace" => Level::Debug,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Fatal => "fatal",
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(self, Level::Fatal | Level::Error)
+    }
+}
+
+/// One exception of a Sentry event (a chain has several: the cause first, the one thrown
+/// last). Native errors carry a `stack` string instead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exception {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// How it was caught (`onerror`, `onunhandledrejection`, `generic`) and whether handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<serde_json::Value>,
+    /// Outermost call first, innermost (where it was thrown) last, as Sentry sends them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<StackFrame>,
+}
+
+impl Exception {
+    /// Made up by the SDK to carry a stack (`captureMessage` in SDK 9 and later), not thrown.
+    pub fn is_synthetic(&self) -> bool {
+        self.mechanism
+            .as_ref()
+            .and_then(|mechanism| mechanism.get("synthetic"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// One stack frame of a Sentry exception.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abs_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineno: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colno: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_app: Option<bool>,
 }
 
 /// What the collector learned about the sender, not from the body.
@@ -305,9 +473,57 @@ pub struct Event {
     pub session_id: Option<String>,
     #[serde(default)]
     pub client: Client,
+    /// Set by Sentry SDKs; native events are errors or not by their type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// A Sentry event's exceptions (native errors have `stack`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<Exception>,
+    /// The SDK's own grouping, overriding ours (`{{ default }}` stands for ours).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprint: Vec<String>,
+    /// `browser`, `os`, `device` (filled by the processor from the User-Agent), and what a
+    /// Sentry SDK sends (`trace`, `culture`, …).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub contexts: serde_json::Map<String, serde_json::Value>,
+    /// Everything else a Sentry SDK sent (breadcrumbs, request, sdk, extra, spans, …), kept
+    /// as sent, within size limits.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub sentry: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Event {
+    /// An event of `detail` with nothing else known yet.
+    pub fn new(
+        event_id: EventId,
+        project_id: ProjectId,
+        timestamp: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+        detail: Detail,
+    ) -> Self {
+        Self {
+            event_id,
+            project_id,
+            timestamp,
+            received_at,
+            detail,
+            url: None,
+            message: None,
+            stack: None,
+            release: None,
+            environment: None,
+            user: None,
+            tags: BTreeMap::new(),
+            session_id: None,
+            client: Client::default(),
+            level: None,
+            exceptions: Vec::new(),
+            fingerprint: Vec::new(),
+            contexts: serde_json::Map::new(),
+            sentry: serde_json::Map::new(),
+        }
+    }
+
     pub fn routing_key(&self) -> RoutingKey {
         self.detail.routing_key()
     }
@@ -331,7 +547,7 @@ mod tests {
 
     #[test]
     fn routing_keys_round_trip_and_have_categories() {
-        for key in RoutingKey::ALL {
+        for key in RoutingKey::ALL.into_iter().chain(RoutingKey::NOTICES) {
             assert_eq!(key.as_str().parse::<RoutingKey>().ok(), Some(key));
             assert!(key.as_str().starts_with(key.category()));
         }
@@ -348,22 +564,15 @@ mod tests {
     }
 
     fn sample(detail: Detail) -> Event {
-        Event {
-            event_id: EventId::new_random(),
-            project_id: ProjectId::new(7).expect("non-zero"),
-            timestamp: DateTime::from_timestamp_millis(1_700_000_000_123).expect("valid"),
-            received_at: DateTime::from_timestamp_millis(1_700_000_000_456).expect("valid"),
+        let mut event = Event::new(
+            EventId::new_random(),
+            ProjectId::new(7).expect("non-zero"),
+            DateTime::from_timestamp_millis(1_700_000_000_123).expect("valid"),
+            DateTime::from_timestamp_millis(1_700_000_000_456).expect("valid"),
             detail,
-            url: Some("https://shop.example/".into()),
-            message: None,
-            stack: None,
-            release: None,
-            environment: None,
-            user: None,
-            tags: BTreeMap::new(),
-            session_id: None,
-            client: Client::default(),
-        }
+        );
+        event.url = Some("https://shop.example/".into());
+        event
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::event::{Detail, Event};
+use crate::event::{Detail, Event, StackFrame};
 
 /// Stored with every issue: grouping under another version never merges into it.
 pub const GROUPING_VERSION: u32 = 1;
@@ -29,6 +29,22 @@ pub struct Frame {
     pub module: Option<String>,
     pub filename: Option<String>,
     pub in_app: bool,
+}
+
+impl Frame {
+    /// A Sentry SDK's frame. Without the SDK's `in_app`, a frame is in-app unless it comes
+    /// from `node_modules` or an extension, as for native stacks.
+    pub fn from_sentry(frame: &StackFrame) -> Self {
+        let filename = frame.abs_path.as_deref().or(frame.filename.as_deref());
+        Frame {
+            function: frame.function.clone(),
+            module: frame.module.clone(),
+            filename: filename.map(str::to_owned),
+            in_app: frame
+                .in_app
+                .unwrap_or_else(|| filename.is_some_and(is_in_app_path)),
+        }
+    }
 }
 
 /// What grouping looks at. Built from a native event or a Sentry event.
@@ -222,7 +238,42 @@ fn culprit(frames: &[Frame]) -> Option<String> {
 /// query). A failed API call groups by method, URL path (ids normalized) and status class.
 pub fn group_event(event: &Event) -> Option<Grouping> {
     let message = event.message.as_deref().unwrap_or_default();
+    let fingerprint = Some(event.fingerprint.as_slice()).filter(|f| !f.is_empty());
     match &event.detail {
+        // A Sentry error: the exception thrown last (the chain lists causes first). A synthetic
+        // one (SDK 9+ attach one to `captureMessage`) is a message, not an exception.
+        Detail::Error {} if event.exceptions.iter().any(|e| !e.is_synthetic()) => {
+            let exception = event.exceptions.iter().rfind(|e| !e.is_synthetic())?;
+            let frames: Vec<Frame> = exception.frames.iter().map(Frame::from_sentry).collect();
+            Some(group(&Input {
+                exception_type: exception.kind.as_deref(),
+                exception_value: exception.value.as_deref(),
+                frames: &frames,
+                message: Some(message),
+                fingerprint,
+            }))
+        }
+        // A Sentry message at level error: its template (`Order %s failed`) when the SDK sent
+        // one, so the parameters do not split it.
+        Detail::Error {} if event.stack.is_none() && event.level.is_some() => {
+            let template = event
+                .sentry
+                .get("logentry")
+                .and_then(|entry| entry.get("message"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(message);
+            let mut grouping = group(&Input {
+                message: Some(template),
+                fingerprint,
+                ..Input::default()
+            });
+            // Grouped by the template, titled by what happened.
+            grouping.title = title(&Input {
+                message: Some(message),
+                ..Input::default()
+            });
+            Some(grouping)
+        }
         Detail::Error {} => {
             // `error.message` has no type; `error.stack` starts with `TypeError: …` in V8.
             let (kind, value) = match split_error_message(message) {
@@ -242,7 +293,7 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
                 exception_value: Some(value),
                 frames: &frames,
                 message: Some(message),
-                fingerprint: None,
+                fingerprint,
             }))
         }
         Detail::ResourceError { target, tag_name } => {
@@ -311,20 +362,25 @@ fn parse_line(line: &str) -> Option<Frame> {
         return None;
     };
     let filename = strip_position(location);
-    // Built-ins (`at async Promise.all (index 0)`, `[native code]`) have no URL or path.
-    let in_app = filename.contains('/')
+    Some(Frame {
+        function: function.map(str::to_owned),
+        module: None,
+        filename: Some(filename.to_owned()),
+        in_app: is_in_app_path(filename),
+    })
+}
+
+/// Whether code at this URL or path is the application's own: not a dependency, not a
+/// browser extension, not a built-in (`at async Promise.all (index 0)` and `[native code]`
+/// have no URL or path).
+fn is_in_app_path(filename: &str) -> bool {
+    filename.contains('/')
         && !(filename.contains("/node_modules/")
             || filename.starts_with("chrome-extension://")
             || filename.starts_with("moz-extension://")
             || filename.starts_with("safari-extension://")
             || filename.starts_with("safari-web-extension://")
-            || filename.starts_with("<anonymous>"));
-    Some(Frame {
-        function: function.map(str::to_owned),
-        module: None,
-        filename: Some(filename.to_owned()),
-        in_app,
-    })
+            || filename.starts_with("<anonymous>"))
 }
 
 /// `https://x/app.js:10:5` → `https://x/app.js`.
@@ -551,6 +607,113 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
             rating: crate::event::Rating::Good,
         };
         assert_eq!(group_event(&sample(vital, "m", None)), None);
+    }
+
+    /// The frames a Sentry SDK sends for [`CHROME`]'s stack: outermost first.
+    fn sentry_frames() -> Vec<crate::event::StackFrame> {
+        let frame = |function: Option<&str>, file: &str, in_app| crate::event::StackFrame {
+            function: function.map(str::to_owned),
+            filename: Some(file.to_owned()),
+            abs_path: Some(file.to_owned()),
+            lineno: Some(10),
+            colno: Some(5),
+            in_app: Some(in_app),
+            ..Default::default()
+        };
+        vec![
+            frame(
+                Some("render"),
+                "https://shop.example/node_modules/react-dom/index.js",
+                false,
+            ),
+            frame(None, "https://shop.example/static/app.3f2a1b9c.js", true),
+            frame(
+                Some("Object.checkout"),
+                "https://shop.example/static/app.3f2a1b9c.js",
+                true,
+            ),
+        ]
+    }
+
+    fn sentry_error(value: &str, frames: Vec<crate::event::StackFrame>) -> Event {
+        let mut event = sample(Detail::Error {}, &format!("TypeError: {value}"), None);
+        event.level = Some(crate::event::Level::Error);
+        event.exceptions = vec![crate::event::Exception {
+            kind: Some("TypeError".into()),
+            value: Some(value.into()),
+            frames,
+            ..Default::default()
+        }];
+        event
+    }
+
+    #[test]
+    fn sentry_and_native_errors_with_the_same_stack_are_one_issue() {
+        let native = group_event(&sample(
+            Detail::Error {},
+            "TypeError: Cannot read properties of undefined (reading 'total')",
+            Some(CHROME),
+        ))
+        .expect("grouped");
+        let sentry = group_event(&sentry_error(
+            "Cannot read properties of undefined (reading 'total')",
+            sentry_frames(),
+        ))
+        .expect("grouped");
+        assert_eq!(native.fingerprint, sentry.fingerprint);
+        assert_eq!(sentry.culprit.as_deref(), Some("checkout (app.js)"));
+        assert_eq!(
+            sentry.title,
+            "TypeError: Cannot read properties of undefined (reading 'total')"
+        );
+
+        // Another message from the same place is the same problem; another place is not.
+        let other_value =
+            group_event(&sentry_error("x is undefined", sentry_frames())).expect("grouped");
+        assert_eq!(other_value.fingerprint, sentry.fingerprint);
+        let mut moved = sentry_frames();
+        moved[2].function = Some("pay".into());
+        let other_place = group_event(&sentry_error("x", moved)).expect("grouped");
+        assert_ne!(other_place.fingerprint, sentry.fingerprint);
+
+        // Without a stack: the type and the normalized value.
+        let order = |n: u32| {
+            group_event(&sentry_error(&format!("order {n} failed"), Vec::new()))
+                .expect("grouped")
+                .fingerprint
+        };
+        assert_eq!(order(12), order(13));
+        assert_ne!(order(12), other_value.fingerprint);
+    }
+
+    #[test]
+    fn the_sdk_s_fingerprint_and_message_templates() {
+        let mut custom = sentry_error("x", sentry_frames());
+        custom.fingerprint = vec!["payments".into()];
+        let mut also_custom = sentry_error("y", Vec::new());
+        also_custom.fingerprint = vec!["payments".into()];
+        assert_eq!(
+            group_event(&custom),
+            group_event(&also_custom).map(|g| Grouping {
+                title: "TypeError: x".into(),
+                culprit: Some("checkout (app.js)".into()),
+                ..g
+            })
+        );
+
+        let message = |formatted: &str| {
+            let mut event = sample(Detail::Error {}, formatted, None);
+            event.level = Some(crate::event::Level::Error);
+            event.sentry.insert(
+                "logentry".into(),
+                serde_json::json!({"message": "quota %s exceeded for %s", "formatted": formatted}),
+            );
+            group_event(&event).expect("grouped")
+        };
+        let a = message("quota 7 exceeded for ann");
+        let b = message("quota 9 exceeded for bob");
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_eq!(a.title, "quota 7 exceeded for ann");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod event;
 pub mod grouping;
 pub mod health;
+pub mod notice;
 pub mod publisher;
 pub mod shutdown;
 pub mod telemetry;

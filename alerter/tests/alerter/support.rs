@@ -154,6 +154,11 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
         tags: BTreeMap::new(),
         session_id: None,
         client: Client::default(),
+        level: None,
+        exceptions: Vec::new(),
+        fingerprint: Vec::new(),
+        contexts: serde_json::Map::new(),
+        sentry: serde_json::Map::new(),
     }
 }
 

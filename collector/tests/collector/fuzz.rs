@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use chrono::DateTime;
-use collector::envelope;
 use collector::payload::{self, Context, MAX_MESSAGE, MAX_SHORT, MAX_STACK, MAX_TAGS, MAX_URL};
+use collector::sentry::{convert, envelope};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use shared::event::{Client, Detail, Event, ProjectId};
@@ -205,7 +205,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..2048)) {
         check(&body)?;
-        let _ = envelope::parse(&body);
+        convert_all(&body);
     }
 
     #[test]
@@ -241,6 +241,22 @@ proptest! {
     }
 
     #[test]
+    fn mutated_recorded_envelopes_never_panic(
+        pick in any::<usize>(),
+        cut in any::<usize>(),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+    ) {
+        let recorded = recorded_envelopes();
+        let mut body = recorded[pick % recorded.len()].clone();
+        for (at, byte) in flips {
+            let at = at % body.len();
+            body[at] = byte;
+        }
+        body.truncate(cut % (body.len() + 1));
+        convert_all(&body);
+    }
+
+    #[test]
     fn envelope_items_are_slices_of_the_body(body in prop::collection::vec(any::<u8>(), 0..1024)) {
         if let Ok(parsed) = envelope::parse(&body) {
             for item in parsed.items {
@@ -248,6 +264,40 @@ proptest! {
                 prop_assert!(start + item.payload.len() <= body.len());
             }
         }
+    }
+}
+
+/// The envelopes real SDKs sent (`tests/envelopes/`), read once.
+fn recorded_envelopes() -> &'static [Vec<u8>] {
+    static RECORDED: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    RECORDED.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/envelopes");
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "envelope"))
+            .map(|path| std::fs::read(path).expect("readable"))
+            .collect()
+    })
+}
+
+/// Every conversion on every item of `body`, whatever the item's type: none may panic.
+fn convert_all(body: &[u8]) {
+    let Ok(parsed) = envelope::parse(body) else {
+        return;
+    };
+    let context = context();
+    let facts = convert::EnvelopeFacts::new(
+        parsed.header.event_id.as_deref(),
+        parsed.header.sent_at.as_deref(),
+        context.received_at,
+    );
+    for item in parsed.items {
+        let _ = convert::event(item.payload, &facts, &context);
+        let _ = convert::transaction(item.payload, &facts, &context);
+        let _ = convert::session(item.payload, &facts, &context);
+        let _ = convert::sessions(item.payload, &context);
+        let _ = convert::span_vitals(item.payload, &facts, &context);
     }
 }
 

@@ -223,10 +223,16 @@ async fn every_hostile_request_gets_a_json_4xx_and_nothing_is_published() {
             "unsupported Content-Type \"application/xml\"",
         ),
         (
-            "encoding",
+            "brotli that is not",
             post(click.to_string().into_bytes()).header("content-encoding", "br"),
+            400,
+            "invalid brotli",
+        ),
+        (
+            "encoding",
+            post(click.to_string().into_bytes()).header("content-encoding", "zstd"),
             415,
-            "unsupported Content-Encoding \"br\"",
+            "unsupported Content-Encoding \"zstd\"",
         ),
         // Who sends, and where.
         (

@@ -7,6 +7,8 @@ mod fuzz;
 mod hostile;
 mod memory;
 mod raw;
+mod recorded;
+mod sentry;
 mod support;
 
 use std::io::Write;

@@ -4,4 +4,5 @@
 
 mod faults;
 mod pipeline;
+mod sentry_sdk;
 mod support;

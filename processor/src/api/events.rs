@@ -86,7 +86,9 @@ pub(crate) async fn page(
 
 /// A routing key, or a category standing for all of its routing keys.
 fn routing_keys(kind: &str) -> Result<Vec<&'static str>, ApiError> {
-    if let Ok(key) = kind.parse::<RoutingKey>() {
+    if let Ok(key) = kind.parse::<RoutingKey>()
+        && !key.is_notice()
+    {
         return Ok(vec![key.as_str()]);
     }
     let keys: Vec<_> = RoutingKey::ALL
@@ -133,6 +135,9 @@ impl StoredEvent {
         let mut payload = self.payload;
         if let Some(object) = payload.as_object_mut() {
             object.insert("routing_key".into(), self.routing_key.into());
+            if let Some(issue) = self.issue_id {
+                object.insert("issue_id".into(), issue.into());
+            }
         }
         payload
     }
@@ -149,9 +154,12 @@ mod tests {
             routing_keys("error").ok(),
             Some(vec!["error.js", "error.resource", "error.api"])
         );
+        assert!(routing_keys("issue.resolved").is_err(), "not an event");
         let error = routing_keys("errors").expect_err("unknown");
         assert!(
-            error.to_string().contains("behavior, custom, error, perf"),
+            error
+                .to_string()
+                .contains("behavior, custom, error, log, perf"),
             "{error}"
         );
     }

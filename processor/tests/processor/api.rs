@@ -20,6 +20,7 @@ fn one_of_each() -> Vec<Event> {
         Event {
             user: Some(User {
                 id: Some("u-42".into()),
+                ..User::default()
             }),
             tags: BTreeMap::from([("plan".into(), "pro".into())]),
             session_id: Some("s-1".into()),
@@ -105,13 +106,32 @@ async fn every_kind_of_event_is_stored_and_read_back() {
     publish(&publisher, &all[3..]).await;
     app.wait_for_events(&ids(&all)).await;
 
-    // Each comes back exactly as published, with its routing key.
+    // Each comes back as published, with its routing key, and with the contexts the
+    // processor derives from the User-Agent when there is one.
     for event in &all {
-        let stored = app.event(event.event_id).await.expect("stored");
+        let mut stored = app.event(event.event_id).await.expect("stored");
+        let object = stored.as_object_mut().expect("an object");
+        let contexts = object.remove("contexts");
+        // Errors link to the issue they were grouped into.
+        let issue = object.remove("issue_id");
+        assert_eq!(
+            issue.is_some_and(|id| id.is_i64()),
+            event.routing_key().is_error(),
+            "{}",
+            event.routing_key()
+        );
+        assert_eq!(
+            contexts.is_some(),
+            event.client.user_agent.is_some(),
+            "{}",
+            event.routing_key()
+        );
         assert_eq!(stored, expected_json(event), "{}", event.routing_key());
         let back: Event = serde_json::from_value(stored).expect("an event");
         assert_eq!(&back, event);
     }
+    let stored = app.event(error.event_id).await.expect("stored");
+    assert_eq!(stored["contexts"]["os"]["name"], "Linux");
     let stored = app.event(error.event_id).await.expect("stored");
     assert_eq!(stored["routing_key"], "error.js");
     assert_eq!(stored["type"], "error");
@@ -168,7 +188,13 @@ async fn every_kind_of_event_is_stored_and_read_back() {
         vec![resource_error.event_id, api_error.event_id, error.event_id]
     );
     assert_eq!(next, None);
-    assert_eq!(errors[0], expected_json(resource_error));
+    let mut listed = errors[0].clone();
+    assert!(listed["issue_id"].is_i64(), "{listed}");
+    listed
+        .as_object_mut()
+        .expect("an object")
+        .remove("issue_id");
+    assert_eq!(listed, expected_json(resource_error));
     let (vitals, next) = app.list("kind=perf.vital").await;
     assert_eq!((listed_ids(&vitals), next), (vec![vital.event_id], None));
     let (api_errors, _) = app.list("kind=error.api").await;

@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 use shared::event::{Client, User};
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
 
-use crate::support::{TestApp, WAIT, http, ids, js_error, now, pageview, publish, publisher};
+use crate::support::{
+    NoticeTap, TestApp, WAIT, http, ids, js_error, now, pageview, publish, publisher,
+    take_dead_letters, wait_queue_depth,
+};
 
 /// The project's issues (all statuses), once `expected_events` errors have been counted.
 async fn issues_when_counted(app: &TestApp, expected_events: i64) -> Vec<Value> {
@@ -48,15 +51,18 @@ async fn the_same_error_is_one_issue_counted_once_per_event() {
     let mut first = js_error("cart is undefined", t);
     first.user = Some(User {
         id: Some("ann".into()),
+        ..User::default()
     });
     let mut second = js_error("cart is undefined", t + chrono::Duration::seconds(1));
     second.user = Some(User {
         id: Some("bob".into()),
+        ..User::default()
     });
     second.release = Some("1.5.0".into());
     let mut third = js_error("cart is undefined", t + chrono::Duration::seconds(2));
     third.user = Some(User {
         id: Some("ann".into()),
+        ..User::default()
     });
     let mut anonymous = js_error("cart is undefined", t + chrono::Duration::seconds(3));
     anonymous.client = Client {
@@ -160,6 +166,7 @@ async fn the_same_error_is_one_issue_counted_once_per_event() {
 async fn a_resolved_issue_comes_back_as_a_regression() {
     let env = TestEnv::new();
     let app = TestApp::ready(&env.settings).await;
+    let notices = NoticeTap::bind(&env).await;
     let publisher = publisher(&env).await;
     publish(&publisher, &[js_error("boom", now())]).await;
     let issues = issues_when_counted(&app, 1).await;
@@ -170,6 +177,16 @@ async fn a_resolved_issue_comes_back_as_a_regression() {
     assert_eq!(status, 200, "{resolved}");
     assert_eq!(resolved["status"], "resolved");
     assert!(resolved["resolved_at"].is_string());
+    // Announced on the exchange, for the alerter.
+    let (key, notice) = notices.next().await;
+    assert_eq!(key, "issue.resolved");
+    assert_eq!(notice["kind"], "resolved");
+    assert_eq!(notice["issue_id"], id);
+    assert_eq!(notice["fingerprint"], issues[0]["fingerprint"]);
+    // Resolving it again changes nothing and announces nothing (checked below: the next
+    // notice is the regression).
+    let (status, _) = patch(&app, &path, &json!({"status": "resolved"})).await;
+    assert_eq!(status, 200);
     let (_, unresolved) = app.get("/api/projects/1/issues").await;
     assert_eq!(
         unresolved["issues"].as_array().map(Vec::len),
@@ -177,12 +194,26 @@ async fn a_resolved_issue_comes_back_as_a_regression() {
         "the default lists unresolved issues"
     );
 
-    publish(&publisher, &[js_error("boom", now())]).await;
+    let comeback = js_error("boom", now());
+    publish(&publisher, std::slice::from_ref(&comeback)).await;
     issues_when_counted(&app, 2).await;
     let (_, issue) = app.get(&path).await;
     assert_eq!(issue["status"], "unresolved");
     assert!(issue["regressed_at"].is_string(), "{issue}");
     assert_eq!(issue["count"], 2);
+    let (key, notice) = notices.next().await;
+    assert_eq!(key, "issue.regressed");
+    assert_eq!(notice["issue_id"], id);
+    assert_eq!(notice["count"], 2);
+    assert_eq!(
+        notice["event_id"],
+        serde_json::to_value(comeback.event_id).unwrap()
+    );
+    // The notices came back through the processor's own queue (bound to everything) and
+    // were acked there, not dead-lettered.
+    wait_queue_depth(&env, &env.topology().processor.name, 0).await;
+    assert!(take_dead_letters(&env).await.is_empty());
+    notices.close().await;
 
     let (status, ignored) = patch(&app, &path, &json!({"status": "ignored"})).await;
     assert_eq!((status, ignored["status"].as_str()), (200, Some("ignored")));
@@ -233,5 +264,56 @@ async fn the_issue_api_says_what_is_wrong() {
         .await
         .unwrap();
     assert_eq!(unauthenticated.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sentry_errors_keep_their_level_and_users_and_addresses_follow_the_project() {
+    let mut env = TestEnv::new();
+    env.settings.projects[1].store_ip = false;
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    let sentry_error = |project: u32, email: &str| {
+        let mut event = js_error("TypeError: cart is undefined", now());
+        event.project_id = crate::support::project(project);
+        event.level = Some(shared::event::Level::Fatal);
+        event.user = Some(User {
+            email: Some(email.into()),
+            ip_address: Some(shared::event::AUTO_IP.into()),
+            ..User::default()
+        });
+        event.client = Client {
+            ip: Some("198.51.100.4".parse().unwrap()),
+            user_agent: None,
+        };
+        event
+    };
+    let kept = [
+        sentry_error(1, "ann@example.com"),
+        sentry_error(1, "bob@example.com"),
+    ];
+    let private = sentry_error(2, "cy@example.com");
+    publish(&publisher, &kept).await;
+    publish(&publisher, std::slice::from_ref(&private)).await;
+    app.wait_for_events(&ids(&kept)).await;
+
+    let issues = issues_when_counted(&app, 2).await;
+    assert_eq!(issues[0]["level"], "fatal");
+    assert_eq!(issues[0]["user_count"], 2, "users told apart by e-mail");
+
+    // `{{auto}}`: the sender's address, where the project keeps addresses...
+    let stored = app.event(kept[0].event_id).await.expect("stored");
+    assert_eq!(stored["user"]["ip_address"], "198.51.100.4");
+    // ... and no address at all where it does not.
+    let path = format!("/api/projects/2/events/{}", private.event_id);
+    let hidden = eventually("project 2's event to be stored", WAIT, || async {
+        let (status, body) = app.get(&path).await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(hidden["user"]["email"], "cy@example.com");
+    assert!(hidden["user"].get("ip_address").is_none(), "{hidden}");
+    assert!(!hidden.to_string().contains("198.51.100.4"), "{hidden}");
+    publisher.close().await;
     app.stop().await;
 }

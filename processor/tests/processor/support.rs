@@ -252,6 +252,11 @@ pub fn event(detail: Detail, received_at: DateTime<Utc>) -> Event {
         tags: BTreeMap::new(),
         session_id: None,
         client: Client::default(),
+        level: None,
+        exceptions: Vec::new(),
+        fingerprint: Vec::new(),
+        contexts: serde_json::Map::new(),
+        sentry: serde_json::Map::new(),
     }
 }
 
@@ -404,4 +409,71 @@ pub async fn take_dead_letters(env: &TestEnv) -> Vec<DeadLetter> {
     }
     let _ = connection.close(200, "done".into()).await;
     taken
+}
+
+/// A queue of the test's own, bound to the issue notices (`issue.*`) on the events exchange,
+/// as the alerter's will be; exclusive, so it goes with the test's connection.
+pub struct NoticeTap {
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    queue: String,
+}
+
+impl NoticeTap {
+    /// Call once the processor has declared the exchange.
+    pub async fn bind(env: &TestEnv) -> Self {
+        let url = env.settings.amqp.url.expose();
+        let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to RabbitMQ at {url}: {e}"));
+        let channel = connection.create_channel().await.expect("channel");
+        let queue = format!("{}.notices", env.prefix);
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("declared");
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                env.topology().exchange.as_str().into(),
+                "issue.*".into(),
+                lapin::options::QueueBindOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("bound");
+        Self {
+            connection,
+            channel,
+            queue,
+        }
+    }
+
+    /// The next notice, with its routing key; waits for it.
+    pub async fn next(&self) -> (String, Value) {
+        eventually("an issue notice", Duration::from_secs(30), || async {
+            let message = self
+                .channel
+                .basic_get(
+                    self.queue.as_str().into(),
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await
+                .ok()??;
+            let body = serde_json::from_slice(&message.delivery.data).ok()?;
+            Some((message.delivery.routing_key.to_string(), body))
+        })
+        .await
+    }
+
+    pub async fn close(self) {
+        let _ = self.connection.close(200, "done".into()).await;
+    }
 }

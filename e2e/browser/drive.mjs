@@ -1,0 +1,570 @@
+#!/usr/bin/env node
+// Drives a real @sentry/browser SDK in headless Chromium and reports what it sent.
+//
+//   node e2e/browser/drive.mjs --sdk 8|latest --dsn DSN --scenario NAME [--release R]
+//                              [--record DIR] [--record-429-after N] [--send-default-pii]
+//                              [--timeout SECONDS] [--chromium PATH]
+//
+// It serves a small shop page (page/) from its own HTTP server on 127.0.0.1 (an ephemeral
+// port), with the chosen SDK bundled into an IIFE by esbuild (the npm packages ship no browser
+// bundle), launches Debian's Chromium through playwright-core, clicks "Pay" (which runs the
+// scenario in the page; see page/app.js), waits until the SDK has flushed and every request to
+// the DSN's host has been answered, and prints ONE JSON line on stdout (see README.md). Exit
+// status 0 if it ran, whatever the server answered; 1 with a message on stderr if the browser or
+// the page could not run; 2 for bad arguments.
+//
+// --record DIR: the DSN's host becomes a recording server of our own, which answers every
+// envelope 200 and writes each request body, after undoing any Content-Encoding, to
+// DIR/browser-<version>-<scenario>-<n>.envelope, with its query string and headers beside it in
+// a .json file. --record-429-after N makes it answer 429 (with Retry-After and
+// X-Sentry-Rate-Limits) to every envelope with an event after the first N.
+
+import http from 'node:http';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
+
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PAGE_DIR = path.join(HERE, 'page');
+
+const SDKS = { 8: 'sentry-browser-8', latest: 'sentry-browser-latest' };
+const SCENARIOS = [
+  'uncaught',
+  'rejection',
+  'capture-exception',
+  'capture-message',
+  'same-error-twice',
+  'all',
+  'tracing',
+  'tracing-static',
+  'flood',
+];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+// The demo project of scripts/run-local, used in --record mode when no --dsn is given.
+const RECORD_DEFAULT_KEY = '5f0c7a3e9b1d4e6f8a2c4b6d8e0f1a3c';
+const RECORD_DEFAULT_PROJECT = '1';
+
+class UsageError extends Error {}
+
+function usage() {
+  return (
+    'usage: node drive.mjs --sdk 8|latest --dsn DSN --scenario NAME [--release R] ' +
+    '[--record DIR] [--record-429-after N] [--send-default-pii] [--timeout SECONDS] ' +
+    '[--chromium PATH]\n' +
+    `scenarios: ${SCENARIOS.join(', ')}`
+  );
+}
+
+function parseCli(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sdk: { type: 'string' },
+      dsn: { type: 'string' },
+      scenario: { type: 'string' },
+      release: { type: 'string' },
+      record: { type: 'string' },
+      'record-429-after': { type: 'string' },
+      'send-default-pii': { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '90' },
+      chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
+    },
+    strict: true,
+  });
+  if (!SDKS[values.sdk]) throw new UsageError(`--sdk must be 8 or latest, not ${values.sdk}`);
+  if (!SCENARIOS.includes(values.scenario)) {
+    throw new UsageError(`unknown --scenario ${values.scenario}`);
+  }
+  if (!values.dsn && !values.record) throw new UsageError('--dsn is required without --record');
+  if (values.dsn) parseDsn(values.dsn);
+  const limit = values['record-429-after'];
+  if (limit !== undefined && !(values.record && /^\d+$/.test(limit))) {
+    throw new UsageError('--record-429-after needs --record and a number');
+  }
+  const timeout = Number(values.timeout);
+  if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+  return {
+    sdk: values.sdk,
+    dsn: values.dsn,
+    scenario: values.scenario,
+    release: values.release,
+    recordDir: values.record,
+    record429After: limit === undefined ? undefined : Number(limit),
+    sendDefaultPii: values['send-default-pii'],
+    timeoutMs: timeout * 1000,
+    chromium: values.chromium,
+  };
+}
+
+// http://KEY@HOST[:PORT][/PREFIX]/PROJECT → its parts; what the SDK itself accepts.
+function parseDsn(dsn) {
+  let url;
+  try {
+    url = new URL(dsn);
+  } catch {
+    throw new UsageError(`--dsn is not a URL: ${dsn}`);
+  }
+  const segments = url.pathname.split('/');
+  const project = segments.pop();
+  if (!url.username || !/^\d+$/.test(project) || !/^https?:$/.test(url.protocol)) {
+    throw new UsageError(`--dsn must look like http://PUBLIC_KEY@HOST:PORT/PROJECT_ID: ${dsn}`);
+  }
+  return { url, origin: url.origin, key: url.username, project, prefix: segments.join('/') };
+}
+
+// ---- Envelopes: just enough parsing to report item types, event ids and client reports. ----
+
+function parseEnvelope(buf) {
+  let pos = 0;
+  const line = () => {
+    const end = buf.indexOf(0x0a, pos);
+    const stop = end === -1 ? buf.length : end;
+    const text = buf.subarray(pos, stop).toString('utf8');
+    pos = stop + 1;
+    return text;
+  };
+  const header = JSON.parse(line());
+  const items = [];
+  while (pos < buf.length) {
+    const text = line();
+    if (text.trim() === '') continue;
+    const itemHeader = JSON.parse(text);
+    let payload;
+    if (typeof itemHeader.length === 'number') {
+      payload = buf.subarray(pos, pos + itemHeader.length);
+      pos += itemHeader.length + 1;
+    } else {
+      payload = Buffer.from(line(), 'utf8');
+    }
+    items.push({ header: itemHeader, payload });
+  }
+  return { header, items };
+}
+
+function summarizeEnvelope(buf) {
+  if (!buf || buf.length === 0) return { item_types: [], event_ids: [], client_reports: [] };
+  try {
+    const { header, items } = parseEnvelope(buf);
+    const types = items.map((item) => item.header.type);
+    const carriesEvent = types.some((t) => t === 'event' || t === 'transaction');
+    const clientReports = [];
+    for (const item of items) {
+      if (item.header.type !== 'client_report') continue;
+      const report = JSON.parse(item.payload.toString('utf8'));
+      clientReports.push(...(report.discarded_events || []));
+    }
+    return {
+      item_types: types,
+      event_ids: carriesEvent && header.event_id ? [header.event_id] : [],
+      client_reports: clientReports,
+    };
+  } catch (error) {
+    return { item_types: [], event_ids: [], client_reports: [], parse_error: String(error) };
+  }
+}
+
+// ---- The page's server. ----
+
+async function bundleSdk(packageName) {
+  const result = await esbuild.build({
+    stdin: {
+      contents: `import * as Sentry from '${packageName}';\nwindow.Sentry = Sentry;\n`,
+      resolveDir: HERE,
+      sourcefile: 'sentry-entry.js',
+    },
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].contents;
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+async function startPageServer({ sentryJs, config }) {
+  const files = {
+    '/': ['index.html', 'text/html; charset=utf-8'],
+    '/index.html': ['index.html', 'text/html; charset=utf-8'],
+    '/init.js': ['init.js', 'text/javascript; charset=utf-8'],
+    '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  };
+  const configJs = `window.FRONTMON = ${JSON.stringify(config)};\n`;
+  const server = http.createServer(async (req, res) => {
+    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+    const headers = { 'cache-control': 'no-store' };
+    try {
+      if (pathname === '/config.js') {
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+        res.end(configJs);
+      } else if (pathname === '/sentry.js') {
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+        res.end(sentryJs);
+      } else if (files[pathname]) {
+        const [file, type] = files[pathname];
+        const body = await readFile(path.join(PAGE_DIR, file));
+        res.writeHead(200, { ...headers, 'content-type': type });
+        res.end(body);
+      } else if (pathname === '/checkout/done') {
+        // The tracing scenario's pushState target; only fetched if the page is reloaded.
+        res.writeHead(302, { location: '/' });
+        res.end();
+      } else if (pathname === '/favicon.ico') {
+        res.writeHead(204, headers);
+        res.end();
+      } else {
+        res.writeHead(404, headers);
+        res.end();
+      }
+    } catch (error) {
+      res.writeHead(500, headers);
+      res.end(String(error));
+    }
+  });
+  const port = await listen(server);
+  return { server, origin: `http://127.0.0.1:${port}` };
+}
+
+// ---- The recording server (--record). ----
+
+function decodeBody(raw, encoding) {
+  switch ((encoding || 'identity').trim().toLowerCase()) {
+    case 'identity':
+      return raw;
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(raw);
+    case 'deflate':
+      try {
+        return zlib.inflateSync(raw);
+      } catch {
+        return zlib.inflateRawSync(raw);
+      }
+    case 'br':
+      return zlib.brotliDecompressSync(raw);
+    default:
+      throw new Error(`unsupported content-encoding ${encoding}`);
+  }
+}
+
+function corsHeaders(req) {
+  return {
+    'access-control-allow-origin': req.headers.origin || '*',
+    'access-control-expose-headers': 'x-sentry-error, x-sentry-rate-limits, retry-after',
+    vary: 'Origin',
+  };
+}
+
+async function startRecorder({ dir, prefix, rateLimitAfter }) {
+  await mkdir(dir, { recursive: true });
+  const recorded = [];
+  let count = 0;
+  let eventEnvelopes = 0;
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', async () => {
+      try {
+        if (req.method === 'OPTIONS') {
+          res.writeHead(200, {
+            ...corsHeaders(req),
+            'access-control-allow-methods': 'POST, OPTIONS',
+            'access-control-allow-headers': req.headers['access-control-request-headers'] || '*',
+            'access-control-max-age': '600',
+          });
+          res.end();
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        const body = decodeBody(raw, req.headers['content-encoding']);
+        const summary = summarizeEnvelope(body);
+        let status = 200;
+        let answer = {};
+        const extra = {};
+        if (summary.item_types.some((t) => t === 'event' || t === 'transaction')) {
+          eventEnvelopes += 1;
+          if (rateLimitAfter !== undefined && eventEnvelopes > rateLimitAfter) {
+            status = 429;
+            answer = { detail: 'rate limited by the recorder (--record-429-after)' };
+            extra['retry-after'] = '60';
+            extra['x-sentry-rate-limits'] = '60:error;transaction:project';
+          }
+        }
+        if (status === 200) {
+          const header = parseEnvelope(body).header;
+          if (header.event_id) answer = { id: header.event_id };
+        }
+        count += 1;
+        const base = `${prefix}-${count}`;
+        const url = new URL(req.url, 'http://127.0.0.1');
+        await writeFile(path.join(dir, `${base}.envelope`), body);
+        const meta = {
+          method: req.method,
+          path: url.pathname,
+          query: url.search.replace(/^\?/, ''),
+          headers: req.headers,
+          body_bytes_received: raw.length,
+          body_bytes: body.length,
+          item_types: summary.item_types,
+          answered: status,
+        };
+        await writeFile(path.join(dir, `${base}.json`), `${JSON.stringify(meta, null, 2)}\n`);
+        recorded.push(`${base}.envelope`);
+        res.writeHead(status, { ...corsHeaders(req), 'content-type': 'application/json', ...extra });
+        res.end(JSON.stringify(answer));
+      } catch (error) {
+        res.writeHead(400, { ...corsHeaders(req), 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: String(error) }));
+      }
+    });
+  });
+  const port = await listen(server);
+  return { server, port, recorded };
+}
+
+// ---- Watching the page's requests to the DSN's host. ----
+
+function watchRequests(page, dsnOrigin) {
+  const entries = [];
+  const isDsnRequest = (request) => {
+    try {
+      return new URL(request.url()).origin === dsnOrigin;
+    } catch {
+      return false;
+    }
+  };
+  page.on('request', (request) => {
+    if (!isDsnRequest(request)) return;
+    let finish;
+    const done = new Promise((resolve) => {
+      finish = resolve;
+    });
+    const entry = { request, done, finish, failure: null };
+    entries.push(entry);
+  });
+  const settle = (failed) => (request) => {
+    const entry = entries.find((e) => e.request === request);
+    if (!entry) return;
+    if (failed) entry.failure = request.failure()?.errorText ?? 'failed';
+    entry.finish();
+  };
+  page.on('requestfinished', settle(false));
+  page.on('requestfailed', settle(true));
+
+  return {
+    // Until every request seen so far (including those seen while waiting) has been answered.
+    async settled() {
+      let seen = -1;
+      while (seen !== entries.length) {
+        seen = entries.length;
+        await Promise.all(entries.map((e) => e.done));
+      }
+    },
+    async describe() {
+      const out = [];
+      for (const { request, failure } of entries) {
+        const body = request.postDataBuffer();
+        const response = failure ? null : await request.response();
+        let responseBody = null;
+        if (response) {
+          try {
+            responseBody = (await response.text()).slice(0, 2048);
+          } catch {
+            responseBody = null;
+          }
+        }
+        out.push({
+          url: request.url(),
+          method: request.method(),
+          status: response ? response.status() : null,
+          headers: response ? await response.allHeaders() : {},
+          request_headers: await request.allHeaders(),
+          request_body_bytes: body ? body.length : 0,
+          response_body: responseBody,
+          failure,
+          ...summarizeEnvelope(body),
+        });
+      }
+      return out;
+    },
+  };
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---- The run. ----
+
+async function run(opts) {
+  const packageName = SDKS[opts.sdk];
+  const sdkPackage = JSON.parse(
+    await readFile(path.join(HERE, 'node_modules', packageName, 'package.json'), 'utf8'),
+  );
+  const cleanups = [];
+  try {
+    let dsn = opts.dsn;
+    let recorder = null;
+    if (opts.recordDir) {
+      recorder = await startRecorder({
+        dir: opts.recordDir,
+        prefix: `browser-${sdkPackage.version}-${opts.scenario}${opts.sendDefaultPii ? '-pii' : ''}`,
+        rateLimitAfter: opts.record429After,
+      });
+      cleanups.push(() => recorder.server.close());
+      const parts = dsn
+        ? parseDsn(dsn)
+        : { key: RECORD_DEFAULT_KEY, project: RECORD_DEFAULT_PROJECT, prefix: '' };
+      dsn = `http://${parts.key}@127.0.0.1:${recorder.port}${parts.prefix}/${parts.project}`;
+    }
+    const dsnOrigin = parseDsn(dsn).origin;
+
+    const sentryJs = await bundleSdk(packageName);
+    const page_ = await startPageServer({
+      sentryJs,
+      config: {
+        dsn,
+        release: opts.release ?? null,
+        scenario: opts.scenario,
+        tracing: { tracing: true, 'tracing-static': 'static' }[opts.scenario] ?? false,
+        sendDefaultPii: opts.sendDefaultPii,
+      },
+    });
+    cleanups.push(() => page_.server.close());
+
+    // launch() gives the browser a fresh, temporary user-data-dir and deletes it on close.
+    const browser = await chromium.launch({
+      executablePath: opts.chromium,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+    cleanups.push(() => browser.close());
+    const context = await browser.newContext();
+    const page = await context.newPage();
+
+    const consoleErrors = [];
+    const pageErrors = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => pageErrors.push(String(error.message ?? error)));
+    const requests = watchRequests(page, dsnOrigin);
+
+    let reportDone;
+    const pageResult = new Promise((resolve) => {
+      reportDone = resolve;
+    });
+    await page.exposeFunction('frontmonDone', (result) => reportDone(result));
+
+    await page.goto(`${page_.origin}/`, { waitUntil: 'load' });
+    const sdkLoaded = await page.evaluate(() => typeof window.Sentry?.init === 'function');
+    if (!sdkLoaded) {
+      throw new Error(`the SDK did not load in the page; page errors: ${JSON.stringify(pageErrors)}`);
+    }
+    await page.click('#pay');
+    let result;
+    try {
+      result = await withTimeout(pageResult, opts.timeoutMs, 'the scenario finishing in the page');
+    } catch (error) {
+      const state = await page
+        .evaluate(() => {
+          const span = window.Sentry.getActiveSpan();
+          return {
+            ended_root_spans: window.FRONTMON_ENDED_ROOT_SPANS,
+            active_span: span ? window.Sentry.spanToJSON(span) : null,
+          };
+        })
+        .catch((e) => String(e));
+      throw new Error(
+        `${error.message}; page state ${JSON.stringify(state)}; page errors ` +
+          `${JSON.stringify(pageErrors)}; console errors ${JSON.stringify(consoleErrors)}`,
+      );
+    }
+    if (result?.error) throw new Error(`the scenario failed in the page: ${result.error}`);
+    await withTimeout(requests.settled(), 15000, 'every request to the DSN host being answered');
+
+    const described = await requests.describe();
+    const eventIds = [...new Set(described.flatMap((r) => r.event_ids))];
+    const statusCounts = {};
+    for (const r of described) {
+      const key = r.status === null ? 'failed' : String(r.status);
+      statusCounts[key] = (statusCounts[key] || 0) + 1;
+    }
+    return {
+      sdk: opts.sdk,
+      sdk_version: result.sdk_version,
+      scenario: opts.scenario,
+      dsn,
+      page_origin: page_.origin,
+      user_agent: await page.evaluate(() => navigator.userAgent),
+      flushed: result.flushed,
+      requests: described,
+      status_counts: statusCounts,
+      event_ids: eventIds,
+      captured_ids: result.captured_ids,
+      client_reports: described.flatMap((r) => r.client_reports),
+      ...(result.flood ? { dropped: result.flood.outcomes, captured: result.flood.captured } : {}),
+      console_errors: consoleErrors,
+      page_errors: pageErrors,
+      ...(recorder ? { recorded: recorder.recorded } : {}),
+    };
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Closing is best effort; the process exits next.
+      }
+    }
+  }
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`drive.mjs: ${error.message}\n${usage()}\n`);
+    process.exit(2);
+  }
+  // A last resort, so a wedged browser never hangs the test that spawned us.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`drive.mjs: gave up after ${(opts.timeoutMs + 30000) / 1000} s\n`);
+    process.exit(1);
+  }, opts.timeoutMs + 30000);
+  watchdog.unref();
+  try {
+    const report = await run(opts);
+    process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
+  } catch (error) {
+    process.stderr.write(`drive.mjs: ${error.stack || error}\n`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,195 @@
+//! Real `@sentry/browser` SDKs (8.x and the newest major, pinned in
+//! `e2e/browser/package-lock.json`) in headless Chromium, pointed at the collector by nothing
+//! but a DSN: what they send is stored with its fields, grouped into issues, and every answer
+//! is readable by the page; over the rate limit, the SDK backs off.
+//!
+//! `e2e/browser/drive.mjs` runs the page; `scripts/test` installs Chromium and the npm
+//! packages first (`scripts/lib/browser.sh`).
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
+
+use crate::support::*;
+
+/// Runs one scenario of `drive.mjs` against `collector` and returns its report.
+async fn drive(sdk: &str, scenario: &str, collector: &Service) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("e2e/browser/drive.mjs");
+    let dsn = format!(
+        "http://{TEST_KEY}@{}/1",
+        collector.base.trim_start_matches("http://")
+    );
+    let args = [
+        script.to_string_lossy().into_owned(),
+        "--sdk".into(),
+        sdk.into(),
+        "--scenario".into(),
+        scenario.into(),
+        "--release".into(),
+        "shop@1.4.2".into(),
+        "--dsn".into(),
+        dsn,
+    ];
+    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
+        .await
+        .expect("joined")
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "drive.mjs failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
+         stderr: {}\nstdout: {stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().expect("a report line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
+}
+
+async fn get(processor: &Service, path: &str) -> Option<Value> {
+    let response = http()
+        .get(format!("{}/api/projects/1/{path}", processor.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .ok()?;
+    (response.status() == 200).then_some(response.json().await.ok()?)
+}
+
+async fn everything_is_stored_and_grouped(sdk: &str) {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+
+    let report = drive(sdk, "all", &collector).await;
+    let requests = report["requests"].as_array().expect("requests");
+    assert!(requests.len() >= 6, "{report:#}");
+    for request in requests {
+        assert_eq!(request["status"], 200, "{request:#}");
+        // CORS: the page could read every answer.
+        assert!(
+            request["headers"]["access-control-allow-origin"].is_string(),
+            "{request:#}"
+        );
+    }
+
+    // The issues, as the API shows them once the processor has caught up.
+    let expected: BTreeMap<&str, i64> = BTreeMap::from([
+        ("TypeError: cart is undefined", 1),
+        ("Error: payment failed 402", 1),
+        ("Error: checkout failed", 1),
+        ("quota exceeded", 1),
+        ("Error: coupon expired", 2),
+    ]);
+    let issues: BTreeMap<String, Value> = eventually("the issues to be counted", WAIT, || async {
+        let body = get(&processor, "issues?limit=100").await?;
+        let issues: BTreeMap<String, Value> = body["issues"]
+            .as_array()?
+            .iter()
+            .map(|issue| {
+                (
+                    issue["title"].as_str().unwrap_or("").to_owned(),
+                    issue.clone(),
+                )
+            })
+            .collect();
+        let counts: BTreeMap<&str, i64> = issues
+            .iter()
+            .map(|(title, issue)| (title.as_str(), issue["count"].as_i64().unwrap_or(0)))
+            .collect();
+        (counts == expected).then_some(issues)
+    })
+    .await;
+    let coupon = &issues["Error: coupon expired"];
+    assert_eq!(coupon["level"], "error");
+    assert_eq!(coupon["last_release"], "shop@1.4.2");
+    assert_eq!(coupon["user_count"], 1);
+
+    // One stored error, with what the SDK sent and what the processor added.
+    let uncaught = issues["TypeError: cart is undefined"]["id"]
+        .as_i64()
+        .expect("an id");
+    let events = get(&processor, &format!("issues/{uncaught}/events"))
+        .await
+        .expect("the issue's events");
+    let event = &events["events"][0];
+    assert_eq!(event["routing_key"], "error.js");
+    assert_eq!(event["release"], "shop@1.4.2");
+    assert_eq!(event["environment"], "test");
+    assert_eq!(event["user"]["email"], "u1@example.com");
+    assert_eq!(event["tags"]["checkout"], "v2");
+    let crumbs = event["sentry"]["breadcrumbs"].to_string();
+    assert!(crumbs.contains("clicked pay"), "{crumbs}");
+    assert_eq!(event["exceptions"][0]["type"], "TypeError");
+    assert!(
+        event["contexts"]["browser"]["name"]
+            .as_str()
+            .is_some_and(|name| name.contains("Chrome")),
+        "{:#}",
+        event["contexts"]
+    );
+    assert_eq!(event["contexts"]["os"]["name"], "Linux");
+
+    // The info message is kept, but it is not an issue.
+    let messages = get(&processor, "events?kind=log.message")
+        .await
+        .expect("messages");
+    assert_eq!(messages["events"][0]["message"], "cache warmed");
+    let sessions = get(&processor, "events?kind=behavior.session")
+        .await
+        .expect("sessions");
+    assert!(
+        !sessions["events"].as_array().expect("a list").is_empty(),
+        "the SDK's sessions are stored"
+    );
+
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn sentry_browser_8_is_stored_and_grouped() {
+    everything_is_stored_and_grouped("8").await;
+}
+
+#[tokio::test]
+async fn sentry_browser_latest_is_stored_and_grouped() {
+    everything_is_stored_and_grouped("latest").await;
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_the_sdk_backs_off() {
+    let mut env = TestEnv::new();
+    env.settings.projects[0].rate_limit_per_minute = NonZeroU32::new(10);
+    let collector = Service::collector(&env.settings).await;
+
+    let report = drive("8", "flood", &collector).await;
+    let statuses = &report["status_counts"];
+    let refused = statuses["429"].as_u64().unwrap_or(0);
+    assert!(refused >= 1, "{report:#}");
+    // It read our headers (CORS exposes them) and stopped sending: fewer requests than
+    // events captured, and it says why in its client report.
+    let sent = report["requests"].as_array().expect("requests").len() as u64;
+    let captured = report["captured"].as_u64().expect("captured");
+    assert!(
+        sent < captured,
+        "sent {sent} for {captured} captured: {report:#}"
+    );
+    let dropped = report["dropped"]["ratelimit_backoff:error"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(dropped > 0, "{report:#}");
+    let refusal = report["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .find(|r| r["status"] == 429)
+        .expect("a 429");
+    assert!(refusal["headers"]["x-sentry-rate-limits"].is_string());
+    collector.stop().await;
+}
