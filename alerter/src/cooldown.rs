@@ -208,6 +208,7 @@ mod tests {
             fingerprint: Vec::new(),
             contexts: serde_json::Map::new(),
             sentry: serde_json::Map::new(),
+            processing_errors: Vec::new(),
         }
     }
 

@@ -66,6 +66,7 @@ pub fn error_event(project: ProjectId, event_id: EventId, at: DateTime<Utc>) -> 
         fingerprint: Vec::new(),
         contexts: serde_json::Map::new(),
         sentry: serde_json::Map::new(),
+        processing_errors: Vec::new(),
     }
 }
 

@@ -396,6 +396,7 @@ impl WireEvent {
             fingerprint: Vec::new(),
             contexts: serde_json::Map::new(),
             sentry: serde_json::Map::new(),
+            processing_errors: Vec::new(),
         })
     }
 }

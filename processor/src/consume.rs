@@ -30,9 +30,11 @@ use tokio_util::sync::CancellationToken;
 use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::store::{NewEvent, Store, StoreError};
+use crate::symbolicate::Symbolicator;
 
 pub struct Processor {
     pub store: Store,
+    pub symbolicator: Symbolicator,
     pub enricher: Enricher,
     pub metrics: Arc<Metrics>,
     pub batch_size: usize,
@@ -101,7 +103,7 @@ impl Processor {
     async fn handle(&self, batch: Vec<Delivery>) -> Result<(), SessionError> {
         let started = Instant::now();
         self.metrics.consumed.inc_by(batch.len() as u64);
-        let mut parsed: Vec<Parsed> = Vec::with_capacity(batch.len());
+        let mut events: Vec<(Delivery, Event)> = Vec::with_capacity(batch.len());
         for delivery in batch {
             // Our own issue notices come back through the `#` binding: not events, acked
             // and left for the alerter.
@@ -113,18 +115,7 @@ impl Processor {
             }
             // serde_json accepts only UTF-8, so a parsed body is also a valid text payload.
             match serde_json::from_slice::<Event>(&delivery.data) {
-                Ok(mut event) => {
-                    let json = std::str::from_utf8(&delivery.data).unwrap_or_default();
-                    let rewritten = match self.enricher.enrich(&mut event, json) {
-                        Cow::Borrowed(_) => None,
-                        Cow::Owned(json) => Some(json),
-                    };
-                    parsed.push(Parsed {
-                        delivery,
-                        event,
-                        rewritten,
-                    });
-                }
+                Ok(event) => events.push((delivery, event)),
                 Err(error) => {
                     let message_id = delivery
                         .properties
@@ -136,9 +127,35 @@ impl Processor {
                 }
             }
         }
-        if parsed.is_empty() {
+        if events.is_empty() {
             return Ok(());
         }
+        // Minified frames resolved before anything else looks at them (grouping included).
+        let Some(resolved) = self.resolve_until_done(&mut events).await else {
+            return Ok(());
+        };
+        let parsed: Vec<Parsed> = events
+            .into_iter()
+            .zip(resolved)
+            .map(|((delivery, mut event), resolved)| {
+                let json = std::str::from_utf8(&delivery.data).unwrap_or_default();
+                let enriched = self.enricher.enrich(&mut event, json);
+                let rewritten = if resolved {
+                    // Changed beyond what enrichment splices in: written out whole.
+                    serde_json::to_string(&event).ok()
+                } else {
+                    match enriched {
+                        Cow::Borrowed(_) => None,
+                        Cow::Owned(json) => Some(json),
+                    }
+                };
+                Parsed {
+                    delivery,
+                    event,
+                    rewritten,
+                }
+            })
+            .collect();
 
         let stored = {
             let rows = rows(&parsed);
@@ -172,6 +189,27 @@ impl Processor {
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
         Ok(())
+    }
+
+    /// Resolves the batch's frames through source maps, retrying while the database is
+    /// unavailable; `None` if shutdown came first. Whether each event changed.
+    async fn resolve_until_done(&self, events: &mut [(Delivery, Event)]) -> Option<Vec<bool>> {
+        let mut failures = 0;
+        loop {
+            let mut refs: Vec<&mut Event> = events.iter_mut().map(|(_, event)| event).collect();
+            match self.symbolicator.resolve(&mut refs).await {
+                Ok(changed) => return Some(changed),
+                Err(error) => {
+                    failures += 1;
+                    self.database_ready.set(false);
+                    tracing::warn!(error = %error, failures, "Database unavailable for source maps; holding the batch.");
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return None,
+                        _ = tokio::time::sleep(backoff(failures)) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// Retries while the database is unavailable; `None` if shutdown came first.

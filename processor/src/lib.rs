@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod startup;
 pub mod store;
+pub mod symbolicate;
 pub mod user_agent;
 
 pub use startup::Application;

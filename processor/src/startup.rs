@@ -23,6 +23,7 @@ use crate::issues::Issues;
 use crate::metrics::Metrics;
 use crate::outbox;
 use crate::store::Store;
+use crate::symbolicate::Symbolicator;
 use crate::user_agent::UserAgents;
 
 /// How long the broker may take to confirm issue notices before the relay retries.
@@ -75,6 +76,11 @@ impl Application {
         ));
         let processor = Arc::new(Processor {
             store: store.clone(),
+            symbolicator: Symbolicator::new(
+                store.pool().clone(),
+                Box::new(|| 0),
+                settings.processor.sourcemap_cache_bytes,
+            ),
             enricher: Enricher::new(Arc::new(UserAgents::new()), &settings.projects),
             metrics,
             batch_size: settings.processor.batch_size,

@@ -131,6 +131,10 @@ pub struct ProcessorSettings {
     /// How long a partial batch waits for more events before it is written anyway.
     #[serde(rename = "batch_wait_ms", deserialize_with = "millis")]
     pub batch_wait: Duration,
+    /// The largest source map (or minified file) the upload API accepts, in bytes.
+    pub sourcemap_max_bytes: usize,
+    /// Parsed source maps kept in memory, bounded by the size of the maps as uploaded.
+    pub sourcemap_cache_bytes: usize,
 }
 
 impl Default for ProcessorSettings {
@@ -142,6 +146,8 @@ impl Default for ProcessorSettings {
             prefetch: 1000,
             batch_size: 500,
             batch_wait: Duration::from_millis(20),
+            sourcemap_max_bytes: 32 * 1024 * 1024,
+            sourcemap_cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -489,6 +495,9 @@ impl Settings {
         }
         if self.processor.prefetch == 0 {
             return invalid("processor.prefetch", "must be at least 1");
+        }
+        if self.processor.sourcemap_max_bytes == 0 {
+            return invalid("processor.sourcemap_max_bytes", "must be at least 1");
         }
         if self.processor.batch_size == 0 {
             return invalid("processor.batch_size", "must be at least 1");

@@ -398,9 +398,13 @@ pub struct Exception {
     /// How it was caught (`onerror`, `onunhandledrejection`, `generic`) and whether handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mechanism: Option<serde_json::Value>,
-    /// Outermost call first, innermost (where it was thrown) last, as Sentry sends them.
+    /// Outermost call first, innermost (where it was thrown) last, as Sentry sends them;
+    /// resolved to the original sources when a source map applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<StackFrame>,
+    /// The frames as sent (minified), when `frames` were resolved through source maps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw_frames: Vec<StackFrame>,
 }
 
 impl Exception {
@@ -431,6 +435,14 @@ pub struct StackFrame {
     pub colno: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_app: Option<bool>,
+    /// The source line of the frame, and a few around it, when a source map carried the
+    /// original sources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_context: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_line: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_context: Vec<String>,
 }
 
 /// What the collector learned about the sender, not from the body.
@@ -490,6 +502,19 @@ pub struct Event {
     /// as sent, within size limits.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub sentry: serde_json::Map<String, serde_json::Value>,
+    /// What went wrong processing the event (a source map that could not be read), recorded
+    /// rather than failing it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processing_errors: Vec<ProcessingError>,
+}
+
+/// A problem met while processing an event, kept on the event for the people reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessingError {
+    /// `sourcemap_invalid`, `sourcemap_no_mapping`, …
+    pub kind: String,
+    /// Which file or frame it concerns, and why.
+    pub detail: String,
 }
 
 impl Event {
@@ -521,6 +546,7 @@ impl Event {
             fingerprint: Vec::new(),
             contexts: serde_json::Map::new(),
             sentry: serde_json::Map::new(),
+            processing_errors: Vec::new(),
         }
     }
 

@@ -338,13 +338,19 @@ fn without_query(url: &str) -> &str {
 /// Safari (`fn@url:1:2`). Returned innermost last, the order Sentry SDKs use, so both
 /// sources group alike.
 pub fn parse_stack(stack: &str) -> Vec<Frame> {
-    let mut frames: Vec<Frame> = stack.lines().filter_map(parse_line).collect();
+    stack_frames(stack).iter().map(Frame::from_sentry).collect()
+}
+
+/// The frames of a browser's `error.stack` string with their positions, in the shape of a
+/// Sentry SDK's frames (innermost last), so source maps resolve both alike.
+pub fn stack_frames(stack: &str) -> Vec<StackFrame> {
+    let mut frames: Vec<StackFrame> = stack.lines().filter_map(parse_line).collect();
     // Browsers print the innermost call first.
     frames.reverse();
     frames
 }
 
-fn parse_line(line: &str) -> Option<Frame> {
+fn parse_line(line: &str) -> Option<StackFrame> {
     let line = line.trim();
     let (function, location) = if let Some(rest) = line.strip_prefix("at ") {
         // V8: `at fn (location)` or `at location`.
@@ -361,12 +367,14 @@ fn parse_line(line: &str) -> Option<Frame> {
     } else {
         return None;
     };
-    let filename = strip_position(location);
-    Some(Frame {
+    let (filename, lineno, colno) = split_position(location);
+    Some(StackFrame {
         function: function.map(str::to_owned),
-        module: None,
-        filename: Some(filename.to_owned()),
-        in_app: is_in_app_path(filename),
+        abs_path: Some(filename.to_owned()),
+        lineno,
+        colno,
+        in_app: Some(is_in_app_path(filename)),
+        ..StackFrame::default()
     })
 }
 
@@ -383,18 +391,24 @@ fn is_in_app_path(filename: &str) -> bool {
             || filename.starts_with("<anonymous>"))
 }
 
-/// `https://x/app.js:10:5` → `https://x/app.js`.
-fn strip_position(location: &str) -> &str {
+/// `https://x/app.js:10:5` → (`https://x/app.js`, 10, 5).
+fn split_position(location: &str) -> (&str, Option<u32>, Option<u32>) {
     let mut rest = location;
+    let mut numbers = Vec::with_capacity(2);
     for _ in 0..2 {
         match rest.rsplit_once(':') {
             Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
-                rest = head
+                numbers.push(tail.parse::<u32>().ok());
+                rest = head;
             }
             _ => break,
         }
     }
-    rest
+    match numbers.as_slice() {
+        [column, line] => (rest, *line, *column),
+        [line] => (rest, *line, None),
+        _ => (rest, None, None),
+    }
 }
 
 /// The exception type and value of a native error message: `TypeError: x` → (`TypeError`, `x`).

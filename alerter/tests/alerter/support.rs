@@ -159,6 +159,7 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
         fingerprint: Vec::new(),
         contexts: serde_json::Map::new(),
         sentry: serde_json::Map::new(),
+        processing_errors: Vec::new(),
     }
 }
 

@@ -31,6 +31,9 @@ const MAX_FRAMES: usize = 250;
 /// Exceptions kept per event (a chain of causes).
 const MAX_EXCEPTIONS: usize = 16;
 const MAX_FINGERPRINT_PARTS: usize = 32;
+/// Source lines kept around a frame, on each side, and their length.
+const MAX_CONTEXT_LINES: usize = 10;
+const MAX_CONTEXT_LINE: usize = 256;
 /// The clock drift we correct: a browser clock off by less is left alone, as Sentry does,
 /// since `sent_at` and our receive time also differ by the request's transit time.
 const MIN_CORRECTED_DRIFT_SECS: i64 = 60;
@@ -483,6 +486,7 @@ fn exception(value: &Value) -> Option<Exception> {
         module: field("module").map(short),
         mechanism,
         frames,
+        raw_frames: Vec::new(),
     })
 }
 
@@ -508,7 +512,25 @@ fn frame(value: &Value) -> Option<StackFrame> {
         lineno: number("lineno"),
         colno: number("colno"),
         in_app: value.get("in_app").and_then(Value::as_bool),
+        pre_context: context_lines(value.get("pre_context")),
+        context_line: field("context_line", MAX_CONTEXT_LINE),
+        post_context: context_lines(value.get("post_context")),
     })
+}
+
+/// Source lines around a frame (SDKs with the context-lines integration send them).
+fn context_lines(lines: Option<&Value>) -> Vec<String> {
+    lines
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(Value::as_str)
+                .take(MAX_CONTEXT_LINES)
+                .map(|line| text(line.to_owned(), MAX_CONTEXT_LINE))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `{"key": "value"}` or `[["key", "value"]]`; values of any scalar type.

@@ -13,3 +13,4 @@ mod delivery;
 mod issues;
 mod lifecycle;
 mod support;
+mod symbolicate;

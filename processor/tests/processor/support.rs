@@ -257,6 +257,7 @@ pub fn event(detail: Detail, received_at: DateTime<Utc>) -> Event {
         fingerprint: Vec::new(),
         contexts: serde_json::Map::new(),
         sentry: serde_json::Map::new(),
+        processing_errors: Vec::new(),
     }
 }
 
