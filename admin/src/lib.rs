@@ -7,6 +7,11 @@
 //! that consumer sees it again), an unroutable event to the exchange with its routing key.
 //! Each message is acked from its parking queue only after the broker confirmed the
 //! republished copy, so a replay interrupted at any point loses nothing.
+//!
+//! [`sourcemaps`] uploads a build's source maps to the processor's API, lists and deletes
+//! them.
+
+pub mod sourcemaps;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};

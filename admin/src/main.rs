@@ -7,7 +7,8 @@ const USAGE: &str = "usage:
       every queue of the topology and the messages waiting in it
   frontmon-admin [--config PATH] replay processor|alerter|unroutable [--limit N]
       move parked messages back: processor/alerter dead letters to their queue,
-      unroutable events to the exchange (default: as many as are parked now)";
+      unroutable events to the exchange (default: as many as are parked now)
+";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -43,8 +44,25 @@ async fn main() -> anyhow::Result<()> {
             let moved = admin::replay(&settings, source, limit).await?;
             println!("replayed {moved} message(s)");
         }
+        ["sourcemaps", rest @ ..] => {
+            let (command, connection) = match admin::sourcemaps::parse(rest) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    eprintln!("{error}\n\n{USAGE}{}", admin::sourcemaps::USAGE);
+                    std::process::exit(2);
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            let succeeded =
+                admin::sourcemaps::run(&settings, &command, &connection, &mut out).await?;
+            drop(out);
+            // Some uploads failed: each said why on its line.
+            if !succeeded {
+                std::process::exit(1);
+            }
+        }
         _ => {
-            println!("{USAGE}");
+            println!("{USAGE}{}", admin::sourcemaps::USAGE);
             if !matches!(words.first().map(String::as_str), Some("help") | None) {
                 std::process::exit(2);
             }

@@ -1,6 +1,12 @@
-//! Replaying parked messages against the real RabbitMQ.
+//! Replaying parked messages against the real RabbitMQ; `sourcemaps`: the source map
+//! commands against a real processor.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+// One test binary for the crate: the module lives in `admin/`, not beside this file, where
+// cargo would build it as a second one.
+#[path = "admin/sourcemaps.rs"]
+mod sourcemaps;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};

@@ -103,6 +103,7 @@ impl Webhook {
                 url: channel.url.clone(),
                 secret: channel.secret.clone(),
             }),
+            _ => None,
         }
     }
 

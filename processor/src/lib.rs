@@ -13,6 +13,7 @@
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
 pub mod api;
+pub mod artifacts;
 pub mod consume;
 pub mod enrich;
 pub mod issues;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
+use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
 use crate::enrich::Enricher;
 use crate::issues::Issues;
@@ -35,6 +36,9 @@ pub struct ApiState {
     pub issues: Issues,
     pub admin_token: Secret,
     pub projects: HashSet<ProjectId>,
+    pub artifacts: ArtifactStore,
+    /// The largest file a source map upload may carry.
+    pub sourcemap_max_bytes: usize,
 }
 
 pub struct Application {
@@ -74,11 +78,15 @@ impl Application {
             ],
             shutdown.clone(),
         ));
+        let artifacts = ArtifactStore::new(store.pool().clone());
         let processor = Arc::new(Processor {
             store: store.clone(),
             symbolicator: Symbolicator::new(
                 store.pool().clone(),
-                Box::new(|| 0),
+                Box::new({
+                    let artifacts = artifacts.clone();
+                    move || artifacts.generation()
+                }),
                 settings.processor.sourcemap_cache_bytes,
             ),
             enricher: Enricher::new(Arc::new(UserAgents::new()), &settings.projects),
@@ -123,6 +131,8 @@ impl Application {
             issues: Issues::new(store.pool().clone(), store.outbox()),
             admin_token: settings.processor.admin_token.clone(),
             projects: settings.projects.iter().map(|p| p.id).collect(),
+            artifacts,
+            sourcemap_max_bytes: settings.processor.sourcemap_max_bytes,
         });
         let health = Health::new(shutdown.clone(), Arc::new(registry))
             .flag("broker", broker_ready)
@@ -160,6 +170,21 @@ impl Application {
                 .route(
                     "/api/projects/{project}/issues/{issue}/events",
                     web::get().to(api::issue_events),
+                )
+                .service(
+                    web::resource("/api/projects/{project}/releases/{release}/sourcemaps")
+                        .route(web::post().to(api::sourcemaps::upload))
+                        .route(web::get().to(api::sourcemaps::list))
+                        .route(web::delete().to(api::sourcemaps::delete_release)),
+                )
+                .service(
+                    web::resource("/api/projects/{project}/sourcemaps")
+                        .route(web::post().to(api::sourcemaps::upload_by_debug_id))
+                        .route(web::get().to(api::sourcemaps::list_by_debug_id)),
+                )
+                .route(
+                    "/api/projects/{project}/sourcemaps/{sourcemap}",
+                    web::delete().to(api::sourcemaps::delete),
                 )
                 .default_service(web::to(not_found))
         })

@@ -170,6 +170,73 @@ pub struct AlerterSettings {
     #[serde(rename = "retry_budget_secs", deserialize_with = "secs")]
     pub retry_budget: Duration,
     pub channels: Vec<ChannelSettings>,
+    /// What is notified, to which channels. None: new issues and regressions, to every
+    /// channel.
+    pub rules: Vec<RuleSettings>,
+}
+
+/// One alert rule: a condition, which events it looks at, where it notifies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    pub name: String,
+    pub condition: RuleCondition,
+    /// Only these projects; empty: all.
+    #[serde(default)]
+    pub projects: Vec<ProjectId>,
+    /// Only these environments; empty: all.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Only these levels (`fatal`, `error`, `warning`, …); empty: all.
+    #[serde(default)]
+    pub levels: Vec<String>,
+    /// Channel names; empty: every channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// At most one notification per issue (per project for `spike`) in this window, unless
+    /// it escalates. Default: `alerter.cooldown_secs`.
+    #[serde(default)]
+    pub cooldown_secs: Option<u64>,
+    /// `frequency`: events, `users`: distinct users, within `window_secs`.
+    #[serde(default)]
+    pub threshold: Option<u64>,
+    /// `frequency`, `users`, `spike`: the window.
+    #[serde(default)]
+    pub window_secs: Option<u64>,
+    /// `spike`: how many times the trailing average the window's count must reach.
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// `regression`: only when the event's release is newer than the one the issue was
+    /// resolved in.
+    #[serde(default)]
+    pub newer_release_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleCondition {
+    /// The first event of an issue the alerter has not seen before.
+    NewIssue,
+    /// An event of an issue that was resolved.
+    Regression,
+    /// At least `threshold` events of one issue within `window_secs`.
+    Frequency,
+    /// At least `threshold` distinct users of one issue within `window_secs`.
+    Users,
+    /// A project's error count in `window_secs` reaches `factor` × its trailing average.
+    Spike,
+}
+
+impl RuleCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleCondition::NewIssue => "new_issue",
+            RuleCondition::Regression => "regression",
+            RuleCondition::Frequency => "frequency",
+            RuleCondition::Users => "users",
+            RuleCondition::Spike => "spike",
+        }
+    }
 }
 
 impl Default for AlerterSettings {
@@ -182,6 +249,7 @@ impl Default for AlerterSettings {
             webhook_timeout: Duration::from_secs(10),
             retry_budget: Duration::from_secs(3600),
             channels: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -191,15 +259,69 @@ impl Default for AlerterSettings {
 pub struct ChannelSettings {
     pub name: String,
     pub kind: ChannelKind,
+    /// Where to send: the webhook or robot URL (`https://oapi.dingtalk.com/robot/send?
+    /// access_token=…`), or for email the SMTP server (`smtp://host:587` for STARTTLS,
+    /// `smtps://host:465` for TLS, `smtp+plain://host:25` for neither).
     pub url: Url,
+    /// Webhook: the HMAC key; DingTalk, Feishu: the robot's signing secret; email: the SMTP
+    /// password.
     #[serde(default)]
     pub secret: Option<Secret>,
+    /// Messages a minute at most, overriding the vendor's documented limit.
+    #[serde(default)]
+    pub rate_per_minute: Option<NonZeroU32>,
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHours>,
+    /// Email: the SMTP user name (with `secret` as the password).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Email: the sender address.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Email: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Webhook,
+    Dingtalk,
+    /// Feishu, and Lark (its international edition): the same robot API.
+    #[serde(alias = "lark")]
+    Feishu,
+    Wecom,
+    Slack,
+    Email,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Dingtalk => "dingtalk",
+            ChannelKind::Feishu => "feishu",
+            ChannelKind::Wecom => "wecom",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Email => "email",
+        }
+    }
+}
+
+/// Hours in which a channel's notifications are held, then sent as one digest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// `22:00`: local time in `timezone`.
+    pub start: String,
+    /// `08:00`; before `start` means the next day.
+    pub end: String,
+    /// An IANA time zone name (`Asia/Shanghai`, `Europe/Berlin`).
+    pub timezone: String,
+    /// Whether a new issue of level fatal is sent at once even in quiet hours.
+    #[serde(default)]
+    pub fatal_breaks_through: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -516,8 +638,67 @@ impl Settings {
             if !names.insert(channel.name.as_str()) {
                 return invalid("alerter.channels.name", "channel names must be unique");
             }
-            if !matches!(channel.url.scheme(), "http" | "https") {
-                return invalid("alerter.channels.url", "must be an http(s) URL");
+            match channel.kind {
+                ChannelKind::Email => {
+                    if !matches!(channel.url.scheme(), "smtp" | "smtps" | "smtp+plain") {
+                        return invalid(
+                            "alerter.channels.url",
+                            "an email channel's url is smtp://host:port (STARTTLS), smtps://host:port (TLS) or smtp+plain://host:port",
+                        );
+                    }
+                    if channel.from.is_none() || channel.to.is_empty() {
+                        return invalid(
+                            "alerter.channels.to",
+                            "an email channel needs from and at least one address in to",
+                        );
+                    }
+                }
+                _ if !matches!(channel.url.scheme(), "http" | "https") => {
+                    return invalid("alerter.channels.url", "must be an http(s) URL");
+                }
+                _ => {}
+            }
+        }
+        let mut rule_names = HashSet::new();
+        for rule in &self.alerter.rules {
+            if !rule_names.insert(rule.name.as_str()) {
+                return invalid("alerter.rules.name", "rule names must be unique");
+            }
+            if let Some(unknown) = rule.channels.iter().find(|c| !names.contains(c.as_str())) {
+                return invalid(
+                    "alerter.rules.channels",
+                    &format!("no channel is named {unknown:?}"),
+                );
+            }
+            let needs = |what: bool, key: &'static str, why: &str| {
+                if what { Ok(()) } else { invalid(key, why) }
+            };
+            match rule.condition {
+                RuleCondition::Frequency | RuleCondition::Users => {
+                    needs(
+                        rule.threshold.is_some_and(|t| t > 0),
+                        "alerter.rules.threshold",
+                        "frequency and users rules need a threshold of at least 1",
+                    )?;
+                    needs(
+                        rule.window_secs.is_some_and(|w| w > 0),
+                        "alerter.rules.window_secs",
+                        "frequency and users rules need a window of at least 1 second",
+                    )?;
+                }
+                RuleCondition::Spike => {
+                    needs(
+                        rule.window_secs.is_some_and(|w| w > 0),
+                        "alerter.rules.window_secs",
+                        "spike rules need a window of at least 1 second",
+                    )?;
+                    needs(
+                        rule.factor.is_some_and(|f| f.is_finite() && f > 1.0),
+                        "alerter.rules.factor",
+                        "spike rules need a factor above 1",
+                    )?;
+                }
+                RuleCondition::NewIssue | RuleCondition::Regression => {}
             }
         }
         if self.projects.is_empty() {

@@ -106,6 +106,11 @@ impl TestEnv {
                 .parse()
                 .unwrap_or_else(|e| panic!("bad webhook url {url}: {e}")),
             secret: secret.map(Secret::new),
+            rate_per_minute: None,
+            quiet_hours: None,
+            username: None,
+            from: None,
+            to: Vec::new(),
         });
     }
 

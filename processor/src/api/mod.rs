@@ -4,6 +4,7 @@
 
 mod events;
 mod issues;
+pub mod sourcemaps;
 mod stats;
 
 pub use events::{get_event, list_events};

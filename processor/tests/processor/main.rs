@@ -5,6 +5,7 @@
 //! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
 //! - `issues`: errors grouped into issues, counted once, resolved and regressed.
 //! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
+//! - `sourcemaps`: source maps uploaded, replaced, listed and deleted; never served back.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -12,5 +13,6 @@ mod api;
 mod delivery;
 mod issues;
 mod lifecycle;
+mod sourcemaps;
 mod support;
 mod symbolicate;

@@ -1,0 +1,553 @@
+//! Build artifacts: the source maps (and minified files) that builds upload, kept in PostgreSQL
+//! (`sourcemaps`) until deleted, to resolve minified stack frames ([`crate::symbolicate`]).
+//! Never served back: listings carry names and sizes only.
+//!
+//! An upload is checked once, at the edge ([`NewSourceMap::new`]): the name is a URL or a
+//! `~/path`, the map is a version 3 source map (its mappings are not decoded: that is the
+//! resolver's work, and costs milliseconds per megabyte), and its debug id is read from the
+//! map or from the minified file's `//# debugId=` comment. A map is replaced by a later
+//! upload of the same project, release and name.
+//!
+//! Every committed change bumps a [generation](ArtifactStore::generation), which the resolver
+//! reads to forget what it cached, including the frames it found no map for.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use shared::event::ProjectId;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+/// The longest name: frames' URLs are cut at 2 KiB by the collector.
+pub const MAX_NAME_BYTES: usize = 2048;
+/// The longest release: events' releases are cut at 256 bytes by the collector.
+pub const MAX_RELEASE_BYTES: usize = 256;
+/// How far from the end of a minified file its `//# debugId=` comment is looked for.
+const DEBUG_ID_TAIL_BYTES: usize = 4096;
+
+/// What is wrong with an upload; each names the part the client has to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("name: {0}")]
+    Name(&'static str),
+    #[error("release: {0}")]
+    Release(&'static str),
+    #[error("sourcemap: {0}")]
+    Map(String),
+    #[error("minified: {0}")]
+    Minified(&'static str),
+    #[error(
+        "no debug id: a map uploaded without a release needs a debugId in the map or a //# debugId= comment at the end of the minified file"
+    )]
+    NoDebugId,
+    #[error("the map's debugId {map} differs from the minified file's {minified}")]
+    DebugIdMismatch { map: Uuid, minified: Uuid },
+}
+
+/// The name a minified file is matched by: its absolute URL, or `~` and its path for any
+/// host, as frames name it (without query or fragment, which frames are matched without).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactName(String);
+
+impl ArtifactName {
+    pub fn parse(name: &str) -> Result<Self, ArtifactError> {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(ArtifactError::Name("at most 2048 bytes"));
+        }
+        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ArtifactError::Name(
+                "no whitespace or control characters (percent-encode them)",
+            ));
+        }
+        if name.contains(['?', '#']) {
+            return Err(ArtifactError::Name(
+                "no query or fragment: frames are matched without them",
+            ));
+        }
+        let rest = name
+            .strip_prefix("~/")
+            .or_else(|| host_and_path(name, "http://"))
+            .or_else(|| host_and_path(name, "https://"));
+        match rest {
+            Some(rest) if !rest.is_empty() => Ok(Self(name.to_owned())),
+            _ => Err(ArtifactError::Name(
+                "an absolute http(s) URL (https://shop.example/static/app.js) or ~ and a path (~/static/app.js)",
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `https://host/path` → `host/path`, if the host is not empty.
+fn host_and_path<'a>(name: &'a str, scheme: &str) -> Option<&'a str> {
+    let rest = name
+        .get(..scheme.len())
+        .filter(|prefix| prefix.eq_ignore_ascii_case(scheme))
+        .map(|_| &name[scheme.len()..])?;
+    (!rest.is_empty() && !rest.starts_with('/')).then_some(rest)
+}
+
+/// A source map ready to be stored: named, read as a version 3 map, its debug id found.
+#[derive(Debug)]
+pub struct NewSourceMap {
+    release: String,
+    name: ArtifactName,
+    debug_id: Option<Uuid>,
+    map: Vec<u8>,
+    minified: Option<Vec<u8>>,
+}
+
+impl NewSourceMap {
+    /// `release` is `""` for a map matched by its debug id only, which it then must have.
+    pub fn new(
+        release: &str,
+        name: ArtifactName,
+        map: Vec<u8>,
+        minified: Option<Vec<u8>>,
+    ) -> Result<Self, ArtifactError> {
+        if release.len() > MAX_RELEASE_BYTES {
+            return Err(ArtifactError::Release("at most 256 bytes"));
+        }
+        if release.chars().any(char::is_control) {
+            return Err(ArtifactError::Release("no control characters"));
+        }
+        let in_map = map_debug_id(&map)?;
+        let in_minified = minified.as_deref().map(minified_debug_id).transpose()?;
+        let debug_id = match (in_map, in_minified.flatten()) {
+            (Some(map), Some(minified)) if map != minified => {
+                return Err(ArtifactError::DebugIdMismatch { map, minified });
+            }
+            (map, minified) => map.or(minified),
+        };
+        if release.is_empty() && debug_id.is_none() {
+            return Err(ArtifactError::NoDebugId);
+        }
+        Ok(Self {
+            release: release.to_owned(),
+            name,
+            debug_id,
+            map,
+            minified,
+        })
+    }
+
+    pub fn debug_id(&self) -> Option<Uuid> {
+        self.debug_id
+    }
+
+    /// The bytes stored: the map and the minified file together.
+    pub fn size_bytes(&self) -> usize {
+        self.map.len() + self.minified.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// The fields of a map that say what it is; everything else (`sourcesContent`, the mappings'
+/// text) is skipped by the parser without being copied.
+#[derive(Deserialize)]
+struct MapHead {
+    version: Option<serde_json::Value>,
+    mappings: Option<SkippedString>,
+    sections: Option<Vec<IgnoredAny>>,
+    #[serde(rename = "debugId")]
+    debug_id_camel: Option<String>,
+    debug_id: Option<String>,
+}
+
+/// A JSON string, checked to be one and dropped: a map's `mappings` may be megabytes.
+struct SkippedString;
+
+impl<'de> Deserialize<'de> for SkippedString {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = SkippedString;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SkippedString, E> {
+                Ok(SkippedString)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// Checks that `map` is a version 3 source map (regular or indexed) and returns its debug id.
+fn map_debug_id(map: &[u8]) -> Result<Option<Uuid>, ArtifactError> {
+    let invalid = |reason: &str| ArtifactError::Map(reason.to_owned());
+    // The anti-XSSI prefix some servers put before JSON, which source map readers skip.
+    let json = match map.strip_prefix(b")]}'") {
+        Some(rest) => rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |at| &rest[at + 1..]),
+        None => map,
+    };
+    // A derived struct also reads a JSON array (as a sequence of its fields).
+    if json.trim_ascii_start().first() != Some(&b'{') {
+        return Err(invalid("not a source map: not a JSON object"));
+    }
+    let head: MapHead = serde_json::from_slice(json)
+        .map_err(|error| ArtifactError::Map(format!("not a source map: {error}")))?;
+    match &head.version {
+        None => return Err(invalid("not a source map: no \"version\"")),
+        Some(version) if version.as_u64() == Some(3) => {}
+        Some(version) => {
+            return Err(ArtifactError::Map(format!(
+                "version {version} is not supported, only 3"
+            )));
+        }
+    }
+    if head.mappings.is_none() && head.sections.is_none() {
+        return Err(invalid(
+            "not a source map: neither \"mappings\" nor \"sections\"",
+        ));
+    }
+    head.debug_id_camel
+        .or(head.debug_id)
+        .map(|id| {
+            id.parse::<Uuid>()
+                .map_err(|_| invalid("its debugId is not a UUID"))
+        })
+        .transpose()
+}
+
+/// The `//# debugId=<uuid>` comment among the last lines of a minified file, if any.
+fn minified_debug_id(minified: &[u8]) -> Result<Option<Uuid>, ArtifactError> {
+    let tail = &minified[minified.len().saturating_sub(DEBUG_ID_TAIL_BYTES)..];
+    let Some(id) = tail
+        .split(|&b| b == b'\n')
+        .rev()
+        .find_map(|line| line.trim_ascii().strip_prefix(b"//# debugId="))
+    else {
+        return Ok(None);
+    };
+    std::str::from_utf8(id)
+        .ok()
+        .and_then(|id| id.trim().parse::<Uuid>().ok())
+        .map(Some)
+        .ok_or(ArtifactError::Minified(
+            "its //# debugId= comment is not a UUID",
+        ))
+}
+
+/// A stored source map, as listed: never its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceMapInfo {
+    pub id: i64,
+    pub name: String,
+    pub release: String,
+    pub debug_id: Option<Uuid>,
+    /// The map and the minified file together.
+    pub size_bytes: i64,
+    pub has_minified: bool,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub sourcemap: SourceMapInfo,
+    /// An earlier upload of the same project, release and name was replaced.
+    pub replaced: bool,
+}
+
+/// Only constant text goes into the statements below: values are bound.
+const COLUMNS: &str =
+    "id, name, release, debug_id, size_bytes, minified IS NOT NULL AS has_minified, uploaded_at";
+
+#[derive(Clone)]
+pub struct ArtifactStore {
+    pool: PgPool,
+    generation: Arc<AtomicU64>,
+}
+
+impl ArtifactStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many uploads and deletes this process has committed: what the resolver caches is
+    /// valid for one generation.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Stores `map`, replacing the one of the same project, release and name (without a
+    /// release: of the same debug id and name).
+    pub async fn upload(
+        &self,
+        project: ProjectId,
+        map: NewSourceMap,
+    ) -> Result<Uploaded, StoreError> {
+        let size_bytes = i64::try_from(map.size_bytes()).unwrap_or(i64::MAX);
+        // xmax is 0 on a row this statement inserted, and set on one it updated.
+        // A release's maps are one per name; maps without a release one per debug id and
+        // name (migration 0005), so two builds' app.js do not replace each other.
+        let conflict = if map.release.is_empty() {
+            "(project_id, debug_id, name) WHERE release = ''"
+        } else {
+            "(project_id, release, name) WHERE release <> ''"
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO sourcemaps (project_id, release, name, debug_id, map, minified, size_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT {conflict} DO UPDATE
+             SET debug_id = EXCLUDED.debug_id, map = EXCLUDED.map, minified = EXCLUDED.minified,
+                 size_bytes = EXCLUDED.size_bytes, uploaded_at = now()
+             RETURNING {COLUMNS}, xmax = 0 AS inserted"
+        )))
+        .bind(i64::from(project.get()))
+        .bind(&map.release)
+        .bind(map.name.as_str())
+        .bind(map.debug_id)
+        .bind(&map.map)
+        .bind(&map.minified)
+        .bind(size_bytes)
+        .fetch_one(&self.pool)
+        .await?;
+        self.changed();
+        Ok(Uploaded {
+            sourcemap: info(&row)?,
+            replaced: !row.try_get::<bool, _>("inserted")?,
+        })
+    }
+
+    /// The maps of a release, by name.
+    pub async fn list_release(
+        &self,
+        project: ProjectId,
+        release: &str,
+    ) -> Result<Vec<SourceMapInfo>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = $1 AND release = $2
+             ORDER BY name, id"
+        )))
+        .bind(i64::from(project.get()))
+        .bind(release)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(info).collect()
+    }
+
+    /// The maps with a debug id, whatever their release.
+    pub async fn list_debug_id(
+        &self,
+        project: ProjectId,
+        debug_id: Uuid,
+    ) -> Result<Vec<SourceMapInfo>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = $1 AND debug_id = $2
+             ORDER BY release, name, id"
+        )))
+        .bind(i64::from(project.get()))
+        .bind(debug_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(info).collect()
+    }
+
+    /// Deletes one map of `project`; false if it has none with that id.
+    pub async fn delete(&self, project: ProjectId, id: i64) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM sourcemaps WHERE project_id = $1 AND id = $2")
+            .bind(i64::from(project.get()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            self.changed();
+        }
+        Ok(deleted > 0)
+    }
+
+    /// Deletes every map of a release; returns how many there were.
+    pub async fn delete_release(
+        &self,
+        project: ProjectId,
+        release: &str,
+    ) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM sourcemaps WHERE project_id = $1 AND release = $2")
+            .bind(i64::from(project.get()))
+            .bind(release)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            self.changed();
+        }
+        Ok(deleted)
+    }
+}
+
+fn info(row: &sqlx::postgres::PgRow) -> Result<SourceMapInfo, StoreError> {
+    Ok(SourceMapInfo {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        release: row.try_get("release")?,
+        debug_id: row.try_get("debug_id")?,
+        size_bytes: row.try_get("size_bytes")?,
+        has_minified: row.try_get("has_minified")?,
+        uploaded_at: row.try_get("uploaded_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "c5b0ae1d-2f4e-4a8b-9d4f-3c1e7a9b2d10";
+
+    fn name(text: &str) -> Result<ArtifactName, ArtifactError> {
+        ArtifactName::parse(text)
+    }
+
+    fn new(
+        release: &str,
+        map: &str,
+        minified: Option<&str>,
+    ) -> Result<NewSourceMap, ArtifactError> {
+        NewSourceMap::new(
+            release,
+            name("~/app.js").unwrap_or_else(|e| panic!("{e}")),
+            map.as_bytes().to_vec(),
+            minified.map(|m| m.as_bytes().to_vec()),
+        )
+    }
+
+    #[test]
+    fn names_are_urls_or_tilde_paths() {
+        for good in [
+            "~/static/app.3f9a.js",
+            "https://shop.example/static/app.js",
+            "HTTP://shop.example:8080/app.js",
+            "https://shop.example/a%20b.js",
+        ] {
+            assert_eq!(name(good).map(|n| n.0), Ok(good.to_owned()), "{good}");
+        }
+        for bad in [
+            "",
+            "~",
+            "~/",
+            "app.js",
+            "/static/app.js",
+            "static/app.js",
+            "ftp://shop.example/app.js",
+            "https://",
+            "https:///app.js",
+            "~/app.js?v=3",
+            "https://shop.example/app.js#top",
+            "~/a b.js",
+            "~/a\nb.js",
+        ] {
+            assert!(name(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(name(&format!("~/{}", "a".repeat(MAX_NAME_BYTES))).is_err());
+    }
+
+    #[test]
+    fn a_map_is_a_version_3_object_with_mappings_or_sections() {
+        assert!(
+            new(
+                "1",
+                r#"{"version":3,"sources":[],"names":[],"mappings":"AAAA"}"#,
+                None
+            )
+            .is_ok()
+        );
+        assert!(
+            new(
+                "1",
+                r#"{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{}}]}"#,
+                None
+            )
+            .is_ok()
+        );
+        assert!(new("1", ")]}'\n{\"version\":3,\"mappings\":\"\"}", None).is_ok());
+        for (map, says) in [
+            ("not json", "not a source map"),
+            ("[3, \"AAAA\"]", "not a JSON object"),
+            (r#"{"mappings":"AAAA"}"#, "no \"version\""),
+            (
+                r#"{"version":2,"mappings":"AAAA"}"#,
+                "version 2 is not supported",
+            ),
+            (
+                r#"{"version":"3","mappings":"AAAA"}"#,
+                "version \"3\" is not supported",
+            ),
+            (r#"{"version":3}"#, "neither \"mappings\" nor \"sections\""),
+            (r#"{"version":3,"mappings":5}"#, "expected a string"),
+            (
+                r#"{"version":3,"mappings":"","debugId":"nope"}"#,
+                "debugId is not a UUID",
+            ),
+            (r#"{"version":3,"mappings":"AAAA""#, "EOF"),
+        ] {
+            let error = new("1", map, None).expect_err(map).to_string();
+            assert!(error.starts_with("sourcemap: "), "{map}: {error}");
+            assert!(error.contains(says), "{map}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_debug_id_comes_from_the_map_or_the_minified_file() {
+        let id: Uuid = ID.parse().unwrap_or_else(|e| panic!("{e}"));
+        let with = format!(r#"{{"version":3,"mappings":"","debugId":"{ID}"}}"#);
+        let snake = format!(
+            r#"{{"version":3,"mappings":"","debug_id":"{}"}}"#,
+            ID.to_uppercase()
+        );
+        let without = r#"{"version":3,"mappings":""}"#;
+        let minified = format!("x();\n//# debugId={ID}\n//# sourceMappingURL=app.js.map\n");
+        assert_eq!(new("", &with, None).map(|m| m.debug_id()), Ok(Some(id)));
+        assert_eq!(new("", &snake, None).map(|m| m.debug_id()), Ok(Some(id)));
+        assert_eq!(
+            new("", without, Some(&minified)).map(|m| m.debug_id()),
+            Ok(Some(id))
+        );
+        assert_eq!(
+            new("1", without, Some("x();")).map(|m| m.debug_id()),
+            Ok(None)
+        );
+        assert_eq!(
+            new("", without, Some("x();")).err(),
+            Some(ArtifactError::NoDebugId)
+        );
+        assert_eq!(
+            new("", without, Some("x();\n//# debugId=zzz\n")).err(),
+            Some(ArtifactError::Minified(
+                "its //# debugId= comment is not a UUID"
+            ))
+        );
+        let other = "0e4b3f0c-1111-4222-8333-944455556666";
+        assert!(matches!(
+            new("1", &with, Some(&format!("//# debugId={other}"))),
+            Err(ArtifactError::DebugIdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn releases_are_bounded_like_the_events_they_match() {
+        let map = r#"{"version":3,"mappings":""}"#;
+        assert!(new(&"r".repeat(MAX_RELEASE_BYTES), map, None).is_ok());
+        assert!(new(&"r".repeat(MAX_RELEASE_BYTES + 1), map, None).is_err());
+    }
+}
