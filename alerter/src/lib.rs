@@ -1,42 +1,35 @@
-//! The alerter: tells people when their front ends throw errors.
+//! The alerter: tells people when their front ends throw errors, without paging them for
+//! every one.
 //!
-//! It reads the `error.*` events the collector publishes, from its own queue (so it can be
-//! down, or slow, without holding up the collector or the processor), and POSTs a JSON
-//! [`notification`] to every webhook channel configured in `[[alerter.channels]]`, signed
-//! with the channel's secret ([`signature`]).
+//! It reads its own queue (bound to `error.*` and the processor's `issue.*` notices), so it
+//! keeps working while the processor is down. Each delivery goes through the [`pipeline`]:
+//! grouped by the shared function, checked against the issues it has seen, and given to the
+//! [`rules`] engine (new issue, regression, frequency, users, spike; cooldowns with one
+//! escalation). What fires becomes one notification per channel, written to PostgreSQL
+//! ([`store`], the alerter's own schema) before the delivery is acknowledged ([`consumer`]).
 //!
-//! Flow of one delivery ([`consumer`]): decode the [`shared::event::Event`] (a body that is
-//! not one is dead-lettered), ask the [`cooldown`] whether the same problem was notified
-//! recently (then ack and count it), otherwise send to every [`webhook`] at once
-//! ([`notifier`]), retrying each failing channel in-process with backoff ([`retry`]) while
-//! the delivery stays unacknowledged. Ack when every channel answered 2xx; dead-letter when
-//! a channel still fails after the retry budget; hand the delivery back to the queue only
-//! when shutdown or a lost connection interrupts it.
+//! One [`dispatch`]er per channel sends them from there: within the vendor's rate limit
+//! ([`limiter`]), folded into a digest when more are due than it allows or when quiet hours
+//! end ([`compose`]), retried with backoff, and, when a vendor refuses for good or the retry
+//! budget runs out, recorded as failed with what triggered it dead-lettered
+//! ([`dead_letter`]). The [`channels`] are the vendors: webhook, DingTalk, Feishu/Lark,
+//! WeCom, Slack, email. The [`api`] lists what was notified and tests a channel.
 //!
-//! Start with [`startup`], which wires it all together, then [`consumer`]. Everything the
-//! alerter measures is in [`metrics`]; its HTTP port serves only `/healthz`, `/readyz` and
-//! `/metrics`.
+//! Start with [`startup`], which wires it all together, then [`pipeline`].
 
+pub mod api;
+pub mod channels;
+pub mod compose;
 pub mod consumer;
-pub mod cooldown;
+pub mod dead_letter;
+pub mod dispatch;
+pub mod limiter;
 pub mod metrics;
-pub mod notification;
-pub mod notifier;
-pub mod retry;
+pub mod pipeline;
+pub mod rules;
+pub mod send;
 pub mod signature;
 pub mod startup;
-pub mod webhook;
+pub mod store;
 
 pub use startup::Application;
-
-/// An error and its causes, `outer: inner: innermost`, for logs.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

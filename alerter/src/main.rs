@@ -10,7 +10,9 @@ async fn main() -> anyhow::Result<()> {
     shared::telemetry::init(&settings.log);
     let shutdown = CancellationToken::new();
     shared::shutdown::cancel_on_signal(shutdown.clone());
-    let app = alerter::Application::build(settings, shutdown).context("starting the alerter")?;
+    let app = alerter::Application::build(settings, shutdown)
+        .await
+        .context("starting the alerter")?;
     tracing::info!(port = app.port(), "Alerter listening.");
     app.run_until_stopped().await
 }

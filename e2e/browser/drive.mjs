@@ -4,6 +4,8 @@
 //   node e2e/browser/drive.mjs --sdk 8|latest --dsn DSN --scenario NAME [--release R]
 //                              [--record DIR] [--record-429-after N] [--send-default-pii]
 //                              [--timeout SECONDS] [--chromium PATH]
+//   node e2e/browser/drive.mjs --scenario bundle --bundle FILE [--mode sentry|native]
+//                              [--sdk 8|latest] --dsn DSN [--release R] ...
 //
 // It serves a small shop page (page/) from its own HTTP server on 127.0.0.1 (an ephemeral
 // port), with the chosen SDK bundled into an IIFE by esbuild (the npm packages ship no browser
@@ -18,6 +20,11 @@
 // DIR/browser-<version>-<scenario>-<n>.envelope, with its query string and headers beside it in
 // a .json file. --record-429-after N makes it answer 429 (with Retry-After and
 // X-Sentry-Rate-Limits) to every envelope with an event after the first N.
+//
+// --scenario bundle: a page of its own (bundlePageHtml) serves FILE, a site's minified build,
+// at /static/app.min.js and calls its window.pay(), which throws. --mode sentry (the default):
+// the SDK is initialised first and reports the uncaught error; --mode native: no SDK at all, the
+// page catches the error and posts it to the collector's native endpoint itself.
 
 import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -43,7 +50,9 @@ const SCENARIOS = [
   'tracing',
   'tracing-static',
   'flood',
+  'bundle',
 ];
+const MODES = ['sentry', 'native'];
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -65,6 +74,8 @@ function usage() {
     'usage: node drive.mjs --sdk 8|latest --dsn DSN --scenario NAME [--release R] ' +
     '[--record DIR] [--record-429-after N] [--send-default-pii] [--timeout SECONDS] ' +
     '[--chromium PATH]\n' +
+    '       node drive.mjs --scenario bundle --bundle FILE [--mode sentry|native] ' +
+    '[--sdk 8|latest] --dsn DSN [--release R] [--timeout SECONDS] [--chromium PATH]\n' +
     `scenarios: ${SCENARIOS.join(', ')}`
   );
 }
@@ -82,12 +93,33 @@ function parseCli(argv) {
       'send-default-pii': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '90' },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
+      bundle: { type: 'string' },
+      mode: { type: 'string', default: 'sentry' },
     },
     strict: true,
   });
-  if (!SDKS[values.sdk]) throw new UsageError(`--sdk must be 8 or latest, not ${values.sdk}`);
   if (!SCENARIOS.includes(values.scenario)) {
     throw new UsageError(`unknown --scenario ${values.scenario}`);
+  }
+  const isBundle = values.scenario === 'bundle';
+  if (!MODES.includes(values.mode)) {
+    throw new UsageError(`--mode must be sentry or native, not ${values.mode}`);
+  }
+  if (isBundle !== (values.bundle !== undefined)) {
+    throw new UsageError('--bundle FILE goes with --scenario bundle, and only with it');
+  }
+  if (!isBundle && values.mode !== 'sentry') {
+    throw new UsageError('--mode native needs --scenario bundle');
+  }
+  const native = values.mode === 'native';
+  if (native && values.sdk !== undefined) {
+    throw new UsageError('--mode native runs no SDK: leave out --sdk');
+  }
+  if (native && values.record) {
+    throw new UsageError('--record records SDK envelopes: not with --mode native');
+  }
+  if (!native && !SDKS[values.sdk]) {
+    throw new UsageError(`--sdk must be 8 or latest, not ${values.sdk}`);
   }
   if (!values.dsn && !values.record) throw new UsageError('--dsn is required without --record');
   if (values.dsn) parseDsn(values.dsn);
@@ -107,6 +139,8 @@ function parseCli(argv) {
     sendDefaultPii: values['send-default-pii'],
     timeoutMs: timeout * 1000,
     chromium: values.chromium,
+    bundle: values.bundle === undefined ? undefined : path.resolve(values.bundle),
+    mode: values.mode,
   };
 }
 
@@ -196,6 +230,116 @@ async function bundleSdk(packageName) {
   return result.outputFiles[0].contents;
 }
 
+// ---- The bundle scenario's page: a site's minified build, with or without the SDK. ----
+
+function bundlePageHtml(mode) {
+  const sdk =
+    mode === 'sentry' ? '\n  <script src="/sentry.js"></script>\n  <script src="/init.js"></script>' : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>frontmon e2e shop (minified build)</title>
+  <!-- The driver's settings, the SDK initialised (sentry mode), then the site's build. -->
+  <script src="/config.js"></script>${sdk}
+  <script src="/static/app.min.js"></script>
+  <script src="/bundle-page.js"></script>
+</head>
+<body>
+  <main id="content">
+    <h1>Checkout</h1>
+    <button id="pay" type="button">Pay</button>
+  </main>
+</body>
+</html>
+`;
+}
+
+// The page's own code in the bundle scenario. The same named functions lead to window.pay() in
+// both modes, so the SDK and the native event report the same stack, frame for frame.
+const BUNDLE_PAGE_JS = `// window.pay() is the minified build's (/static/app.min.js); it throws a TypeError.
+function payWithBundle() {
+  return window.pay();
+}
+
+// Calls window.pay() from a timer: uncaught (the SDK's to report), or caught and handed over.
+function schedulePay(onError) {
+  setTimeout(function onPayTimer() {
+    if (!onError) {
+      payWithBundle();
+      return;
+    }
+    try {
+      payWithBundle();
+    } catch (error) {
+      onError(error);
+    }
+  });
+}
+
+// sentry mode: the error is left uncaught; the SDK reports it (its window.onerror handler and
+// the setTimeout wrapper it installs).
+async function runWithSentry() {
+  const seen = new Promise(function (resolve) {
+    window.addEventListener('error', function () {
+      setTimeout(resolve);
+    }, { once: true });
+  });
+  schedulePay(null);
+  await seen;
+  const id = Sentry.lastEventId();
+  let flushed;
+  try {
+    flushed = await Sentry.flush(5000);
+  } catch (error) {
+    flushed = 'rejected: ' + String(error);
+  }
+  return { sdk_version: Sentry.SDK_VERSION, captured_ids: id ? [id] : [], flushed: flushed };
+}
+
+// native mode: no SDK; the page posts the error to the collector's native endpoint, which the
+// DSN locates (http://KEY@HOST[/PREFIX]/PROJECT).
+async function runNative() {
+  const error = await new Promise(schedulePay);
+  const config = window.FRONTMON;
+  const dsn = new URL(config.dsn);
+  const segments = dsn.pathname.split('/');
+  const project = segments.pop();
+  const endpoint = dsn.origin + segments.join('/') + '/api/' + project + '/events?key=' +
+    encodeURIComponent(dsn.username);
+  const event = { type: 'error', message: error.message, stack: error.stack, url: location.href };
+  if (config.release) {
+    event.release = config.release;
+  }
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(event),
+  });
+  const answer = await response.json().catch(function () {
+    return null;
+  });
+  return {
+    sdk_version: null,
+    captured_ids: (answer && answer.ids) || [],
+    flushed: null,
+    native: { status: response.status, sent: event },
+  };
+}
+
+document.addEventListener('DOMContentLoaded', function onReady() {
+  document.getElementById('pay').addEventListener('click', function onPayClick() {
+    if (window.Sentry) {
+      Sentry.addBreadcrumb({ category: 'ui', message: 'clicked pay' });
+    }
+    const run = window.FRONTMON.mode === 'native' ? runNative : runWithSentry;
+    run().then(window.frontmonDone, function (error) {
+      window.frontmonDone({ error: String((error && error.stack) || error) });
+    });
+  });
+});
+`;
+
 function listen(server) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -203,7 +347,8 @@ function listen(server) {
   });
 }
 
-async function startPageServer({ sentryJs, config }) {
+// `bundle`: {js, mode}, the bundle scenario's minified build and mode, which then has the page.
+async function startPageServer({ sentryJs, config, bundle }) {
   const files = {
     '/': ['index.html', 'text/html; charset=utf-8'],
     '/index.html': ['index.html', 'text/html; charset=utf-8'],
@@ -215,10 +360,20 @@ async function startPageServer({ sentryJs, config }) {
     const { pathname } = new URL(req.url, 'http://127.0.0.1');
     const headers = { 'cache-control': 'no-store' };
     try {
-      if (pathname === '/config.js') {
+      if (bundle && (pathname === '/' || pathname === '/index.html')) {
+        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+        res.end(bundlePageHtml(bundle.mode));
+      } else if (bundle && pathname === '/bundle-page.js') {
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+        res.end(BUNDLE_PAGE_JS);
+      } else if (bundle && pathname === '/static/app.min.js') {
+        // Its map is never served: the processor has it, as on a real site.
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+        res.end(bundle.js);
+      } else if (pathname === '/config.js') {
         res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
         res.end(configJs);
-      } else if (pathname === '/sentry.js') {
+      } else if (pathname === '/sentry.js' && sentryJs) {
         res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
         res.end(sentryJs);
       } else if (files[pathname]) {
@@ -422,10 +577,12 @@ function withTimeout(promise, ms, what) {
 // ---- The run. ----
 
 async function run(opts) {
+  // No SDK in the bundle scenario's native mode.
   const packageName = SDKS[opts.sdk];
-  const sdkPackage = JSON.parse(
-    await readFile(path.join(HERE, 'node_modules', packageName, 'package.json'), 'utf8'),
-  );
+  const sdkPackage = packageName
+    ? JSON.parse(await readFile(path.join(HERE, 'node_modules', packageName, 'package.json'), 'utf8'))
+    : null;
+  const bundleJs = opts.bundle ? await readFile(opts.bundle) : null;
   const cleanups = [];
   try {
     let dsn = opts.dsn;
@@ -444,16 +601,18 @@ async function run(opts) {
     }
     const dsnOrigin = parseDsn(dsn).origin;
 
-    const sentryJs = await bundleSdk(packageName);
+    const sentryJs = packageName ? await bundleSdk(packageName) : null;
     const page_ = await startPageServer({
       sentryJs,
       config: {
         dsn,
         release: opts.release ?? null,
         scenario: opts.scenario,
+        mode: opts.mode,
         tracing: { tracing: true, 'tracing-static': 'static' }[opts.scenario] ?? false,
         sendDefaultPii: opts.sendDefaultPii,
       },
+      bundle: bundleJs ? { js: bundleJs, mode: opts.mode } : null,
     });
     cleanups.push(() => page_.server.close());
 
@@ -483,8 +642,13 @@ async function run(opts) {
 
     await page.goto(`${page_.origin}/`, { waitUntil: 'load' });
     const sdkLoaded = await page.evaluate(() => typeof window.Sentry?.init === 'function');
-    if (!sdkLoaded) {
+    if (sentryJs && !sdkLoaded) {
       throw new Error(`the SDK did not load in the page; page errors: ${JSON.stringify(pageErrors)}`);
+    }
+    if (bundleJs && !(await page.evaluate(() => typeof window.pay === 'function'))) {
+      throw new Error(
+        `the bundle did not define window.pay; page errors: ${JSON.stringify(pageErrors)}`,
+      );
     }
     await page.click('#pay');
     let result;
@@ -493,6 +657,7 @@ async function run(opts) {
     } catch (error) {
       const state = await page
         .evaluate(() => {
+          if (!window.Sentry) return null;
           const span = window.Sentry.getActiveSpan();
           return {
             ended_root_spans: window.FRONTMON_ENDED_ROOT_SPANS,
@@ -516,9 +681,10 @@ async function run(opts) {
       statusCounts[key] = (statusCounts[key] || 0) + 1;
     }
     return {
-      sdk: opts.sdk,
+      sdk: opts.sdk ?? null,
       sdk_version: result.sdk_version,
       scenario: opts.scenario,
+      ...(bundleJs ? { mode: opts.mode, bundle: opts.bundle } : {}),
       dsn,
       page_origin: page_.origin,
       user_agent: await page.evaluate(() => navigator.userAgent),
@@ -529,6 +695,7 @@ async function run(opts) {
       captured_ids: result.captured_ids,
       client_reports: described.flatMap((r) => r.client_reports),
       ...(result.flood ? { dropped: result.flood.outcomes, captured: result.flood.captured } : {}),
+      ...(result.native ? { native: result.native } : {}),
       console_errors: consoleErrors,
       page_errors: pageErrors,
       ...(recorder ? { recorded: recorder.recorded } : {}),

@@ -135,6 +135,9 @@ pub struct ProcessorSettings {
     pub sourcemap_max_bytes: usize,
     /// Parsed source maps kept in memory, bounded by the size of the maps as uploaded.
     pub sourcemap_cache_bytes: usize,
+    /// Where people reach the read API (`https://frontmon.example`): the links in alerts.
+    /// None: alerts carry no links.
+    pub public_url: Option<Url>,
 }
 
 impl Default for ProcessorSettings {
@@ -148,6 +151,7 @@ impl Default for ProcessorSettings {
             batch_wait: Duration::from_millis(20),
             sourcemap_max_bytes: 32 * 1024 * 1024,
             sourcemap_cache_bytes: 16 * 1024 * 1024,
+            public_url: None,
         }
     }
 }

@@ -275,18 +275,7 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
             Some(grouping)
         }
         Detail::Error {} => {
-            // `error.message` has no type; `error.stack` starts with `TypeError: …` in V8.
-            let (kind, value) = match split_error_message(message) {
-                (None, value) => {
-                    let first_line = event
-                        .stack
-                        .as_deref()
-                        .and_then(|s| s.lines().next())
-                        .unwrap_or_default();
-                    (split_error_message(first_line).0, value)
-                }
-                typed => typed,
-            };
+            let (kind, value) = native_type_and_value(message, event.stack.as_deref());
             let frames = event.stack.as_deref().map(parse_stack).unwrap_or_default();
             Some(group(&Input {
                 exception_type: kind,
@@ -408,6 +397,22 @@ fn split_position(location: &str) -> (&str, Option<u32>, Option<u32>) {
         [column, line] => (rest, *line, *column),
         [line] => (rest, *line, None),
         _ => (rest, None, None),
+    }
+}
+
+/// The exception type and value of a native error: from its message (`TypeError: x`), else
+/// its type from the stack's first line, since a page's `error.message` has no type and V8's
+/// `error.stack` starts with `TypeError: …`.
+pub fn native_type_and_value<'a>(
+    message: &'a str,
+    stack: Option<&'a str>,
+) -> (Option<&'a str>, &'a str) {
+    match split_error_message(message) {
+        (None, value) => {
+            let first_line = stack.and_then(|s| s.lines().next()).unwrap_or_default();
+            (split_error_message(first_line).0, value)
+        }
+        typed => typed,
     }
 }
 

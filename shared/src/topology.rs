@@ -4,7 +4,7 @@
 //! ```text
 //!                                 ┌─ #        → <processor.queue>  ─(poison)→ <processor.queue>.dead
 //! collector → <exchange> (topic) ─┤
-//!                                 └─ error.*  → <alerter.queue>    ─(poison)→ <alerter.queue>.dead
+//!                                 └─ error.*, issue.* → <alerter.queue> ─(poison)→ <alerter.queue>.dead
 //!                 │ (no queue matched)
 //!                 └→ <exchange>.unroutable (fanout) → <exchange>.unroutable
 //! ```
@@ -24,8 +24,8 @@ use crate::config::Settings;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerQueue {
     pub name: String,
-    /// The binding pattern on the events exchange.
-    pub pattern: &'static str,
+    /// The binding patterns on the events exchange.
+    pub patterns: &'static [&'static str],
 }
 
 impl ConsumerQueue {
@@ -50,11 +50,12 @@ impl Topology {
             exchange: settings.amqp.exchange.clone(),
             processor: ConsumerQueue {
                 name: settings.processor.queue.clone(),
-                pattern: "#",
+                patterns: &["#"],
             },
             alerter: ConsumerQueue {
                 name: settings.alerter.queue.clone(),
-                pattern: "error.*",
+                // Errors, and the processor's issue notices (regressions, resolutions).
+                patterns: &["error.*", "issue.*"],
             },
             delivery_limit: settings.amqp.delivery_limit,
             max_queue_length: settings.amqp.max_queue_length,
@@ -173,15 +174,17 @@ impl Topology {
                     self.consumer_queue_arguments(queue),
                 )
                 .await?;
-            channel
-                .queue_bind(
-                    queue.name.as_str().into(),
-                    self.exchange.as_str().into(),
-                    queue.pattern.into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
+            for pattern in queue.patterns {
+                channel
+                    .queue_bind(
+                        queue.name.as_str().into(),
+                        self.exchange.as_str().into(),
+                        (*pattern).into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use alerter::Application;
-use alerter::retry::RetryPolicy;
 use chrono::Utc;
 use shared::config::Settings;
 use shared::event::{Client, Detail, Event, EventId, ProjectId, Rating, VitalName};
@@ -13,7 +12,7 @@ use shared::testing::TestEnv;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use shared::testing::receiver::{Received, Receiver};
+pub use shared::testing::receiver::Receiver;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -36,27 +35,15 @@ impl Drop for TestApp {
     }
 }
 
-/// Retries as the alerter does, with pauses short enough for a test.
-pub fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        first_delay: Duration::from_millis(100),
-        max_delay: Duration::from_millis(500),
-        ..RetryPolicy::default()
-    }
-}
-
 impl TestApp {
-    /// An alerter with [`quick_retries`].
-    pub fn spawn(settings: Settings) -> Self {
-        Self::spawn_with_retry(settings, quick_retries())
-    }
-
-    pub fn spawn_with_retry(settings: Settings, retry: RetryPolicy) -> Self {
+    /// An alerter built from `settings` (its database and schema created), running.
+    pub async fn spawn(settings: Settings) -> Self {
         if std::env::var_os("RUST_LOG").is_some() {
             shared::telemetry::init(&settings.log);
         }
         let shutdown = CancellationToken::new();
-        let app = Application::build_with_retry(settings, retry, shutdown.clone())
+        let app = Application::build(settings, shutdown.clone())
+            .await
             .unwrap_or_else(|e| panic!("cannot build the alerter: {e:#}"));
         let port = app.port();
         Self {
@@ -65,6 +52,32 @@ impl TestApp {
             task: Some(tokio::spawn(app.run_until_stopped())),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// `GET` on the alerts API, with the admin token.
+    pub async fn api(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .bearer_auth(shared::testing::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// The notifications of `/api/alerts`, oldest first.
+    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+        let mut alerts = self.api("/api/alerts?limit=500").await["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        alerts.reverse();
+        alerts
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -166,28 +179,6 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
 /// A JavaScript error with this message, thrown at the same place every time.
 pub fn js_error(message: &str) -> Event {
     event(Detail::Error {}, Some(message))
-}
-
-pub fn resource_error() -> Event {
-    event(
-        Detail::ResourceError {
-            target: "https://cdn.example/app.js".into(),
-            tag_name: Some("script".into()),
-        },
-        None,
-    )
-}
-
-pub fn api_error() -> Event {
-    event(
-        Detail::ApiError {
-            target: "https://shop.example/api/cart".into(),
-            method: Some("POST".into()),
-            status: Some(502),
-            duration_ms: Some(120.0),
-        },
-        Some("POST /api/cart answered 502"),
-    )
 }
 
 pub fn vital() -> Event {

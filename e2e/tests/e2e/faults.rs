@@ -114,10 +114,10 @@ where
     let receiver = Receiver::start();
     let mut env = TestEnv::new();
     env.add_webhook("ops", &receiver.url("/ops"), None);
-    env.settings.alerter.cooldown = Duration::ZERO;
+    notify_every_error(&mut env.settings);
     let env = Arc::new(env);
     let processor = Service::processor(&env.settings).await;
-    let alerter = Service::alerter(&env.settings);
+    let alerter = Service::alerter(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
     for service in [&collector, &processor, &alerter] {
         wait_ready(service).await;

@@ -5,4 +5,5 @@
 mod faults;
 mod pipeline;
 mod sentry_sdk;
+mod sourcemaps;
 mod support;

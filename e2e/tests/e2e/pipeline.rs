@@ -2,7 +2,6 @@
 //! alerter (a local webhook receiver), against the real broker and database.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::testing::receiver::Receiver;
@@ -16,7 +15,7 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
     let mut env = TestEnv::new();
     env.add_webhook("ops", &receiver.url("/ops"), Some(SECRET));
     let processor = Service::processor(&env.settings).await;
-    let alerter = Service::alerter(&env.settings);
+    let alerter = Service::alerter(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
     let client = http();
 
@@ -151,7 +150,7 @@ async fn with_the_alerter_down_errors_wait_and_each_is_notified_once() {
     let mut env = TestEnv::new();
     env.add_webhook("ops", &receiver.url("/ops"), None);
     // Every event notified, so the count is exact.
-    env.settings.alerter.cooldown = Duration::ZERO;
+    notify_every_error(&mut env.settings);
     let collector = Service::collector(&env.settings).await;
 
     let posted = post_many(
@@ -165,7 +164,7 @@ async fn with_the_alerter_down_errors_wait_and_each_is_notified_once() {
     assert_eq!(env.queue_depth(&env.topology().alerter.name).await, 1000);
     assert!(receiver.received().is_empty());
 
-    let alerter = Service::alerter(&env.settings);
+    let alerter = Service::alerter(&env.settings).await;
     let ids: Vec<shared::event::EventId> = posted.iter().map(|id| id.parse().unwrap()).collect();
     receiver.wait_for("/ops", &ids).await;
     let mut counts: HashMap<String, usize> = HashMap::new();

@@ -50,9 +50,10 @@ impl Service {
         Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
     }
 
-    pub fn alerter(settings: &Settings) -> Self {
+    pub async fn alerter(settings: &Settings) -> Self {
         let shutdown = CancellationToken::new();
         let app = alerter::Application::build(settings.clone(), shutdown.clone())
+            .await
             .expect("alerter starts");
         let port = app.port();
         Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
@@ -148,4 +149,26 @@ pub fn verify_signature(timestamp: &str, body: &[u8], signature: &str) {
         "signature of {}",
         String::from_utf8_lossy(body)
     );
+}
+
+/// Rules under which the alerter notifies every error event, each alone: a `frequency` rule
+/// of one event without cooldown, and channels without a rate limit to fold by. What the
+/// counting tests need; not what anyone would deploy.
+pub fn notify_every_error(settings: &mut Settings) {
+    settings.alerter.rules = vec![shared::config::RuleSettings {
+        name: "every error".into(),
+        condition: shared::config::RuleCondition::Frequency,
+        projects: Vec::new(),
+        environments: Vec::new(),
+        levels: Vec::new(),
+        channels: Vec::new(),
+        cooldown_secs: Some(0),
+        threshold: Some(1),
+        window_secs: Some(1),
+        factor: None,
+        newer_release_only: false,
+    }];
+    for channel in &mut settings.alerter.channels {
+        channel.rate_per_minute = std::num::NonZeroU32::new(1_000_000);
+    }
 }

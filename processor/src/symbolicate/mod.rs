@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use shared::event::{Detail, Event, Exception, ProcessingError, StackFrame};
-use shared::grouping::{split_error_message, stack_frames};
+use shared::grouping::{native_type_and_value, stack_frames};
 use sourcemap::{DecodedMap, SourceView};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -125,7 +125,7 @@ impl Symbolicator {
         let mut exceptions: Vec<Exception> = if native {
             let stack = event.stack.as_deref().unwrap_or_default();
             let message = event.message.as_deref().unwrap_or_default();
-            let (kind, value) = split_error_message(message);
+            let (kind, value) = native_type_and_value(message, Some(stack));
             vec![Exception {
                 kind: kind.map(str::to_owned),
                 value: Some(value.to_owned()),

@@ -142,10 +142,12 @@ async fn minified_frames_are_resolved_before_grouping() {
     .await;
 
     let publisher = publisher(&env).await;
-    let from_native = native(
+    // As a page sends it: `error.message` without the type, which only the stack names.
+    let mut from_native = native(
         "shop@1",
         chrome_stack("https://shop.example/static/app.min.js?v=1", BUILD_A),
     );
+    from_native.message = Some("Cannot read properties of undefined (reading 'percent')".into());
     let from_sentry = sentry(
         Some("shop@2"),
         "https://shop.example/static/app-b.min.js",

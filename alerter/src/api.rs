@@ -1,0 +1,138 @@
+//! The alerter's API, behind `Authorization: Bearer <processor.admin_token>` (one token for
+//! the whole deployment): what was notified, and a test message per channel.
+//!
+//! - `GET /api/alerts?limit=&project=`: the latest notifications, newest first, with their
+//!   status (`pending`, `sent`, `folded` into a digest, `failed`), attempts and last error.
+//! - `POST /api/channels/{name}/test`: sends a test message now, and says what the channel
+//!   answered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Deserialize;
+use shared::config::Secret;
+
+use crate::send::Sender;
+use crate::store::AlertStore;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+pub struct ApiState {
+    pub store: AlertStore,
+    pub admin_token: Secret,
+    pub senders: HashMap<String, Arc<dyn Sender>>,
+    /// The message a channel test sends, as stored messages are.
+    pub test_message: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing credentials: send Authorization: Bearer <admin token>")]
+    Unauthenticated,
+    #[error("wrong admin token")]
+    Forbidden,
+    #[error("no channel is named {0:?}")]
+    UnknownChannel(String),
+    #[error("invalid parameter {0}")]
+    InvalidParameter(String),
+    #[error("the database is unavailable")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::UnknownChannel(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Database(error) = self {
+            tracing::error!(error = %error, "Alerts API query failed.");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthenticated) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(serde_json::json!({ "error": self.to_string() }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlertsQuery {
+    limit: Option<i64>,
+    project: Option<i64>,
+}
+
+pub async fn alerts(
+    request: HttpRequest,
+    query: web::Query<AlertsQuery>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&request, &state)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidParameter(format!(
+            "limit: must be 1 to {MAX_LIMIT}"
+        )));
+    }
+    let alerts = state.store.recent(limit, query.project).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "alerts": alerts })))
+}
+
+pub async fn test_channel(
+    request: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&request, &state)?;
+    let sender = state
+        .senders
+        .get(name.as_str())
+        .ok_or_else(|| ApiError::UnknownChannel(name.to_string()))?;
+    Ok(match sender.send(&state.test_message).await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "channel": *name, "sent": true })),
+        Err(failure) => HttpResponse::BadGateway().json(serde_json::json!({
+            "channel": *name,
+            "sent": false,
+            "permanent": failure.permanent,
+            "error": failure.detail,
+        })),
+    })
+}
+
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::InvalidParameter(error.to_string()).into()
+}
+
+fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), ApiError> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthenticated)?;
+    let expected = state.admin_token.expose().as_bytes();
+    let given = token.trim().as_bytes();
+    let same = given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}

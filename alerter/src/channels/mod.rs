@@ -1,0 +1,569 @@
+//! Notification channels: where an alert goes, and how each vendor wants it said.
+//!
+//! A [`Message`] says what happened, whatever the channel: the kind of alert, the project,
+//! the issue and its numbers, a link. A [`Channel`], built once per `[[alerter.channels]]`
+//! entry, formats it the vendor's way, signs it where the vendor asks, makes one attempt to
+//! deliver it, and reads the vendor's answer: success, or a [`SendError`] saying whether
+//! another attempt is worth it and after how long.
+//!
+//! One module per vendor, each with its formatting and its error codes: [`webhook`] (ours:
+//! signed JSON), [`dingtalk`], [`feishu`] (and Lark), [`wecom`], [`slack`], [`email`].
+//!
+//! A channel sends once; retries, rate limits and digests are the dispatcher's. It reads
+//! [`SendError::is_permanent`] and [`SendError::retry_after`], and
+//! [`Channel::rate_per_minute`] (the configured limit, else [`default_rate_per_minute`]).
+
+pub mod dingtalk;
+pub mod email;
+pub mod feishu;
+mod http;
+pub mod slack;
+mod text;
+pub mod webhook;
+pub mod wecom;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::config::{ChannelKind, ChannelSettings};
+use shared::event::{EventId, ProjectId};
+
+pub use http::retry_after;
+
+/// What kind of alert a [`Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// The first event of an issue.
+    NewIssue,
+    /// An event of an issue that was resolved.
+    Regression,
+    /// An issue passed a number of events within a window.
+    Frequency,
+    /// An issue passed a number of distinct users within a window.
+    Users,
+    /// A whole project's error rate jumped.
+    Spike,
+    /// An issue notified within its cooldown grew tenfold since: "still happening".
+    Escalation,
+    /// Several notifications folded into one.
+    Digest,
+    /// An operator checking the channel.
+    Test,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::NewIssue => "new_issue",
+            MessageKind::Regression => "regression",
+            MessageKind::Frequency => "frequency",
+            MessageKind::Users => "users",
+            MessageKind::Spike => "spike",
+            MessageKind::Escalation => "escalation",
+            MessageKind::Digest => "digest",
+            MessageKind::Test => "test",
+        }
+    }
+}
+
+/// One notification, as every channel receives it: what to say, not how.
+///
+/// Stored as JSON until it is sent, so every field but the first three has a default and
+/// unknown fields are ignored: a message written by another version still reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub kind: MessageKind,
+    /// The same on every attempt to send this notification on this channel (retries,
+    /// restarts), so a receiver can drop a copy; webhooks get it as `X-Frontmon-Delivery`,
+    /// email as its `Message-ID`.
+    pub delivery_id: String,
+    /// One line that says it all: "New issue in shop-web", "12 new issues in shop-web".
+    pub headline: String,
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
+    /// The project's name.
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The issue it is about; none for a spike, a digest or a test.
+    #[serde(default)]
+    pub issue: Option<IssueFacts>,
+    /// The event that triggered it, when one did.
+    #[serde(default)]
+    pub event: Option<EventFacts>,
+    /// Why it fired, one line: "120 events in the last 5 minutes (threshold: 100)".
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For [`MessageKind::Escalation`]: how much more happened since the last notification.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+    /// The issue (or, for a digest, the project's issues) in frontmon:
+    /// `processor.public_url` and the issue's path.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// For [`MessageKind::Digest`]: what was folded into it.
+    #[serde(default)]
+    pub digest: Option<Digest>,
+}
+
+/// An issue, as the alerter knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueFacts {
+    /// The processor's issue id, when known (the alerter groups events itself, so the first
+    /// notification of an issue may precede it).
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// `TypeError: x is undefined`.
+    pub title: String,
+    /// Where: the innermost in-app frame.
+    #[serde(default)]
+    pub culprit: Option<String>,
+    /// `fatal`, `error`, …
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Events so far.
+    #[serde(default)]
+    pub count: u64,
+    /// Distinct users so far.
+    #[serde(default)]
+    pub user_count: u64,
+    #[serde(default)]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// The event behind a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFacts {
+    pub event_id: EventId,
+    /// `error.js`, `error.resource`, `error.api`.
+    #[serde(default)]
+    pub routing_key: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The page it happened on.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// "Still happening: `more` more since `since`."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Events since the last notification of the issue.
+    pub more: u64,
+    /// When that notification went out.
+    pub since: DateTime<Utc>,
+}
+
+/// Notifications folded into one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// "12 new issues in shop-web in the last minute".
+    pub summary: String,
+    pub items: Vec<DigestItem>,
+}
+
+/// One folded notification: a short line ("New issue: TypeError: x is undefined") and its
+/// link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestItem {
+    pub text: String,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// Why one attempt to send failed, and whether another is worth it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another attempt: the vendor was busy, rate-limited us, or could not be reached.
+    Retry {
+        /// No sooner than this, when the vendor said (`Retry-After`, a rate-limit code).
+        retry_after: Option<Duration>,
+        /// The vendor's code (`130101`, `429`, `SMTP 451`), when it gave one.
+        code: Option<String>,
+        /// The vendor's message, or what went wrong on the way.
+        message: String,
+    },
+    /// Another attempt would fail the same way: a wrong token or signature, a payload the
+    /// vendor refuses. An operator has to fix the configuration.
+    Permanent {
+        code: Option<String>,
+        message: String,
+    },
+}
+
+impl SendError {
+    pub fn retry(code: Option<String>, message: impl Into<String>) -> Self {
+        SendError::Retry {
+            retry_after: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn retry_later(
+        after: Option<Duration>,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        SendError::Retry {
+            retry_after: after,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(code: Option<String>, message: impl Into<String>) -> Self {
+        SendError::Permanent {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Permanent { .. })
+    }
+
+    /// The least wait before the next attempt, when the vendor asked for one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Retry { retry_after, .. } => *retry_after,
+            SendError::Permanent { .. } => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SendError::Retry { code, .. } | SendError::Permanent { code, .. } => code.as_deref(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Retry { message, .. } | SendError::Permanent { message, .. } => message,
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code() {
+            Some(code) => write!(f, "{code}: {}", self.message())?,
+            None => f.write_str(self.message())?,
+        }
+        if let Some(wait) = self.retry_after() {
+            write!(f, " (retry after {} s)", wait.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// A channel whose settings cannot work; named, so startup can say which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("channel {channel:?}: {reason}")]
+pub struct ChannelError {
+    pub channel: String,
+    pub reason: String,
+}
+
+impl ChannelError {
+    fn new(settings: &ChannelSettings, reason: impl Into<String>) -> Self {
+        Self {
+            channel: settings.name.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Messages a minute a vendor takes from one robot or webhook, from its documentation; what a
+/// channel without `rate_per_minute` is held to.
+pub fn default_rate_per_minute(kind: ChannelKind) -> u32 {
+    match kind {
+        // Custom robot: 20 a minute; past that the robot is blocked for 10 minutes (130101).
+        ChannelKind::Dingtalk => 20,
+        // Group robot: 20 a minute (45009 past it).
+        ChannelKind::Wecom => 20,
+        // Custom bot: 100 a minute and 5 a second (11232 past either).
+        ChannelKind::Feishu => 100,
+        // Incoming webhook: about one a second, short bursts allowed (429 past it).
+        ChannelKind::Slack => 60,
+        // Our own receivers have no vendor limit; 10 a second still keeps a burst of alerts
+        // from flooding one, and more than that is better read as a digest.
+        ChannelKind::Webhook => 600,
+        // Every one lands in someone's inbox, and mail providers throttle senders that burst
+        // (Gmail, SES): past 10 a minute a digest reads better and keeps us off their lists.
+        ChannelKind::Email => 10,
+    }
+}
+
+/// One configured channel, ready to send.
+#[derive(Clone)]
+pub struct Channel {
+    name: String,
+    kind: ChannelKind,
+    rate_per_minute: u32,
+    vendor: Vendor,
+}
+
+#[derive(Clone)]
+enum Vendor {
+    Webhook(webhook::Webhook),
+    DingTalk(dingtalk::DingTalk),
+    Feishu(feishu::Feishu),
+    WeCom(wecom::WeCom),
+    Slack(slack::Slack),
+    Email(email::Email),
+}
+
+/// Names the channel only: its URL and secret are credentials.
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    /// The channel `settings` describe, checked as far as can be without sending anything.
+    pub fn from_settings(settings: &ChannelSettings) -> Result<Self, ChannelError> {
+        let vendor = match settings.kind {
+            ChannelKind::Webhook => Vendor::Webhook(webhook::Webhook::from_settings(settings)?),
+            ChannelKind::Dingtalk => Vendor::DingTalk(dingtalk::DingTalk::from_settings(settings)?),
+            ChannelKind::Feishu => Vendor::Feishu(feishu::Feishu::from_settings(settings)?),
+            ChannelKind::Wecom => Vendor::WeCom(wecom::WeCom::from_settings(settings)?),
+            ChannelKind::Slack => Vendor::Slack(slack::Slack::from_settings(settings)?),
+            ChannelKind::Email => Vendor::Email(email::Email::from_settings(settings)?),
+        };
+        Ok(Self {
+            name: settings.name.clone(),
+            kind: settings.kind,
+            rate_per_minute: settings
+                .rate_per_minute
+                .map_or_else(|| default_rate_per_minute(settings.kind), |rate| rate.get()),
+            vendor,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> ChannelKind {
+        self.kind
+    }
+
+    /// The configured `rate_per_minute`, else the vendor's [`default_rate_per_minute`].
+    pub fn rate_per_minute(&self) -> u32 {
+        self.rate_per_minute
+    }
+
+    /// One attempt to deliver `message`. `http` should not follow redirects (a signed
+    /// notification goes only where the configuration says) and should have a timeout;
+    /// email ignores it and speaks SMTP.
+    pub async fn send(&self, http: &reqwest::Client, message: &Message) -> Result<(), SendError> {
+        match &self.vendor {
+            Vendor::Webhook(channel) => channel.send(http, message).await,
+            Vendor::DingTalk(channel) => channel.send(http, message).await,
+            Vendor::Feishu(channel) => channel.send(http, message).await,
+            Vendor::WeCom(channel) => channel.send(http, message).await,
+            Vendor::Slack(channel) => channel.send(http, message).await,
+            Vendor::Email(channel) => channel.send(message).await,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::num::NonZeroU32;
+
+    use shared::config::Secret;
+
+    use super::*;
+
+    /// `expect_err` without the lint: a send that was expected to fail.
+    pub(crate) trait Failed {
+        fn failed(self) -> SendError;
+    }
+
+    impl Failed for Result<(), SendError> {
+        fn failed(self) -> SendError {
+            match self {
+                Ok(()) => panic!("succeeded, but a failure was expected"),
+                Err(error) => error,
+            }
+        }
+    }
+
+    pub(crate) fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// A new-issue message with every field set.
+    pub(crate) fn new_issue() -> Message {
+        Message {
+            kind: MessageKind::NewIssue,
+            delivery_id: "92e5b2761e81983d3b15ce410bf41110".into(),
+            headline: "New issue in shop-web".into(),
+            project_id: ProjectId::new(2),
+            project: Some("shop-web".into()),
+            environment: Some("production".into()),
+            release: Some("1.4.2".into()),
+            issue: Some(IssueFacts {
+                id: Some(42),
+                fingerprint: Some("3f2a".into()),
+                title: "TypeError: Cannot read properties of undefined (reading 'total')".into(),
+                culprit: Some("checkout (app.js)".into()),
+                level: Some("error".into()),
+                count: 1204,
+                user_count: 37,
+                first_seen: Some(at("2024-05-01T14:02:03Z")),
+                last_seen: Some(at("2024-05-01T14:07:09Z")),
+            }),
+            event: Some(EventFacts {
+                event_id: "2f1c0d3e-8b7a-4c5d-9e6f-0a1b2c3d4e5f"
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                routing_key: Some("error.js".into()),
+                message: Some("Cannot read properties of undefined (reading 'total')".into()),
+                url: Some("https://shop.example/cart".into()),
+                timestamp: Some(at("2024-05-01T14:07:09.123Z")),
+            }),
+            reason: None,
+            escalation: None,
+            link: Some("https://frontmon.example/projects/2/issues/42".into()),
+            digest: None,
+        }
+    }
+
+    /// A digest of `n` new issues.
+    pub(crate) fn digest(n: usize) -> Message {
+        Message {
+            kind: MessageKind::Digest,
+            delivery_id: "0a1b2c3d4e5f60718293a4b5c6d7e8f9".into(),
+            headline: format!("{n} new issues in shop-web"),
+            project_id: ProjectId::new(2),
+            project: Some("shop-web".into()),
+            environment: None,
+            release: None,
+            issue: None,
+            event: None,
+            reason: None,
+            escalation: None,
+            link: Some("https://frontmon.example/projects/2/issues".into()),
+            digest: Some(Digest {
+                summary: format!("{n} new issues in shop-web in the last minute"),
+                items: (0..n)
+                    .map(|i| DigestItem {
+                        text: format!("New issue: TypeError: x{i} is undefined"),
+                        link: Some(format!("https://frontmon.example/projects/2/issues/{i}")),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    pub(crate) fn settings(kind: ChannelKind, url: &str) -> ChannelSettings {
+        ChannelSettings {
+            name: "ops".into(),
+            kind,
+            url: url.parse().unwrap_or_else(|e| panic!("{url}: {e}")),
+            secret: None,
+            rate_per_minute: None,
+            quiet_hours: None,
+            username: None,
+            from: None,
+            to: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_message_reads_back_from_json_and_from_a_minimal_one() {
+        let message = new_issue();
+        let json = serde_json::to_value(&message).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["kind"], "new_issue");
+        assert_eq!(json["project_id"], 2);
+        let back: Message = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, message);
+
+        let minimal: Message = serde_json::from_str(
+            r#"{"kind":"test","delivery_id":"d","headline":"Test","future_field":1}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(minimal.kind, MessageKind::Test);
+        assert!(minimal.issue.is_none() && minimal.link.is_none());
+    }
+
+    #[test]
+    fn rates_default_to_the_vendors_documented_limits_unless_configured() {
+        assert_eq!(default_rate_per_minute(ChannelKind::Dingtalk), 20);
+        assert_eq!(default_rate_per_minute(ChannelKind::Wecom), 20);
+        assert_eq!(default_rate_per_minute(ChannelKind::Feishu), 100);
+        assert_eq!(default_rate_per_minute(ChannelKind::Slack), 60);
+        let mut settings = settings(
+            ChannelKind::Dingtalk,
+            "https://oapi.dingtalk.com/robot/send?access_token=abc",
+        );
+        let channel = Channel::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(channel.rate_per_minute(), 20);
+        assert_eq!(channel.name(), "ops");
+        assert_eq!(channel.kind(), ChannelKind::Dingtalk);
+        settings.rate_per_minute = NonZeroU32::new(5);
+        let channel = Channel::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(channel.rate_per_minute(), 5);
+    }
+
+    #[test]
+    fn debug_output_hides_urls_and_secrets() {
+        let mut settings = settings(
+            ChannelKind::Dingtalk,
+            "https://oapi.dingtalk.com/robot/send?access_token=tok3n",
+        );
+        settings.secret = Some(Secret::new("SECsecret"));
+        let channel = Channel::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+        let debug = format!("{channel:?}");
+        assert!(
+            !debug.contains("tok3n") && !debug.contains("SECsecret"),
+            "{debug}"
+        );
+        assert!(debug.contains("ops"), "{debug}");
+    }
+
+    #[test]
+    fn send_errors_say_what_to_do() {
+        let busy = SendError::retry_later(
+            Some(Duration::from_secs(600)),
+            Some("130101".into()),
+            "send too fast",
+        );
+        assert!(!busy.is_permanent());
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(600)));
+        assert_eq!(busy.code(), Some("130101"));
+        assert_eq!(
+            busy.to_string(),
+            "130101: send too fast (retry after 600 s)"
+        );
+        let bad = SendError::permanent(Some("310000".into()), "sign not match");
+        assert!(bad.is_permanent());
+        assert_eq!(bad.retry_after(), None);
+        assert_eq!(bad.to_string(), "310000: sign not match");
+        assert_eq!(
+            SendError::retry(None, "cannot connect").to_string(),
+            "cannot connect"
+        );
+    }
+}

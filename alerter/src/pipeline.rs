@@ -1,0 +1,317 @@
+//! From one delivery to the notifications it causes, made durable before it is acknowledged.
+//!
+//! An error event is grouped (the shared function, so its fingerprint is the processor's
+//! issue's), checked against the issues the alerter has seen, and given to the rules engine;
+//! an `issue.regressed` notice likewise; an `issue.resolved` notice is remembered (for
+//! `newer_release_only`). What the rules fire becomes one notification per channel, written
+//! with the issue's first sighting and the cooldowns in one transaction; only then is the
+//! engine's state changed and the delivery acknowledged. The dispatchers send from there.
+//!
+//! The engine's lock is held across that transaction, so decisions are made one at a time in
+//! the order their writes commit. Most events (an issue seen before, within its cooldown)
+//! write nothing and cost only the lock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::Utc;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use shared::config::Settings;
+use shared::event::Event;
+use shared::grouping::group_event;
+use shared::notice::{IssueNotice, NoticeKind};
+use tokio::sync::Notify;
+
+use crate::compose::Composer;
+use crate::metrics::{Metrics, RuleLabel};
+use crate::rules::{CooldownRecord, Decision, Engine, Fired, Input};
+use crate::store::{AlertStore, NewNotification, record_decision};
+
+/// Issues known to have been seen, remembered so most events need no query; bounded.
+const MAX_KNOWN: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Poison: never handled, whatever the retries.
+    #[error("the delivery is neither an event nor an issue notice")]
+    Unreadable(#[source] serde_json::Error),
+    /// The database is unavailable: the same delivery may succeed later.
+    #[error("the database failed")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// This many notifications were queued.
+    Notified(usize),
+    /// Nothing to notify (not an error, cooling down, no rule matched).
+    Quiet,
+}
+
+pub struct Pipeline {
+    engine: tokio::sync::Mutex<Engine>,
+    store: AlertStore,
+    composer: Composer,
+    known: Mutex<Known>,
+    /// Each channel's dispatcher, woken when it has something new.
+    wake: HashMap<String, Arc<Notify>>,
+    metrics: Metrics,
+    /// Cooldown counts changed since they were last written (see [`Pipeline::commit`]).
+    pending_cooldowns: Mutex<HashMap<CooldownKey, CooldownRecord>>,
+}
+
+type CooldownKey = (String, u32, String);
+
+fn cooldown_key(record: &CooldownRecord) -> CooldownKey {
+    (
+        record.rule.clone(),
+        record.project_id.get(),
+        record.fingerprint.clone(),
+    )
+}
+
+impl Pipeline {
+    pub fn new(
+        settings: &Settings,
+        engine: Engine,
+        store: AlertStore,
+        wake: HashMap<String, Arc<Notify>>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            engine: tokio::sync::Mutex::new(engine),
+            store,
+            composer: Composer::new(settings),
+            known: Mutex::new(Known::default()),
+            wake,
+            metrics,
+            pending_cooldowns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Saves the rules' counting windows and the cooldown counts not written yet; a failure
+    /// is logged (they are approximate anyway) and the counts kept for the next checkpoint.
+    pub async fn save_windows(&self) {
+        let snapshot = self.engine.lock().await.windows_snapshot();
+        if let Err(error) = self.store.save_windows(&snapshot).await {
+            tracing::warn!(error = %error, "Cannot save the rules' windows.");
+        }
+        let records: Vec<CooldownRecord> = self.lock_pending().drain().map(|(_, r)| r).collect();
+        if records.is_empty() {
+            return;
+        }
+        let saved = async {
+            let mut tx = self.store.begin().await?;
+            record_decision(&mut tx, None, &[], &records).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = saved {
+            tracing::warn!(error = %error, "Cannot save the cooldowns' counts; will retry.");
+            let mut pending = self.lock_pending();
+            for record in records {
+                pending.entry(cooldown_key(&record)).or_insert(record);
+            }
+        }
+    }
+
+    pub async fn handle(&self, routing_key: &str, body: &[u8]) -> Result<Handled, PipelineError> {
+        match routing_key {
+            "issue.resolved" | "issue.regressed" => {
+                let notice: IssueNotice =
+                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+                self.notice(&notice, body).await
+            }
+            _ => {
+                let event: Event =
+                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+                self.event(&event, body).await
+            }
+        }
+    }
+
+    async fn event(&self, event: &Event, body: &[u8]) -> Result<Handled, PipelineError> {
+        let Some(grouping) = group_event(event) else {
+            return Ok(Handled::Quiet);
+        };
+        let project = i64::from(event.project_id.get());
+        let key = (project, grouping.fingerprint.clone());
+        let known = self.lock_known().contains(&key);
+        let mut engine = self.engine.lock().await;
+        // Asked under the lock: two copies of a new issue must not both be new.
+        let is_new = !known && !self.store.seen(project, &grouping.fingerprint).await?;
+        let decision = engine.evaluate(
+            &Input::Event {
+                event,
+                grouping: &grouping,
+                is_new,
+            },
+            Utc::now(),
+        );
+        let notifications: Vec<NewNotification> = decision
+            .fired
+            .iter()
+            .flat_map(|fired| {
+                self.composer.for_event(
+                    fired,
+                    event,
+                    &grouping,
+                    source(body),
+                    &delivery_base(&event.event_id.to_string(), fired),
+                )
+            })
+            .collect();
+        let seen = is_new.then_some((project, grouping.fingerprint.as_str(), event.received_at));
+        self.commit(seen, &notifications, &decision).await?;
+        engine.apply(decision);
+        drop(engine);
+        self.lock_known().insert(key);
+        Ok(self.queued(&notifications))
+    }
+
+    async fn notice(&self, notice: &IssueNotice, body: &[u8]) -> Result<Handled, PipelineError> {
+        let project = i64::from(notice.project_id.get());
+        match notice.kind {
+            NoticeKind::Resolved => {
+                self.store
+                    .record_resolved(
+                        project,
+                        &notice.fingerprint,
+                        notice.at,
+                        notice.last_release.as_deref(),
+                    )
+                    .await?;
+                Ok(Handled::Quiet)
+            }
+            NoticeKind::Regressed => {
+                let resolved_release = self
+                    .store
+                    .resolved_release(project, &notice.fingerprint)
+                    .await?;
+                let mut engine = self.engine.lock().await;
+                let decision = engine.evaluate(
+                    &Input::Regressed {
+                        notice,
+                        resolved_release: resolved_release.as_deref(),
+                    },
+                    Utc::now(),
+                );
+                let notifications: Vec<NewNotification> = decision
+                    .fired
+                    .iter()
+                    .flat_map(|fired| {
+                        self.composer.for_notice(
+                            fired,
+                            notice,
+                            source(body),
+                            &delivery_base(&notice.notice_id.to_string(), fired),
+                        )
+                    })
+                    .collect();
+                self.commit(None, &notifications, &decision).await?;
+                engine.apply(decision);
+                drop(engine);
+                Ok(self.queued(&notifications))
+            }
+        }
+    }
+
+    /// Makes a decision durable before it is applied: the issue's first sighting, the
+    /// notifications and the cooldowns they start, in one transaction. A decision that only
+    /// counts events into running cooldowns writes nothing now: those counts are saved with
+    /// the windows' checkpoint (a crash loses at most a few seconds of them, which only
+    /// delays an escalation), so the common case, an issue notified a minute ago firing
+    /// again, costs no write.
+    async fn commit(
+        &self,
+        seen: Option<(i64, &str, chrono::DateTime<Utc>)>,
+        notifications: &[NewNotification],
+        decision: &Decision,
+    ) -> Result<(), sqlx::Error> {
+        let deferred = seen.is_none() && notifications.is_empty();
+        {
+            let mut pending = self.lock_pending();
+            for record in decision.cooldowns() {
+                if deferred {
+                    pending.insert(cooldown_key(record), record.clone());
+                } else {
+                    pending.remove(&cooldown_key(record));
+                }
+            }
+        }
+        if deferred {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        record_decision(&mut tx, seen, notifications, decision.cooldowns()).await?;
+        tx.commit().await
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<CooldownKey, CooldownRecord>> {
+        self.pending_cooldowns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn queued(&self, notifications: &[NewNotification]) -> Handled {
+        for notification in notifications {
+            self.metrics
+                .fired
+                .get_or_create(&RuleLabel {
+                    rule: notification.rule.clone(),
+                })
+                .inc();
+            if let Some(wake) = self.wake.get(&notification.channel) {
+                wake.notify_one();
+            }
+        }
+        if notifications.is_empty() {
+            Handled::Quiet
+        } else {
+            Handled::Notified(notifications.len())
+        }
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The event or notice as it came, kept with its notifications (dead-lettered with a
+/// notification that fails for good).
+fn source(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice(body).ok()
+}
+
+/// What makes a notification's delivery id: what triggered it and the rule's firing, so a
+/// redelivery makes the same ids (and is inserted once); the channel is added per channel.
+fn delivery_base(trigger: &str, fired: &Fired) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(trigger.as_bytes());
+    hasher.update([0]);
+    hasher.update(fired.rule.as_bytes());
+    hasher.update([0]);
+    hasher.update(format!("{:?}", fired.reason).as_bytes());
+    hex::encode(&hasher.finalize()[..12])
+}
+
+/// The issues known to be seen: a bounded set, emptied when full (then asked again).
+#[derive(Default)]
+struct Known {
+    issues: std::collections::HashSet<(i64, String)>,
+}
+
+impl Known {
+    fn contains(&self, key: &(i64, String)) -> bool {
+        self.issues.contains(key)
+    }
+
+    fn insert(&mut self, key: (i64, String)) {
+        if self.issues.len() >= MAX_KNOWN {
+            self.issues.clear();
+        }
+        self.issues.insert(key);
+    }
+}
