@@ -1,5 +1,6 @@
 //! The benchmark's own view of the broker: declare the run's topology, purge the consumer
-//! queues between scenarios, and read their depths for the delivery check.
+//! queues between scenarios, wait for the broker to finish its housekeeping, and read the
+//! queues' depths for the delivery check.
 
 use std::time::Duration;
 
@@ -9,6 +10,12 @@ use shared::topology::{Topology, queue_depth};
 use tokio::time::Instant;
 
 use crate::error::BenchError;
+use crate::usage::{Watch, Who};
+
+/// The broker counts as idle under this much CPU (percent of a core); it idles at 1 to 5.
+const IDLE_PERCENT: f64 = 10.0;
+/// How long [`Broker::wait_idle`] waits at most.
+const IDLE_LIMIT: Duration = Duration::from_secs(20);
 
 pub struct Broker {
     connection: Connection,
@@ -48,7 +55,8 @@ impl Broker {
         })
     }
 
-    /// Empties both consumer queues, so one scenario's backlog never slows the next.
+    /// Empties both consumer queues, so one scenario's backlog never slows the next, and
+    /// waits until the broker is idle again.
     pub async fn purge(&self) -> Result<(), BenchError> {
         for queue in &self.queues {
             self.channel
@@ -56,7 +64,37 @@ impl Broker {
                 .await
                 .map_err(broker("purging a queue"))?;
         }
+        self.wait_idle().await;
         Ok(())
+    }
+
+    /// Waits until the local broker (`beam.smp`) used under [`IDLE_PERCENT`] of a core over
+    /// half a second, for at most [`IDLE_LIMIT`]. After a scenario (or a purge) a quorum queue
+    /// goes on working for seconds: it writes its log from the write-ahead log into segment
+    /// files and deletes what was purged, which stalls confirms for 100 ms and more on this
+    /// disk. That belongs to the scenario before; the next one starts on an idle broker. (A
+    /// broker elsewhere is not seen, and not waited for.)
+    pub async fn wait_idle(&self) {
+        let watch = Watch::new(vec![("broker", Who::Command("beam.smp"))]);
+        let deadline = Instant::now() + IDLE_LIMIT;
+        loop {
+            let before = watch.sample();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let used = watch
+                .between(&before, &watch.sample())
+                .groups
+                .first()
+                .map_or(0.0, |(_, percent)| *percent);
+            if used < IDLE_PERCENT {
+                return;
+            }
+            if Instant::now() >= deadline {
+                eprintln!(
+                    "bench: the broker is still busy ({used:.0} % of a core) after {IDLE_LIMIT:?}; going on"
+                );
+                return;
+            }
+        }
     }
 
     /// Messages ready in the processor's and the alerter's queue.

@@ -7,7 +7,9 @@
 //! is the most the collector could do on the same broker; the collector adds HTTP, parsing,
 //! and a confirm per request on top.
 //!
-//! The same publisher fills the queues for the processor drain ([`Ceiling::publish_all`]).
+//! The same publisher fills the queues for the processor drain ([`Ceiling::publish_all`]),
+//! and, at a fixed rate ([`Ceiling::run_at_rate`]), gives the broker's own confirm latency at
+//! the rate the collector's latency is measured at: what no collector could beat.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use shared::event::{Event, RoutingKey};
 use tokio::time::Instant;
 
 use crate::sample;
+use crate::stats::Latencies;
 
 /// One message ready to publish.
 #[derive(Debug, Clone)]
@@ -82,6 +85,21 @@ impl Published {
     }
 }
 
+/// What the bare publisher got at a fixed rate.
+#[derive(Debug, Default)]
+pub struct Paced {
+    pub published: Published,
+    /// Of each confirmed message, from when it was due to its confirm.
+    pub latencies: Latencies,
+}
+
+impl Paced {
+    fn add(&mut self, other: Paced) {
+        self.published.add(other.published);
+        self.latencies.merge(other.latencies);
+    }
+}
+
 pub struct Ceiling {
     connection: Connection,
     channels: Vec<Channel>,
@@ -138,6 +156,45 @@ impl Ceiling {
         self.publish(pool, Some(deadline), None).await
     }
 
+    /// Publishes `per_sec` messages a second in all, spread over the channels, for
+    /// `duration`, whatever the confirms do (open loop, like the HTTP half-rate run), and
+    /// times each message from when it was due to its confirm.
+    pub async fn run_at_rate(
+        &self,
+        pool: Arc<Vec<Message>>,
+        per_sec: f64,
+        duration: Duration,
+    ) -> Result<Paced, lapin::Error> {
+        let start = Instant::now();
+        let step = self.channels.len();
+        let pumps: Vec<_> = self
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(first, channel)| {
+                let pump = PacedPump {
+                    channel: channel.clone(),
+                    exchange: self.exchange.clone(),
+                    messages: pool.clone(),
+                    first,
+                    step,
+                    per_sec,
+                    start,
+                    deadline: start + duration,
+                };
+                tokio::spawn(pump.run())
+            })
+            .collect();
+        let mut total = Paced::default();
+        for pump in pumps {
+            match pump.await {
+                Ok(result) => total.add(result?),
+                Err(join) => eprintln!("bench: a publishing task failed: {join}"),
+            }
+        }
+        Ok(total)
+    }
+
     /// Publishes every message once.
     pub async fn publish_all(
         &self,
@@ -187,6 +244,79 @@ impl Ceiling {
     }
 }
 
+fn publish_options() -> BasicPublishOptions {
+    BasicPublishOptions {
+        mandatory: true,
+        ..Default::default()
+    }
+}
+
+/// One channel's share of a paced run: message `n` (of all channels) is due at
+/// `start + n / per_sec`, and this channel sends `first`, `first + step`, …
+struct PacedPump {
+    channel: Channel,
+    exchange: String,
+    messages: Arc<Vec<Message>>,
+    first: usize,
+    step: usize,
+    per_sec: f64,
+    start: Instant,
+    deadline: Instant,
+}
+
+impl PacedPump {
+    async fn run(self) -> Result<Paced, lapin::Error> {
+        let mut paced = Paced::default();
+        let mut in_flight = FuturesUnordered::new();
+        let mut next = self.first;
+        loop {
+            let due = self.start + Duration::from_secs_f64(next as f64 / self.per_sec);
+            let more = due < self.deadline;
+            if !more && in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                // Confirms first: a confirm waiting behind a publish would count the
+                // publisher's delay as the broker's.
+                biased;
+                Some((due, confirmation)) = in_flight.next() => {
+                    // Typed here: the futures' type is only known from the push below.
+                    let (due, confirmation): (Instant, Result<Confirmation, lapin::Error>) =
+                        (due, confirmation);
+                    match confirmation? {
+                        Confirmation::Ack(None) => {
+                            paced.published.confirmed += 1;
+                            paced.latencies.record(due.elapsed());
+                        }
+                        Confirmation::Ack(Some(_)) => paced.published.returned += 1,
+                        Confirmation::Nack(_) | Confirmation::NotRequested => {
+                            paced.published.nacked += 1;
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(due), if more => {
+                    let message = &self.messages[next % self.messages.len()];
+                    let confirm = self
+                        .channel
+                        .basic_publish(
+                            self.exchange.as_str().into(),
+                            RoutingKey::ErrorJs.as_str().into(),
+                            publish_options(),
+                            &message.body,
+                            message.properties(),
+                        )
+                        .await?;
+                    in_flight.push(async move { (due, confirm.await) });
+                    next += self.step;
+                }
+                else => break,
+            }
+        }
+        paced.published.elapsed = self.start.elapsed();
+        Ok(paced)
+    }
+}
+
 struct Pump {
     channel: Channel,
     exchange: String,
@@ -216,10 +346,7 @@ impl Pump {
                     .basic_publish(
                         self.exchange.as_str().into(),
                         RoutingKey::ErrorJs.as_str().into(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..Default::default()
-                        },
+                        publish_options(),
                         &message.body,
                         message.properties(),
                     )

@@ -5,9 +5,17 @@
 //! The backlog is N distinct events published with the bare publisher while the processor
 //! and alerter are stopped, so both queues hold N. Then, one consumer at a time so they do
 //! not share the cores: the `COPY` of the same rows into a scratch table shaped like
-//! `events` (same columns, key and indexes), a checkpoint so neither side inherits the
-//! other's dirty pages, the processor from its start until all N are stored (confirmed by
-//! `SELECT count(*)`), and the alerter until its consumed counter is N.
+//! `events` (same columns, key and indexes, but no foreign key and no issue), [`COPIES`]
+//! times, each followed by a checkpoint so neither side inherits the other's dirty pages;
+//! the processor from its start until all N are stored (confirmed by `SELECT count(*)`); and
+//! the alerter until its consumed counter is N. Each consumer starts once the broker is idle
+//! ([`Broker::wait_idle`]), not while it still writes the backlog it was just given.
+//!
+//! The backlog is N events of one error (distinct ids, same fingerprint), so every batch
+//! counts into the same issue row. To
+//! show whether that bounds the drain, the processor then drains N events again, spread over
+//! `--drain-errors` distinct errors (so up to that many issues per batch), into emptied
+//! tables.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,13 +55,28 @@ pub struct Drain {
     pub processor: Rate,
     pub processor_cpu: CpuUse,
     pub processor_memory: Memory,
+    /// The median of [`COPIES`] runs of the `COPY`, and all of them, slowest first: a
+    /// single `COPY` of a few seconds varies by a third on this machine.
     pub copy: Rate,
+    pub copies: Vec<Rate>,
     /// From the alerter's start until it consumed every event (it has no webhooks here).
     pub alerter: Rate,
     pub alerter_memory: Memory,
+    /// The processor again on as many events over this many distinct errors.
+    pub distinct: Option<Distinct>,
     /// Problems that did not stop the measurement (a service that did not exit cleanly).
     pub notes: Vec<String>,
 }
+
+#[derive(Debug)]
+pub struct Distinct {
+    pub errors: usize,
+    pub processor: Rate,
+    pub processor_cpu: CpuUse,
+}
+
+/// How often the bare `COPY` runs.
+pub const COPIES: usize = 3;
 
 fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> BenchError {
     move |source| BenchError::Database { context, source }
@@ -61,6 +84,7 @@ fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> BenchError {
 
 pub async fn run(
     count: usize,
+    errors: usize,
     database_url: &str,
     broker: &Broker,
     ceiling: &Ceiling,
@@ -72,49 +96,29 @@ pub async fn run(
     let expected = count as u64;
 
     eprintln!("bench: drain: queueing {count} events with the processor and alerter stopped");
-    broker.purge().await?;
-    let published = ceiling
-        .publish_all(messages.clone())
-        .await
-        .map_err(|source| BenchError::Broker {
-            context: "queueing the drain events",
-            source,
-        })?;
-    if published.confirmed != expected {
-        return Err(BenchError::Incomplete(format!(
-            "the broker confirmed {} of {count} drain events ({} nacked, {} returned)",
-            published.confirmed, published.nacked, published.returned
-        )));
-    }
-    broker.settled_depths(expected).await?;
+    queue(broker, ceiling, messages.clone()).await?;
 
     let mut connection = PgConnection::connect(database_url)
         .await
         .map_err(database("connecting"))?;
-    eprintln!("bench: drain: bare COPY of the same {count} rows");
-    let copy = copy_rows(&mut connection, &events, &messages).await?;
-    sqlx::query("CHECKPOINT")
-        .execute(&mut connection)
-        .await
-        .map_err(database("checkpoint"))?;
-
-    eprintln!("bench: drain: processor");
-    let mut notes = Vec::new();
-    let processor = launcher.spawn(Service::Processor)?;
-    let watch = Watch::new(vec![
-        ("processor", Who::Pid(processor.pid())),
-        ("postgres", Who::Command("postgres")),
-        ("broker", Who::Command("beam.smp")),
-    ]);
-    let before = watch.sample();
-    let stored = wait_for_rows(&mut connection, expected, &processor).await?;
-    let processor_cpu = watch.between(&before, &watch.sample());
-    let processor_memory = processor.memory()?;
-    if let Err(error) = processor.stop().await {
-        notes.push(error.to_string());
+    eprintln!("bench: drain: bare COPY of the same {count} rows, {COPIES} times");
+    let mut copies = Vec::with_capacity(COPIES);
+    for _ in 0..COPIES {
+        copies.push(copy_rows(&mut connection, &events, &messages).await?);
+        sqlx::query("CHECKPOINT")
+            .execute(&mut connection)
+            .await
+            .map_err(database("checkpoint"))?;
     }
+    copies.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
+    let copy = copies[copies.len() / 2];
+
+    let mut notes = Vec::new();
+    let (stored, processor_cpu, processor_memory) =
+        drain_processor(&mut connection, expected, broker, launcher, &mut notes).await?;
 
     eprintln!("bench: drain: alerter");
+    broker.wait_idle().await;
     let alerter = launcher.spawn(Service::Alerter)?;
     let consumed = wait_for_metric(
         &alerter,
@@ -127,6 +131,35 @@ pub async fn run(
     if let Err(error) = alerter.stop().await {
         notes.push(error.to_string());
     }
+
+    let distinct = if errors > 1 {
+        eprintln!(
+            "bench: drain: queueing {count} events over {errors} distinct errors for the processor"
+        );
+        let messages: Arc<Vec<Message>> = Arc::new(
+            (0..count)
+                .map(|n| Message::of(&sample::distinct_error(project, n % errors)))
+                .collect(),
+        );
+        queue(broker, ceiling, messages).await?;
+        sqlx::query("TRUNCATE events, issue_users, issues, outbox")
+            .execute(&mut connection)
+            .await
+            .map_err(database("emptying the tables"))?;
+        sqlx::query("CHECKPOINT")
+            .execute(&mut connection)
+            .await
+            .map_err(database("checkpoint"))?;
+        let (processor, processor_cpu, _) =
+            drain_processor(&mut connection, expected, broker, launcher, &mut notes).await?;
+        Some(Distinct {
+            errors,
+            processor,
+            processor_cpu,
+        })
+    } else {
+        None
+    };
     let _ = connection.close().await;
 
     Ok(Drain {
@@ -135,10 +168,65 @@ pub async fn run(
         processor_cpu,
         processor_memory,
         copy,
+        copies,
         alerter: consumed,
         alerter_memory,
+        distinct,
         notes,
     })
+}
+
+/// Publishes every message and waits until both queues hold them all.
+async fn queue(
+    broker: &Broker,
+    ceiling: &Ceiling,
+    messages: Arc<Vec<Message>>,
+) -> Result<(), BenchError> {
+    let expected = messages.len() as u64;
+    broker.purge().await?;
+    let published = ceiling
+        .publish_all(messages)
+        .await
+        .map_err(|source| BenchError::Broker {
+            context: "queueing the drain events",
+            source,
+        })?;
+    if published.confirmed != expected {
+        return Err(BenchError::Incomplete(format!(
+            "the broker confirmed {} of {expected} drain events ({} nacked, {} returned)",
+            published.confirmed, published.nacked, published.returned
+        )));
+    }
+    broker.settled_depths(expected).await?;
+    Ok(())
+}
+
+/// Starts the processor on the queued backlog, once the broker is done storing it, and stops
+/// it once all `expected` are rows: the rate, the CPU of the processor, PostgreSQL and the
+/// broker meanwhile, and the processor's memory.
+async fn drain_processor(
+    connection: &mut PgConnection,
+    expected: u64,
+    broker: &Broker,
+    launcher: &Launcher,
+    notes: &mut Vec<String>,
+) -> Result<(Rate, CpuUse, Memory), BenchError> {
+    broker.wait_idle().await;
+    eprintln!("bench: drain: processor started");
+    let processor = launcher.spawn(Service::Processor)?;
+    let watch = Watch::new(vec![
+        ("processor", Who::Pid(processor.pid())),
+        ("postgres", Who::Command("postgres")),
+        ("broker", Who::Command("beam.smp")),
+    ]);
+    let before = watch.sample();
+    let stored = wait_for_rows(connection, expected, &processor).await?;
+    let cpu = watch.between(&before, &watch.sample());
+    let memory = processor.memory()?;
+    if let Err(error) = processor.stop().await {
+        notes.push(error.to_string());
+    }
+    Ok((stored, cpu, memory))
 }
 
 /// Generous: a processor at a tenth of the 10,000 events/s target still finishes.

@@ -9,9 +9,13 @@
 //!    stopped, so nothing consumes while the collector is measured.
 //! 3. Rounds ([`rounds`]), each: the [`ceiling`] (a bare lapin publisher with confirms), then
 //!    the collector under HTTP load ([`http_load`]): single events at full speed, single
-//!    events at half that rate (open loop, for latency), batches of 20, gzip'd batches of 20.
-//!    Every scenario ends with a check that each accepted event is in both queues.
-//! 4. The [`drain`]: a backlog for the processor, beside a bare `COPY` of the same rows.
+//!    events at half that rate (open loop, for latency; with the collector's own confirm
+//!    times from its `/metrics`, [`histogram`], and a probe of the broker's confirm latency
+//!    meanwhile), the bare publisher alone at that same rate (the broker's confirm latency
+//!    without the collector), batches of 20, gzip'd batches of 20. Each scenario starts on an
+//!    idle broker and ends with a check that each accepted event is in both queues.
+//! 4. The [`drain`]: a backlog for the processor, beside a bare `COPY` of the same rows;
+//!    then the processor again on as many events over many distinct errors.
 //! 5. The [`report`]: one table.
 //!
 //! `scripts/bench` builds everything with the release profile and runs `target/release/bench`.
@@ -21,6 +25,7 @@ pub mod ceiling;
 pub mod client;
 pub mod drain;
 pub mod error;
+pub mod histogram;
 pub mod http_load;
 pub mod machine;
 pub mod options;
@@ -162,6 +167,7 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
 
     let drain = drain::run(
         options.drain_events,
+        options.drain_errors,
         sandbox.database_url(),
         &broker,
         &ceiling,

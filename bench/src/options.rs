@@ -14,6 +14,9 @@ Options:
   --connections N            HTTP keep-alive connections of the load generator (default 256:
                              browsers give a collector many requests in flight)
   --drain-events N           events queued for the processor drain (default 100000)
+  --drain-errors N           distinct errors of the second processor drain, which queues as
+                             many events again over N errors instead of copies of one
+                             (default 1000; 1 skips it)
   --window N                 unconfirmed messages of the bare publisher, in all (default 1024)
   --channels N               channels the bare publisher spreads them over (default 4)
   --processor-batch-size N   processor.batch_size during the bench (default 1000)
@@ -34,6 +37,8 @@ pub struct Options {
     pub duration: Duration,
     pub connections: usize,
     pub drain_events: usize,
+    /// Distinct errors in the second processor drain; 1: no second drain.
+    pub drain_errors: usize,
     pub window: usize,
     pub channels: usize,
     pub processor_batch_size: usize,
@@ -52,6 +57,7 @@ impl Default for Options {
             duration: Duration::from_secs(10),
             connections: 256,
             drain_events: 100_000,
+            drain_errors: 1000,
             window: 1024,
             channels: 4,
             processor_batch_size: 1000,
@@ -122,6 +128,7 @@ impl Options {
                 }
                 "--connections" => options.connections = positive(&flag, &value)?,
                 "--drain-events" => options.drain_events = positive(&flag, &value)?,
+                "--drain-errors" => options.drain_errors = positive(&flag, &value)?,
                 "--window" => options.window = positive(&flag, &value)?,
                 "--channels" => options.channels = positive(&flag, &value)?,
                 "--processor-batch-size" => {

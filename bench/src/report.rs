@@ -5,12 +5,13 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::drain::Drain;
+use crate::drain::{COPIES, Drain};
+use crate::histogram::Histogram;
 use crate::machine::Machine;
 use crate::options::Options;
-use crate::rounds::{HttpRun, Round};
+use crate::rounds::{HttpRun, PROBE_RATE, Round};
 use crate::services::Service;
-use crate::stats::Spread;
+use crate::stats::{Latencies, Spread};
 use crate::table::{Align, Table, thousands};
 use crate::usage::{CpuUse, Memory};
 
@@ -147,27 +148,94 @@ impl Report {
                     );
                 }
                 let half_rate = Spread::of(self.rounds.iter().map(|r| r.half_rate));
+                let half_label = half_rate.map_or_else(|| "?".into(), |s| thousands(s.median));
                 let p99s = Spread::of(
                     self.rounds
                         .iter_mut()
                         .filter_map(|r| r.half.load.latencies.percentile(99.0))
                         .map(|d| d.as_secs_f64() * 1000.0),
                 );
+                let detail = latency_detail(&mut self.rounds, |r| &mut r.half.load.latencies);
                 table.row(
                     [
-                        format!(
-                            "  p99 latency at half that rate (open loop, ~{} req/s)",
-                            half_rate.map_or_else(|| "?".into(), |s| thousands(s.median))
-                        ),
+                        format!("  p99 latency at half that rate (open loop, ~{half_label} req/s)"),
                         "ms".into(),
                     ]
                     .into_iter()
                     .chain(spread_cells(p99s, millis))
                     .chain([
-                        String::new(),
+                        detail,
                         format!("< {} ms", HALF_RATE_P99.as_millis()),
                         verdict(p99s.map(|s| s.median < HALF_RATE_P99.as_secs_f64() * 1000.0)),
                     ]),
+                );
+                let confirms: Vec<&Histogram> = self
+                    .rounds
+                    .iter()
+                    .filter_map(|r| r.half_confirms.as_ref())
+                    .collect();
+                let in_ms = |p: f64| {
+                    Spread::of(
+                        confirms
+                            .iter()
+                            .filter_map(|h| h.percentile(p))
+                            .map(|s| s * 1000.0),
+                    )
+                };
+                let median_of =
+                    |spread: Option<Spread>| spread.map_or("–".into(), |s| millis(s.median));
+                table.row(
+                    [
+                        "    of which publish→confirm inside the collector, p99 (its histogram)"
+                            .to_owned(),
+                        "ms".into(),
+                    ]
+                    .into_iter()
+                    .chain(spread_cells(in_ms(99.0), millis))
+                    .chain([format!(
+                        "p50 {} · mean {} ms; interpolated in ×2 buckets",
+                        median_of(in_ms(50.0)),
+                        median_of(Spread::of(
+                            confirms.iter().filter_map(|h| h.mean()).map(|s| s * 1000.0)
+                        )),
+                    )]),
+                );
+                let probe_p99s = Spread::of(
+                    self.rounds
+                        .iter_mut()
+                        .filter_map(|r| r.probe.latencies.percentile(99.0))
+                        .map(|d| d.as_secs_f64() * 1000.0),
+                );
+                let detail = latency_detail(&mut self.rounds, |r| &mut r.probe.latencies);
+                table.row(
+                    [
+                        format!(
+                            "    broker probe meanwhile: bare publisher, {PROBE_RATE:.0} msg/s on its own connection, p99 publish→confirm"
+                        ),
+                        "ms".into(),
+                    ]
+                    .into_iter()
+                    .chain(spread_cells(probe_p99s, millis))
+                    .chain([detail]),
+                );
+                let ceiling_p99s = Spread::of(
+                    self.rounds
+                        .iter_mut()
+                        .filter_map(|r| r.ceiling_half.paced.latencies.percentile(99.0))
+                        .map(|d| d.as_secs_f64() * 1000.0),
+                );
+                let detail =
+                    latency_detail(&mut self.rounds, |r| &mut r.ceiling_half.paced.latencies);
+                table.row(
+                    [
+                        format!(
+                            "  ceiling at the same rate: bare publisher, open loop, p99 publish→confirm (~{half_label} msg/s)"
+                        ),
+                        "ms".into(),
+                    ]
+                    .into_iter()
+                    .chain(spread_cells(ceiling_p99s, millis))
+                    .chain([detail]),
                 );
             }
         }
@@ -192,14 +260,36 @@ impl Report {
                 drain.processor.per_sec() >= DRAIN_PER_SEC && vs_copy >= DRAIN_VS_COPY,
             )),
         ]);
-        table.row([
-            "  bare COPY of the same rows into a table like events".into(),
-            "rows/s".into(),
-            String::new(),
-            thousands(drain.copy.per_sec()),
-            String::new(),
-            "1 = ceiling".into(),
-        ]);
+        table.row(
+            [
+                format!("  bare COPY of the same rows into a table like events, {COPIES} times"),
+                "rows/s".into(),
+            ]
+            .into_iter()
+            .chain(spread_cells(
+                Spread::of(drain.copies.iter().map(|rate| rate.per_sec())),
+                thousands,
+            ))
+            .chain(["1 = ceiling (the median)".into()]),
+        );
+        if let Some(distinct) = &drain.distinct {
+            let per_sec = distinct.processor.per_sec();
+            table.row([
+                format!(
+                    "  the same drain over {} distinct errors (issues) instead of one",
+                    thousands(distinct.errors as f64)
+                ),
+                "events/s".into(),
+                String::new(),
+                thousands(per_sec),
+                String::new(),
+                format!(
+                    "{:.2} × COPY; {:.2} × one error",
+                    per_sec / drain.copy.per_sec(),
+                    per_sec / drain.processor.per_sec()
+                ),
+            ]);
+        }
         table.row([
             "alerter drain of the same events (no webhooks)".into(),
             "events/s".into(),
@@ -235,9 +325,11 @@ impl Report {
             }
         }
 
-        let cpu_rows: [(&str, Pick<CpuUse>); 4] = [
+        let cpu_rows: [(&str, Pick<CpuUse>); 6] = [
             ("ceiling", |r| &r.ceiling.cpu),
             ("collector, single events", |r| &r.single.cpu),
+            ("collector, half rate", |r| &r.half.cpu),
+            ("ceiling, half rate", |r| &r.ceiling_half.cpu),
             ("collector, batches of 20", |r| &r.batch.cpu),
             ("collector, gzip'd batches", |r| &r.gzip.cpu),
         ];
@@ -260,6 +352,16 @@ impl Report {
             String::new(),
             cpu_cell(&[&drain.processor_cpu]),
         ]);
+        if let Some(distinct) = &drain.distinct {
+            table.row([
+                "CPU during the drain over distinct errors".into(),
+                "% of a core".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                cpu_cell(&[&distinct.processor_cpu]),
+            ]);
+        }
 
         let checks: Vec<_> = self.rounds.iter().flat_map(|r| &r.checks).collect();
         let accepted: u64 = checks.iter().map(|c| c.accepted).sum();
@@ -317,6 +419,25 @@ fn ratio_cell(ratios: Option<Spread>, of: &str) -> String {
 
 fn millis(ms: f64) -> String {
     format!("{ms:.1}")
+}
+
+/// The medians over the rounds of a latency's p50, p99.9 and maximum.
+fn latency_detail(rounds: &mut [Round], pick: fn(&mut Round) -> &mut Latencies) -> String {
+    let mut at = |p: f64| {
+        Spread::of(
+            rounds
+                .iter_mut()
+                .filter_map(|r| pick(r).percentile(p))
+                .map(|d| d.as_secs_f64() * 1000.0),
+        )
+        .map_or("–".into(), |s| millis(s.median))
+    };
+    format!(
+        "p50 {} · p99.9 {} · max {} ms (medians)",
+        at(50.0),
+        at(99.9),
+        at(100.0)
+    )
 }
 
 fn verdict(met: Option<bool>) -> String {

@@ -2,16 +2,27 @@
 //! the ratio of each collector scenario to the ceiling comes from the same minute of this
 //! shared machine.
 //!
-//! Before each scenario both consumer queues are purged (a long queue slows the broker);
-//! after each, their depths are read before the next purge: every request the collector
-//! answered 2xx must be there, in both queues (the events are errors, which both bind).
+//! The half-rate run measures latency, and three things beside it say where it comes from:
+//! the collector's own publish→confirm histogram over the run; a probe, the bare publisher
+//! sending [`PROBE_RATE`] messages a second on its own connection during the run, which sees
+//! any stall of the broker at the moment the collector does; and, right after, the bare
+//! publisher alone at the same rate as the collector, open loop: the broker's own confirm
+//! latency at that rate, without the collector and the load generator on the cores.
+//!
+//! Before each scenario both consumer queues are purged (a long queue slows the broker) and
+//! the broker is left to finish its housekeeping ([`Broker::wait_idle`]); after each, their
+//! depths are read before the next purge: every request the collector answered 2xx must be
+//! there, in both queues (the events are errors, which both bind; during the half-rate run,
+//! the probe's messages too).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::broker::Broker;
-use crate::ceiling::{Ceiling, Message, Published};
+use crate::ceiling::{Ceiling, Message, Paced, Published};
+use crate::client;
 use crate::error::BenchError;
+use crate::histogram::Histogram;
 use crate::http_load::{self, LoadResult, Pace, Target};
 use crate::sample::RequestBody;
 use crate::usage::{CpuUse, Watch};
@@ -28,6 +39,20 @@ pub struct CeilingRun {
     pub published: Published,
     pub cpu: CpuUse,
 }
+
+/// The bare publisher at a fixed rate.
+#[derive(Debug)]
+pub struct PacedRun {
+    pub paced: Paced,
+    pub cpu: CpuUse,
+}
+
+/// The collector's histogram of each request's publish→confirm time.
+pub const CONFIRM_HISTOGRAM: &str = "frontmon_collector_publish_confirm_seconds";
+
+/// Messages a second of the broker probe during the half-rate run: 1.5 % of the collector's
+/// load there, and a thousand samples in 10 s.
+pub const PROBE_RATE: f64 = 100.0;
 
 /// What the delivery check found after one scenario.
 #[derive(Debug, Clone)]
@@ -50,6 +75,12 @@ pub struct Round {
     /// The open-loop run at half of `single`'s rate, and that rate (requests/s).
     pub half: HttpRun,
     pub half_rate: f64,
+    /// The collector's own publish→confirm times during `half` (from its `/metrics`).
+    pub half_confirms: Option<Histogram>,
+    /// The bare publisher at [`PROBE_RATE`] during `half`, on its own connection.
+    pub probe: Paced,
+    /// The bare publisher, open loop at `half_rate`: the broker's confirm latency alone.
+    pub ceiling_half: PacedRun,
     pub batch: HttpRun,
     pub gzip: HttpRun,
     pub checks: Vec<Check>,
@@ -85,19 +116,30 @@ impl Rig<'_> {
             "events/s",
         );
         let half_rate = single.load.requests_per_sec() / 2.0;
-        let half = self
-            .http_run(
-                "half rate",
-                &self.singles,
-                Pace::Rate(half_rate),
-                &mut checks,
-            )
-            .await?;
-        progress(
+        let confirms_before = self.confirm_histogram().await;
+        let (mut half, mut probe) = self.half_run(half_rate, &mut checks).await?;
+        let half_confirms = match (confirms_before, self.confirm_histogram().await) {
+            (Some(before), Some(after)) => Some(after.since(&before)),
+            _ => None,
+        };
+        progress_latency(
             number,
             "collector, half rate",
             half.load.events_per_sec(),
-            "events/s",
+            half.load.latencies.percentile(99.0),
+        );
+        progress_latency(
+            number,
+            "broker probe meanwhile",
+            probe.published.per_sec(),
+            probe.latencies.percentile(99.0),
+        );
+        let mut ceiling_half = self.paced_run(half_rate, &mut checks).await?;
+        progress_latency(
+            number,
+            "ceiling, half rate",
+            ceiling_half.paced.published.per_sec(),
+            ceiling_half.paced.latencies.percentile(99.0),
         );
         let batch = self
             .http_run("batches of 20", &self.batches, Pace::Flat, &mut checks)
@@ -122,6 +164,9 @@ impl Rig<'_> {
             single,
             half,
             half_rate,
+            half_confirms,
+            probe,
+            ceiling_half,
             batch,
             gzip,
             checks,
@@ -148,6 +193,79 @@ impl Rig<'_> {
             failed: 0,
         });
         Ok(CeilingRun { published, cpu })
+    }
+
+    /// The collector at `per_sec` requests a second, open loop, with the broker probe.
+    async fn half_run(
+        &self,
+        per_sec: f64,
+        checks: &mut Vec<Check>,
+    ) -> Result<(HttpRun, Paced), BenchError> {
+        self.broker.purge().await?;
+        let before = self.watch.sample();
+        let (load, probe) = tokio::join!(
+            http_load::run(
+                &self.target,
+                self.singles.clone(),
+                self.connections,
+                Pace::Rate(per_sec),
+                self.duration,
+            ),
+            self.ceiling
+                .run_at_rate(self.messages.clone(), PROBE_RATE, self.duration),
+        );
+        let cpu = self.watch.between(&before, &self.watch.sample());
+        let load = load?;
+        let probe = probe.map_err(|source| BenchError::Broker {
+            context: "probing the broker",
+            source,
+        })?;
+        // Both publish into the same queues.
+        let accepted = load.accepted_events + probe.published.confirmed;
+        checks.push(Check {
+            scenario: "half rate, with the probe",
+            accepted,
+            queued: self.broker.settled_depths(accepted).await?,
+            rejected: load.rejected + probe.published.nacked + probe.published.returned,
+            failed: load.failed,
+        });
+        Ok((HttpRun { load, cpu }, probe))
+    }
+
+    async fn paced_run(
+        &self,
+        per_sec: f64,
+        checks: &mut Vec<Check>,
+    ) -> Result<PacedRun, BenchError> {
+        self.broker.purge().await?;
+        let before = self.watch.sample();
+        let paced = self
+            .ceiling
+            .run_at_rate(self.messages.clone(), per_sec, self.duration)
+            .await
+            .map_err(|source| BenchError::Broker {
+                context: "publishing the ceiling at half rate",
+                source,
+            })?;
+        let cpu = self.watch.between(&before, &self.watch.sample());
+        let published = &paced.published;
+        checks.push(Check {
+            scenario: "ceiling, half rate",
+            accepted: published.confirmed,
+            queued: self.broker.settled_depths(published.confirmed).await?,
+            rejected: published.nacked + published.returned,
+            failed: 0,
+        });
+        Ok(PacedRun { paced, cpu })
+    }
+
+    /// The collector's confirm histogram now; `None` if `/metrics` does not answer.
+    async fn confirm_histogram(&self) -> Option<Histogram> {
+        let (status, body) = client::get(self.target.addr, "/metrics").await.ok()?;
+        if !status.is_success() {
+            return None;
+        }
+        Histogram::parse(std::str::from_utf8(&body).ok()?, CONFIRM_HISTOGRAM)
     }
 
     async fn http_run(
@@ -181,4 +299,9 @@ impl Rig<'_> {
 
 fn progress(round: usize, scenario: &str, rate: f64, unit: &str) {
     eprintln!("bench: round {round}: {scenario}: {rate:.0} {unit}");
+}
+
+fn progress_latency(round: usize, scenario: &str, rate: f64, p99: Option<Duration>) {
+    let p99 = p99.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+    eprintln!("bench: round {round}: {scenario}: {rate:.0} msg/s, p99 {p99:.1} ms");
 }

@@ -70,6 +70,21 @@ pub fn error_event(project: ProjectId, event_id: EventId, at: DateTime<Utc>) -> 
     }
 }
 
+/// A fresh event of the `variant`th of many distinct errors: another failing function (so
+/// another fingerprint and issue) and another property in the message.
+pub fn distinct_error(project: ProjectId, variant: usize) -> Event {
+    let mut event = fresh_event(project);
+    event.message = Some(format!(
+        "TypeError: Cannot read properties of undefined (reading 'field{variant}')"
+    ));
+    event.stack = Some(
+        STACK
+            .replacen("'unitPrice'", &format!("'field{variant}'"), 1)
+            .replacen("lineTotal", &format!("lineTotal{variant}"), 1),
+    );
+    event
+}
+
 /// A fresh event with a unique id, received now.
 pub fn fresh_event(project: ProjectId) -> Event {
     error_event(project, EventId::new_random(), Utc::now())
@@ -165,6 +180,19 @@ mod tests {
             (1000..=1300).contains(&queued),
             "queued body {queued} bytes"
         );
+    }
+
+    #[test]
+    fn distinct_errors_group_apart_and_copies_together() {
+        let group = |variant| {
+            shared::grouping::group_event(&distinct_error(project(), variant))
+                .expect("an error groups")
+                .fingerprint
+        };
+        assert_eq!(group(7), group(7));
+        assert_ne!(group(7), group(8));
+        let base = shared::grouping::group_event(&fresh_event(project())).expect("groups");
+        assert_ne!(group(7), base.fingerprint);
     }
 
     #[test]
