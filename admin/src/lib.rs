@@ -14,7 +14,7 @@
 pub mod sourcemaps;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{Channel, Confirmation, Connection};
 use shared::config::Settings;
 use shared::topology::{Topology, queue_depth};
 
@@ -53,10 +53,9 @@ pub enum AdminError {
 }
 
 async fn connect(settings: &Settings) -> Result<(Connection, Channel), AdminError> {
-    let connection = Connection::connect(
+    let connection = shared::amqp::connect(
         settings.amqp.url.expose(),
-        ConnectionProperties::default()
-            .with_connection_name(format!("{}.admin", settings.amqp.exchange).into()),
+        &format!("{}.admin", settings.amqp.exchange),
     )
     .await?;
     let channel = connection.create_channel().await?;

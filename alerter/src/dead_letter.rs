@@ -5,7 +5,7 @@
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use shared::topology::Topology;
 use tokio::sync::Mutex;
 
@@ -65,12 +65,8 @@ impl DeadLetters {
     async fn publish(&self, body: &[u8], id: &str) -> Result<(), ParkError> {
         let mut link = self.inner.link.lock().await;
         if link.is_none() {
-            let connection = Connection::connect(
-                &self.inner.url,
-                ConnectionProperties::default()
-                    .with_connection_name(self.inner.connection_name.as_str().into()),
-            )
-            .await?;
+            let connection =
+                shared::amqp::connect(&self.inner.url, &self.inner.connection_name).await?;
             let channel = connection.create_channel().await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())

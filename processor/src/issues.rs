@@ -3,7 +3,9 @@
 //! Inside the event insert's transaction: [`issue_ids`] finds (or opens) the issue of every
 //! error in the batch, so each event row is written once, with its issue; then [`record`]
 //! counts the events stored for the first time only, so an issue's counts are exactly its
-//! events', redeliveries included. Three statements per batch whatever its size.
+//! events', redeliveries included. A handful of statements per batch whatever its size; the
+//! issues' rows are locked only by the last of them, just before the commit, so concurrent
+//! batches of one issue overlap everything but their counting.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -191,8 +193,10 @@ fn user_key(event: &Event) -> Option<String> {
 /// The issue of each (project, fingerprint) in `events`, creating the ones not seen before
 /// (with nothing counted yet: [`record`] counts, after the events are stored).
 ///
-/// Ordered by key: concurrent batches lock the issues they share in the same order, so they
-/// cannot deadlock; and each issue appears once in the upsert, as ON CONFLICT needs.
+/// Existing issues are only read, not locked: batches of the same issue run side by side
+/// (several consume sessions, several processors) and wait for each other only in
+/// [`record`], at the end of their transactions. New issues are inserted in key order, so
+/// batches creating the same ones wait for each other in the same order and cannot deadlock.
 pub async fn issue_ids(
     tx: &mut PgConnection,
     events: &[(&Event, &Grouping)],
@@ -209,40 +213,86 @@ pub async fn issue_ids(
             ))
             .or_insert((event, grouping));
     }
-    let mut projects = Vec::with_capacity(first.len());
-    let mut fingerprints = Vec::with_capacity(first.len());
-    let mut titles = Vec::with_capacity(first.len());
-    let mut culprits = Vec::with_capacity(first.len());
-    let mut seen = Vec::with_capacity(first.len());
-    let mut levels = Vec::with_capacity(first.len());
-    for ((project, fingerprint), (event, grouping)) in &first {
-        projects.push(*project);
-        fingerprints.push(*fingerprint);
+    let mut ids = find_issues(tx, first.keys().copied()).await?;
+    if ids.len() == first.len() {
+        return Ok(ids);
+    }
+
+    let missing: Vec<(i64, &str)> = first
+        .keys()
+        .copied()
+        .filter(|(project, fingerprint)| !ids.contains_key(&(*project, (*fingerprint).to_owned())))
+        .collect();
+    let mut projects = Vec::with_capacity(missing.len());
+    let mut fingerprints = Vec::with_capacity(missing.len());
+    let mut titles = Vec::with_capacity(missing.len());
+    let mut culprits = Vec::with_capacity(missing.len());
+    let mut seen = Vec::with_capacity(missing.len());
+    let mut levels = Vec::with_capacity(missing.len());
+    for key in &missing {
+        let (event, grouping) = first[key];
+        projects.push(key.0);
+        fingerprints.push(key.1);
         titles.push(grouping.title.as_str());
         culprits.push(grouping.culprit.as_deref());
         seen.push(event.received_at);
         // Native errors have no level: they are errors.
         levels.push(event.level.map_or("error", Level::as_str));
     }
-    let rows = sqlx::query(
+    // A batch that created one of them concurrently makes this wait for its commit; the
+    // conflicting rows are then read by the next statement, which sees that commit.
+    let created = sqlx::query(
         "INSERT INTO issues (project_id, grouping_version, fingerprint, title, culprit, level,
                              first_seen, last_seen, event_count)
          SELECT p, $2, f, t, c, l, s, s, 0
          FROM UNNEST($1::int8[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
                      $7::text[])
               AS u(p, f, t, c, s, l)
-         -- A no-op update, so that existing issues are returned (and locked) too.
-         ON CONFLICT (project_id, grouping_version, fingerprint)
-             DO UPDATE SET fingerprint = EXCLUDED.fingerprint
+         ON CONFLICT (project_id, grouping_version, fingerprint) DO NOTHING
          RETURNING id, project_id, fingerprint",
     )
     .bind(&projects)
-    .bind(i32::try_from(GROUPING_VERSION).unwrap_or(i32::MAX))
+    .bind(grouping_version())
     .bind(&fingerprints)
     .bind(&titles)
     .bind(&culprits)
     .bind(&seen)
     .bind(&levels)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &created {
+        ids.insert(
+            (row.try_get("project_id")?, row.try_get("fingerprint")?),
+            row.try_get("id")?,
+        );
+    }
+    if created.len() < missing.len() {
+        let raced: Vec<(i64, &str)> = missing
+            .iter()
+            .copied()
+            .filter(|(project, fingerprint)| {
+                !ids.contains_key(&(*project, (*fingerprint).to_owned()))
+            })
+            .collect();
+        ids.extend(find_issues(tx, raced.into_iter()).await?);
+    }
+    Ok(ids)
+}
+
+/// The ids of the issues that exist among `keys` (project, fingerprint), unlocked.
+async fn find_issues<'a>(
+    tx: &mut PgConnection,
+    keys: impl Iterator<Item = (i64, &'a str)>,
+) -> Result<HashMap<(i64, String), i64>, sqlx::Error> {
+    let (projects, fingerprints): (Vec<i64>, Vec<&str>) = keys.unzip();
+    let rows = sqlx::query(
+        "SELECT i.id, i.project_id, i.fingerprint
+         FROM UNNEST($1::int8[], $3::text[]) AS u(p, f)
+         JOIN issues i ON i.project_id = u.p AND i.grouping_version = $2 AND i.fingerprint = u.f",
+    )
+    .bind(&projects)
+    .bind(grouping_version())
+    .bind(&fingerprints)
     .fetch_all(&mut *tx)
     .await?;
     rows.iter()
@@ -253,6 +303,10 @@ pub async fn issue_ids(
             ))
         })
         .collect()
+}
+
+fn grouping_version() -> i32 {
+    i32::try_from(GROUPING_VERSION).unwrap_or(i32::MAX)
 }
 
 /// Counts `events` (stored for the first time, in this transaction, with their issue) into
@@ -294,15 +348,27 @@ pub async fn record(
             user_keys.push(user.as_str());
         }
     }
+    // Locked in id order first: batches counting into the same issues queue up in one order,
+    // so they cannot deadlock, whatever order the UPDATE's plan visits the rows in. `ids`
+    // comes from a BTreeMap, and is sorted.
+    sqlx::query("SELECT id FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     let regressed: Vec<i64> = sqlx::query(
+        // What the latest or earliest event says wins, by the collector's receive time, not
+        // by which batch commits last: batches of several sessions commit in any order.
         "UPDATE issues SET
-             title = u.t,
-             culprit = COALESCE(u.c, issues.culprit),
+             title = CASE WHEN u.ls >= issues.last_seen THEN u.t ELSE issues.title END,
+             culprit = CASE WHEN u.ls >= issues.last_seen THEN COALESCE(u.c, issues.culprit)
+                            ELSE COALESCE(issues.culprit, u.c) END,
              first_seen = LEAST(issues.first_seen, u.fs),
              last_seen = GREATEST(issues.last_seen, u.ls),
              event_count = issues.event_count + u.n,
-             first_release = COALESCE(issues.first_release, u.fr),
-             last_release = COALESCE(u.lr, issues.last_release),
+             first_release = CASE WHEN u.fs < issues.first_seen THEN COALESCE(u.fr, issues.first_release)
+                                  ELSE COALESCE(issues.first_release, u.fr) END,
+             last_release = CASE WHEN u.ls >= issues.last_seen THEN COALESCE(u.lr, issues.last_release)
+                                 ELSE COALESCE(issues.last_release, u.lr) END,
              -- A new event on a resolved issue: it is back, and marked as a regression.
              regressed_at = CASE WHEN issues.status = 'resolved' THEN now() ELSE issues.regressed_at END,
              status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END

@@ -44,7 +44,7 @@ pub struct ApiState {
 pub struct Application {
     port: u16,
     server: Server,
-    consumer: JoinHandle<()>,
+    consumers: Vec<JoinHandle<()>>,
     relay: JoinHandle<()>,
     store: Store,
     shutdown: CancellationToken,
@@ -60,7 +60,6 @@ impl Application {
         let store = Store::connect(&settings.database).await?;
         let database_ready = ReadyFlag::default();
         database_ready.set(true);
-        let broker_ready = ReadyFlag::default();
 
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
@@ -119,12 +118,25 @@ impl Application {
             store.outbox(),
             shutdown.clone(),
         ));
-        let consumer = tokio::spawn(consumer::run(
-            options,
-            shutdown.clone(),
-            broker_ready.clone(),
-            move |subscription| processor.clone().session(subscription),
-        ));
+        // Several sessions, so that PostgreSQL writes one batch while another is parsed and
+        // grouped: one session alternates between the two and leaves both half idle.
+        let mut consumers = Vec::with_capacity(usize::from(settings.processor.consumers));
+        let mut sessions_ready = Vec::with_capacity(consumers.capacity());
+        for number in 1..=settings.processor.consumers {
+            let ready = ReadyFlag::default();
+            sessions_ready.push(ready.clone());
+            let processor = processor.clone();
+            let options = ConsumeOptions {
+                connection_name: format!("{}.{number}", options.connection_name),
+                ..options.clone()
+            };
+            consumers.push(tokio::spawn(consumer::run(
+                options,
+                shutdown.clone(),
+                ready,
+                move |subscription| processor.clone().session(subscription),
+            )));
+        }
 
         let api_state = web::Data::new(ApiState {
             store: store.clone(),
@@ -135,7 +147,7 @@ impl Application {
             sourcemap_max_bytes: settings.processor.sourcemap_max_bytes,
         });
         let health = Health::new(shutdown.clone(), Arc::new(registry))
-            .flag("broker", broker_ready)
+            .check("broker", move || sessions_ready.iter().all(ReadyFlag::get))
             .flag("database", database_ready);
         let listener = TcpListener::bind(settings.processor.listen)?;
         let port = listener.local_addr()?.port();
@@ -196,7 +208,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            consumer,
+            consumers,
             relay,
             store,
             shutdown,
@@ -213,8 +225,10 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         self.shutdown.cancelled().await;
-        if let Err(error) = self.consumer.await {
-            tracing::error!(error = %error, "Consumer task failed.");
+        for consumer in self.consumers {
+            if let Err(error) = consumer.await {
+                tracing::error!(error = %error, "Consumer task failed.");
+            }
         }
         if let Err(error) = self.relay.await {
             tracing::error!(error = %error, "Outbox relay failed.");

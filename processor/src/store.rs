@@ -97,6 +97,7 @@ impl Store {
         let mut releases = Vec::with_capacity(rows.len());
         let mut environments = Vec::with_capacity(rows.len());
         let mut payloads = Vec::with_capacity(rows.len());
+        let mut issue_column = Vec::with_capacity(rows.len());
         let mut tx = self.pool.begin().await?;
         // Errors get their issue first, so each event row is written once, with its issue.
         let groupings: Vec<Option<Grouping>> = rows
@@ -109,13 +110,26 @@ impl Store {
             .filter_map(|(row, grouping)| grouping.as_ref().map(|g| (row.event, g)))
             .collect();
         let issue_ids = crate::issues::issue_ids(&mut tx, &grouped).await?;
-        let mut issues = Vec::with_capacity(rows.len());
-        for (row, grouping) in rows.iter().zip(&groupings) {
-            issues.push(grouping.as_ref().and_then(|g| {
-                issue_ids
-                    .get(&(i64::from(row.event.project_id.get()), g.fingerprint.clone()))
-                    .copied()
-            }));
+        let issues: Vec<Option<i64>> = rows
+            .iter()
+            .zip(&groupings)
+            .map(|(row, grouping)| {
+                let key = (
+                    i64::from(row.event.project_id.get()),
+                    grouping.as_ref()?.fingerprint.clone(),
+                );
+                issue_ids.get(&key).copied()
+            })
+            .collect();
+        // Written in key order: two batches holding copies of the same events (an SDK's
+        // retry, a redelivery) insert them in the same order, so one waits for the other
+        // instead of deadlocking.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_unstable_by_key(|&i| {
+            (rows[i].event.project_id, *rows[i].event.event_id.as_uuid())
+        });
+        for &i in &order {
+            let row = &rows[i];
             let event = row.event;
             project_ids.push(i64::from(event.project_id.get()));
             event_ids.push(*event.event_id.as_uuid());
@@ -127,6 +141,7 @@ impl Store {
             releases.push(event.release.as_deref());
             environments.push(event.environment.as_deref());
             payloads.push(row.json);
+            issue_column.push(issues[i]);
         }
         // One statement for the whole batch: UNNEST turns the column arrays into rows.
         let inserted: Vec<(i64, Uuid)> = sqlx::query_as(
@@ -149,7 +164,7 @@ impl Store {
         .bind(&releases)
         .bind(&environments)
         .bind(&payloads)
-        .bind(&issues)
+        .bind(&issue_column)
         .fetch_all(&mut *tx)
         .await?;
 

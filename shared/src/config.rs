@@ -118,13 +118,19 @@ impl Default for CollectorSettings {
     }
 }
 
+/// More consume sessions than this only add connections: PostgreSQL is the bound long before.
+const MAX_PROCESSOR_CONSUMERS: u16 = 16;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorSettings {
     pub listen: SocketAddr,
     pub queue: String,
     pub admin_token: Secret,
-    /// Unacknowledged deliveries the broker may hand us at once.
+    /// Consume sessions, each on its own connection: while one session's batch is written
+    /// to PostgreSQL, another parses and groups the next.
+    pub consumers: u16,
+    /// Unacknowledged deliveries the broker may hand each consume session at once.
     pub prefetch: u16,
     /// Events written per transaction at most.
     pub batch_size: usize,
@@ -146,6 +152,7 @@ impl Default for ProcessorSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
             queue: "frontmon.processor".into(),
             admin_token: Secret(DEFAULT_ADMIN_TOKEN.into()),
+            consumers: 2,
             prefetch: 1000,
             batch_size: 500,
             batch_wait: Duration::from_millis(20),
@@ -622,6 +629,9 @@ impl Settings {
         if self.processor.prefetch == 0 {
             return invalid("processor.prefetch", "must be at least 1");
         }
+        if !(1..=MAX_PROCESSOR_CONSUMERS).contains(&self.processor.consumers) {
+            return invalid("processor.consumers", "must be between 1 and 16");
+        }
         if self.processor.sourcemap_max_bytes == 0 {
             return invalid("processor.sourcemap_max_bytes", "must be at least 1");
         }
@@ -805,6 +815,13 @@ mod tests {
         assert!(err.to_string().contains("database.url"), "{err}");
         let err = Settings::from_toml("[collector]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
+        for consumers in [0, 17] {
+            let err = Settings::from_toml(&format!("[processor]\nconsumers = {consumers}\n"))
+                .expect_err("out of range");
+            assert!(err.to_string().contains("processor.consumers"), "{err}");
+        }
+        let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
+        assert_eq!(settings.processor.consumers, 16);
     }
 
     #[test]

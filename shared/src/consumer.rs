@@ -16,7 +16,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Acker, Channel, Connection, ConnectionProperties};
+use lapin::{Acker, Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::ReadyFlag;
@@ -111,12 +111,7 @@ pub struct Subscription {
 
 impl Subscription {
     async fn open(options: &ConsumeOptions) -> Result<Self, lapin::Error> {
-        let connection = Connection::connect(
-            &options.url,
-            ConnectionProperties::default()
-                .with_connection_name(options.connection_name.clone().into()),
-        )
-        .await?;
+        let connection = crate::amqp::connect(&options.url, &options.connection_name).await?;
         let channel = connection.create_channel().await?;
         options.topology.declare(&channel).await?;
         channel
@@ -223,12 +218,7 @@ pub async fn watch_depths(
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let watched = async {
-            let connection = Connection::connect(
-                &url,
-                ConnectionProperties::default()
-                    .with_connection_name(connection_name.clone().into()),
-            )
-            .await?;
+            let connection = crate::amqp::connect(&url, &connection_name).await?;
             let channel = connection.create_channel().await?;
             // The queues may not exist yet if this runs before the consumer has started.
             topology.declare(&channel).await?;

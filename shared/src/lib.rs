@@ -8,6 +8,7 @@
 //! Start with [`event`] (the data), then [`topology`] (where it goes), then [`config`]
 //! (how each service is told where things are).
 
+pub mod amqp;
 pub mod config;
 pub mod consumer;
 pub mod event;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 
 use crate::event::{EventId, ProjectId, RoutingKey};
 use crate::topology::Topology;
@@ -247,12 +247,7 @@ fn timed_out() -> lapin::Error {
 }
 
 async fn open(options: &PublisherOptions) -> Result<Link, lapin::Error> {
-    let connection = Connection::connect(
-        &options.url,
-        ConnectionProperties::default()
-            .with_connection_name(options.connection_name.clone().into()),
-    )
-    .await?;
+    let connection = crate::amqp::connect(&options.url, &options.connection_name).await?;
     let setup = connection.create_channel().await?;
     options.topology.declare(&setup).await?;
     let _ = setup.close(200, "topology declared".into()).await;

@@ -141,6 +141,25 @@ impl TestEnv {
         close_connections_named(&self.prefix)
     }
 
+    /// The largest frame negotiated by each broker connection whose name starts with this
+    /// test's prefix, one entry per connection, as RabbitMQ lists them.
+    pub async fn broker_connection_frame_sizes(&self) -> Vec<u32> {
+        let prefix = self.prefix.clone();
+        tokio::task::spawn_blocking(move || {
+            list_connections("frame_max")
+                .into_iter()
+                .filter(|(_, properties)| properties.contains(&format!("\"{prefix}")))
+                .map(|(frame_max, _)| {
+                    frame_max
+                        .parse()
+                        .unwrap_or_else(|e| panic!("frame_max {frame_max:?}: {e}"))
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// [`TestEnv::close_broker_connections`] off the async runtime: `rabbitmqctl` takes a
     /// second or two, and the services under test must keep running meanwhile.
     pub async fn close_broker_connections_async(&self) -> usize {
@@ -203,35 +222,44 @@ impl Drop for TestEnv {
 
 /// Closes every broker connection whose name starts with `prefix`.
 fn close_connections_named(prefix: &str) -> usize {
+    let mut closed = 0;
+    for (pid, properties) in list_connections("pid") {
+        if !properties.contains(&format!("\"{prefix}")) {
+            continue;
+        }
+        let status = std::process::Command::new("rabbitmqctl")
+            .args(["close_connection", &pid, "closed by test"])
+            .status()
+            .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+        assert!(
+            status.success(),
+            "rabbitmqctl close_connection {pid} failed"
+        );
+        closed += 1;
+    }
+    closed
+}
+
+/// `rabbitmqctl list_connections <item> client_properties`: each connection's item, and its
+/// client properties (where the connection name is) as text.
+fn list_connections(item: &str) -> Vec<(String, String)> {
     let output = std::process::Command::new("rabbitmqctl")
         .args([
             "list_connections",
             "-q",
             "--no-table-headers",
-            "pid",
+            item,
             "client_properties",
         ])
         .output()
         .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
-    let listing = String::from_utf8_lossy(&output.stdout);
-    let mut closed = 0;
-    for line in listing.lines() {
-        if !line.contains(&format!("\"{prefix}")) {
-            continue;
-        }
-        if let Some(pid) = line.split_whitespace().next() {
-            let status = std::process::Command::new("rabbitmqctl")
-                .args(["close_connection", pid, "closed by test"])
-                .status()
-                .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
-            assert!(
-                status.success(),
-                "rabbitmqctl close_connection {pid} failed"
-            );
-            closed += 1;
-        }
-    }
-    closed
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (value, properties) = line.split_once(char::is_whitespace)?;
+            Some((value.to_owned(), properties.to_owned()))
+        })
+        .collect()
 }
 
 async fn connect(url: &str) -> Connection {

@@ -317,3 +317,85 @@ async fn sentry_errors_keep_their_level_and_users_and_addresses_follow_the_proje
     publisher.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_sessions_count_issues_exactly_whatever_the_commit_order() {
+    let mut env = TestEnv::new();
+    // Many small batches over four sessions: batches of the same issues, new ones included,
+    // are written side by side, and commit in no particular order.
+    env.settings.processor.consumers = 4;
+    env.settings.processor.prefetch = 10;
+    env.settings.processor.batch_size = 7;
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+
+    const ISSUES: usize = 20;
+    const PER_ISSUE: usize = 25;
+    let t = now();
+    let mut events = Vec::with_capacity(ISSUES * PER_ISSUE);
+    // The latest events are published first, so arrival order is the reverse of time
+    // order: releases and titles must follow the receive time, not the commit order.
+    for j in (0..PER_ISSUE).rev() {
+        for i in 0..ISSUES {
+            let mut error = js_error(
+                &format!("failure {i} at step {j}"),
+                t + chrono::Duration::seconds(j as i64),
+            );
+            error.stack = Some(format!(
+                "Error: failure {i}\n    at step{i} (https://shop.example/app.js:{j}:1)"
+            ));
+            error.release = Some(format!("1.0.{j}"));
+            error.user = Some(User {
+                id: Some(format!("user-{}", j % 5)),
+                ..User::default()
+            });
+            events.push(error);
+        }
+    }
+    // Copies, as an SDK's retry sends them: stored and counted once.
+    let copies: Vec<_> = events.iter().step_by(7).cloned().collect();
+    let mut all = events.clone();
+    all.extend(copies.iter().cloned());
+    for chunk in all.chunks(50) {
+        publish(&publisher, chunk).await;
+    }
+
+    app.wait_for_metric(
+        "frontmon_processor_events_stored_total",
+        events.len() as f64,
+    )
+    .await;
+    app.wait_for_metric(
+        "frontmon_processor_events_duplicate_total",
+        copies.len() as f64,
+    )
+    .await;
+    let issues = issues_when_counted(&app, events.len() as i64).await;
+    assert_eq!(issues.len(), ISSUES, "one issue per stack: {issues:#?}");
+    for issue in &issues {
+        assert_eq!(issue["count"], PER_ISSUE as i64, "{issue}");
+        assert_eq!(issue["user_count"], 5, "{issue}");
+        assert_eq!(
+            issue["first_release"], "1.0.0",
+            "the earliest event's: {issue}"
+        );
+        let last = format!("1.0.{}", PER_ISSUE - 1);
+        assert_eq!(
+            issue["last_release"],
+            last.as_str(),
+            "the latest event's: {issue}"
+        );
+        let title = issue["title"].as_str().unwrap_or_default();
+        assert!(
+            title.ends_with(&format!("at step {}", PER_ISSUE - 1)),
+            "the latest event's title: {issue}"
+        );
+    }
+    assert!(
+        take_dead_letters(&env).await.is_empty(),
+        "nothing dead-lettered"
+    );
+
+    publisher.close().await;
+    app.stop().await;
+}

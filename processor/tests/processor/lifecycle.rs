@@ -224,3 +224,24 @@ async fn a_processor_killed_mid_drain_loses_and_duplicates_nothing() {
     publisher.close().await;
     std::fs::remove_dir_all(std::env::temp_dir().join(format!("frontmon-{}", env.prefix))).ok();
 }
+
+#[tokio::test]
+async fn each_session_has_its_own_connection_with_small_frames() {
+    let mut env = TestEnv::new();
+    env.settings.processor.consumers = 3;
+    let app = TestApp::ready(&env.settings).await;
+    // Three sessions, the issue-notice publisher and the queue-depth watcher (which connects
+    // in the background, hence the wait).
+    let frames = eventually("five broker connections", WAIT, || async {
+        let frames = env.broker_connection_frame_sizes().await;
+        (frames.len() == 5).then_some(frames)
+    })
+    .await;
+    // lapin keeps 64 frames of buffers per connection: 1 MiB each at 16 KiB, 8 at 128.
+    assert!(
+        frames.iter().all(|&size| size == shared::amqp::FRAME_MAX),
+        "every connection negotiates frames of {} bytes: {frames:?}",
+        shared::amqp::FRAME_MAX
+    );
+    app.stop().await;
+}
