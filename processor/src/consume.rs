@@ -104,7 +104,8 @@ impl Processor {
         let started = Instant::now();
         self.metrics.consumed.inc_by(batch.len() as u64);
         let mut events: Vec<(Delivery, Event)> = Vec::with_capacity(batch.len());
-        for delivery in batch {
+        let mut texts: Vec<String> = Vec::with_capacity(batch.len());
+        for mut delivery in batch {
             // Our own issue notices come back through the `#` binding: not events, acked
             // and left for the alerter.
             if delivery.routing_key.as_str().starts_with("issue.") {
@@ -113,9 +114,19 @@ impl Processor {
                     .map_err(SessionError::Settle)?;
                 continue;
             }
-            // serde_json accepts only UTF-8, so a parsed body is also a valid text payload.
-            match serde_json::from_slice::<Event>(&delivery.data) {
-                Ok(event) => events.push((delivery, event)),
+            // The body becomes the stored text without a copy, checked as UTF-8 once here:
+            // parsing a `str` does not check it again, nor does storing it.
+            let parsed = match String::from_utf8(std::mem::take(&mut delivery.data)) {
+                Ok(text) => serde_json::from_str::<Event>(&text)
+                    .map(|event| (event, text))
+                    .map_err(|error| error.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            match parsed {
+                Ok((event, text)) => {
+                    events.push((delivery, event));
+                    texts.push(text);
+                }
                 Err(error) => {
                     let message_id = delivery
                         .properties
@@ -136,23 +147,23 @@ impl Processor {
         };
         let parsed: Vec<Parsed> = events
             .into_iter()
+            .zip(texts)
             .zip(resolved)
-            .map(|((delivery, mut event), resolved)| {
-                let json = std::str::from_utf8(&delivery.data).unwrap_or_default();
-                let enriched = self.enricher.enrich(&mut event, json);
-                let rewritten = if resolved {
+            .map(|(((delivery, mut event), text), resolved)| {
+                let enriched = match self.enricher.enrich(&mut event, &text) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(json) => Some(json),
+                };
+                let json = if resolved {
                     // Changed beyond what enrichment splices in: written out whole.
-                    serde_json::to_string(&event).ok()
+                    serde_json::to_string(&event).unwrap_or(text)
                 } else {
-                    match enriched {
-                        Cow::Borrowed(_) => None,
-                        Cow::Owned(json) => Some(json),
-                    }
+                    enriched.unwrap_or(text)
                 };
                 Parsed {
                     delivery,
                     event,
-                    rewritten,
+                    json,
                 }
             })
             .collect();
@@ -282,10 +293,11 @@ impl Processor {
 
 /// A delivery that is an event, completed by the [`Enricher`].
 struct Parsed {
+    /// Its body moved out, into `json`.
     delivery: Delivery,
     event: Event,
-    /// The JSON to store when enrichment changed it; else the delivery's bytes are stored.
-    rewritten: Option<String>,
+    /// What is stored: the delivery's body, or the JSON enrichment or source maps changed.
+    json: String,
 }
 
 fn rows(parsed: &[Parsed]) -> Vec<NewEvent<'_>> {
@@ -295,11 +307,6 @@ fn rows(parsed: &[Parsed]) -> Vec<NewEvent<'_>> {
 fn row(parsed: &Parsed) -> NewEvent<'_> {
     NewEvent {
         event: &parsed.event,
-        json: match &parsed.rewritten {
-            Some(json) => json,
-            // Parsing checked the bytes are UTF-8; were they not, the empty payload would
-            // fail the jsonb cast and the row be dead-lettered, never acked unstored.
-            None => std::str::from_utf8(&parsed.delivery.data).unwrap_or_default(),
-        },
+        json: &parsed.json,
     }
 }
