@@ -298,7 +298,7 @@ impl Composer {
     }
 }
 
-fn kind_of(reason: &Reason) -> MessageKind {
+pub(crate) fn kind_of(reason: &Reason) -> MessageKind {
     match reason {
         Reason::NewIssue => MessageKind::NewIssue,
         Reason::Regression { .. } => MessageKind::Regression,

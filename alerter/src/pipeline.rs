@@ -285,15 +285,18 @@ fn source(body: &[u8]) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-/// What makes a notification's delivery id: what triggered it and the rule's firing, so a
-/// redelivery makes the same ids (and is inserted once); the channel is added per channel.
+/// What makes a notification's delivery id: what triggered it, the rule and the kind of
+/// firing, so a redelivery makes the same ids (and is inserted once); the channel is added
+/// per channel. Not the reason's figures: after a crash between the write and the ack, the
+/// redelivered event is judged by counts restored from the last checkpoint, which may differ
+/// from the first time, and must not make a second notification of the same firing.
 fn delivery_base(trigger: &str, fired: &Fired) -> String {
     let mut hasher = Sha256::new();
     hasher.update(trigger.as_bytes());
     hasher.update([0]);
     hasher.update(fired.rule.as_bytes());
     hasher.update([0]);
-    hasher.update(format!("{:?}", fired.reason).as_bytes());
+    hasher.update(crate::compose::kind_of(&fired.reason).as_str().as_bytes());
     hex::encode(&hasher.finalize()[..12])
 }
 
@@ -313,5 +316,55 @@ impl Known {
             self.issues.clear();
         }
         self.issues.insert(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::config::RuleCondition;
+    use shared::event::ProjectId;
+
+    use super::*;
+    use crate::rules::{Fired, Reason};
+
+    fn fired(rule: &str, reason: Reason) -> Fired {
+        Fired {
+            rule: rule.into(),
+            condition: RuleCondition::Frequency,
+            channels: vec!["ops".into()],
+            project_id: ProjectId::new(1).expect("non-zero"),
+            fingerprint: "f".into(),
+            reason,
+            level: None,
+        }
+    }
+
+    fn frequency(count: u64) -> Reason {
+        Reason::Frequency {
+            count,
+            window_secs: 60,
+        }
+    }
+
+    #[test]
+    fn a_redelivered_trigger_makes_the_same_delivery_whatever_the_counts() {
+        let first = delivery_base("event-1", &fired("burst", frequency(10)));
+        // Judged again after a restart, from counts of the last checkpoint.
+        assert_eq!(
+            first,
+            delivery_base("event-1", &fired("burst", frequency(7)))
+        );
+        assert_ne!(
+            first,
+            delivery_base("event-2", &fired("burst", frequency(10)))
+        );
+        assert_ne!(
+            first,
+            delivery_base("event-1", &fired("other", frequency(10)))
+        );
+        assert_ne!(
+            first,
+            delivery_base("event-1", &fired("burst", Reason::NewIssue))
+        );
     }
 }
