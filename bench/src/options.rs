@@ -20,7 +20,8 @@ Options:
   --window N                 unconfirmed messages of the bare publisher, in all (default 1024)
   --channels N               channels the bare publisher spreads them over (default 4)
   --processor-batch-size N   processor.batch_size during the bench (default 1000)
-  --processor-prefetch N     processor.prefetch during the bench (default 4000)
+  --processor-prefetch N     processor.prefetch (per consume session) during the bench
+                             (default 4000)
   --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
                              stopped, then its drain (issue 4; 20000 is the reference)
   --in-flight N              requests in flight for --peak-shaving (default 8)

@@ -21,25 +21,27 @@ use crate::event::{Detail, Event, StackFrame};
 /// Stored with every issue: grouping under another version never merges into it.
 pub const GROUPING_VERSION: u32 = 1;
 
-/// One stack frame, as far as grouping cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub function: Option<String>,
+/// One stack frame, as far as grouping cares: borrowed from the event, since every error is
+/// grouped (twice: by the processor and by the alerter) and most of grouping's cost was
+/// copying frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub function: Option<&'a str>,
     /// The module (when the SDK knows it) or the file URL or path.
-    pub module: Option<String>,
-    pub filename: Option<String>,
+    pub module: Option<&'a str>,
+    pub filename: Option<&'a str>,
     pub in_app: bool,
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     /// A Sentry SDK's frame. Without the SDK's `in_app`, a frame is in-app unless it comes
     /// from `node_modules` or an extension, as for native stacks.
-    pub fn from_sentry(frame: &StackFrame) -> Self {
+    pub fn from_sentry(frame: &'a StackFrame) -> Self {
         let filename = frame.abs_path.as_deref().or(frame.filename.as_deref());
         Frame {
-            function: frame.function.clone(),
-            module: frame.module.clone(),
-            filename: filename.map(str::to_owned),
+            function: frame.function.as_deref(),
+            module: frame.module.as_deref(),
+            filename,
             in_app: frame
                 .in_app
                 .unwrap_or_else(|| filename.is_some_and(is_in_app_path)),
@@ -54,7 +56,7 @@ pub struct Input<'a> {
     pub exception_value: Option<&'a str>,
     /// Outermost call first or last does not matter for the hash's stability, only that a
     /// source is consistent: frames here are as the stack lists them.
-    pub frames: &'a [Frame],
+    pub frames: &'a [Frame<'a>],
     pub message: Option<&'a str>,
     pub fingerprint: Option<&'a [String]>,
 }
@@ -125,20 +127,19 @@ fn default_components(input: &Input<'_>) -> Vec<String> {
 }
 
 /// The frames that identify the problem, as `module|function` strings.
-fn grouping_frames(frames: &[Frame]) -> Vec<String> {
+fn grouping_frames(frames: &[Frame<'_>]) -> Vec<String> {
     let any_in_app = frames.iter().any(|f| f.in_app);
     let mut parts: Vec<String> = Vec::new();
     for frame in frames.iter().filter(|f| f.in_app || !any_in_app) {
-        let Some(function) = frame.function.as_deref().and_then(function_name) else {
+        let Some(function) = frame.function.and_then(function_name) else {
             continue;
         };
-        let module = frame
-            .module
-            .as_deref()
-            .or(frame.filename.as_deref())
-            .map(file_key)
-            .unwrap_or_default();
-        let part = format!("{module}|{function}");
+        let mut part = String::with_capacity(64);
+        if let Some(path) = frame.module.or(frame.filename) {
+            push_file_key(&mut part, path);
+        }
+        part.push('|');
+        part.push_str(function);
         // Recursion: the same frame many times over is one frame.
         if parts.last() != Some(&part) {
             parts.push(part);
@@ -162,16 +163,25 @@ fn function_name(function: &str) -> Option<&str> {
 /// A file's name without its directory, query, or build hash, lowercased: `app.3f2a1b9c.js`
 /// and `app.77be01aa.js` are the same file in two deploys.
 fn file_key(path: &str) -> String {
+    let mut key = String::with_capacity(path.len().min(64));
+    push_file_key(&mut key, path);
+    key
+}
+
+/// [`file_key`], appended to `out`.
+fn push_file_key(out: &mut String, path: &str) {
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    let base = path
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(path)
-        .to_ascii_lowercase();
-    base.split('.')
-        .filter(|part| !looks_like_hash(part))
-        .collect::<Vec<_>>()
-        .join(".")
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let start = out.len();
+    let mut first = true;
+    for part in base.split('.').filter(|part| !looks_like_hash(part)) {
+        if !first {
+            out.push('.');
+        }
+        first = false;
+        out.push_str(part);
+    }
+    out[start..].make_ascii_lowercase();
 }
 
 fn looks_like_hash(part: &str) -> bool {
@@ -217,18 +227,16 @@ fn title(input: &Input<'_>) -> String {
 }
 
 /// The innermost in-app frame (the last one in the list), as `function (file)`.
-fn culprit(frames: &[Frame]) -> Option<String> {
+fn culprit(frames: &[Frame<'_>]) -> Option<String> {
     let frame = frames
         .iter()
         .rev()
-        .find(|f| f.in_app && f.function.as_deref().and_then(function_name).is_some())?;
-    let function = frame.function.as_deref().and_then(function_name)?;
-    Some(
-        match frame.filename.as_deref().or(frame.module.as_deref()) {
-            Some(file) => format!("{function} ({})", file_key(file)),
-            None => function.to_owned(),
-        },
-    )
+        .find(|f| f.in_app && f.function.and_then(function_name).is_some())?;
+    let function = frame.function.and_then(function_name)?;
+    Some(match frame.filename.or(frame.module) {
+        Some(file) => format!("{function} ({})", file_key(file)),
+        None => function.to_owned(),
+    })
 }
 
 /// Groups a native error event; `None` for events that are not errors.
@@ -326,8 +334,20 @@ fn without_query(url: &str) -> &str {
 /// Frames from a browser's `error.stack` string: V8 (`at fn (url:1:2)`), Firefox and
 /// Safari (`fn@url:1:2`). Returned innermost last, the order Sentry SDKs use, so both
 /// sources group alike.
-pub fn parse_stack(stack: &str) -> Vec<Frame> {
-    stack_frames(stack).iter().map(Frame::from_sentry).collect()
+pub fn parse_stack(stack: &str) -> Vec<Frame<'_>> {
+    let mut frames: Vec<Frame<'_>> = stack
+        .lines()
+        .filter_map(parse_location)
+        .map(|location| Frame {
+            function: location.function,
+            module: None,
+            filename: Some(location.filename),
+            in_app: is_in_app_path(location.filename),
+        })
+        .collect();
+    // Browsers print the innermost call first.
+    frames.reverse();
+    frames
 }
 
 /// The frames of a browser's `error.stack` string with their positions, in the shape of a
@@ -340,6 +360,26 @@ pub fn stack_frames(stack: &str) -> Vec<StackFrame> {
 }
 
 fn parse_line(line: &str) -> Option<StackFrame> {
+    let location = parse_location(line)?;
+    Some(StackFrame {
+        function: location.function.map(str::to_owned),
+        abs_path: Some(location.filename.to_owned()),
+        lineno: location.lineno,
+        colno: location.colno,
+        in_app: Some(is_in_app_path(location.filename)),
+        ..StackFrame::default()
+    })
+}
+
+/// One line of a browser's `error.stack`, borrowed from it.
+struct Location<'a> {
+    function: Option<&'a str>,
+    filename: &'a str,
+    lineno: Option<u32>,
+    colno: Option<u32>,
+}
+
+fn parse_location(line: &str) -> Option<Location<'_>> {
     let line = line.trim();
     let (function, location) = if let Some(rest) = line.strip_prefix("at ") {
         // V8: `at fn (location)` or `at location`.
@@ -357,13 +397,11 @@ fn parse_line(line: &str) -> Option<StackFrame> {
         return None;
     };
     let (filename, lineno, colno) = split_position(location);
-    Some(StackFrame {
-        function: function.map(str::to_owned),
-        abs_path: Some(filename.to_owned()),
+    Some(Location {
+        function,
+        filename,
         lineno,
         colno,
-        in_app: Some(is_in_app_path(filename)),
-        ..StackFrame::default()
     })
 }
 
@@ -382,21 +420,13 @@ fn is_in_app_path(filename: &str) -> bool {
 
 /// `https://x/app.js:10:5` → (`https://x/app.js`, 10, 5).
 fn split_position(location: &str) -> (&str, Option<u32>, Option<u32>) {
-    let mut rest = location;
-    let mut numbers = Vec::with_capacity(2);
-    for _ in 0..2 {
-        match rest.rsplit_once(':') {
-            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
-                numbers.push(tail.parse::<u32>().ok());
-                rest = head;
-            }
-            _ => break,
-        }
-    }
-    match numbers.as_slice() {
-        [column, line] => (rest, *line, *column),
-        [line] => (rest, *line, None),
-        _ => (rest, None, None),
+    let numeric = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match location.rsplit_once(':') {
+        Some((head, last)) if numeric(last) => match head.rsplit_once(':') {
+            Some((file, line)) if numeric(line) => (file, line.parse().ok(), last.parse().ok()),
+            _ => (head, last.parse().ok(), None),
+        },
+        _ => (location, None, None),
     }
 }
 
@@ -464,9 +494,9 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
         assert_eq!(chrome.len(), 4);
         assert!(!chrome[0].in_app, "a built-in is not in-app");
         let innermost = chrome.last().expect("frames");
-        assert_eq!(innermost.function.as_deref(), Some("Object.checkout"));
+        assert_eq!(innermost.function, Some("Object.checkout"));
         assert_eq!(
-            innermost.filename.as_deref(),
+            innermost.filename,
             Some("https://shop.example/static/app.3f2a1b9c.js")
         );
         assert!(innermost.in_app);
@@ -474,7 +504,7 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
 
         let firefox = parse_stack(FIREFOX);
         assert_eq!(firefox.len(), 3);
-        assert_eq!(firefox[2].function.as_deref(), Some("checkout"));
+        assert_eq!(firefox[2].function, Some("checkout"));
         assert_eq!(firefox[1].function, None);
     }
 
@@ -664,6 +694,58 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
             ..Default::default()
         }];
         event
+    }
+
+    /// Issues are keyed on fingerprints already stored: within a grouping version, the same
+    /// input must hash to the same fingerprint in every release of frontmon. These were
+    /// computed by version 1 as first released; a change here is a new grouping version.
+    #[test]
+    fn fingerprints_are_stable_within_the_grouping_version() {
+        let fingerprint = |event: &Event| group_event(event).expect("grouped").fingerprint;
+        let message = "TypeError: Cannot read properties of undefined (reading 'total')";
+        let recursive = "RangeError: Maximum call stack size exceeded
+    at Walk.Visit (https://x.example/Assets/Tree.Min.9f8e7d6c.JS?v=3:1:10)
+    at Walk.Visit (https://x.example/Assets/Tree.Min.9f8e7d6c.JS?v=3:1:10)
+    at new Walker (C:\\app\\walker..js:2:3)
+    at async run (webpack:///./src/run.ts:4:5)
+    at <anonymous>:1:1";
+        let actual = [
+            fingerprint(&sample(Detail::Error {}, message, Some(CHROME))),
+            fingerprint(&sample(Detail::Error {}, "checkout failed", Some(FIREFOX))),
+            fingerprint(&sample(Detail::Error {}, "too deep", Some(recursive))),
+            fingerprint(&sentry_error("x", sentry_frames())),
+            fingerprint(&sample(
+                Detail::Error {},
+                "Order 12 failed for a@b.example",
+                None,
+            )),
+        ];
+        assert_eq!(
+            actual,
+            [
+                "001b555669b080477018dfd79c94ada2",
+                "9dd56d6d9a9584476a99f51923d45557",
+                "ae0375668e0640e23538ca97b517680d",
+                // The Sentry SDK's frames of the first case's stack: the same issue.
+                "001b555669b080477018dfd79c94ada2",
+                "bffe79f6f8502ccba2ff8ca50808dc26",
+            ]
+        );
+        assert_eq!(
+            file_key("https://x.example/Assets/Tree.Min.9f8e7d6c.JS?v=3"),
+            "tree.min.js"
+        );
+        assert_eq!(file_key("C:\\app\\Walker..js#top"), "walker..js");
+        assert_eq!(file_key(".hidden.a1b2c3d4"), ".hidden");
+        assert_eq!(
+            split_position("https://x/app.js:10:5"),
+            ("https://x/app.js", Some(10), Some(5))
+        );
+        assert_eq!(
+            split_position("https://x/app.js:10"),
+            ("https://x/app.js", Some(10), None)
+        );
+        assert_eq!(split_position("<anonymous>"), ("<anonymous>", None, None));
     }
 
     #[test]
