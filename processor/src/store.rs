@@ -98,8 +98,7 @@ impl Store {
         let mut environments = Vec::with_capacity(rows.len());
         let mut payloads = Vec::with_capacity(rows.len());
         let mut issue_column = Vec::with_capacity(rows.len());
-        let mut tx = self.pool.begin().await?;
-        // Errors get their issue first, so each event row is written once, with its issue.
+        // Grouped before the transaction begins: CPU work, which needs no connection.
         let groupings: Vec<Option<Grouping>> = rows
             .iter()
             .map(|row| shared::grouping::group_event(row.event))
@@ -109,6 +108,8 @@ impl Store {
             .zip(&groupings)
             .filter_map(|(row, grouping)| grouping.as_ref().map(|g| (row.event, g)))
             .collect();
+        let mut tx = self.pool.begin().await?;
+        // Errors get their issue first, so each event row is written once, with its issue.
         let issue_ids = crate::issues::issue_ids(&mut tx, &grouped).await?;
         let issues: Vec<Option<i64>> = rows
             .iter()
