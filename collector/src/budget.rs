@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// Body bytes all requests together may hold, unless one request's worst case (its body and
@@ -22,6 +23,8 @@ const DEFAULT_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Budget {
     bytes: Arc<Semaphore>,
+    /// Bytes reserved now, exported as `frontmon_collector_body_bytes_held`.
+    held: Gauge,
 }
 
 /// The budget is spent: retry later.
@@ -30,16 +33,18 @@ pub struct Exhausted;
 
 impl Budget {
     /// A budget that always fits at least a few maximal requests.
-    pub fn for_body_limit(max_body_bytes: usize) -> Self {
+    pub fn for_body_limit(max_body_bytes: usize, held: Gauge) -> Self {
         let bytes = DEFAULT_BYTES
             .max(max_body_bytes.saturating_mul(4))
             .min(Semaphore::MAX_PERMITS);
-        Self::new(bytes)
+        Self::new(bytes, held)
     }
 
-    pub fn new(bytes: usize) -> Self {
+    /// `held` follows the bytes reserved.
+    pub fn new(bytes: usize, held: Gauge) -> Self {
         Self {
             bytes: Arc::new(Semaphore::new(bytes)),
+            held,
         }
     }
 
@@ -85,8 +90,18 @@ impl Reservation {
             Some(held) => held.merge(permit),
             None => self.permit = Some(permit),
         }
+        self.budget.held.inc_by(i64::from(more_permits));
         self.bytes = bytes;
         Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // The permit goes back with the reservation; the gauge follows.
+        self.budget
+            .held
+            .dec_by(i64::try_from(self.bytes).unwrap_or(i64::MAX));
     }
 }
 
@@ -96,27 +111,34 @@ mod tests {
 
     #[test]
     fn reservations_share_one_budget_and_give_it_back() {
-        let budget = Budget::new(100);
+        let held = Gauge::default();
+        let budget = Budget::new(100, held.clone());
         let mut first = budget.reservation();
         first.cover(60).expect("fits");
         first.cover(40).expect("already covered");
         assert_eq!(budget.available(), 40);
+        assert_eq!(held.get(), 60);
         let mut second = budget.reservation();
         assert_eq!(second.cover(41), Err(Exhausted));
         second.cover(40).expect("fits");
         assert_eq!(budget.available(), 0);
         drop(first);
         assert_eq!(budget.available(), 60);
+        assert_eq!(held.get(), 40);
         second.cover(100).expect("fits now");
         drop(second);
         assert_eq!(budget.available(), 100);
+        assert_eq!(held.get(), 0);
     }
 
     #[test]
     fn the_budget_fits_a_few_maximal_requests() {
-        assert_eq!(Budget::for_body_limit(1024).available(), DEFAULT_BYTES);
         assert_eq!(
-            Budget::for_body_limit(8 * 1024 * 1024).available(),
+            Budget::for_body_limit(1024, Gauge::default()).available(),
+            DEFAULT_BYTES
+        );
+        assert_eq!(
+            Budget::for_body_limit(8 * 1024 * 1024, Gauge::default()).available(),
             32 * 1024 * 1024
         );
     }

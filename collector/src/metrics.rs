@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -51,6 +52,8 @@ pub struct Metrics {
     pub sdk_discarded_events: Family<DiscardLabel, Counter>,
     /// Events refused by a project's rate limit.
     pub rate_limited_events: Family<ProjectLabel, Counter>,
+    /// Request bytes held against the body budget now.
+    pub body_bytes_held: Gauge,
 }
 
 impl Metrics {
@@ -64,6 +67,7 @@ impl Metrics {
             envelope_items: Family::default(),
             sdk_discarded_events: Family::default(),
             rate_limited_events: Family::default(),
+            body_bytes_held: Gauge::default(),
         };
         let registry = registry.sub_registry_with_prefix("frontmon_collector");
         registry.register(
@@ -100,6 +104,11 @@ impl Metrics {
             "rate_limited_events",
             "Events refused because their project's rate limit was spent",
             metrics.rate_limited_events.clone(),
+        );
+        registry.register(
+            "body_bytes_held",
+            "Request bytes (read, then inflated) held against the body budget now",
+            metrics.body_bytes_held.clone(),
         );
         metrics
     }

@@ -80,6 +80,10 @@ impl Application {
 
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
+        let budget = Budget::for_body_limit(
+            settings.collector.max_body_bytes,
+            metrics.body_bytes_held.clone(),
+        );
         let state = web::Data::new(State {
             projects: settings
                 .projects
@@ -91,7 +95,7 @@ impl Application {
             trusted_proxies: settings.collector.trusted_proxies.clone(),
             max_body_bytes: settings.collector.max_body_bytes,
             max_batch: settings.collector.max_batch,
-            budget: Budget::for_body_limit(settings.collector.max_body_bytes),
+            budget,
             large_parse: Semaphore::new(1),
             rate_limits: RateLimits::new(&settings.projects),
         });

@@ -257,30 +257,43 @@ async fn the_body_budget_sheds_load_with_503_instead_of_growing() {
     let env = TestEnv::new();
     let app = Running::start(env.settings.clone()).await;
     let limit = env.settings.collector.max_body_bytes;
+    // The budget for 1 MiB bodies is 16 MiB (README): as many holders as fill it exactly,
+    // so none of them is shed (which would give its share back and leave room), and 16
+    // bytes stay free.
+    assert_eq!(
+        limit,
+        1024 * 1024,
+        "the test assumes the default body limit"
+    );
+    let holders_count = 16 * 1024 * 1024 / (limit - 1);
     // Each sends all but the last byte of a maximal body, and waits.
     let head = post_head(&format!("Content-Length: {limit}\r\n"));
     let almost = vec![b' '; limit - 1];
     let mut holders = Vec::new();
-    for _ in 0..18 {
+    for _ in 0..holders_count {
         let mut stream = TcpStream::connect(app.addr()).await.expect("connected");
         stream.write_all(head.as_bytes()).await.expect("head sent");
         stream.write_all(&almost).await.expect("body sent");
         holders.push(stream);
     }
-    let url = format!("{}?key={TEST_KEY}", app.events_url(1));
-    // Bigger than what the holders leave free: a few bytes each.
-    let event = format!(r#"{{"type":"click"}}{}"#, " ".repeat(1024));
-    // Until shortly before the holders' own bodies time out (and give their share back): on a
-    // loaded machine the collector may take seconds to read the 18 MiB the holders sent.
-    let shed = eventually(
-        "a request to be shed",
+    // Once the collector has read them all (on a loaded machine that can take seconds),
+    // nothing bigger than 16 bytes fits.
+    let held = (holders_count * (limit - 1)) as f64;
+    eventually(
+        "the holders' bodies to be held",
         BODY_TIMEOUT - Duration::from_secs(2),
-        || async {
-            let response = http().post(&url).body(event.clone()).send().await.ok()?;
-            (response.status() == 503).then_some(response)
-        },
+        || async { (body_bytes_held(&app).await == held).then_some(()) },
     )
     .await;
+    let url = format!("{}?key={TEST_KEY}", app.events_url(1));
+    let event = format!(r#"{{"type":"click"}}{}"#, " ".repeat(1024));
+    let shed = http()
+        .post(&url)
+        .body(event.clone())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(shed.status(), 503);
     assert_eq!(
         shed.headers()
             .get("retry-after")
@@ -292,9 +305,32 @@ async fn the_body_budget_sheds_load_with_503_instead_of_growing() {
 
     drop(holders);
     eventually("the budget to be given back", BODY_TIMEOUT, || async {
-        let response = http().post(&url).body(event.clone()).send().await.ok()?;
-        (response.status() == 200).then_some(())
+        (body_bytes_held(&app).await == 0.0).then_some(())
     })
     .await;
+    let response = http()
+        .post(&url)
+        .body(event)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
     app.stop().await;
+}
+
+/// `frontmon_collector_body_bytes_held`, from `/metrics`.
+async fn body_bytes_held(app: &Running) -> f64 {
+    let text = http()
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter_map(|line| line.split_once(' '))
+        .find(|(name, _)| *name == "frontmon_collector_body_bytes_held")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or_else(|| panic!("no body_bytes_held in /metrics: {text}"))
 }
