@@ -198,14 +198,7 @@ async fn bad_requests_get_clear_errors_and_the_service_stays_healthy() {
     // Nothing of the above reached the queue.
     assert_eq!(env.queue_depth(&env.topology().processor.name).await, 0);
 
-    let metrics = http()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("# HELP frontmon_collector_requests_rejected"),
         "{metrics}"

@@ -320,14 +320,7 @@ async fn the_body_budget_sheds_load_with_503_instead_of_growing() {
 
 /// `frontmon_collector_body_bytes_held`, from `/metrics`.
 async fn body_bytes_held(app: &Running) -> f64 {
-    let text = http()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     text.lines()
         .filter_map(|line| line.split_once(' '))
         .find(|(name, _)| *name == "frontmon_collector_body_bytes_held")

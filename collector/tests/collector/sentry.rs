@@ -127,14 +127,7 @@ async fn an_envelope_s_items_are_routed_by_type_and_the_rest_counted() {
     assert_eq!(sessions[0]["release"], "shop@1.2.3");
     assert_eq!(env.queue_depth(&topology.alerter.name).await, 1);
 
-    let metrics = http()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     for line in [
         r#"frontmon_collector_envelope_items_total{item_type="attachment",outcome="dropped"} 1"#,
         r#"frontmon_collector_envelope_items_total{item_type="other",outcome="dropped"} 1"#,

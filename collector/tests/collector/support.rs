@@ -46,6 +46,18 @@ impl Running {
         format!("{}/api/{project}/events", self.base)
     }
 
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics answered")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// `host:port`, for raw TCP.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
