@@ -11,7 +11,7 @@ use shared::config::{
 };
 use shared::notice::{IssueNotice, NoticeKind};
 use shared::publisher::Outgoing;
-use shared::testing::{TestEnv, eventually};
+use shared::testing::{TestEnv, eventually, publish_confirmed};
 
 use crate::fakes::{ChatFake, Robot, SmtpSink};
 use crate::support::*;
@@ -342,15 +342,9 @@ async fn a_regression_after_a_resolve_is_one_message_and_older_releases_can_be_i
     ];
     // The resolutions first, as the processor announces them long before a regression (the
     // alerter handles deliveries concurrently, so it does not order them).
-    publisher
-        .publish(&[messages[0].clone(), messages[2].clone()])
-        .await
-        .unwrap();
+    publish_confirmed(&publisher, &[messages[0].clone(), messages[2].clone()]).await;
     settled(&app, &env, 2.0).await;
-    publisher
-        .publish(&[messages[1].clone(), messages[3].clone()])
-        .await
-        .unwrap();
+    publish_confirmed(&publisher, &[messages[1].clone(), messages[3].clone()]).await;
     let alerts = settled(&app, &env, 4.0).await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0]["reason"], "regression");
@@ -428,10 +422,7 @@ async fn poison_is_dead_lettered_and_the_api_and_channel_test_answer() {
         body: b"not an event".to_vec(),
         ..shared::testing::outgoing(&js_error("x"))
     };
-    publisher
-        .publish(std::slice::from_ref(&garbage))
-        .await
-        .unwrap();
+    publish_confirmed(&publisher, std::slice::from_ref(&garbage)).await;
     eventually("the poison to be dead-lettered", WAIT, || async {
         (env.queue_depth(&env.topology().alerter.dead_letter_queue())
             .await

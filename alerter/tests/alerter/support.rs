@@ -136,10 +136,7 @@ pub use shared::testing::outgoing;
 
 pub async fn publish(publisher: &Publisher, events: &[&Event]) {
     let messages: Vec<Outgoing> = events.iter().map(|event| outgoing(event)).collect();
-    publisher
-        .publish(&messages)
-        .await
-        .unwrap_or_else(|e| panic!("cannot publish: {e}"));
+    shared::testing::publish_confirmed(publisher, &messages).await;
 }
 
 fn event(detail: Detail, message: Option<&str>) -> Event {

@@ -207,10 +207,7 @@ pub async fn publish(publisher: &Publisher, events: &[Event]) {
 }
 
 pub async fn publish_raw(publisher: &Publisher, messages: &[Outgoing]) {
-    publisher
-        .publish(messages)
-        .await
-        .unwrap_or_else(|e| panic!("cannot publish: {e}"));
+    shared::testing::publish_confirmed(publisher, messages).await;
 }
 
 /// Publishes `events` 100 per call, four calls at a time.
