@@ -206,8 +206,6 @@ fn errcode(code: i64, message: String) -> SendError {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::StatusCode;
-
     use super::*;
     use crate::channels::tests::Failed;
     use crate::channels::tests::{digest, new_issue};
@@ -299,11 +297,7 @@ mod tests {
     }
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status: StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}")),
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-        }
+        crate::channels::tests::answer(status, &[], body)
     }
 
     #[test]

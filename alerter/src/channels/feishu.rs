@@ -236,12 +236,10 @@ fn code_error(answer: &Answer, code: i64, message: String) -> SendError {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderValue;
 
     use super::*;
     use crate::channels::tests::Failed;
-    use crate::channels::tests::{digest, new_issue};
+    use crate::channels::tests::{answer, digest, new_issue};
 
     // Feishu publishes the algorithm with sample code (Go, Java, Python) and an example
     // timestamp, 1599360473, but no signature to check against. These were computed
@@ -317,21 +315,6 @@ mod tests {
             json.to_string().len()
         );
         assert!(json.to_string().contains("… and 470 more."));
-    }
-
-    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                *name,
-                HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
-            );
-        }
-        Answer {
-            status: StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}")),
-            headers: map,
-            body: body.as_bytes().to_vec(),
-        }
     }
 
     #[test]

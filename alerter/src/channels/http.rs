@@ -166,22 +166,7 @@ pub(crate) fn to_json(value: &serde_json::Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::tests::Failed;
-
-    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                *name,
-                HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
-            );
-        }
-        Answer {
-            status: StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}")),
-            headers: map,
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use crate::channels::tests::{Failed, answer};
 
     #[test]
     fn statuses_retry_on_rate_limits_and_server_errors_only() {

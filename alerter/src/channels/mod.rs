@@ -395,6 +395,26 @@ pub(crate) mod tests {
 
     use super::*;
 
+    /// A chat tool's HTTP answer, as the channels judge it.
+    pub(crate) fn answer(
+        status: u16,
+        headers: &[(&'static str, &str)],
+        body: &str,
+    ) -> http::Answer {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                *name,
+                reqwest::header::HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
+        http::Answer {
+            status: reqwest::StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}")),
+            headers: map,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
     /// `expect_err` without the lint: a send that was expected to fail.
     pub(crate) trait Failed {
         fn failed(self) -> SendError;

@@ -198,12 +198,9 @@ pub(crate) fn judge(answer: &Answer) -> Result<(), SendError> {
 mod tests {
     use std::time::Duration;
 
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderValue;
-
     use super::*;
     use crate::channels::tests::Failed;
-    use crate::channels::tests::{digest, new_issue};
+    use crate::channels::tests::{answer, digest, new_issue};
 
     #[test]
     fn the_blocks_show_the_issue_the_facts_and_a_button() {
@@ -276,21 +273,6 @@ mod tests {
             .find(|t| t.contains("in the last minute"))
             .unwrap_or_default()
             .to_owned()
-    }
-
-    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                *name,
-                HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
-            );
-        }
-        Answer {
-            status: StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}")),
-            headers: map,
-            body: body.as_bytes().to_vec(),
-        }
     }
 
     #[test]
