@@ -156,7 +156,9 @@ where
         .filter(|(_, is_error)| *is_error)
         .map(|(id, _)| id.parse().unwrap())
         .collect();
+    let waited = std::time::Instant::now();
     receiver.wait_for("/ops", &errors).await;
+    let waited = waited.elapsed();
     let mut notified: HashMap<EventId, usize> = HashMap::new();
     for request in receiver.delivered("/ops") {
         *notified.entry(request.event_id()).or_default() += 1;
@@ -165,7 +167,8 @@ where
     // The figures for the issue note.
     println!(
         "{name}: sent {}, accepted {}, 503 {}, stored {} (of which {} not acknowledged to the client), \
-         errors accepted {}, notified {} with {duplicates} duplicate notifications",
+         errors accepted {}, notified {} with {duplicates} duplicate notifications \
+         ({waited:.1?} after every event was stored)",
         report.accepted.len() + report.unavailable,
         accepted.len(),
         report.unavailable,

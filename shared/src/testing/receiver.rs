@@ -10,8 +10,10 @@ use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use super::eventually;
 use crate::event::EventId;
+
+/// How long [`Receiver::wait_for`] waits for one more of the events it waits for.
+const STALL: Duration = Duration::from_secs(60);
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
@@ -223,28 +225,38 @@ impl Receiver {
         self.delivered(path).iter().any(|r| r.event_id() == id)
     }
 
-    /// Waits until every one of `ids` was delivered to `path`.
+    /// Waits until every one of `ids` was delivered to `path`. It gives up only when none more
+    /// of them arrived for [`STALL`]: a test under load may queue thousands of notifications,
+    /// and how long they take depends on the machine, but a lost one stops the count for good.
     pub async fn wait_for(&self, path: &str, ids: &[EventId]) {
-        self.wait_for_within(path, ids, Duration::from_secs(60))
-            .await;
-    }
-
-    /// Waits at most `limit` until every one of `ids` was delivered to `path`.
-    pub async fn wait_for_within(&self, path: &str, ids: &[EventId], limit: Duration) {
-        eventually(
-            &format!("{} events on {path}", ids.len()),
-            limit,
-            || async {
-                // One pass over what arrived, not one per id: a thousand ids stay cheap to poll.
-                let delivered: HashSet<EventId> = self
-                    .delivered(path)
-                    .iter()
-                    .map(Received::event_id)
-                    .collect();
-                ids.iter().all(|id| delivered.contains(id)).then_some(())
-            },
-        )
-        .await;
+        let mut best = 0;
+        let mut last_progress = tokio::time::Instant::now();
+        loop {
+            // One pass over what arrived, not one per id: thousands of ids stay cheap to poll.
+            let delivered: HashSet<EventId> = self
+                .delivered(path)
+                .iter()
+                .map(Received::event_id)
+                .collect();
+            let missing: Vec<&EventId> = ids.iter().filter(|id| !delivered.contains(id)).collect();
+            if missing.is_empty() {
+                return;
+            }
+            let arrived = ids.len() - missing.len();
+            if arrived > best {
+                best = arrived;
+                last_progress = tokio::time::Instant::now();
+            } else if last_progress.elapsed() >= STALL {
+                panic!(
+                    "{arrived} of {} events delivered on {path}, none more for {STALL:?}; \
+                     missing {} such as {:?}",
+                    ids.len(),
+                    missing.len(),
+                    &missing[..missing.len().min(5)],
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     pub async fn stop(self) {
