@@ -96,7 +96,7 @@ impl Composer {
         self.per_channel(fired, message, source, base)
     }
 
-    /// One notification per channel of `fired`, about a regressed issue.
+    /// One notification per channel of `fired`, about a created or regressed issue.
     pub fn for_notice(
         &self,
         fired: &Fired,
@@ -110,7 +110,10 @@ impl Composer {
             headline: self.headline(&fired.reason, fired.project_id),
             project_id: Some(fired.project_id),
             project: self.projects.get(&fired.project_id).cloned(),
-            environment: None,
+            environment: notice
+                .event
+                .as_ref()
+                .and_then(|event| event.environment.clone()),
             release: notice.last_release.clone(),
             issue: Some(IssueFacts {
                 id: Some(notice.issue_id),
@@ -123,7 +126,13 @@ impl Composer {
                 first_seen: Some(notice.first_seen),
                 last_seen: Some(notice.last_seen),
             }),
-            event: None,
+            event: notice.event.as_ref().map(|event| EventFacts {
+                event_id: event.event_id,
+                routing_key: Some(event.routing_key.clone()),
+                message: event.message.clone(),
+                url: event.url.clone(),
+                timestamp: Some(event.timestamp),
+            }),
             reason: describe(&fired.reason),
             escalation: escalation_of(&fired.reason),
             link: self.link(&format!(

@@ -1,11 +1,12 @@
 //! The alerter: tells people when their front ends throw errors, without paging them for
 //! every one.
 //!
-//! It reads its own queue (bound to `error.*` and the processor's `issue.*` notices), so it
-//! keeps working while the processor is down. Each delivery goes through the [`pipeline`]:
-//! grouped by the shared function, checked against the issues it has seen, and given to the
-//! [`rules`] engine (new issue, regression, frequency, users, spike; cooldowns with one
-//! escalation). What fires becomes one notification per channel, written to PostgreSQL
+//! It reads its own queue (bound to `error.*` and the processor's `issue.*` notices), so its
+//! counting rules keep working while the processor is down; new issues and regressions are
+//! the processor's word (`issue.created`, `issue.regressed`), since only the processor groups
+//! errors after resolving source maps. Each delivery goes through the [`pipeline`]: errors
+//! grouped by the shared function, then events and notices given to the [`rules`] engine
+//! (new issue, regression, frequency, users, spike; cooldowns with one escalation). What fires becomes one notification per channel, written to PostgreSQL
 //! ([`store`], the alerter's own schema) before the delivery is acknowledged ([`consumer`]).
 //!
 //! One [`dispatch`]er per channel sends them from there: within the vendor's rate limit

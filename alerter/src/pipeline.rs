@@ -1,14 +1,15 @@
 //! From one delivery to the notifications it causes, made durable before it is acknowledged.
 //!
 //! An error event is grouped (the shared function, so its fingerprint is the processor's
-//! issue's), checked against the issues the alerter has seen, and given to the rules engine;
-//! an `issue.regressed` notice likewise; an `issue.resolved` notice is remembered (for
-//! `newer_release_only`). What the rules fire becomes one notification per channel, written
-//! with the issue's first sighting and the cooldowns in one transaction; only then is the
-//! engine's state changed and the delivery acknowledged. The dispatchers send from there.
+//! issue's, unless the processor resolved minified frames through source maps) and given to
+//! the rules engine; so are `issue.created` and `issue.regressed` notices; an
+//! `issue.resolved` notice is remembered (for `newer_release_only`). What the rules fire
+//! becomes one notification per channel, written with the cooldowns in one transaction;
+//! only then is the engine's state changed and the delivery acknowledged. The dispatchers
+//! send from there.
 //!
 //! The engine's lock is held across that transaction, so decisions are made one at a time in
-//! the order their writes commit. Most events (an issue seen before, within its cooldown)
+//! the order their writes commit. Most events (nothing fires, or a cooldown counts them)
 //! write nothing and cost only the lock.
 
 use std::collections::HashMap;
@@ -27,9 +28,6 @@ use crate::compose::Composer;
 use crate::metrics::{Metrics, RuleLabel};
 use crate::rules::{CooldownRecord, Decision, Engine, Fired, Input};
 use crate::store::{AlertStore, NewNotification, record_decision};
-
-/// Issues known to have been seen, remembered so most events need no query; bounded.
-const MAX_KNOWN: usize = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -54,7 +52,6 @@ pub struct Pipeline {
     engine: tokio::sync::Mutex<Engine>,
     store: AlertStore,
     composer: Composer,
-    known: Mutex<Known>,
     /// Each channel's dispatcher, woken when it has something new.
     wake: HashMap<String, Arc<Notify>>,
     metrics: Metrics,
@@ -84,7 +81,6 @@ impl Pipeline {
             engine: tokio::sync::Mutex::new(engine),
             store,
             composer: Composer::new(settings),
-            known: Mutex::new(Known::default()),
             wake,
             metrics,
             pending_cooldowns: Mutex::new(HashMap::new()),
@@ -104,7 +100,7 @@ impl Pipeline {
         }
         let saved = async {
             let mut tx = self.store.begin().await?;
-            record_decision(&mut tx, None, &[], &records).await?;
+            record_decision(&mut tx, &[], &records).await?;
             tx.commit().await
         }
         .await;
@@ -119,7 +115,7 @@ impl Pipeline {
 
     pub async fn handle(&self, routing_key: &str, body: &[u8]) -> Result<Handled, PipelineError> {
         match routing_key {
-            "issue.resolved" | "issue.regressed" => {
+            "issue.created" | "issue.resolved" | "issue.regressed" => {
                 let notice: IssueNotice =
                     serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
                 self.notice(&notice, body).await
@@ -136,44 +132,27 @@ impl Pipeline {
         let Some(grouping) = group_event(event) else {
             return Ok(Handled::Quiet);
         };
-        let project = i64::from(event.project_id.get());
-        let key = (project, grouping.fingerprint.clone());
-        let known = self.lock_known().contains(&key);
-        let mut engine = self.engine.lock().await;
-        // Asked under the lock: two copies of a new issue must not both be new.
-        let is_new = !known && !self.store.seen(project, &grouping.fingerprint).await?;
-        let decision = engine.evaluate(
-            &Input::Event {
+        let input = Input::Event {
+            event,
+            grouping: &grouping,
+        };
+        let base = event.event_id.to_string();
+        self.decide(input, |fired| {
+            self.composer.for_event(
+                fired,
                 event,
-                grouping: &grouping,
-                is_new,
-            },
-            Utc::now(),
-        );
-        let notifications: Vec<NewNotification> = decision
-            .fired
-            .iter()
-            .flat_map(|fired| {
-                self.composer.for_event(
-                    fired,
-                    event,
-                    &grouping,
-                    source(body),
-                    &delivery_base(&event.event_id.to_string(), fired),
-                )
-            })
-            .collect();
-        let seen = is_new.then_some((project, grouping.fingerprint.as_str(), event.received_at));
-        self.commit(seen, &notifications, &decision).await?;
-        engine.apply(decision);
-        drop(engine);
-        self.lock_known().insert(key);
-        Ok(self.queued(&notifications))
+                &grouping,
+                source(body),
+                &delivery_base(&base, fired),
+            )
+        })
+        .await
     }
 
     async fn notice(&self, notice: &IssueNotice, body: &[u8]) -> Result<Handled, PipelineError> {
         let project = i64::from(notice.project_id.get());
-        match notice.kind {
+        let resolved_release: Option<String>;
+        let input = match notice.kind {
             NoticeKind::Resolved => {
                 self.store
                     .record_resolved(
@@ -183,54 +162,56 @@ impl Pipeline {
                         notice.last_release.as_deref(),
                     )
                     .await?;
-                Ok(Handled::Quiet)
+                return Ok(Handled::Quiet);
             }
+            NoticeKind::Created => Input::Created { notice },
             NoticeKind::Regressed => {
-                let resolved_release = self
+                resolved_release = self
                     .store
                     .resolved_release(project, &notice.fingerprint)
                     .await?;
-                let mut engine = self.engine.lock().await;
-                let decision = engine.evaluate(
-                    &Input::Regressed {
-                        notice,
-                        resolved_release: resolved_release.as_deref(),
-                    },
-                    Utc::now(),
-                );
-                let notifications: Vec<NewNotification> = decision
-                    .fired
-                    .iter()
-                    .flat_map(|fired| {
-                        self.composer.for_notice(
-                            fired,
-                            notice,
-                            source(body),
-                            &delivery_base(&notice.notice_id.to_string(), fired),
-                        )
-                    })
-                    .collect();
-                self.commit(None, &notifications, &decision).await?;
-                engine.apply(decision);
-                drop(engine);
-                Ok(self.queued(&notifications))
+                Input::Regressed {
+                    notice,
+                    resolved_release: resolved_release.as_deref(),
+                }
             }
-        }
+        };
+        let base = notice.notice_id.to_string();
+        self.decide(input, |fired| {
+            self.composer
+                .for_notice(fired, notice, source(body), &delivery_base(&base, fired))
+        })
+        .await
     }
 
-    /// Makes a decision durable before it is applied: the issue's first sighting, the
-    /// notifications and the cooldowns they start, in one transaction. A decision that only
+    /// Evaluates `input` under the engine's lock, makes the notifications `compose` writes for
+    /// what fires durable, and only then changes the engine's state.
+    async fn decide(
+        &self,
+        input: Input<'_>,
+        compose: impl Fn(&Fired) -> Vec<NewNotification>,
+    ) -> Result<Handled, PipelineError> {
+        let mut engine = self.engine.lock().await;
+        let decision = engine.evaluate(&input, Utc::now());
+        let notifications: Vec<NewNotification> = decision.fired.iter().flat_map(compose).collect();
+        self.commit(&notifications, &decision).await?;
+        engine.apply(decision);
+        drop(engine);
+        Ok(self.queued(&notifications))
+    }
+
+    /// Makes a decision durable before it is applied: the notifications and the cooldowns
+    /// they start, in one transaction. A decision that only
     /// counts events into running cooldowns writes nothing now: those counts are saved with
     /// the windows' checkpoint (a crash loses at most a few seconds of them, which only
     /// delays an escalation), so the common case, an issue notified a minute ago firing
     /// again, costs no write.
     async fn commit(
         &self,
-        seen: Option<(i64, &str, chrono::DateTime<Utc>)>,
         notifications: &[NewNotification],
         decision: &Decision,
     ) -> Result<(), sqlx::Error> {
-        let deferred = seen.is_none() && notifications.is_empty();
+        let deferred = notifications.is_empty();
         {
             let mut pending = self.lock_pending();
             for record in decision.cooldowns() {
@@ -245,7 +226,7 @@ impl Pipeline {
             return Ok(());
         }
         let mut tx = self.store.begin().await?;
-        record_decision(&mut tx, seen, notifications, decision.cooldowns()).await?;
+        record_decision(&mut tx, notifications, decision.cooldowns()).await?;
         tx.commit().await
     }
 
@@ -273,10 +254,6 @@ impl Pipeline {
             Handled::Notified(notifications.len())
         }
     }
-
-    fn lock_known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// The event or notice as it came, kept with its notifications (dead-lettered with a
@@ -298,25 +275,6 @@ fn delivery_base(trigger: &str, fired: &Fired) -> String {
     hasher.update([0]);
     hasher.update(crate::compose::kind_of(&fired.reason).as_str().as_bytes());
     hex::encode(&hasher.finalize()[..12])
-}
-
-/// The issues known to be seen: a bounded set, emptied when full (then asked again).
-#[derive(Default)]
-struct Known {
-    issues: std::collections::HashSet<(i64, String)>,
-}
-
-impl Known {
-    fn contains(&self, key: &(i64, String)) -> bool {
-        self.issues.contains(key)
-    }
-
-    fn insert(&mut self, key: (i64, String)) {
-        if self.issues.len() >= MAX_KNOWN {
-            self.issues.clear();
-        }
-        self.issues.insert(key);
-    }
 }
 
 #[cfg(test)]

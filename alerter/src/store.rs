@@ -1,4 +1,4 @@
-//! The alerter's state in PostgreSQL, in a schema of its own (`alerter`): issues seen,
+//! The alerter's state in PostgreSQL, in a schema of its own (`alerter`): resolved issues,
 //! cooldowns, windows, and the notifications (pending, sent, folded into a digest, failed).
 //!
 //! Notifications are written in the transaction that decides them, before the delivery that
@@ -142,17 +142,6 @@ impl AlertStore {
         self.pool.begin().await
     }
 
-    /// Whether the alerter has seen an event of this issue.
-    pub async fn seen(&self, project_id: i64, fingerprint: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM seen_issues WHERE project_id = $1 AND fingerprint = $2)",
-        )
-        .bind(project_id)
-        .bind(fingerprint)
-        .fetch_one(&self.pool)
-        .await
-    }
-
     /// The release an issue was resolved in, from its `issue.resolved` notice.
     pub async fn resolved_release(
         &self,
@@ -160,7 +149,7 @@ impl AlertStore {
         fingerprint: &str,
     ) -> Result<Option<String>, sqlx::Error> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
-            "SELECT resolved_release FROM seen_issues WHERE project_id = $1 AND fingerprint = $2",
+            "SELECT resolved_release FROM resolved_issues WHERE project_id = $1 AND fingerprint = $2",
         )
         .bind(project_id)
         .bind(fingerprint)
@@ -178,8 +167,8 @@ impl AlertStore {
         release: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO seen_issues (project_id, fingerprint, first_seen, resolved_at, resolved_release)
-             VALUES ($1, $2, $3, $3, $4)
+            "INSERT INTO resolved_issues (project_id, fingerprint, resolved_at, resolved_release)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, fingerprint)
                  DO UPDATE SET resolved_at = EXCLUDED.resolved_at,
                                resolved_release = EXCLUDED.resolved_release",
@@ -338,25 +327,13 @@ impl AlertStore {
     }
 }
 
-/// Writes what a decision made durable, in the caller's transaction: the issue as seen, the
-/// notifications (each once, whatever the redeliveries), the cooldowns.
+/// Writes what a decision made durable, in the caller's transaction: the notifications
+/// (each once, whatever the redeliveries), the cooldowns.
 pub async fn record_decision(
     tx: &mut PgConnection,
-    seen: Option<(i64, &str, DateTime<Utc>)>,
     notifications: &[NewNotification],
     cooldowns: &[CooldownRecord],
 ) -> Result<(), sqlx::Error> {
-    if let Some((project_id, fingerprint, at)) = seen {
-        sqlx::query(
-            "INSERT INTO seen_issues (project_id, fingerprint, first_seen) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(project_id)
-        .bind(fingerprint)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    }
     for notification in notifications {
         insert_one(tx, notification).await?;
     }

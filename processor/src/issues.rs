@@ -7,13 +7,13 @@
 //! issues' rows are locked only by the last of them, just before the commit, so concurrent
 //! batches of one issue overlap everything but their counting.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared::event::{Event, EventId, Level, ProjectId, User};
+use shared::event::{Event, Level, ProjectId, User};
 use shared::grouping::{GROUPING_VERSION, Grouping};
-use shared::notice::{IssueNotice, NoticeKind};
+use shared::notice::{IssueNotice, NoticeEvent, NoticeKind};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::outbox::Outbox;
@@ -98,12 +98,12 @@ const COLUMNS: &str = "id, project_id, fingerprint, grouping_version, title, cul
      regressed_at, resolved_at, first_seen, last_seen, event_count, user_count, first_release, last_release";
 
 impl Issue {
-    /// The notice announcing this issue's new status.
+    /// The notice announcing this issue's creation or new status, with the event behind it.
     pub fn notice(
         &self,
         project_id: ProjectId,
         kind: NoticeKind,
-        event_id: Option<EventId>,
+        event: Option<&Event>,
     ) -> IssueNotice {
         IssueNotice {
             notice_id: uuid::Uuid::new_v4(),
@@ -121,7 +121,7 @@ impl Issue {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             last_release: self.last_release.clone(),
-            event_id,
+            event: event.map(NoticeEvent::of),
         }
     }
 
@@ -190,8 +190,17 @@ fn user_key(event: &Event) -> Option<String> {
     event.client.ip.map(|ip| format!("ip:{ip}"))
 }
 
+/// The issues of a batch: each (project, fingerprint)'s id, and which of them the batch
+/// created.
+#[derive(Debug, Default)]
+pub struct IssueIds {
+    pub ids: HashMap<(i64, String), i64>,
+    pub created: HashSet<i64>,
+}
+
 /// The issue of each (project, fingerprint) in `events`, creating the ones not seen before
-/// (with nothing counted yet: [`record`] counts, after the events are stored).
+/// (with nothing counted yet: [`record`] counts, after the events are stored, and announces
+/// the created ones).
 ///
 /// Existing issues are only read, not locked: batches of the same issue run side by side
 /// (several consume sessions, several processors) and wait for each other only in
@@ -200,9 +209,9 @@ fn user_key(event: &Event) -> Option<String> {
 pub async fn issue_ids(
     tx: &mut PgConnection,
     events: &[(&Event, &Grouping)],
-) -> Result<HashMap<(i64, String), i64>, sqlx::Error> {
+) -> Result<IssueIds, sqlx::Error> {
     if events.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(IssueIds::default());
     }
     let mut first: BTreeMap<(i64, &str), (&Event, &Grouping)> = BTreeMap::new();
     for (event, grouping) in events {
@@ -215,7 +224,10 @@ pub async fn issue_ids(
     }
     let mut ids = find_issues(tx, first.keys().copied()).await?;
     if ids.len() == first.len() {
-        return Ok(ids);
+        return Ok(IssueIds {
+            ids,
+            created: HashSet::new(),
+        });
     }
 
     let missing: Vec<(i64, &str)> = first
@@ -260,11 +272,14 @@ pub async fn issue_ids(
     .bind(&levels)
     .fetch_all(&mut *tx)
     .await?;
+    let mut new = HashSet::with_capacity(created.len());
     for row in &created {
+        let id = row.try_get("id")?;
         ids.insert(
             (row.try_get("project_id")?, row.try_get("fingerprint")?),
-            row.try_get("id")?,
+            id,
         );
+        new.insert(id);
     }
     if created.len() < missing.len() {
         let raced: Vec<(i64, &str)> = missing
@@ -276,7 +291,7 @@ pub async fn issue_ids(
             .collect();
         ids.extend(find_issues(tx, raced.into_iter()).await?);
     }
-    Ok(ids)
+    Ok(IssueIds { ids, created: new })
 }
 
 /// The ids of the issues that exist among `keys` (project, fingerprint), unlocked.
@@ -311,11 +326,12 @@ fn grouping_version() -> i32 {
 
 /// Counts `events` (stored for the first time, in this transaction, with their issue) into
 /// their issues: two statements per batch whatever its size. A resolved issue that gets an
-/// event becomes unresolved again; a notice of each such regression is queued in the outbox,
-/// in the same transaction.
+/// event becomes unresolved again. A notice of each issue `created` by this batch and of each
+/// regression is queued in the outbox, in the same transaction; returns how many.
 pub async fn record(
     tx: &mut PgConnection,
     events: &[(&Event, &Grouping, i64)],
+    created: &HashSet<i64>,
 ) -> Result<usize, sqlx::Error> {
     if events.is_empty() {
         return Ok(0);
@@ -355,7 +371,7 @@ pub async fn record(
         .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    let regressed: Vec<i64> = sqlx::query(
+    let regressed: HashSet<i64> = sqlx::query(
         // What the latest or earliest event says wins, by the collector's receive time, not
         // by which batch commits last: batches of several sessions commit in any order.
         "UPDATE issues SET
@@ -395,7 +411,7 @@ pub async fn record(
     .into_iter()
     .filter(|(_, regressed)| *regressed == Some(true))
     .map(|(id, _)| id)
-    .collect::<Vec<i64>>();
+    .collect::<HashSet<i64>>();
     if !user_keys.is_empty() {
         sqlx::query(
             "WITH added AS (
@@ -412,36 +428,47 @@ pub async fn record(
         .execute(&mut *tx)
         .await?;
     }
-    if !regressed.is_empty() {
-        // The event that brought each issue back: its latest in this batch.
-        let mut latest: HashMap<i64, &Event> = HashMap::new();
-        for (event, _, issue) in events {
-            let entry = latest.entry(*issue).or_insert(event);
-            if event.received_at >= entry.received_at {
-                *entry = event;
-            }
+    // The event behind each notice: the one that created the issue (its earliest here), the
+    // one that brought it back (its latest). A created issue whose events were all stored
+    // before (a redelivery grouped anew) has none here, and is not announced: nothing
+    // happened to it yet.
+    let mut behind: HashMap<i64, (NoticeKind, &Event)> = HashMap::new();
+    for (event, _, issue) in events {
+        let kind = if created.contains(issue) {
+            NoticeKind::Created
+        } else if regressed.contains(issue) {
+            NoticeKind::Regressed
+        } else {
+            continue;
+        };
+        let entry = behind.entry(*issue).or_insert((kind, event));
+        let replaces = match kind {
+            NoticeKind::Created => event.received_at < entry.1.received_at,
+            _ => event.received_at >= entry.1.received_at,
+        };
+        if replaces {
+            entry.1 = event;
         }
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM issues WHERE id = ANY($1)"
-        )))
-        .bind(&regressed)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut notices = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let issue = Issue::from_row(row)?;
-            if let Some(event) = latest.get(&issue.id) {
-                notices.push(issue.notice(
-                    event.project_id,
-                    NoticeKind::Regressed,
-                    Some(event.event_id),
-                ));
-            }
-        }
-        crate::outbox::enqueue(tx, &notices).await?;
-        return Ok(notices.len());
     }
-    Ok(0)
+    if behind.is_empty() {
+        return Ok(0);
+    }
+    let announced: Vec<i64> = behind.keys().copied().collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM issues WHERE id = ANY($1)"
+    )))
+    .bind(&announced)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut notices = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let issue = Issue::from_row(row)?;
+        if let Some((kind, event)) = behind.get(&issue.id) {
+            notices.push(issue.notice(event.project_id, *kind, Some(event)));
+        }
+    }
+    crate::outbox::enqueue(tx, &notices).await?;
+    Ok(notices.len())
 }
 
 /// Reads and changes issues for the API.

@@ -119,7 +119,7 @@ impl Store {
                     i64::from(row.event.project_id.get()),
                     grouping.as_ref()?.fingerprint.clone(),
                 );
-                issue_ids.get(&key).copied()
+                issue_ids.ids.get(&key).copied()
             })
             .collect();
         // Written in key order: two batches holding copies of the same events (an SDK's
@@ -183,7 +183,7 @@ impl Store {
             })
             .filter_map(|((row, grouping), issue)| Some((row.event, grouping.as_ref()?, (*issue)?)))
             .collect();
-        let notices = crate::issues::record(&mut tx, &errors).await?;
+        let notices = crate::issues::record(&mut tx, &errors, &issue_ids.created).await?;
         tx.commit().await?;
         if notices > 0 {
             self.outbox.wake();

@@ -98,6 +98,8 @@ pub enum RoutingKey {
     PerfTransaction,
     /// A Sentry release-health session update.
     BehaviorSession,
+    /// Not an event: the processor announcing an issue's first event.
+    IssueCreated,
     /// Not an event: the processor announcing that a resolved issue has a new event.
     IssueRegressed,
     /// Not an event: the processor announcing that someone resolved an issue.
@@ -120,7 +122,11 @@ impl RoutingKey {
     ];
     /// The routing keys of issue notices ([`crate::notice::IssueNotice`]), which the
     /// processor publishes on the same exchange.
-    pub const NOTICES: [RoutingKey; 2] = [RoutingKey::IssueRegressed, RoutingKey::IssueResolved];
+    pub const NOTICES: [RoutingKey; 3] = [
+        RoutingKey::IssueCreated,
+        RoutingKey::IssueRegressed,
+        RoutingKey::IssueResolved,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,6 +140,7 @@ impl RoutingKey {
             RoutingKey::LogMessage => "log.message",
             RoutingKey::PerfTransaction => "perf.transaction",
             RoutingKey::BehaviorSession => "behavior.session",
+            RoutingKey::IssueCreated => "issue.created",
             RoutingKey::IssueRegressed => "issue.regressed",
             RoutingKey::IssueResolved => "issue.resolved",
         }

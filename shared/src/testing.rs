@@ -13,7 +13,8 @@ use sqlx::migrate::MigrateDatabase;
 pub mod receiver;
 
 use crate::config::{ChannelKind, ChannelSettings, Project, PublicKey, Secret, Settings};
-use crate::event::{Event, ProjectId};
+use crate::event::{Event, EventId, ProjectId};
+use crate::notice::{IssueNotice, NoticeEvent, NoticeKind};
 use crate::publisher::{Outgoing, PublishError, Publisher, PublisherOptions};
 use crate::topology::Topology;
 
@@ -314,6 +315,40 @@ pub fn outgoing(event: &Event) -> Outgoing {
         routing_key: event.routing_key(),
         received_at: event.received_at,
         body: serde_json::to_vec(event).unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+/// The `issue.created` the processor announces once it stored `event`, the first of the issue
+/// `grouping` names (its title and culprit too).
+pub fn created_notice(event: &Event, grouping: &crate::grouping::Grouping) -> IssueNotice {
+    IssueNotice {
+        notice_id: uuid::Uuid::new_v4(),
+        kind: NoticeKind::Created,
+        at: event.received_at,
+        project_id: event.project_id,
+        issue_id: 42,
+        grouping_version: grouping.version,
+        fingerprint: grouping.fingerprint.clone(),
+        title: grouping.title.clone(),
+        culprit: grouping.culprit.clone(),
+        level: event.level.map_or("error", |level| level.as_str()).into(),
+        count: 1,
+        user_count: 0,
+        first_seen: event.received_at,
+        last_seen: event.received_at,
+        last_release: event.release.clone(),
+        event: Some(NoticeEvent::of(event)),
+    }
+}
+
+/// `notice` as the processor's outbox publishes it.
+pub fn notice_message(notice: &IssueNotice) -> Outgoing {
+    Outgoing {
+        event_id: EventId::from_uuid(notice.notice_id),
+        project_id: notice.project_id,
+        routing_key: notice.routing_key(),
+        received_at: notice.at,
+        body: serde_json::to_vec(notice).unwrap_or_else(|e| panic!("{e}")),
     }
 }
 

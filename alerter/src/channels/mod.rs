@@ -115,8 +115,9 @@ pub struct Message {
 /// An issue, as the alerter knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueFacts {
-    /// The processor's issue id, when known (the alerter groups events itself, so the first
-    /// notification of an issue may precede it).
+    /// The processor's issue id, when known: a new issue or a regression is the processor's
+    /// notice, and has it; `frequency`, `users` and escalations count events, which the
+    /// alerter groups itself, and have only the fingerprint.
     #[serde(default)]
     pub id: Option<i64>,
     #[serde(default)]

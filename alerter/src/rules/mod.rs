@@ -11,7 +11,9 @@
 //! evaluating the next input: a decision is relative to the state it was computed from.
 //!
 //! Conditions (`RuleCondition`):
-//! - `new_issue`: an event whose fingerprint the caller has never seen (`is_new`).
+//! - `new_issue`: an `issue.created` notice: the processor stored an issue's first event. The
+//!   processor, not the alerter's own grouping, says what is new: it groups errors after
+//!   resolving minified frames through source maps, which the alerter does not do.
 //! - `regression`: an `issue.regressed` notice; with `newer_release_only`, only when the
 //!   release it came back in is newer than the one it was resolved in (`release.rs`), or when
 //!   that cannot be told (a release missing or not a version): better a notification too
@@ -32,8 +34,9 @@
 //!
 //! Filters: a rule looks at events of its `projects`, `environments` and `levels` (an event
 //! without a level is `error`; an event without an environment matches only rules that name
-//! none). A regression notice is an issue's, not an event's: it is matched by project and by
-//! the issue's level; environments do not apply (an issue spans them).
+//! none). A created notice is matched as the event that created the issue. A regression
+//! notice is an issue's, not an event's: it is matched by project and by the issue's level;
+//! environments do not apply (an issue spans them).
 //!
 //! Noise control: per rule and issue (per rule and project for `spike`), at most one
 //! notification per cooldown (`cooldown_secs`, default `alerter.cooldown_secs`; 0 turns it
@@ -41,9 +44,8 @@
 //! [`ESCALATION_FACTOR`] × the count that triggered the notification (1 for `new_issue` and
 //! `regression`, the window's count for `frequency` and `spike`, the users counted for
 //! `users`), one [`Reason::Escalation`] goes out ("still happening: N more since …"), once
-//! per cooldown; the cooldown still ends when it would have. A regression notice that comes
-//! again within the cooldown (the processor may publish one twice) is dropped and not
-//! counted. After the cooldown, `frequency`, `users` and `spike` fire again as soon as their
+//! per cooldown; the cooldown still ends when it would have. A notice that comes again
+//! within the cooldown (the processor may publish one twice) is dropped and not counted. After the cooldown, `frequency`, `users` and `spike` fire again as soon as their
 //! condition holds; `new_issue` does not (the fingerprint is no longer new).
 //!
 //! Memory is bounded whatever the number of issues: each rule keeps the windows of at most
@@ -92,13 +94,13 @@ pub const SPIKE_MIN_COUNT: u64 = 10;
 /// What the engine looks at.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
-    /// An error event; `is_new`: the first event of this fingerprint ever (the caller knows,
-    /// from its table of seen fingerprints).
+    /// An error event, grouped by the alerter.
     Event {
         event: &'a Event,
         grouping: &'a Grouping,
-        is_new: bool,
     },
+    /// `issue.created`: the processor stored the first event of an issue.
+    Created { notice: &'a IssueNotice },
     /// `issue.regressed`; `resolved_release`: the issue's release when it was resolved (from
     /// the earlier `issue.resolved` notice), if known.
     Regressed {
@@ -264,11 +266,8 @@ impl Engine {
             at: None,
         };
         match *input {
-            Input::Event {
-                event,
-                grouping,
-                is_new,
-            } => self.evaluate_event(event, grouping, is_new, &mut decision),
+            Input::Event { event, grouping } => self.evaluate_event(event, grouping, &mut decision),
+            Input::Created { notice } => self.evaluate_created(notice, &mut decision),
             Input::Regressed {
                 notice,
                 resolved_release,
@@ -277,13 +276,7 @@ impl Engine {
         decision
     }
 
-    fn evaluate_event(
-        &self,
-        event: &Event,
-        grouping: &Grouping,
-        is_new: bool,
-        decision: &mut Decision,
-    ) {
+    fn evaluate_event(&self, event: &Event, grouping: &Grouping, decision: &mut Decision) {
         // The collector's clock, capped by ours: a skewed one cannot push windows ahead.
         let at = secs(event.received_at.min(decision.now));
         decision.at = Some(at);
@@ -305,8 +298,9 @@ impl Engine {
             }
             let issue = || (project, grouping.fingerprint.clone());
             let hit = match &rule.state {
-                State::NewIssue => is_new.then_some((Reason::NewIssue, 1)),
-                State::Regression { .. } => None,
+                // Fired by the processor's `issue.created`; an event only counts towards
+                // the escalation of a cooldown.
+                State::NewIssue | State::Regression { .. } => None,
                 State::Frequency {
                     threshold,
                     window_secs,
@@ -398,6 +392,34 @@ impl Engine {
                 _ => (grouping.fingerprint.as_str(), Some(level)),
             };
             rule.settle(project, fingerprint, hit, level, true, decision);
+        }
+    }
+
+    fn evaluate_created(&self, notice: &IssueNotice, decision: &mut Decision) {
+        let level = Level::parse(&notice.level);
+        // The issue's first event's environment: the one a new issue appeared in.
+        let environment = notice
+            .event
+            .as_ref()
+            .and_then(|event| event.environment.as_deref());
+        for rule in &self.rules {
+            if !matches!(rule.state, State::NewIssue)
+                || !rule.filter.matches(
+                    notice.project_id,
+                    environment,
+                    level.unwrap_or(Level::Error),
+                )
+            {
+                continue;
+            }
+            rule.settle(
+                notice.project_id,
+                &notice.fingerprint,
+                Some((Reason::NewIssue, 1)),
+                level,
+                false,
+                decision,
+            );
         }
     }
 

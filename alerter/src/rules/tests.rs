@@ -86,8 +86,13 @@ fn regressed(fingerprint: &str, level: &str, release: Option<&str>) -> IssueNoti
         first_seen: at(-86_400),
         last_seen: at(0),
         last_release: release.map(str::to_owned),
-        event_id: None,
+        event: None,
     }
+}
+
+/// The processor's `issue.created` for `event`, grouped as `fingerprint`.
+fn created(event: &Event, fingerprint: &str) -> IssueNotice {
+    shared::testing::created_notice(event, &grouping(fingerprint))
 }
 
 /// Evaluates and applies, as the alerter does once the notifications are durable.
@@ -97,15 +102,27 @@ fn step(engine: &mut Engine, input: Input<'_>, now: DateTime<Utc>) -> Decision {
     decision
 }
 
-/// An event of `fingerprint`, received and evaluated at its own time.
+/// An event of `fingerprint`, received and evaluated at its own time; `is_new`: the first of
+/// its issue, which the processor then announces (`issue.created`), as the alerter sees it.
 fn send(engine: &mut Engine, event: &Event, fingerprint: &str, is_new: bool) -> Vec<Fired> {
     let grouping = grouping(fingerprint);
     let input = Input::Event {
         event,
         grouping: &grouping,
-        is_new,
     };
-    step(engine, input, event.received_at).fired
+    let mut fired = step(engine, input, event.received_at).fired;
+    if is_new {
+        let notice = created(event, fingerprint);
+        fired.extend(
+            step(
+                engine,
+                Input::Created { notice: &notice },
+                event.received_at,
+            )
+            .fired,
+        );
+    }
+    fired
 }
 
 fn notice(
@@ -176,6 +193,23 @@ fn new_issue_fires_once_per_fingerprint() {
     assert_eq!(send(&mut engine, &error(1), "b", true).len(), 1);
     // Long after the cooldown, the fingerprint is known: nothing.
     assert!(send(&mut engine, &error(10_000), "a", false).is_empty());
+}
+
+#[test]
+fn a_new_issue_is_the_processors_word_not_the_alerters_grouping() {
+    let mut engine = rules_engine(json!([{"name": "new", "condition": "new_issue"}]));
+    // The alerter groups a minified error by its minified frames: never new by itself.
+    let event = error(0);
+    assert!(send(&mut engine, &event, "minified", false).is_empty());
+    // The processor resolved its frames and created the issue under its own fingerprint.
+    let notice = created(&event, "resolved");
+    let fired = step(&mut engine, Input::Created { notice: &notice }, at(1)).fired;
+    assert_eq!(reasons(&fired), [&Reason::NewIssue]);
+    assert_eq!(fired[0].fingerprint, "resolved");
+    // The outbox may publish a notice twice: the copy neither fires nor counts.
+    let copy = engine.evaluate(&Input::Created { notice: &notice }, at(2));
+    assert!(copy.fired.is_empty());
+    assert!(copy.cooldowns().is_empty());
 }
 
 #[test]
@@ -262,7 +296,6 @@ fn a_regression_announced_twice_is_notified_once() {
         &Input::Event {
             event: &error(2),
             grouping: &grouping("x"),
-            is_new: false,
         },
         at(2),
     );
@@ -402,13 +435,16 @@ fn five_hundred_events_within_a_cooldown_notify_once_and_escalate_once() {
         // One event every half second: 250 s, within the 300 s cooldown.
         let mut event = error(0);
         event.received_at = at(0) + TimeDelta::milliseconds(500 * i);
+        if i == 0 {
+            fired.extend(send(&mut engine, &event, "hot", true));
+            continue;
+        }
         let now = event.received_at;
         let grouping = grouping("hot");
         let decision = engine.evaluate(
             &Input::Event {
                 event: &event,
                 grouping: &grouping,
-                is_new: i == 0,
             },
             now,
         );
@@ -563,12 +599,17 @@ fn a_restart_mid_cooldown_does_not_notify_again() {
             Input::Event {
                 event: &event,
                 grouping: &grouping,
-                is_new: secs == 0,
             },
             at(secs),
         );
         write_through(&mut table, &decision);
         fired.extend(decision.fired);
+        if secs == 0 {
+            let notice = created(&event, "a");
+            let decision = step(&mut before, Input::Created { notice: &notice }, at(secs));
+            write_through(&mut table, &decision);
+            fired.extend(decision.fired);
+        }
     }
     assert_eq!(
         reasons(&fired),
@@ -927,7 +968,6 @@ fn a_drained_backlog_is_counted_when_it_happened() {
             Input::Event {
                 event: &event,
                 grouping: &grouping,
-                is_new: false,
             },
             now,
         );
@@ -946,16 +986,22 @@ fn evaluate_changes_nothing_until_apply() {
     let input = Input::Event {
         event: &event,
         grouping: &grouping,
-        is_new: true,
     };
     let empty = engine.windows_snapshot();
     let first = engine.evaluate(&input, at(0));
     let second = engine.evaluate(&input, at(0));
-    assert_eq!(reasons(&first.fired), [&Reason::NewIssue]);
+    assert!(first.fired.is_empty());
     assert_eq!(first.fired, second.fired);
     assert_eq!(first.cooldowns(), second.cooldowns());
     assert_eq!(engine.footprint(), Footprint::default());
     assert_eq!(engine.windows_snapshot(), empty);
+    let notice = created(&event, "a");
+    let announced = engine.evaluate(&Input::Created { notice: &notice }, at(0));
+    assert_eq!(reasons(&announced.fired), [&Reason::NewIssue]);
+    // Evaluated again: still new, no cooldown was started.
+    let again = engine.evaluate(&Input::Created { notice: &notice }, at(0));
+    assert_eq!(announced.fired, again.fired);
+    assert_eq!(engine.footprint(), Footprint::default());
 
     // Not applied (say the notification could not be made durable): the next event is
     // still the first in the window.
@@ -963,11 +1009,11 @@ fn evaluate_changes_nothing_until_apply() {
     let next = Input::Event {
         event: &later,
         grouping: &grouping,
-        is_new: false,
     };
     assert!(engine.evaluate(&next, at(1)).fired.is_empty());
 
     engine.apply(first);
+    engine.apply(announced);
     let applied = engine.evaluate(&next, at(1));
     // Now the window holds the first event, and the new issue's cooldown counts this one.
     assert_eq!(

@@ -59,7 +59,7 @@ async fn settled_within(
 }
 
 #[tokio::test]
-async fn a_new_issue_reaches_every_channel_once_and_its_copies_do_not() {
+async fn a_new_issue_reaches_every_channel_once_and_copies_do_not() {
     let receiver = Receiver::start();
     let dingtalk = ChatFake::dingtalk(Robot::new("ding-token").secret("SECding"));
     let feishu = ChatFake::feishu(Robot::new("feishu-hook").secret("feishu-secret"));
@@ -91,10 +91,14 @@ async fn a_new_issue_reaches_every_channel_once_and_its_copies_do_not() {
     app.wait_ready().await;
     let publisher = publisher(&env).await;
 
+    // An error, a copy of it, and the processor's word that it is a new issue, published
+    // twice (its outbox may): one notification per channel.
     let error = js_error("cart is undefined");
     let copy = js_error("cart is undefined");
     publish(&publisher, &[&error, &copy, &vital()]).await;
-    let alerts = settled(&app, &env, 2.0).await;
+    let announced = notice_message(&created(&error));
+    publish_confirmed(&publisher, &[announced.clone(), announced]).await;
+    let alerts = settled(&app, &env, 4.0).await;
 
     assert_eq!(alerts.len(), 6, "one per channel: {alerts:#?}");
     assert!(
@@ -131,10 +135,14 @@ async fn five_hundred_events_of_one_issue_are_one_message_and_one_escalation() {
     let app = TestApp::spawn(env.settings.clone()).await;
     let publisher = publisher(&env).await;
     let events: Vec<_> = (0..500).map(|_| js_error("payment failed")).collect();
-    for chunk in events.chunks(50) {
+    // The processor announces the issue once it stored the first event; the rest follow.
+    publish(&publisher, &[&events[0]]).await;
+    announce(&publisher, &[&events[0]]).await;
+    settled(&app, &env, 2.0).await;
+    for chunk in events[1..].chunks(50) {
         publish(&publisher, &chunk.iter().collect::<Vec<_>>()).await;
     }
-    let alerts = settled(&app, &env, 500.0).await;
+    let alerts = settled(&app, &env, 501.0).await;
     let reasons: Vec<&str> = alerts
         .iter()
         .map(|a| a["reason"].as_str().unwrap())
@@ -170,7 +178,7 @@ async fn thirty_new_issues_to_dingtalk_fold_into_a_digest_within_its_limit() {
             )
         })
         .collect();
-    publish(&publisher, &events.iter().collect::<Vec<_>>()).await;
+    announce(&publisher, &events.iter().collect::<Vec<_>>()).await;
     // Past its 20 a minute, what is left may wait for the minute to pass: allow for it.
     let alerts = settled_within(&app, &env, 30.0, Duration::from_secs(90)).await;
 
@@ -222,7 +230,7 @@ async fn a_channel_down_then_up_gets_the_notification_once() {
     let app = TestApp::spawn(env.settings.clone()).await;
     let publisher = publisher(&env).await;
     let error = js_error("checkout broke");
-    publish(&publisher, &[&error]).await;
+    announce(&publisher, &[&error]).await;
     // Acknowledged as soon as it was written: the queue does not wait for the channel.
     eventually("the delivery to be acknowledged", WAIT, || async {
         (env.queue_depth(&env.topology().alerter.name).await == 0
@@ -252,12 +260,14 @@ async fn a_restart_mid_cooldown_repeats_nothing_and_pending_notifications_surviv
     let publisher = publisher(&env).await;
 
     let app = TestApp::spawn(env.settings.clone()).await;
-    publish(&publisher, &[&js_error("cart is undefined")]).await;
+    let first = notice_message(&created(&js_error("cart is undefined")));
+    publish_confirmed(&publisher, std::slice::from_ref(&first)).await;
     settled(&app, &env, 1.0).await;
     // A second issue whose notification cannot be delivered before the restart.
     receiver.answer("/ops", 503);
     let stuck = js_error("coupon expired");
-    publish(&publisher, &[&stuck]).await;
+    let second = notice_message(&created(&stuck));
+    publish_confirmed(&publisher, std::slice::from_ref(&second)).await;
     eventually("the second notification to be tried", WAIT, || async {
         (!receiver.attempts("/ops", stuck.event_id).is_empty()).then_some(())
     })
@@ -266,14 +276,16 @@ async fn a_restart_mid_cooldown_repeats_nothing_and_pending_notifications_surviv
 
     receiver.recover("/ops");
     let app = TestApp::spawn(env.settings.clone()).await;
-    // The same errors again, within their cooldowns: nothing new to say.
+    // The same errors again, and the notices published again (an outbox that crashed
+    // before it deleted them), within their cooldowns: nothing new to say.
     publish(
         &publisher,
         &[&js_error("cart is undefined"), &js_error("coupon expired")],
     )
     .await;
+    publish_confirmed(&publisher, &[first, second]).await;
     receiver.wait_for("/ops", &[stuck.event_id]).await;
-    let alerts = settled(&app, &env, 2.0).await;
+    let alerts = settled(&app, &env, 4.0).await;
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert!(alerts.iter().all(|a| a["status"] == "sent"));
     assert_eq!(receiver.delivered("/ops").len(), 2);
@@ -299,17 +311,7 @@ fn notice(kind: NoticeKind, fingerprint: &str, release: &str) -> IssueNotice {
         first_seen: now,
         last_seen: now,
         last_release: Some(release.into()),
-        event_id: None,
-    }
-}
-
-fn notice_message(notice: &IssueNotice) -> Outgoing {
-    Outgoing {
-        event_id: shared::event::EventId::from_uuid(notice.notice_id),
-        project_id: notice.project_id,
-        routing_key: notice.routing_key(),
-        received_at: notice.at,
-        body: serde_json::to_vec(notice).unwrap(),
+        event: None,
     }
 }
 
@@ -376,7 +378,7 @@ async fn quiet_hours_hold_notifications_then_send_one_digest() {
     let publisher = publisher(&env).await;
     let first = js_error("search is down");
     let second = js_error("images missing");
-    publish(&publisher, &[&first, &second]).await;
+    announce(&publisher, &[&first, &second]).await;
     eventually("both to be queued", WAIT, || async {
         (app.alerts().await.len() == 2).then_some(())
     })

@@ -7,6 +7,7 @@ use alerter::Application;
 use chrono::Utc;
 use shared::config::Settings;
 use shared::event::{Client, Detail, Event, EventId, ProjectId, Rating, VitalName};
+use shared::notice::IssueNotice;
 use shared::publisher::{Outgoing, Publisher};
 use shared::testing::TestEnv;
 use tokio::task::JoinHandle;
@@ -132,10 +133,26 @@ pub async fn publisher(env: &TestEnv) -> Publisher {
     env.publisher().await
 }
 
-pub use shared::testing::outgoing;
+pub use shared::testing::{notice_message, outgoing};
 
 pub async fn publish(publisher: &Publisher, events: &[&Event]) {
     let messages: Vec<Outgoing> = events.iter().map(|event| outgoing(event)).collect();
+    shared::testing::publish_confirmed(publisher, &messages).await;
+}
+
+/// What the processor announces once it stored `event`, the first of its issue: an
+/// `issue.created` notice, grouped by the shared function as the processor groups it.
+pub fn created(event: &Event) -> IssueNotice {
+    let grouping = shared::grouping::group_event(event).expect("an error");
+    shared::testing::created_notice(event, &grouping)
+}
+
+/// Publishes the processor's `issue.created` for each of `events`.
+pub async fn announce(publisher: &Publisher, events: &[&Event]) {
+    let messages: Vec<Outgoing> = events
+        .iter()
+        .map(|event| notice_message(&created(event)))
+        .collect();
     shared::testing::publish_confirmed(publisher, &messages).await;
 }
 

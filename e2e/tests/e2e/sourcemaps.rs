@@ -4,7 +4,8 @@
 //! (8.x and the newest major) and through the native endpoint. The stored events name the
 //! original file, line, column and function; the two builds, whose minifier named the
 //! functions differently, are one issue; a corrupt map is reported on the event, which is
-//! stored all the same.
+//! stored all the same. The alerter announces each issue once, as the processor grouped it:
+//! a build that renamed the minified functions is not a new issue there either.
 //!
 //! `e2e/browser/drive.mjs --scenario bundle` runs the page; `scripts/test` installs Chromium and
 //! the npm packages first (`scripts/lib/browser.sh`).
@@ -16,6 +17,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+use shared::testing::receiver::Receiver;
 use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
 
 use crate::support::*;
@@ -223,8 +225,11 @@ fn assert_resolved(event: &Value, build: &Value, line: u64) {
 
 #[tokio::test]
 async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_reported() {
-    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let mut env = TestEnv::new();
+    env.add_webhook("ops", &receiver.url("/ops"), None);
     let processor = Service::processor(&env.settings).await;
+    let alerter = Service::alerter(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
 
     // Two builds of the same code, by the real minifier, with different minified names.
@@ -331,6 +336,55 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
         "{issues:#}"
     );
 
+    // The alerter (default rules: new issues, to the webhook) says "new issue" once per issue
+    // the processor made, with its id and fingerprint; not once per minified build. Then a
+    // marker error, sent long after, proves nothing else was on its way.
+    let new_issues = |ids: &[i64]| {
+        let ids = ids.to_vec();
+        let receiver = &receiver;
+        async move {
+            let notified: BTreeMap<i64, Value> = receiver
+                .delivered("/ops")
+                .iter()
+                .map(|request| request.json())
+                .filter_map(|body| Some((body["issue"]["id"].as_i64()?, body)))
+                .collect();
+            ids.iter()
+                .all(|id| notified.contains_key(id))
+                .then_some(notified)
+        }
+    };
+    let issue_id = issue["id"].as_i64().expect("an id");
+    let corrupt_issue = corrupt["issue_id"].as_i64().expect("an id");
+    let notified = eventually("both issues notified", WAIT, || {
+        new_issues(&[issue_id, corrupt_issue])
+    })
+    .await;
+    assert_eq!(notified[&issue_id]["kind"], "new_issue");
+    assert_eq!(
+        notified[&issue_id]["issue"]["fingerprint"], issue["fingerprint"],
+        "{:#}",
+        notified[&issue_id]
+    );
+    assert_eq!(notified[&issue_id]["issue"]["title"], TITLE);
+    let marker = post(
+        &http(),
+        &collector,
+        &serde_json::json!({"type": "error", "message": "marker"}),
+    )
+    .await;
+    let marker: shared::event::EventId = marker[0].parse().expect("an id");
+    receiver.wait_for("/ops", &[marker]).await;
+    let delivered = receiver.delivered("/ops");
+    assert_eq!(
+        delivered.len(),
+        3,
+        "two issues and the marker: {:#?}",
+        delivered.iter().map(|r| r.json()).collect::<Vec<_>>()
+    );
+
     collector.stop().await;
+    alerter.stop().await;
     processor.stop().await;
+    receiver.stop().await;
 }

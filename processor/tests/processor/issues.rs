@@ -1,13 +1,15 @@
 //! Errors grouped into issues: counted once per event, whatever the redeliveries; resolved,
 //! and back as a regression when the error returns.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use shared::event::{Client, User};
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
 
 use crate::support::{
-    NoticeTap, TestApp, WAIT, http, ids, js_error, now, pageview, publish, publisher,
-    take_dead_letters, wait_queue_depth,
+    NoticeTap, TestApp, WAIT, database, http, ids, js_error, now, pageview, publish, publisher,
+    take_dead_letters, wait_outbox_empty, wait_queue_depth,
 };
 
 /// The project's issues (all statuses), once `expected_events` errors have been counted.
@@ -168,10 +170,24 @@ async fn a_resolved_issue_comes_back_as_a_regression() {
     let app = TestApp::ready(&env.settings).await;
     let notices = NoticeTap::bind(&env).await;
     let publisher = publisher(&env).await;
-    publish(&publisher, &[js_error("boom", now())]).await;
+    let first = js_error("boom", now());
+    publish(&publisher, std::slice::from_ref(&first)).await;
     let issues = issues_when_counted(&app, 1).await;
     let id = issues[0]["id"].as_i64().unwrap();
     let path = format!("/api/projects/1/issues/{id}");
+    // Its creation is announced, with the event that created it, for `new_issue` alerts.
+    let (key, notice) = notices.next().await;
+    assert_eq!(key, "issue.created");
+    assert_eq!(notice["kind"], "created");
+    assert_eq!(notice["issue_id"], id);
+    assert_eq!(notice["fingerprint"], issues[0]["fingerprint"]);
+    assert_eq!(notice["title"], issues[0]["title"]);
+    assert_eq!(notice["count"], 1);
+    assert_eq!(
+        notice["event"]["event_id"],
+        serde_json::to_value(first.event_id).unwrap()
+    );
+    assert_eq!(notice["event"]["routing_key"], "error.js");
 
     let (status, resolved) = patch(&app, &path, &json!({"status": "resolved"})).await;
     assert_eq!(status, 200, "{resolved}");
@@ -206,7 +222,7 @@ async fn a_resolved_issue_comes_back_as_a_regression() {
     assert_eq!(notice["issue_id"], id);
     assert_eq!(notice["count"], 2);
     assert_eq!(
-        notice["event_id"],
+        notice["event"]["event_id"],
         serde_json::to_value(comeback.event_id).unwrap()
     );
     // The notices came back through the processor's own queue (bound to everything) and
@@ -327,6 +343,7 @@ async fn concurrent_sessions_count_issues_exactly_whatever_the_commit_order() {
     env.settings.processor.prefetch = 10;
     env.settings.processor.batch_size = 7;
     let app = TestApp::ready(&env.settings).await;
+    let notices = NoticeTap::bind(&env).await;
     let publisher = publisher(&env).await;
 
     const ISSUES: usize = 20;
@@ -395,6 +412,25 @@ async fn concurrent_sessions_count_issues_exactly_whatever_the_commit_order() {
         take_dead_letters(&env).await.is_empty(),
         "nothing dead-lettered"
     );
+
+    // Each issue announced as created once, though batches raced to create it.
+    wait_outbox_empty(&database(&env).await).await;
+    let mut created: HashMap<i64, Value> = HashMap::new();
+    while let Some((key, notice)) = notices.try_next().await {
+        assert_eq!(key, "issue.created", "{notice}");
+        let id = notice["issue_id"].as_i64().expect("an issue id");
+        assert!(
+            created.insert(id, notice).is_none(),
+            "issue {id} announced twice"
+        );
+    }
+    assert_eq!(created.len(), ISSUES);
+    for issue in &issues {
+        let notice = &created[&issue["id"].as_i64().expect("an id")];
+        assert_eq!(notice["fingerprint"], issue["fingerprint"]);
+        assert!(notice["event"]["event_id"].is_string(), "{notice}");
+    }
+    notices.close().await;
 
     publisher.close().await;
     app.stop().await;

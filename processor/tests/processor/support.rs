@@ -456,22 +456,44 @@ impl NoticeTap {
 
     /// The next notice, with its routing key; waits for it.
     pub async fn next(&self) -> (String, Value) {
-        eventually("an issue notice", Duration::from_secs(30), || async {
-            let message = self
-                .channel
-                .basic_get(
-                    self.queue.as_str().into(),
-                    lapin::options::BasicGetOptions { no_ack: true },
-                )
-                .await
-                .ok()??;
-            let body = serde_json::from_slice(&message.delivery.data).ok()?;
-            Some((message.delivery.routing_key.to_string(), body))
+        eventually("an issue notice", Duration::from_secs(30), || {
+            self.try_next()
         })
         .await
+    }
+
+    /// The next notice if one is queued now, without waiting.
+    pub async fn try_next(&self) -> Option<(String, Value)> {
+        let message = self
+            .channel
+            .basic_get(
+                self.queue.as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .expect("basic.get")?;
+        let body = serde_json::from_slice(&message.delivery.data).expect("a JSON notice");
+        Some((message.delivery.routing_key.to_string(), body))
     }
 
     pub async fn close(self) {
         let _ = self.connection.close(200, "done".into()).await;
     }
+}
+
+/// Waits until the processor's outbox is empty: every notice written so far was published
+/// and confirmed.
+pub async fn wait_outbox_empty(db: &PgPool) {
+    eventually(
+        "the outbox to be published",
+        Duration::from_secs(30),
+        || async {
+            let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(db)
+                .await
+                .ok()?;
+            (queued == 0).then_some(())
+        },
+    )
+    .await;
 }
