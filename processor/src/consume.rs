@@ -223,24 +223,35 @@ impl Processor {
         }
     }
 
-    /// Retries while the database is unavailable; `None` if shutdown came first.
+    /// Retries while the database is unavailable, or the transaction conflicts with another;
+    /// `None` if shutdown came first.
     async fn insert_until_done(&self, rows: &[NewEvent<'_>]) -> Option<Result<u64, StoreError>> {
         let mut failures = 0;
+        let mut conflicts = 0;
         loop {
-            match self.store.insert(rows).await {
+            let wait = match self.store.insert(rows).await {
                 Err(StoreError::Unavailable(error)) => {
                     failures += 1;
                     self.database_ready.set(false);
                     tracing::warn!(error = %error, failures, "Database unavailable; holding the batch.");
-                    tokio::select! {
-                        _ = self.shutdown.cancelled() => return None,
-                        _ = tokio::time::sleep(backoff(failures)) => {}
-                    }
+                    backoff(failures)
+                }
+                // Not the database's health: readiness stays as it is. A short, random wait
+                // lets the other transaction finish before this one runs again.
+                Err(StoreError::Conflict(error)) => {
+                    conflicts += 1;
+                    self.metrics.conflicts.inc();
+                    tracing::info!(error = %error, conflicts, "Transaction conflict; running the batch again.");
+                    backoff(conflicts.min(4)) / 4
                 }
                 result => {
                     self.database_ready.set(true);
                     return Some(result);
                 }
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

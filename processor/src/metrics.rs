@@ -18,6 +18,8 @@ pub struct Metrics {
     pub duplicates: Counter,
     pub dead_lettered: Family<ReasonLabel, Counter>,
     pub batch_seconds: Histogram,
+    /// Batches PostgreSQL rolled back for a deadlock or a serialization failure, and ran again.
+    pub conflicts: Counter,
     /// Messages parked in the processor's dead-letter queue.
     pub dead_letters_waiting: Gauge,
     /// Events no binding matched, kept by the alternate exchange.
@@ -33,6 +35,7 @@ impl Metrics {
             dead_lettered: Family::default(),
             // 1 ms to about 16 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            conflicts: Counter::default(),
             dead_letters_waiting: Gauge::default(),
             unroutable_waiting: Gauge::default(),
         };
@@ -65,6 +68,11 @@ impl Metrics {
             "batch_seconds",
             "Time to store and ack one batch",
             metrics.batch_seconds.clone(),
+        );
+        registry.register(
+            "transaction_conflicts",
+            "Batches rolled back by PostgreSQL for a deadlock or a serialization failure, then run again",
+            metrics.conflicts.clone(),
         );
         registry.register(
             "dead_letters_waiting",

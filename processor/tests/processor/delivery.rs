@@ -159,3 +159,59 @@ async fn rows_the_database_refuses_are_dead_lettered_and_the_rest_of_the_batch_s
     publisher.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_runs_the_batch_again_without_going_unready() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let db = database(&env).await;
+    // The next two batches are rolled back as PostgreSQL rolls back a deadlock victim
+    // (SQLSTATE 40P01). A sequence counts them: it is not undone with the transaction.
+    for statement in [
+        "CREATE SEQUENCE conflicts_made",
+        "CREATE FUNCTION deadlock_twice() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('conflicts_made') <= 2 THEN
+                 RAISE EXCEPTION 'deadlock made by the test' USING ERRCODE = '40P01';
+             END IF;
+             RETURN NULL;
+         END $$",
+        "CREATE TRIGGER deadlock_twice BEFORE INSERT ON events
+         FOR EACH STATEMENT EXECUTE FUNCTION deadlock_twice()",
+    ] {
+        sqlx::query(statement).execute(&db).await.expect(statement);
+    }
+    // Readiness, sampled all along: a conflict says nothing about the database's health.
+    let watching = tokio_util::sync::CancellationToken::new();
+    let unready = tokio::spawn({
+        let (url, watching) = (app.url("/readyz"), watching.clone());
+        async move {
+            let client = reqwest::Client::new();
+            let mut unready = 0;
+            while !watching.is_cancelled() {
+                if let Ok(response) = client.get(&url).send().await
+                    && response.status() != 200
+                {
+                    unready += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            unready
+        }
+    });
+
+    let publisher = publisher(&env).await;
+    let event = js_error("stored after two deadlocks", now());
+    publish(&publisher, std::slice::from_ref(&event)).await;
+    app.wait_for_events(&[event.event_id]).await;
+    app.wait_for_metric("frontmon_processor_transaction_conflicts_total", 2.0)
+        .await;
+    watching.cancel();
+    assert_eq!(unready.await.expect("joined"), 0, "/readyz answered 503");
+    assert_eq!(row_counts(&db).await, (1, 1));
+    assert!(take_dead_letters(&env).await.is_empty());
+
+    db.close().await;
+    publisher.close().await;
+    app.stop().await;
+}
