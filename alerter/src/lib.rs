@@ -6,8 +6,9 @@
 //! the processor's word (`issue.created`, `issue.regressed`), since only the processor groups
 //! errors after resolving source maps. Each delivery goes through the [`pipeline`]: errors
 //! grouped by the shared function, then events and notices given to the [`rules`] engine
-//! (new issue, regression, frequency, users, spike; cooldowns with one escalation). What fires becomes one notification per channel, written to PostgreSQL
-//! ([`store`], the alerter's own schema) before the delivery is acknowledged ([`consumer`]).
+//! (new issue, regression, frequency, users, spike; cooldowns with one escalation). What
+//! fires becomes one notification per channel, written to PostgreSQL ([`store`], the
+//! alerter's own schema) before the delivery is acknowledged ([`consumer`]).
 //!
 //! One [`dispatch`]er per channel sends them from there: within the vendor's rate limit
 //! ([`limiter`]), folded into a digest when more are due than it allows or when quiet hours

@@ -201,11 +201,10 @@ impl Pipeline {
     }
 
     /// Makes a decision durable before it is applied: the notifications and the cooldowns
-    /// they start, in one transaction. A decision that only
-    /// counts events into running cooldowns writes nothing now: those counts are saved with
-    /// the windows' checkpoint (a crash loses at most a few seconds of them, which only
-    /// delays an escalation), so the common case, an issue notified a minute ago firing
-    /// again, costs no write.
+    /// they start, in one transaction. A decision that only counts events into running
+    /// cooldowns writes nothing now: those counts are saved with the windows' checkpoint (a
+    /// crash loses at most a few seconds of them, which only delays an escalation), so the
+    /// common case, an issue notified a minute ago firing again, costs no write.
     async fn commit(
         &self,
         notifications: &[NewNotification],

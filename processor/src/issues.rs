@@ -5,7 +5,10 @@
 //! counts the events stored for the first time only, so an issue's counts are exactly its
 //! events', redeliveries included. A handful of statements per batch whatever its size; the
 //! issues' rows are locked only by the last of them, just before the commit, so concurrent
-//! batches of one issue overlap everything but their counting.
+//! batches of one issue overlap everything but their counting. [`record`] also queues the
+//! notices of the issues the batch created (`issue.created`, only by the batch whose insert
+//! won) and of those it brought back (`issue.regressed`) in the outbox, in the same
+//! transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

@@ -45,8 +45,9 @@
 //! `regression`, the window's count for `frequency` and `spike`, the users counted for
 //! `users`), one [`Reason::Escalation`] goes out ("still happening: N more since …"), once
 //! per cooldown; the cooldown still ends when it would have. A notice that comes again
-//! within the cooldown (the processor may publish one twice) is dropped and not counted. After the cooldown, `frequency`, `users` and `spike` fire again as soon as their
-//! condition holds; `new_issue` does not (the fingerprint is no longer new).
+//! within the cooldown (the processor may publish one twice) is dropped and not counted.
+//! After the cooldown, `frequency`, `users` and `spike` fire again as soon as their
+//! condition holds; `new_issue` does not (the processor announces an issue once).
 //!
 //! Memory is bounded whatever the number of issues: each rule keeps the windows of at most
 //! [`ISSUES_PER_RULE`] issues (fewer for `users` rules with a high threshold, so that no rule
