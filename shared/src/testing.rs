@@ -11,6 +11,7 @@ use lapin::{Connection, ConnectionProperties};
 use sqlx::migrate::MigrateDatabase;
 
 pub mod receiver;
+pub mod spawned;
 
 use crate::config::{ChannelKind, ChannelSettings, Project, PublicKey, Secret, Settings};
 use crate::event::{Event, EventId, ProjectId};

@@ -10,7 +10,7 @@ use shared::event::{Client, Detail, Event, EventId, ProjectId, Rating, VitalName
 use shared::notice::IssueNotice;
 use shared::publisher::{Outgoing, Publisher};
 use shared::testing::TestEnv;
-use tokio::task::JoinHandle;
+use shared::testing::spawned::Spawned;
 use tokio_util::sync::CancellationToken;
 
 pub use shared::testing::receiver::Receiver;
@@ -20,20 +20,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// An alerter built from `settings`, running in this process.
 pub struct TestApp {
     pub port: u16,
-    pub shutdown: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    running: Spawned,
     http: reqwest::Client,
-}
-
-impl Drop for TestApp {
-    /// A test that panicked did not stop its alerter: stop it now, before the `TestEnv`
-    /// deletes the queues it would otherwise declare again.
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
 }
 
 impl TestApp {
@@ -49,8 +37,7 @@ impl TestApp {
         let port = app.port();
         Self {
             port,
-            shutdown,
-            task: Some(tokio::spawn(app.run_until_stopped())),
+            running: Spawned::spawn("alerter", port, shutdown, app.run_until_stopped()),
             http: reqwest::Client::new(),
         }
     }
@@ -115,17 +102,8 @@ impl TestApp {
     }
 
     /// Cancels the token and waits at most `limit` for a clean exit.
-    pub async fn stop_within(mut self, limit: Duration) {
-        self.shutdown.cancel();
-        let Some(task) = self.task.take() else {
-            return;
-        };
-        match tokio::time::timeout(limit, task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => panic!("the alerter failed: {error:#}"),
-            Ok(Err(error)) => panic!("the alerter panicked: {error}"),
-            Err(_) => panic!("the alerter did not stop within {limit:?}"),
-        }
+    pub async fn stop_within(self, limit: Duration) {
+        self.running.stop_within(limit).await;
     }
 }
 

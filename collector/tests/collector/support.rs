@@ -9,16 +9,15 @@ use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};
 use serde_json::{Value, json};
 use shared::config::Settings;
+use shared::testing::spawned::Spawned;
 use shared::testing::{TestEnv, eventually};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub struct Running {
     pub base: String,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    running: Spawned,
 }
 
 impl Running {
@@ -28,18 +27,15 @@ impl Running {
         let app = collector::Application::build(settings, shutdown.clone())
             .await
             .expect("collector starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let task = tokio::spawn(app.run_until_stopped());
+        let running = Spawned::spawn("collector", app.port(), shutdown, app.run_until_stopped());
         Self {
-            base,
-            shutdown,
-            task,
+            base: running.base(),
+            running,
         }
     }
 
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.expect("joined").expect("clean exit");
+        self.running.stop_within(Duration::from_secs(30)).await;
     }
 
     pub fn events_url(&self, project: u32) -> String {

@@ -9,8 +9,8 @@ use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use shared::config::Settings;
 use shared::testing::TEST_KEY;
+use shared::testing::spawned::Spawned;
 use sqlx::Connection;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -19,16 +19,14 @@ pub const SECRET: &str = "webhook-secret";
 /// One running service; dropping it stops it, so a failed test leaves no consumer behind.
 pub struct Service {
     pub base: String,
-    pub shutdown: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    running: Spawned,
 }
 
 impl Service {
-    fn new(port: u16, shutdown: CancellationToken, task: JoinHandle<anyhow::Result<()>>) -> Self {
+    fn new(running: Spawned) -> Self {
         Self {
-            base: format!("http://127.0.0.1:{port}"),
-            shutdown,
-            task: Some(task),
+            base: running.base(),
+            running,
         }
     }
 
@@ -38,7 +36,12 @@ impl Service {
             .await
             .expect("collector starts");
         let port = app.port();
-        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+        Self::new(Spawned::spawn(
+            "collector",
+            port,
+            shutdown,
+            app.run_until_stopped(),
+        ))
     }
 
     pub async fn processor(settings: &Settings) -> Self {
@@ -47,7 +50,12 @@ impl Service {
             .await
             .expect("processor starts");
         let port = app.port();
-        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+        Self::new(Spawned::spawn(
+            "processor",
+            port,
+            shutdown,
+            app.run_until_stopped(),
+        ))
     }
 
     pub async fn alerter(settings: &Settings) -> Self {
@@ -56,24 +64,16 @@ impl Service {
             .await
             .expect("alerter starts");
         let port = app.port();
-        Self::new(port, shutdown, tokio::spawn(app.run_until_stopped()))
+        Self::new(Spawned::spawn(
+            "alerter",
+            port,
+            shutdown,
+            app.run_until_stopped(),
+        ))
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
-                .await
-                .expect("stops in time")
-                .expect("joined")
-                .expect("clean exit");
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.running.stop_within(WAIT).await;
     }
 }
 

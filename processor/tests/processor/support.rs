@@ -10,9 +10,9 @@ use serde_json::Value;
 use shared::config::Settings;
 use shared::event::{Client, Detail, Event, EventId, ProjectId};
 use shared::publisher::{Outgoing, Publisher};
+use shared::testing::spawned::Spawned;
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -23,17 +23,8 @@ pub const LONG_WAIT: Duration = Duration::from_secs(120);
 /// A processor built from the test's settings, running in this process.
 pub struct TestApp {
     pub port: u16,
-    pub shutdown: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    running: Spawned,
     http: reqwest::Client,
-}
-
-impl Drop for TestApp {
-    /// A test that panicked did not stop its processor: cancel it now, so its consumer leaves
-    /// the broker instead of lingering on a queue the `TestEnv` is about to delete.
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
 }
 
 impl TestApp {
@@ -48,8 +39,7 @@ impl TestApp {
         let port = app.port();
         Self {
             port,
-            shutdown,
-            task: Some(tokio::spawn(app.run_until_stopped())),
+            running: Spawned::spawn("processor", port, shutdown, app.run_until_stopped()),
             http: http(),
         }
     }
@@ -154,17 +144,8 @@ impl TestApp {
     }
 
     /// Cancels the token and waits for `run_until_stopped` to return `Ok`.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        let Some(task) = self.task.take() else {
-            return;
-        };
-        match tokio::time::timeout(WAIT, task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => panic!("the processor failed: {error:#}"),
-            Ok(Err(error)) => panic!("the processor panicked: {error}"),
-            Err(_) => panic!("the processor did not stop within {WAIT:?}"),
-        }
+    pub async fn stop(self) {
+        self.running.stop_within(WAIT).await;
     }
 }
 
