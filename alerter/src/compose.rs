@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use shared::config::{ChannelSettings, Settings};
 use shared::event::{Event, ProjectId};
 use shared::grouping::Grouping;
-use shared::notice::IssueNotice;
+use shared::notice::{IssueNotice, NoticeEvent};
 use url::Url;
 
 use crate::channels::{
@@ -69,29 +69,16 @@ impl Composer {
             last_seen: Some(event.received_at),
         };
         let message = Message {
-            kind: kind_of(&fired.reason),
-            delivery_id: String::new(),
-            headline: self.headline(&fired.reason, fired.project_id),
-            project_id: Some(fired.project_id),
-            project: self.projects.get(&fired.project_id).cloned(),
             environment: event.environment.clone(),
             release: event.release.clone(),
             // A spike is about a whole project, not one issue.
             issue: (!matches!(fired.reason, Reason::Spike { .. })).then_some(issue),
-            event: Some(EventFacts {
-                event_id: event.event_id,
-                routing_key: Some(event.routing_key().as_str().to_owned()),
-                message: event.message.clone(),
-                url: event.url.clone(),
-                timestamp: Some(event.timestamp),
-            }),
-            reason: describe(&fired.reason),
-            escalation: escalation_of(&fired.reason),
+            event: Some(EventFacts::from(event)),
             link: self.link(&format!(
                 "/api/projects/{}/events/{}",
                 fired.project_id, event.event_id
             )),
-            digest: None,
+            ..self.about(fired)
         };
         self.per_channel(fired, message, source, base)
     }
@@ -105,11 +92,6 @@ impl Composer {
         base: &str,
     ) -> Vec<NewNotification> {
         let message = Message {
-            kind: kind_of(&fired.reason),
-            delivery_id: String::new(),
-            headline: self.headline(&fired.reason, fired.project_id),
-            project_id: Some(fired.project_id),
-            project: self.projects.get(&fired.project_id).cloned(),
             environment: notice
                 .event
                 .as_ref()
@@ -126,22 +108,34 @@ impl Composer {
                 first_seen: Some(notice.first_seen),
                 last_seen: Some(notice.last_seen),
             }),
-            event: notice.event.as_ref().map(|event| EventFacts {
-                event_id: event.event_id,
-                routing_key: Some(event.routing_key.clone()),
-                message: event.message.clone(),
-                url: event.url.clone(),
-                timestamp: Some(event.timestamp),
-            }),
-            reason: describe(&fired.reason),
-            escalation: escalation_of(&fired.reason),
+            event: notice.event.as_ref().map(EventFacts::from),
             link: self.link(&format!(
                 "/api/projects/{}/issues/{}",
                 fired.project_id, notice.issue_id
             )),
-            digest: None,
+            ..self.about(fired)
         };
         self.per_channel(fired, message, source, base)
+    }
+
+    /// What every message of `fired` says, whatever triggered it; the caller adds the issue,
+    /// the event and the link.
+    fn about(&self, fired: &Fired) -> Message {
+        Message {
+            kind: kind_of(&fired.reason),
+            delivery_id: String::new(),
+            headline: self.headline(&fired.reason, fired.project_id),
+            project_id: Some(fired.project_id),
+            project: self.projects.get(&fired.project_id).cloned(),
+            environment: None,
+            release: None,
+            issue: None,
+            event: None,
+            reason: describe(&fired.reason),
+            escalation: escalation_of(&fired.reason),
+            link: None,
+            digest: None,
+        }
     }
 
     fn per_channel(
@@ -413,5 +407,29 @@ impl Sender for ChannelSender {
                     detail: error.to_string(),
                 })
         })
+    }
+}
+
+impl From<&Event> for EventFacts {
+    fn from(event: &Event) -> Self {
+        Self {
+            event_id: event.event_id,
+            routing_key: Some(event.routing_key().as_str().to_owned()),
+            message: event.message.clone(),
+            url: event.url.clone(),
+            timestamp: Some(event.timestamp),
+        }
+    }
+}
+
+impl From<&NoticeEvent> for EventFacts {
+    fn from(event: &NoticeEvent) -> Self {
+        Self {
+            event_id: event.event_id,
+            routing_key: Some(event.routing_key.clone()),
+            message: event.message.clone(),
+            url: event.url.clone(),
+            timestamp: Some(event.timestamp),
+        }
     }
 }
