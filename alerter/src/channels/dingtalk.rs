@@ -40,7 +40,7 @@ use shared::config::{ChannelSettings, Secret};
 
 use super::http::{Answer, post_json};
 use super::text::{
-    culprit, digest_items, escalation, facts, markdown_escape, markdown_url, more_items, one_line,
+    culprit, escalation, facts, markdown_digest_items, markdown_escape, markdown_url, one_line,
     title, truncate_chars,
 };
 use super::{ChannelError, Message, SendError};
@@ -143,21 +143,7 @@ pub(crate) fn markdown(message: &Message) -> String {
     }
     if let Some(digest) = &message.digest {
         blocks.push(markdown_escape(&digest.summary));
-        let (items, left_out) = digest_items(digest);
-        let mut lines: Vec<String> = items
-            .iter()
-            .map(|item| match &item.link {
-                Some(link) => format!(
-                    "- [{}]({})",
-                    markdown_escape(&item.text),
-                    markdown_url(link)
-                ),
-                None => format!("- {}", markdown_escape(&item.text)),
-            })
-            .collect();
-        if left_out > 0 {
-            lines.push(more_items(left_out));
-        }
+        let lines = markdown_digest_items(digest);
         if !lines.is_empty() {
             blocks.push(lines.join("\n"));
         }

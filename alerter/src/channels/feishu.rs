@@ -39,8 +39,8 @@ use shared::config::{ChannelSettings, Secret};
 
 use super::http::{Answer, is_transient_status, post_json};
 use super::text::{
-    culprit, digest_items, escalation, facts, markdown_escape, markdown_url, more_items, one_line,
-    title, truncate_bytes, truncate_chars,
+    culprit, escalation, facts, markdown_digest_items, markdown_escape, one_line, title,
+    truncate_bytes, truncate_chars,
 };
 use super::{ChannelError, Message, MessageKind, SendError};
 
@@ -140,19 +140,8 @@ fn card(message: &Message) -> Value {
         elements.push(json!({"tag": "div", "fields": fields}));
     }
     if let Some(digest) = &message.digest {
-        let (items, left_out) = digest_items(digest);
         let mut lines = vec![format!("**{}**", markdown_escape(&digest.summary))];
-        lines.extend(items.iter().map(|item| match &item.link {
-            Some(link) => format!(
-                "- [{}]({})",
-                markdown_escape(&item.text),
-                markdown_url(link)
-            ),
-            None => format!("- {}", markdown_escape(&item.text)),
-        }));
-        if left_out > 0 {
-            lines.push(more_items(left_out));
-        }
+        lines.extend(markdown_digest_items(digest));
         let text = truncate_bytes(&lines.join("\n"), MAX_CARD_TEXT_BYTES, "\n…");
         elements.push(json!({"tag": "div", "text": {"tag": "lark_md", "content": text}}));
     }

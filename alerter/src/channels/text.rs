@@ -100,6 +100,27 @@ pub(crate) fn more_items(left_out: usize) -> String {
     format!("… and {} more.", count(left_out as u64))
 }
 
+/// The digest's items as a Markdown list, `- [text](link)` where there is a link, then
+/// "… and 12 more." when some are left out: DingTalk, WeCom and Feishu render it alike.
+pub(crate) fn markdown_digest_items(digest: &Digest) -> Vec<String> {
+    let (items, left_out) = digest_items(digest);
+    let mut lines: Vec<String> = items
+        .iter()
+        .map(|item| match &item.link {
+            Some(link) => format!(
+                "- [{}]({})",
+                markdown_escape(&item.text),
+                markdown_url(link)
+            ),
+            None => format!("- {}", markdown_escape(&item.text)),
+        })
+        .collect();
+    if left_out > 0 {
+        lines.push(more_items(left_out));
+    }
+    lines
+}
+
 /// The whole message as plain text, one fact a line: email's text part, and what a chat
 /// vendor shows where it cannot show more.
 pub(crate) fn plain_text(message: &Message) -> String {

@@ -25,7 +25,7 @@ use shared::config::ChannelSettings;
 
 use super::http::{Answer, post_json};
 use super::text::{
-    culprit, digest_items, escalation, facts, markdown_escape, markdown_url, more_items, title,
+    culprit, escalation, facts, markdown_digest_items, markdown_escape, markdown_url, title,
     truncate_bytes,
 };
 use super::{ChannelError, Message, SendError};
@@ -107,18 +107,7 @@ pub(crate) fn markdown(message: &Message) -> String {
     }
     if let Some(digest) = &message.digest {
         lines.push(format!("**{}**", markdown_escape(&digest.summary)));
-        let (items, left_out) = digest_items(digest);
-        lines.extend(items.iter().map(|item| match &item.link {
-            Some(link) => format!(
-                "- [{}]({})",
-                markdown_escape(&item.text),
-                markdown_url(link)
-            ),
-            None => format!("- {}", markdown_escape(&item.text)),
-        }));
-        if left_out > 0 {
-            lines.push(more_items(left_out));
-        }
+        lines.extend(markdown_digest_items(digest));
     }
     let text = lines.join("\n");
     match &message.link {
