@@ -11,6 +11,8 @@
 //! and, at a fixed rate ([`Ceiling::run_at_rate`]), gives the broker's own confirm latency at
 //! the rate the collector's latency is measured at: what no collector could beat.
 
+use std::future::Future;
+use std::ops::AddAssign;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,8 +78,11 @@ impl Published {
     pub fn per_sec(&self) -> f64 {
         self.confirmed as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
+}
 
-    fn add(&mut self, other: Published) {
+/// Channels' results add up: their counts, and the longest of their times.
+impl AddAssign for Published {
+    fn add_assign(&mut self, other: Published) {
         self.confirmed += other.confirmed;
         self.nacked += other.nacked;
         self.returned += other.returned;
@@ -93,9 +98,9 @@ pub struct Paced {
     pub latencies: Latencies,
 }
 
-impl Paced {
-    fn add(&mut self, other: Paced) {
-        self.published.add(other.published);
+impl AddAssign for Paced {
+    fn add_assign(&mut self, other: Paced) {
+        self.published += other.published;
         self.latencies.merge(other.latencies);
     }
 }
@@ -167,32 +172,20 @@ impl Ceiling {
     ) -> Result<Paced, lapin::Error> {
         let start = Instant::now();
         let step = self.channels.len();
-        let pumps: Vec<_> = self
-            .channels
-            .iter()
-            .enumerate()
-            .map(|(first, channel)| {
-                let pump = PacedPump {
-                    channel: channel.clone(),
-                    exchange: self.exchange.clone(),
-                    messages: pool.clone(),
-                    first,
-                    step,
-                    per_sec,
-                    start,
-                    deadline: start + duration,
-                };
-                tokio::spawn(pump.run())
-            })
-            .collect();
-        let mut total = Paced::default();
-        for pump in pumps {
-            match pump.await {
-                Ok(result) => total.add(result?),
-                Err(join) => eprintln!("bench: a publishing task failed: {join}"),
+        self.on_every_channel(|first, channel| {
+            PacedPump {
+                channel,
+                exchange: self.exchange.clone(),
+                messages: pool.clone(),
+                first,
+                step,
+                per_sec,
+                start,
+                deadline: start + duration,
             }
-        }
-        Ok(total)
+            .run()
+        })
+        .await
     }
 
     /// Publishes every message once.
@@ -212,27 +205,38 @@ impl Ceiling {
     ) -> Result<Published, lapin::Error> {
         let start = Instant::now();
         let step = self.channels.len();
+        self.on_every_channel(|first, channel| {
+            Pump {
+                channel,
+                exchange: self.exchange.clone(),
+                window: self.window_per_channel,
+                messages: messages.clone(),
+                share: Share { first, step, end },
+                deadline,
+                start,
+            }
+            .run()
+        })
+        .await
+    }
+
+    /// Runs `pump(index, channel)` on every channel at once, and adds up what they got.
+    async fn on_every_channel<T, F, Fut>(&self, pump: F) -> Result<T, lapin::Error>
+    where
+        T: Default + AddAssign + Send + 'static,
+        F: Fn(usize, Channel) -> Fut,
+        Fut: Future<Output = Result<T, lapin::Error>> + Send + 'static,
+    {
         let pumps: Vec<_> = self
             .channels
             .iter()
             .enumerate()
-            .map(|(first, channel)| {
-                let pump = Pump {
-                    channel: channel.clone(),
-                    exchange: self.exchange.clone(),
-                    window: self.window_per_channel,
-                    messages: messages.clone(),
-                    share: Share { first, step, end },
-                    deadline,
-                    start,
-                };
-                tokio::spawn(pump.run())
-            })
+            .map(|(index, channel)| tokio::spawn(pump(index, channel.clone())))
             .collect();
-        let mut total = Published::default();
+        let mut total = T::default();
         for pump in pumps {
             match pump.await {
-                Ok(result) => total.add(result?),
+                Ok(result) => total += result?,
                 Err(join) => eprintln!("bench: a publishing task failed: {join}"),
             }
         }
