@@ -61,7 +61,12 @@ impl Consumer {
     }
 
     async fn decide(&self, delivery: &Delivery, stop: &CancellationToken) -> Disposition {
-        let routing_key = delivery.routing_key.as_str();
+        // A replayed dead letter comes back under the queue's name: what it is (an event, which
+        // notice) is told by the key it was published with.
+        let routing_key = shared::consumer::published_routing_key(
+            delivery.routing_key.as_str(),
+            delivery.properties.headers().as_ref(),
+        );
         let mut failures = 0;
         loop {
             match self.pipeline.handle(routing_key, &delivery.data).await {

@@ -15,10 +15,11 @@ use std::time::Duration;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Acker, Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
+use crate::event::RoutingKey;
 use crate::health::ReadyFlag;
 use crate::topology::{Topology, queue_depth};
 
@@ -255,6 +256,58 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ceiling_ms / 2 + random % (ceiling_ms / 2 + 1))
 }
 
+/// The routing key a delivery was published with. A dead letter that an operator replays
+/// (`frontmon-admin replay`) comes back through the default exchange under its queue's name;
+/// the broker kept the key it was first published with in the `x-death` header, whose
+/// entries each list the `routing-keys` of one death. The oldest known routing key there is
+/// the original; without one, the delivery's own key.
+pub fn published_routing_key<'a>(routing_key: &'a str, headers: Option<&FieldTable>) -> &'a str {
+    if routing_key.parse::<RoutingKey>().is_ok() {
+        return routing_key;
+    }
+    let deaths = headers
+        .and_then(|headers| {
+            headers
+                .inner()
+                .iter()
+                .find(|(name, _)| name.as_str() == "x-death")
+        })
+        .and_then(|(_, value)| match value {
+            AMQPValue::FieldArray(deaths) => Some(deaths.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    // Most recent first: the original is in the last entry that names a routing key of ours.
+    let original: Option<RoutingKey> = deaths
+        .iter()
+        .rev()
+        .filter_map(|death| match death {
+            AMQPValue::FieldTable(death) => death
+                .inner()
+                .iter()
+                .find(|(name, _)| name.as_str() == "routing-keys")
+                .map(|(_, keys)| keys),
+            _ => None,
+        })
+        .filter_map(|keys| match keys {
+            AMQPValue::FieldArray(keys) => Some(keys.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|key| match key {
+            AMQPValue::LongString(key) => std::str::from_utf8(key.as_bytes())
+                .ok()?
+                .parse::<RoutingKey>()
+                .ok(),
+            AMQPValue::ShortString(key) => key.as_str().parse::<RoutingKey>().ok(),
+            _ => None,
+        });
+    match original {
+        Some(key) => key.as_str(),
+        None => routing_key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +321,41 @@ mod tests {
         }
         assert!(backoff(20) >= Duration::from_secs(5));
         assert!(backoff(1) <= Duration::from_millis(200));
+    }
+
+    fn death(queue: &str, keys: &[&str]) -> AMQPValue {
+        let mut death = FieldTable::default();
+        death.insert("queue".into(), AMQPValue::LongString(queue.into()));
+        let mut array = lapin::types::FieldArray::default();
+        for key in keys {
+            array.push(AMQPValue::LongString((*key).into()));
+        }
+        death.insert("routing-keys".into(), AMQPValue::FieldArray(array));
+        AMQPValue::FieldTable(death)
+    }
+
+    #[test]
+    fn a_replayed_dead_letter_keeps_the_routing_key_it_was_published_with() {
+        // As published: its own key, whatever the headers.
+        assert_eq!(
+            published_routing_key("issue.created", None),
+            "issue.created"
+        );
+        // Replayed through the default exchange: the key of its first death.
+        let mut headers = FieldTable::default();
+        let mut deaths = lapin::types::FieldArray::default();
+        // Died again after a replay (most recent first), then first as published.
+        deaths.push(death("frontmon.alerter", &["frontmon.alerter"]));
+        deaths.push(death("frontmon.alerter", &["issue.created"]));
+        headers.insert("x-death".into(), AMQPValue::FieldArray(deaths));
+        assert_eq!(
+            published_routing_key("frontmon.alerter", Some(&headers)),
+            "issue.created"
+        );
+        // Nothing better known: the delivery's own key.
+        assert_eq!(
+            published_routing_key("frontmon.alerter", Some(&FieldTable::default())),
+            "frontmon.alerter"
+        );
     }
 }

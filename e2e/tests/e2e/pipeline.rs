@@ -178,3 +178,74 @@ async fn with_the_alerter_down_errors_wait_and_each_is_notified_once() {
     alerter.stop().await;
     receiver.stop().await;
 }
+
+/// An alerter older than `issue.created` does not know the notice and dead-letters it; after
+/// the upgrade, `frontmon-admin replay alerter` hands it back, under the queue's name, and the
+/// new alerter still tells it from an event by the key it was published with.
+#[tokio::test]
+async fn a_notice_an_older_alerter_dead_lettered_is_notified_after_a_replay() {
+    let receiver = Receiver::start();
+    let mut env = TestEnv::new();
+    env.add_webhook("ops", &receiver.url("/ops"), None);
+    let topology = env.topology();
+    let publisher = env.publisher().await;
+    let mut error = shared::event::Event::new(
+        shared::event::EventId::new_random(),
+        shared::event::ProjectId::new(1).expect("non-zero"),
+        chrono::Utc::now(),
+        chrono::Utc::now(),
+        shared::event::Detail::Error {},
+    );
+    error.message = Some("TypeError: coupon is undefined".into());
+    let grouping = shared::grouping::group_event(&error).expect("an error");
+    let notice = shared::testing::created_notice(&error, &grouping);
+    shared::testing::publish_confirmed(&publisher, &[shared::testing::notice_message(&notice)])
+        .await;
+
+    // What the older alerter did: reject it, and the broker dead-lettered it.
+    let connection = lapin::Connection::connect(
+        env.settings.amqp.url.expose(),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connected");
+    let channel = connection.create_channel().await.expect("a channel");
+    let message = eventually("the notice in the alerter's queue", WAIT, || async {
+        channel
+            .basic_get(
+                topology.alerter.name.as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: false },
+            )
+            .await
+            .expect("basic.get")
+    })
+    .await;
+    assert_eq!(message.delivery.routing_key.as_str(), "issue.created");
+    message
+        .delivery
+        .acker
+        .reject(lapin::options::BasicRejectOptions { requeue: false })
+        .await
+        .expect("rejected");
+    let dead = topology.alerter.dead_letter_queue();
+    eventually("the notice dead-lettered", WAIT, || async {
+        (env.queue_depth(&dead).await == 1).then_some(())
+    })
+    .await;
+    let _ = connection.close(200, "done".into()).await;
+
+    let moved = admin::replay(&env.settings, admin::Source::Alerter, None)
+        .await
+        .expect("replayed");
+    assert_eq!(moved, 1);
+    let alerter = Service::alerter(&env.settings).await;
+    receiver.wait_for("/ops", &[error.event_id]).await;
+    let delivered = receiver.delivered("/ops");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].json()["kind"], "new_issue");
+    assert_eq!(env.queue_depth(&dead).await, 0, "not dead-lettered again");
+
+    alerter.stop().await;
+    publisher.close().await;
+    receiver.stop().await;
+}
