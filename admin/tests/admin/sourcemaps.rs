@@ -5,17 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
+use shared::testing::spawned::Spawned;
 use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const APP_DEBUG_ID: &str = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 
-struct Processor {
-    port: u16,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
+struct Processor(Spawned);
 
 impl Processor {
     async fn start(env: &TestEnv) -> Self {
@@ -23,15 +19,17 @@ impl Processor {
         let app = processor::Application::build(env.settings.clone(), shutdown.clone())
             .await
             .unwrap_or_else(|e| panic!("cannot build the processor: {e:#}"));
-        Self {
-            port: app.port(),
+        let port = app.port();
+        Self(Spawned::spawn(
+            "processor",
+            port,
             shutdown,
-            task: Some(tokio::spawn(app.run_until_stopped())),
-        }
+            app.run_until_stopped(),
+        ))
     }
 
     fn api(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.base()
     }
 
     /// The API's listing at `path`.
@@ -47,17 +45,8 @@ impl Processor {
         body["sourcemaps"].as_array().unwrap().clone()
     }
 
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for Processor {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    async fn stop(self) {
+        self.0.stop_within(std::time::Duration::from_secs(30)).await;
     }
 }
 
@@ -140,7 +129,7 @@ async fn a_build_directory_is_uploaded_listed_and_deleted_by_release() {
         format!(
             "[processor]\nlisten = \"127.0.0.1:{}\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\
              [[projects]]\nid = 1\nname = \"test\"\npublic_key = \"{TEST_KEY}\"\n",
-            processor.port
+            processor.0.port
         ),
     )
     .unwrap();
