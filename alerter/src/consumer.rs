@@ -37,7 +37,7 @@ impl Consumer {
                     subscription.cancel().await;
                 }
                 Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
-                next = subscription.consumer.next() => match next {
+                next = subscription.next_delivery(cancelled) => match next {
                     Some(Ok(delivery)) => in_flight.push(self.handle(delivery, &stop)),
                     Some(Err(error)) => {
                         tracing::warn!(error = %error, "Delivery stream failed.");

@@ -65,10 +65,10 @@ impl Processor {
         let mut cancelled = false;
         loop {
             let next = if cancelled {
-                subscription.consumer.next().await
+                subscription.next_delivery(true).await
             } else {
                 tokio::select! {
-                    next = subscription.consumer.next() => next,
+                    next = subscription.next_delivery(false) => next,
                     _ = self.shutdown.cancelled() => {
                         // Stop the flow, then finish what was already delivered to us.
                         subscription.cancel().await;

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
@@ -38,6 +39,12 @@ pub enum Disposition {
 
 /// How long connecting, declaring the topology and subscribing may take together.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a stopping session waits on the broker at each step: its answer to the cancel, the
+/// next delivery already sent, the channel's and the connection's close. A broker that never
+/// answers (seen once in a hundred broker restarts) must not hang shutdown; what was not acked
+/// by then goes back to the queue when the connection closes.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a settlement may wait on the broker connection before the session is declared
 /// broken (and rebuilt); the broker redelivers what was not settled.
@@ -138,18 +145,40 @@ impl Subscription {
     /// back (a handed-back message counts as a delivery attempt).
     pub async fn cancel(&self) {
         let tag = self.consumer.tag();
-        if let Err(error) = self
+        let cancel = self
             .channel
-            .basic_cancel(tag, BasicCancelOptions::default())
-            .await
-        {
-            tracing::warn!(error = %error, "Cannot cancel the consumer.");
+            .basic_cancel(tag, BasicCancelOptions::default());
+        match tokio::time::timeout(DRAIN_TIMEOUT, cancel).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(error = %error, "Cannot cancel the consumer."),
+            Err(_) => tracing::warn!("The broker did not confirm the consumer's cancel."),
+        }
+    }
+
+    /// The next delivery. After [`Subscription::cancel`] (`cancelled`), `None` also when the
+    /// stream has not moved for [`DRAIN_TIMEOUT`]: without the broker's answer to the cancel
+    /// it would never end.
+    pub async fn next_delivery(
+        &mut self,
+        cancelled: bool,
+    ) -> Option<Result<lapin::message::Delivery, lapin::Error>> {
+        if !cancelled {
+            return self.consumer.next().await;
+        }
+        match tokio::time::timeout(DRAIN_TIMEOUT, self.consumer.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                tracing::warn!("The consumer's stream did not end after its cancel; closing.");
+                None
+            }
         }
     }
 
     pub async fn close(self) {
-        let _ = self.channel.close(200, "shutdown".into()).await;
-        let _ = self.connection.close(200, "shutdown".into()).await;
+        let _ =
+            tokio::time::timeout(DRAIN_TIMEOUT, self.channel.close(200, "shutdown".into())).await;
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.connection.close(200, "shutdown".into()))
+            .await;
     }
 }
 
