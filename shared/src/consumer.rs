@@ -42,7 +42,7 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a stopping session waits on the broker at each step: its answer to the cancel, the
 /// next delivery already sent, the channel's and the connection's close. A broker that never
-/// answers (seen once in a hundred broker restarts) must not hang shutdown; what was not acked
+/// answers (seen once after a broker restart, in CI) must not hang shutdown; what was not acked
 /// by then goes back to the queue when the connection closes.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
