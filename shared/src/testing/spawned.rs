@@ -15,7 +15,7 @@ pub struct Spawned {
     /// The service, for messages: `collector`, `processor` or `alerter`.
     name: &'static str,
     pub port: u16,
-    pub shutdown: CancellationToken,
+    shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
