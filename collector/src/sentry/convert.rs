@@ -48,7 +48,7 @@ const DERIVED_IDS: Uuid = Uuid::from_u128(0x6c3e_1f0a_9d4b_4e27_8a51_c0ff_ee15_f
 /// The operations of a transaction or root span that are someone viewing a page: its load,
 /// and a route change of a single-page app (or a page restored from the back-forward cache).
 const PAGE_OPS: [&str; 2] = ["pageload", "navigation"];
-/// What SDK 10 and later name a streamed page load or navigation when no router names it
+/// What SDK 11 names a streamed page load or navigation when no router names it
 /// (`PAGELOAD_SPAN_NAME_FALLBACK`, `NAVIGATION_SPAN_NAME_FALLBACK`): not a route.
 const PLACEHOLDER_NAMES: [&str; 2] = ["Pageload", "Navigation"];
 
@@ -143,8 +143,8 @@ pub fn transaction(
         .unwrap_or(0.0);
     let sent_name = take_str(&mut map, "transaction");
     let trace = event.contexts.get("trace");
-    // SDK 8 and later say where the name comes from in `transaction_info`; the trace's data
-    // says it too (`sentry.source` until SDK 9, `sentry.segment.name.source` since).
+    // Where the name comes from, in `transaction_info`, and in the trace's data too
+    // (`sentry.source` in SDK 8, `sentry.segment.name.source` in SDK 11).
     let source = map
         .get("transaction_info")
         .and_then(|info| info.get("source"))
@@ -206,7 +206,7 @@ pub fn transaction(
 }
 
 /// The route in a transaction's or segment's name, unless the name is only the address's
-/// path (source `url`: ids and all, one name per product page) or SDK 10+'s placeholder. A
+/// path (source `url`: ids and all, one name per product page) or SDK 11's placeholder. A
 /// name whose source the SDK does not say is taken as the SDK's name for the page.
 fn route(name: &str, source: Option<&str>) -> Option<String> {
     let named = !name.is_empty() && source != Some("url") && !PLACEHOLDER_NAMES.contains(&name);
