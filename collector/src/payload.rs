@@ -377,6 +377,8 @@ impl WireEvent {
             received_at: context.received_at,
             detail,
             url: self.url.map(|u| text(u, MAX_URL)),
+            // The native SDK sends the address only.
+            route: None,
             message,
             stack,
             release: self.release.map(short),

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::budget::Budget;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
+use crate::sentry::pages::Pages;
 use crate::{cors, ingest, sentry};
 
 /// A connection must deliver a request's head (request line and headers) within this long of
@@ -46,6 +47,8 @@ pub struct State {
     /// Taken to parse a large body: one at a time across the workers.
     pub large_parse: Semaphore,
     pub rate_limits: RateLimits,
+    /// Recent page loads of Sentry SDKs, for the vitals they send later without the page.
+    pub pages: Pages,
 }
 
 impl State {
@@ -98,6 +101,7 @@ impl Application {
             budget,
             large_parse: Semaphore::new(1),
             rate_limits: RateLimits::new(&settings.projects),
+            pages: Pages::default(),
         });
         let health = {
             let publisher = publisher.clone();

@@ -476,6 +476,10 @@ pub struct Event {
     pub detail: Detail,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The page's route as the site's router names it (`/product/:id`), when the SDK sent
+    /// one: the same for every address it matches, so pages can be compared by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -540,6 +544,7 @@ impl Event {
             received_at,
             detail,
             url: None,
+            route: None,
             message: None,
             stack: None,
             release: None,

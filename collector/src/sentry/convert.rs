@@ -1,5 +1,6 @@
 //! Sentry payloads as our events: an error or message event, a transaction (and the web
-//! vitals among its measurements), a session update.
+//! vitals among its measurements), a session update, the web vitals among streamed spans, and
+//! a page view for every page load or navigation (a transaction or a root span).
 //!
 //! Written from the public description of the event payload and from what `@sentry/browser`
 //! really sends (recorded in `tests/envelopes/`). Tolerant like the SDKs expect: a field of an
@@ -16,6 +17,7 @@ use shared::event::{
 };
 use uuid::Uuid;
 
+use super::pages::{Page, Pages};
 use crate::payload::{
     Context, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE, MAX_SHORT, MAX_TAG_KEY, MAX_TAGS, MAX_URL, short,
     text,
@@ -39,8 +41,16 @@ const MAX_CONTEXT_LINE: usize = 256;
 const MIN_CORRECTED_DRIFT_SECS: i64 = 60;
 
 /// Names the event ids we derive for items that have none (a vital of a transaction, a
-/// session update), so the same item sent twice gets the same id and is stored once.
+/// session update, a page view), so the same item sent twice gets the same id and is stored
+/// once.
 const DERIVED_IDS: Uuid = Uuid::from_u128(0x6c3e_1f0a_9d4b_4e27_8a51_c0ff_ee15_f00d);
+
+/// The operations of a transaction or root span that are someone viewing a page: its load,
+/// and a route change of a single-page app (or a page restored from the back-forward cache).
+const PAGE_OPS: [&str; 2] = ["pageload", "navigation"];
+/// What SDK 11 names a streamed page load or navigation when no router names it
+/// (`PAGELOAD_SPAN_NAME_FALLBACK`, `NAVIGATION_SPAN_NAME_FALLBACK`): not a route.
+const PLACEHOLDER_NAMES: [&str; 2] = ["Pageload", "Navigation"];
 
 /// What an item could not be made into.
 pub type ItemError = String;
@@ -101,15 +111,25 @@ pub fn event(payload: &[u8], facts: &EnvelopeFacts, context: &Context) -> Result
     Ok(event)
 }
 
-/// A `transaction` item, followed by one vital event per web vital among its measurements,
-/// so vitals charts count Sentry users too.
+/// A `transaction` item, followed, for a page load or navigation, by a page view, and by one
+/// vital event per web vital among its measurements, so traffic and vitals charts count
+/// Sentry users too. A page load's page is remembered in `pages` for the vitals its SDK sends
+/// later in spans of their own.
 pub fn transaction(
     payload: &[u8],
     facts: &EnvelopeFacts,
     context: &Context,
+    pages: &Pages,
 ) -> Result<Vec<Event>, ItemError> {
     let mut map = object(payload)?;
     let start = map.get("start_timestamp").and_then(time);
+    let referrer = map
+        .get("request")
+        .and_then(|request| request.get("headers"))
+        .and_then(|headers| headers.get("Referer"))
+        .and_then(Value::as_str)
+        .filter(|referrer| !referrer.is_empty())
+        .map(|referrer| text(referrer.to_owned(), MAX_URL));
     let mut event = common(&mut map, facts, context)?;
     let end = event.timestamp;
     let duration_ms = start
@@ -121,7 +141,30 @@ pub fn transaction(
         })
         .filter(|ms| *ms >= 0.0)
         .unwrap_or(0.0);
-    let name = take_str(&mut map, "transaction").map_or_else(
+    let sent_name = take_str(&mut map, "transaction");
+    let trace = event.contexts.get("trace");
+    // Where the name comes from, in `transaction_info`, and in the trace's data too
+    // (`sentry.source` in SDK 8, `sentry.segment.name.source` in SDK 11).
+    let source = map
+        .get("transaction_info")
+        .and_then(|info| info.get("source"))
+        .or_else(|| {
+            let data = trace?.get("data")?;
+            data.get("sentry.source")
+                .or_else(|| data.get("sentry.segment.name.source"))
+        })
+        .and_then(Value::as_str);
+    let page_route = sent_name.as_deref().and_then(|name| route(name, source));
+    let op = trace
+        .and_then(|trace| trace.get("op"))
+        .and_then(Value::as_str)
+        .map(|op| short(op.to_owned()));
+    let root_span = trace
+        .and_then(|trace| trace.get("span_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    event.route = page_route;
+    let name = sent_name.map_or_else(
         || {
             event
                 .url
@@ -130,13 +173,26 @@ pub fn transaction(
         },
         |name| text(name, MAX_URL),
     );
-    let op = event
-        .contexts
-        .get("trace")
-        .and_then(|trace| trace.get("op"))
-        .and_then(Value::as_str)
-        .map(|op| short(op.to_owned()));
     map.remove("type");
+    let mut events = Vec::new();
+    if op.as_deref().is_some_and(|op| PAGE_OPS.contains(&op)) {
+        let page = Page {
+            url: event.url.clone(),
+            route: event.route.clone(),
+        };
+        if let Some(span_id) = &root_span {
+            pages.remember(context.project_id, span_id, &page);
+        }
+        let mut view = event.clone();
+        view.event_id = derived_id(&format!("pageview|{}", event.event_id));
+        view.timestamp = start.map_or(event.timestamp, |t| clamp(correct(t, facts), context));
+        view.detail = Detail::Pageview {
+            referrer,
+            title: None,
+        };
+        view.contexts = Map::new();
+        events.push(view);
+    }
     let vitals = vitals(map.get("measurements"), &event);
     event.detail = Detail::Transaction {
         name,
@@ -144,9 +200,17 @@ pub fn transaction(
         duration_ms,
     };
     event.sentry = rest(map);
-    let mut events = vec![event];
+    events.insert(0, event);
     events.extend(vitals);
     Ok(events)
+}
+
+/// The route in a transaction's or segment's name, unless the name is only the address's
+/// path (source `url`: ids and all, one name per product page) or SDK 11's placeholder. A
+/// name whose source the SDK does not say is taken as the SDK's name for the page.
+fn route(name: &str, source: Option<&str>) -> Option<String> {
+    let named = !name.is_empty() && source != Some("url") && !PLACEHOLDER_NAMES.contains(&name);
+    named.then(|| text(name.to_owned(), MAX_URL))
 }
 
 /// A `session` item: one update of a page session (its start, its end, its first error).
@@ -228,71 +292,198 @@ fn session_attr(session: &Map<String, Value>, key: &str) -> Option<String> {
         .map(|value| short(value.to_owned()))
 }
 
-/// A `span` item: the web vitals among its spans, each as a vital event; the spans
-/// themselves are not kept. SDK 8 sends one span (v1: INP, with `measurements`); SDK 10 and
-/// later stream every span (v2: `{"items": [...]}`), the vitals as attributes
-/// (`browser.web_vital.lcp.value`), and send no transactions by default.
-pub fn span_vitals(
+/// A `span` item: a page view for each page load or navigation root span among its spans,
+/// and the web vitals among them, each as a vital event with its page; the spans themselves
+/// are not kept. SDK 8 sends one span (v1: INP, with `measurements` and the page's name in
+/// `data.transaction`); SDK 10 and later stream every span (v2: `{"items": [...]}`), the
+/// vitals as attributes (`browser.web_vital.lcp.value`), and send no transactions by default.
+/// Only a root span has the page's address (`url.full`); the others name their root
+/// (`sentry.segment.id`), found in the same item or in `pages`.
+pub fn spans(
     payload: &[u8],
     facts: &EnvelopeFacts,
     context: &Context,
+    pages: &Pages,
 ) -> Result<Vec<Event>, ItemError> {
     let map = object(payload)?;
-    let spans: Vec<&Map<String, Value>> = match map.get("items") {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_object).collect(),
-        _ => vec![&map],
+    let spans: Vec<Span<'_>> = match map.get("items") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .map(Span::new)
+            .collect(),
+        _ => vec![Span::new(&map)],
     };
-    let mut vitals = Vec::new();
-    for span in spans {
-        let attributes = span.get("attributes").and_then(Value::as_object);
-        // v2 attributes are `{"value": …, "type": …}`; v1 keeps plain values in `data`.
-        let attribute = |key: &str| -> Option<&Value> {
-            match attributes {
-                Some(attributes) => attributes.get(key)?.get("value"),
-                None => span.get("data")?.get(key),
-            }
-        };
-        let text_attribute = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|key| attribute(key).and_then(Value::as_str))
-                .map(|value| short(value.to_owned()))
-        };
-        let span_id = span
-            .get("span_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let when = span
-            .get("end_timestamp")
-            .or_else(|| span.get("timestamp"))
-            .and_then(time)
+    let mut events = Vec::new();
+    // Roots first: SDKs send a root span after its children, in the same item.
+    for root in spans.iter().filter(|span| span.is_page_root()) {
+        let page = root.root_page();
+        pages.remember(context.project_id, root.id(), &page);
+        let when = root
+            .time("start_timestamp")
             .map_or(context.received_at, |t| clamp(correct(t, facts), context));
-        for (key, name) in VITALS {
-            let value = attribute(&format!("browser.web_vital.{key}.value"))
-                .or_else(|| span.get("measurements")?.get(key)?.get("value"))
-                .and_then(Value::as_f64);
-            let Some(value) = value.filter(|v| v.is_finite() && *v >= 0.0) else {
-                continue;
-            };
-            let mut vital = blank(
-                derived_id(&format!("span-vital|{span_id}|{key}")),
+        let mut view = root.event(
+            derived_id(&format!("span-pageview|{}", root.id())),
+            when,
+            context,
+            page,
+        );
+        view.detail = Detail::Pageview {
+            referrer: None,
+            title: None,
+        };
+        events.push(view);
+    }
+    for span in &spans {
+        let values: Vec<(&str, VitalName, f64)> = VITALS
+            .into_iter()
+            .filter_map(|(key, name)| Some((key, name, span.vital(key)?)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let page = if span.is_page_root() {
+            span.root_page()
+        } else {
+            span.segment_id()
+                .and_then(|segment| pages.find(context.project_id, segment))
+                .unwrap_or_else(|| span.named_page())
+        };
+        let when = span
+            .time("end_timestamp")
+            .or_else(|| span.time("timestamp"))
+            .map_or(context.received_at, |t| clamp(correct(t, facts), context));
+        for (key, name, value) in values {
+            let mut vital = span.event(
+                derived_id(&format!("span-vital|{}|{key}", span.id())),
                 when,
                 context,
+                page.clone(),
             );
-            vital.release = text_attribute(&["sentry.release", "release"]);
-            vital.environment = text_attribute(&["sentry.environment", "environment"]);
-            vital.user = text_attribute(&["user.id"]).map(|id| User {
-                id: Some(id),
-                ..User::default()
-            });
             vital.detail = Detail::Vital {
                 name,
                 value,
                 rating: name.rate(value),
             };
-            vitals.push(vital);
+            events.push(vital);
         }
     }
-    Ok(vitals)
+    Ok(events)
+}
+
+/// One span of a `span` item, as SDK 8 (v1: plain values in `data`, `op`, `description`) or
+/// SDK 10 and later (v2: `{"value": …, "type": …}` in `attributes`, `name`) send it.
+struct Span<'a> {
+    fields: &'a Map<String, Value>,
+    attributes: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Span<'a> {
+    fn new(fields: &'a Map<String, Value>) -> Self {
+        Self {
+            fields,
+            attributes: fields.get("attributes").and_then(Value::as_object),
+        }
+    }
+
+    fn attribute(&self, key: &str) -> Option<&'a Value> {
+        match self.attributes {
+            Some(attributes) => attributes.get(key)?.get("value"),
+            None => self.fields.get("data")?.get(key),
+        }
+    }
+
+    fn attribute_str(&self, key: &str) -> Option<&'a str> {
+        self.attribute(key).and_then(Value::as_str)
+    }
+
+    fn field_str(&self, key: &str) -> Option<&'a str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+
+    fn id(&self) -> &'a str {
+        self.field_str("span_id").unwrap_or_default()
+    }
+
+    fn time(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.fields.get(key).and_then(time)
+    }
+
+    fn op(&self) -> Option<&'a str> {
+        self.attribute_str("sentry.op")
+            .or_else(|| self.field_str("op"))
+    }
+
+    /// The root span of a page load or navigation (a v2 span says whether it is a root).
+    fn is_page_root(&self) -> bool {
+        let root = self.fields.get("is_segment").and_then(Value::as_bool) != Some(false);
+        root && self.op().is_some_and(|op| PAGE_OPS.contains(&op))
+    }
+
+    /// The root span this span belongs to.
+    fn segment_id(&self) -> Option<&'a str> {
+        self.attribute_str("sentry.segment.id")
+            .or_else(|| self.attribute_str("sentry.pageload.span_id"))
+            .or_else(|| self.field_str("segment_id"))
+    }
+
+    /// A root span's page: its address, and its name if a router gave it.
+    fn root_page(&self) -> Page {
+        let name = self
+            .attribute_str("sentry.segment.name")
+            .or_else(|| self.field_str("name"))
+            .or_else(|| self.field_str("description"));
+        let source = self
+            .attribute_str("sentry.segment.name.source")
+            .or_else(|| self.attribute_str("sentry.source"));
+        Page {
+            url: self
+                .attribute_str("url.full")
+                .map(|url| text(url.to_owned(), MAX_URL)),
+            route: name.and_then(|name| route(name, source)),
+        }
+    }
+
+    /// The page as a span that is not a root names it: only by its root's name (SDK 8's
+    /// INP span: `transaction`), whose source it does not say.
+    fn named_page(&self) -> Page {
+        let name = ["sentry.segment.name", "sentry.transaction", "transaction"]
+            .into_iter()
+            .find_map(|key| self.attribute_str(key));
+        Page {
+            url: None,
+            route: name.and_then(|name| route(name, None)),
+        }
+    }
+
+    /// A web vital's value (`lcp`, `inp`, …), if the span has a valid one.
+    fn vital(&self, key: &str) -> Option<f64> {
+        self.attribute(&format!("browser.web_vital.{key}.value"))
+            .or_else(|| self.fields.get("measurements")?.get(key)?.get("value"))
+            .and_then(Value::as_f64)
+            .filter(|value| value.is_finite() && *value >= 0.0)
+    }
+
+    /// An event of this span, on `page`, with the release, environment and user it names.
+    fn event(&self, id: EventId, when: DateTime<Utc>, context: &Context, page: Page) -> Event {
+        let text_attribute = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|key| self.attribute_str(key))
+                .map(|value| short(value.to_owned()))
+        };
+        let mut event = blank(id, when, context);
+        event.release = text_attribute(&["sentry.release", "release"]);
+        event.environment = text_attribute(&["sentry.environment", "environment"]);
+        let user = User {
+            id: text_attribute(&["user.id"]),
+            email: text_attribute(&["user.email"]),
+            ..User::default()
+        };
+        event.user = (user.id.is_some() || user.email.is_some()).then_some(user);
+        event.url = page.url;
+        event.route = page.route;
+        event
+    }
 }
 
 /// The web vitals we chart, by the names Sentry SDKs give them.

@@ -11,6 +11,7 @@
 
 pub mod convert;
 pub mod envelope;
+pub mod pages;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -246,8 +247,10 @@ fn items(
                 "accepted"
             }
             "transaction" => {
-                events
-                    .extend(convert::transaction(item.payload, &facts, context).map_err(invalid)?);
+                events.extend(
+                    convert::transaction(item.payload, &facts, context, &state.pages)
+                        .map_err(invalid)?,
+                );
                 "accepted"
             }
             "session" => {
@@ -259,14 +262,14 @@ fn items(
                 "accepted"
             }
             "span" => {
-                let vitals =
-                    convert::span_vitals(item.payload, &facts, context).map_err(invalid)?;
-                let outcome = if vitals.is_empty() {
+                let kept =
+                    convert::spans(item.payload, &facts, context, &state.pages).map_err(invalid)?;
+                let outcome = if kept.is_empty() {
                     "dropped"
                 } else {
                     "accepted"
                 };
-                events.extend(vitals);
+                events.extend(kept);
                 outcome
             }
             "client_report" => {

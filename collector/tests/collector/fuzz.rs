@@ -292,12 +292,13 @@ fn convert_all(body: &[u8]) {
         parsed.header.sent_at.as_deref(),
         context.received_at,
     );
+    let pages = collector::sentry::pages::Pages::default();
     for item in parsed.items {
         let _ = convert::event(item.payload, &facts, &context);
-        let _ = convert::transaction(item.payload, &facts, &context);
+        let _ = convert::transaction(item.payload, &facts, &context, &pages);
         let _ = convert::session(item.payload, &facts, &context);
         let _ = convert::sessions(item.payload, &context);
-        let _ = convert::span_vitals(item.payload, &facts, &context);
+        let _ = convert::spans(item.payload, &facts, &context, &pages);
     }
 }
 

@@ -158,7 +158,10 @@ async fn messages_transactions_and_their_vitals_get_their_own_routing_keys() {
             (
                 json!({"type": "transaction"}),
                 json!({"event_id": "0123456789abcdef0123456789abcdef", "type": "transaction", "transaction": "/checkout",
+                    "transaction_info": {"source": "route"},
                     "start_timestamp": now - 1.5, "timestamp": now,
+                    "request": {"url": "https://shop.example/checkout?step=2", "headers": {"Referer": "https://shop.example/cart"}},
+                    "release": "shop@1.2.3", "user": {"id": "u-1"},
                     "contexts": {"trace": {"op": "pageload", "trace_id": "a".repeat(32), "span_id": "b".repeat(16)}},
                     "measurements": {"lcp": {"value": 3100.0, "unit": "millisecond"}, "cls": {"value": 0.02, "unit": ""}, "fp": {"value": 10.0}},
                     "spans": []}).to_string(),
@@ -174,7 +177,17 @@ async fn messages_transactions_and_their_vitals_get_their_own_routing_keys() {
     assert_eq!(response.status(), 200);
     let stored = take_messages(&env, &env.topology().processor.name).await;
     let kinds: Vec<&str> = stored.iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["message", "error", "transaction", "vital", "vital"]);
+    assert_eq!(
+        kinds,
+        [
+            "message",
+            "error",
+            "transaction",
+            "pageview",
+            "vital",
+            "vital"
+        ]
+    );
     assert_eq!(stored[0]["level"], "info");
     assert_eq!(stored[1]["message"], "quota 7 exceeded");
     assert_eq!(
@@ -185,15 +198,32 @@ async fn messages_transactions_and_their_vitals_get_their_own_routing_keys() {
     assert_eq!(stored[2]["op"], "pageload");
     let duration = stored[2]["duration_ms"].as_f64().unwrap();
     assert!((duration - 1500.0).abs() < 1.0, "{duration}");
-    assert_eq!(stored[3]["name"], "LCP");
-    assert_eq!(stored[3]["rating"], "needs-improvement");
-    assert_eq!(stored[4]["name"], "CLS");
+    assert_eq!(stored[2]["route"], "/checkout");
+    // The page load is a page view, from its start, on its page and route.
+    let view = &stored[3];
+    assert_eq!(view["url"], "https://shop.example/checkout?step=2");
+    assert_eq!(view["route"], "/checkout");
+    assert_eq!(view["referrer"], "https://shop.example/cart");
+    assert_eq!(view["release"], "shop@1.2.3");
+    assert_eq!(view["user"]["id"], "u-1");
+    let started = (now - 1.5) * 1000.0;
+    assert!(
+        (view["timestamp"].as_f64().unwrap() - started).abs() < 2.0,
+        "{view}"
+    );
+    assert_eq!(stored[4]["name"], "LCP");
+    assert_eq!(stored[4]["rating"], "needs-improvement");
+    assert_eq!(stored[5]["name"], "CLS");
+    for vital in &stored[4..] {
+        assert_eq!(vital["url"], "https://shop.example/checkout?step=2");
+        assert_eq!(vital["route"], "/checkout");
+    }
     // Only the error went to the alerter.
     assert_eq!(env.queue_depth(&env.topology().alerter.name).await, 1);
 
     // The same envelope again (an SDK's retry): the items with ids keep them, and the ones
-    // derived (the vitals) are derived alike, so the processor stores each once. Only the
-    // messages without an event id get new ones.
+    // derived (the page view, the vitals) are derived alike, so the processor stores each
+    // once. Only the messages without an event id get new ones.
     let response = http()
         .post(format!("{}?sentry_key={TEST_KEY}", envelope_url(&app, 1)))
         .body(body)
@@ -203,6 +233,116 @@ async fn messages_transactions_and_their_vitals_get_their_own_routing_keys() {
     assert_eq!(response.status(), 200);
     let resent = take_messages(&env, &env.topology().processor.name).await;
     assert_eq!(ids(&stored[2..]), ids(&resent[2..]));
+    app.stop().await;
+}
+
+/// One streamed span of SDK 10+ (`{"value": …, "type": …}` attributes), of `segment`.
+fn streamed_span(span_id: &str, segment: &str, op: &str, extra: Value) -> Value {
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let mut attributes = json!({
+        "sentry.op": {"value": op, "type": "string"},
+        "sentry.segment.id": {"value": segment, "type": "string"},
+        "sentry.release": {"value": "shop@1.2.3", "type": "string"},
+        "sentry.environment": {"value": "staging", "type": "string"},
+        "user.id": {"value": "u-1", "type": "string"},
+    });
+    for (key, value) in extra.as_object().expect("attributes") {
+        attributes[key] = value.clone();
+    }
+    json!({"span_id": span_id, "trace_id": "c".repeat(32), "name": op,
+        "start_timestamp": now - 2.0, "end_timestamp": now - 1.0,
+        "is_segment": span_id == segment, "status": "ok", "attributes": attributes})
+}
+
+fn span_envelope(spans: &[Value]) -> Vec<u8> {
+    envelope(
+        &json!({"sent_at": chrono::Utc::now().to_rfc3339()}),
+        &[(
+            json!({"type": "span", "item_count": spans.len(),
+                "content_type": "application/vnd.sentry.items.span.v2+json"}),
+            json!({"items": spans}).to_string(),
+        )],
+    )
+}
+
+#[tokio::test]
+async fn streamed_spans_give_page_views_and_vitals_on_their_page() {
+    let env = TestEnv::new();
+    let app = Running::start(env.settings.clone()).await;
+    let queue = env.topology().processor.name;
+    let post = |body: Vec<u8>| {
+        http()
+            .post(format!("{}?sentry_key={TEST_KEY}", envelope_url(&app, 1)))
+            .body(body)
+            .send()
+    };
+    let root = "8007174fa8a03173";
+    // SDK 10+ streams the page load's spans once it ends: its LCP span, then the root, which
+    // alone has the address, named here by a router (`sentry.segment.name.source: route`).
+    let page_load = span_envelope(&[
+        streamed_span(
+            "a82fa16cfedfa141",
+            root,
+            "ui.webvital.lcp",
+            json!({"browser.web_vital.lcp.value": {"value": 1840, "type": "integer"},
+                "sentry.segment.name": {"value": "/product/:id", "type": "string"}}),
+        ),
+        streamed_span(
+            root,
+            root,
+            "pageload",
+            json!({"url.full": {"value": "https://shop.example/product/42", "type": "string"},
+                "sentry.segment.name": {"value": "/product/:id", "type": "string"},
+                "sentry.segment.name.source": {"value": "route", "type": "string"},
+                "browser.web_vital.ttfb.value": {"value": 90.5, "type": "double"}}),
+        ),
+    ]);
+    // ...and when the page is hidden, its CLS and INP, naming only the page load's span.
+    let hidden = span_envelope(&[
+        streamed_span(
+            "a03459f3d037a63a",
+            root,
+            "ui.webvital.cls",
+            json!({"browser.web_vital.cls.value": {"value": 0.31, "type": "double"},
+                "sentry.segment.name": {"value": "Pageload", "type": "string"}}),
+        ),
+        streamed_span(
+            "9cfc8488eb127f4e",
+            root,
+            "ui.interaction.click",
+            json!({"browser.web_vital.inp.value": {"value": 16, "type": "integer"},
+                "sentry.pageload.span_id": {"value": root, "type": "string"}}),
+        ),
+    ]);
+    for body in [page_load.clone(), hidden.clone()] {
+        let response = post(body).await.expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+    let stored = take_messages(&env, &queue).await;
+    let kinds: Vec<&str> = stored.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["pageview", "vital", "vital", "vital", "vital"]);
+    let names: Vec<&str> = stored[1..]
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["LCP", "TTFB", "CLS", "INP"]);
+    for event in &stored {
+        assert_eq!(event["url"], "https://shop.example/product/42", "{event}");
+        assert_eq!(event["route"], "/product/:id", "{event}");
+        assert_eq!(event["release"], "shop@1.2.3", "{event}");
+        assert_eq!(event["environment"], "staging", "{event}");
+        assert_eq!(event["user"]["id"], "u-1", "{event}");
+    }
+    assert_eq!(stored[3]["rating"], "poor");
+
+    // The SDK retries both envelopes: the same ids, so each is stored once.
+    for body in [page_load, hidden] {
+        let response = post(body).await.expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+    let resent = take_messages(&env, &queue).await;
+    assert_eq!(ids(&stored), ids(&resent));
+    assert_eq!(resent.len(), stored.len());
     app.stop().await;
 }
 

@@ -1,12 +1,13 @@
 //! Real `@sentry/browser` SDKs (8.x and the newest major, pinned in
 //! `e2e/browser/package-lock.json`) in headless Chromium, pointed at the collector by nothing
 //! but a DSN: what they send is stored with its fields, grouped into issues, and every answer
-//! is readable by the page; over the rate limit, the SDK backs off.
+//! is readable by the page; page loads and route changes are page views, and every vital
+//! keeps its page; over the rate limit, the SDK backs off.
 //!
 //! `e2e/browser/drive.mjs` runs the page; `scripts/test` installs Chromium and the npm
 //! packages first (`scripts/lib/browser.sh`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::Command;
@@ -160,6 +161,76 @@ async fn sentry_browser_8_is_stored_and_grouped() {
 #[tokio::test]
 async fn sentry_browser_latest_is_stored_and_grouped() {
     everything_is_stored_and_grouped("latest").await;
+}
+
+/// A site with nothing but the Sentry SDK and its tracing: its page load and its route change
+/// are page views, and every web vital is stored on the page it was measured on.
+async fn page_views_and_vitals_have_their_page(sdk: &str) {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+
+    let report = drive(sdk, "tracing", &collector).await;
+    for request in report["requests"].as_array().expect("requests") {
+        assert_eq!(request["status"], 200, "{request:#}");
+    }
+    let origin = report["page_origin"].as_str().expect("the page's origin");
+    let list = |body: Option<Value>| -> Option<Vec<Value>> { body?["events"].as_array().cloned() };
+    let (views, vitals) = eventually("the page views and vitals to be stored", WAIT, || async {
+        let views = list(get(&processor, "events?kind=behavior.pageview&limit=100").await)?;
+        let vitals = list(get(&processor, "events?kind=perf.vital&limit=100").await)?;
+        let names: BTreeSet<&str> = vitals.iter().filter_map(|v| v["name"].as_str()).collect();
+        let all = BTreeSet::from(["CLS", "FCP", "INP", "LCP", "TTFB"]);
+        (views.len() >= 2 && names == all).then_some((views, vitals))
+    })
+    .await;
+
+    // The page load of `/`, then the client-side route change to `/checkout/done`: one
+    // page view each, with what the other events of the page get.
+    let mut pages: Vec<&str> = views.iter().filter_map(|v| v["url"].as_str()).collect();
+    pages.sort_unstable();
+    assert_eq!(
+        pages,
+        [format!("{origin}/"), format!("{origin}/checkout/done")],
+        "{views:#?}"
+    );
+    for view in &views {
+        assert_eq!(view["release"], "shop@1.4.2", "{view:#}");
+        assert_eq!(view["environment"], "test", "{view:#}");
+        assert_eq!(view["user"]["id"], "user-1", "{view:#}");
+        assert!(
+            view["contexts"]["browser"]["name"]
+                .as_str()
+                .is_some_and(|name| name.contains("Chrome")),
+            "{view:#}"
+        );
+    }
+
+    // Every vital was measured on `/`: CLS and INP too, which SDK 11 sends only when the
+    // page is hidden, after the route change, naming nothing but the page load's span.
+    for vital in &vitals {
+        assert_eq!(vital["release"], "shop@1.4.2", "{vital:#}");
+        if sdk == "8" && vital["name"] == "INP" {
+            // SDK 8's INP span names its page (`transaction`) but sends no address.
+            assert_eq!(vital["route"], "/", "{vital:#}");
+            assert!(vital["url"].is_null(), "{vital:#}");
+            continue;
+        }
+        assert_eq!(vital["url"], format!("{origin}/"), "{vital:#}");
+    }
+
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn sentry_browser_8_page_views_and_vitals_have_their_page() {
+    page_views_and_vitals_have_their_page("8").await;
+}
+
+#[tokio::test]
+async fn sentry_browser_latest_page_views_and_vitals_have_their_page() {
+    page_views_and_vitals_have_their_page("latest").await;
 }
 
 #[tokio::test]
