@@ -110,7 +110,7 @@ async fn the_same_error_is_one_issue_counted_once_per_event() {
         cart["last_release"], "1.4.2",
         "the latest event's release: {cart}"
     );
-    assert_eq!(cart["grouping_version"], 1);
+    assert_eq!(cart["grouping_version"], 2);
     assert_eq!(cart["fingerprint"].as_str().map(str::len), Some(32));
     assert_eq!(
         cart["culprit"],
