@@ -921,7 +921,8 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
     /// build does): the SDK cannot recognise its `sentryWrapped`, now named `r`, and leaves it
     /// as the outermost frame, in-app and named. Recorded in Chromium from SDK 8.55.2 and
     /// 11.12.0: an error thrown in a `setTimeout` arrow function, and a
-    /// `Promise.reject(new Error(…))` in a click listener.
+    /// `Promise.reject(new Error(…))` in a click listener; the 11.12.0 build's file renamed as
+    /// another deploy's (hashed) file would be.
     fn bundled_sdk_errors() -> [(Event, Event); 2] {
         let app = "http://127.0.0.1:45513/app.js";
         let sdk_8 = (
