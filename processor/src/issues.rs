@@ -1,10 +1,11 @@
 //! Issues: errors grouped into problems, kept in step with the events they count.
 //!
-//! Inside the event insert's transaction: [`issue_ids`] finds (or opens) the issue of every
-//! error in the batch, so each event row is written once, with its issue; then [`record`]
-//! counts the events stored for the first time only, so an issue's counts are exactly its
-//! events', redeliveries included. A handful of statements per batch whatever its size; the
-//! issues' rows are locked only by the last of them, just before the commit, so concurrent
+//! Inside the event insert's transaction: [`issue_ids`] finds (or opens, or carries over from
+//! the previous grouping version) the issue of every error in the batch, so each event row is
+//! written once, with its issue; then [`record`] counts the events stored for the first time
+//! only, so an issue's counts are exactly its events', redeliveries included. A handful of
+//! statements per batch whatever its size; the issues' rows are locked only by the last of
+//! them, just before the commit (but for the one time an issue is carried over), so concurrent
 //! batches of one issue overlap everything but their counting. [`record`] also queues the
 //! notices of the issues the batch created (`issue.created`, only by the batch whose insert
 //! won) and of those it brought back (`issue.regressed`) in the outbox, in the same
