@@ -1,10 +1,11 @@
 //! Issues: errors grouped into problems, kept in step with the events they count.
 //!
-//! Inside the event insert's transaction: [`issue_ids`] finds (or opens) the issue of every
-//! error in the batch, so each event row is written once, with its issue; then [`record`]
-//! counts the events stored for the first time only, so an issue's counts are exactly its
-//! events', redeliveries included. A handful of statements per batch whatever its size; the
-//! issues' rows are locked only by the last of them, just before the commit, so concurrent
+//! Inside the event insert's transaction: [`issue_ids`] finds (or opens, or carries over from
+//! the previous grouping version) the issue of every error in the batch, so each event row is
+//! written once, with its issue; then [`record`] counts the events stored for the first time
+//! only, so an issue's counts are exactly its events', redeliveries included. A handful of
+//! statements per batch whatever its size; the issues' rows are locked only by the last of
+//! them, just before the commit (but for the one time an issue is carried over), so concurrent
 //! batches of one issue overlap everything but their counting. [`record`] also queues the
 //! notices of the issues the batch created (`issue.created`, only by the batch whose insert
 //! won) and of those it brought back (`issue.regressed`) in the outbox, in the same
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::event::{Event, Level, ProjectId, User};
-use shared::grouping::{GROUPING_VERSION, Grouping};
+use shared::grouping::{GROUPING_VERSION, Grouping, PREVIOUS_GROUPING_VERSION};
 use shared::notice::{IssueNotice, NoticeEvent, NoticeKind};
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -203,7 +204,8 @@ pub struct IssueIds {
 
 /// The issue of each (project, fingerprint) in `events`, creating the ones not seen before
 /// (with nothing counted yet: [`record`] counts, after the events are stored, and announces
-/// the created ones).
+/// the created ones). An issue of the previous grouping version made of the same parts
+/// ([`Grouping::previous`]) is carried over instead of creating one: see [`carry_over`].
 ///
 /// Existing issues are only read, not locked: batches of the same issue run side by side
 /// (several consume sessions, several processors) and wait for each other only in
@@ -238,6 +240,24 @@ pub async fn issue_ids(
         .copied()
         .filter(|(project, fingerprint)| !ids.contains_key(&(*project, (*fingerprint).to_owned())))
         .collect();
+    let carried = carry_over(
+        tx,
+        missing
+            .iter()
+            .filter_map(|key| Some((key.0, first[key].1.previous.as_deref()?, key.1))),
+    )
+    .await?;
+    ids.extend(carried);
+    let missing: Vec<(i64, &str)> = missing
+        .into_iter()
+        .filter(|(project, fingerprint)| !ids.contains_key(&(*project, (*fingerprint).to_owned())))
+        .collect();
+    if missing.is_empty() {
+        return Ok(IssueIds {
+            ids,
+            created: HashSet::new(),
+        });
+    }
     let mut projects = Vec::with_capacity(missing.len());
     let mut fingerprints = Vec::with_capacity(missing.len());
     let mut titles = Vec::with_capacity(missing.len());
@@ -297,6 +317,67 @@ pub async fn issue_ids(
     Ok(IssueIds { ids, created: new })
 }
 
+/// Moves the issues of the previous grouping version among `keys` (project, previous
+/// fingerprint, fingerprint) to this version, so the groups that the new version makes of the
+/// same parts keep their issue (its status, counts and history) and are not announced as new
+/// after an upgrade. Groups the new version makes otherwise get new issues; the old ones keep
+/// what they counted and get nothing more.
+///
+/// The rows are locked in id order before they change, so batches carrying over the same
+/// issues wait for each other in one order; the one that waited then finds nothing left to
+/// carry and reads the moved issue like any other. An issue already there under the new
+/// fingerprint (a processor of the previous version still running made the old one since) is
+/// left alone.
+async fn carry_over<'a>(
+    tx: &mut PgConnection,
+    keys: impl Iterator<Item = (i64, &'a str, &'a str)>,
+) -> Result<HashMap<(i64, String), i64>, sqlx::Error> {
+    let mut projects = Vec::new();
+    let mut previous = Vec::new();
+    let mut fingerprints = Vec::new();
+    for (project, old, new) in keys {
+        projects.push(project);
+        previous.push(old);
+        fingerprints.push(new);
+    }
+    if projects.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(
+        "WITH wanted AS (
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(p, prev, fp)),
+         carried AS (
+             SELECT i.id, w.fp
+             FROM wanted w
+             JOIN issues i ON i.project_id = w.p AND i.grouping_version = $4
+                          AND i.fingerprint = w.prev
+             WHERE NOT EXISTS (SELECT 1 FROM issues e
+                               WHERE e.project_id = w.p AND e.grouping_version = $5
+                                 AND e.fingerprint = w.fp)
+             ORDER BY i.id
+             FOR UPDATE OF i)
+         UPDATE issues SET grouping_version = $5, fingerprint = carried.fp
+         FROM carried
+         WHERE issues.id = carried.id
+         RETURNING issues.id, issues.project_id, issues.fingerprint",
+    )
+    .bind(&projects)
+    .bind(&previous)
+    .bind(&fingerprints)
+    .bind(previous_grouping_version())
+    .bind(grouping_version())
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                (row.try_get("project_id")?, row.try_get("fingerprint")?),
+                row.try_get("id")?,
+            ))
+        })
+        .collect()
+}
+
 /// The ids of the issues that exist among `keys` (project, fingerprint), unlocked.
 async fn find_issues<'a>(
     tx: &mut PgConnection,
@@ -325,6 +406,10 @@ async fn find_issues<'a>(
 
 fn grouping_version() -> i32 {
     i32::try_from(GROUPING_VERSION).unwrap_or(i32::MAX)
+}
+
+fn previous_grouping_version() -> i32 {
+    i32::try_from(PREVIOUS_GROUPING_VERSION).unwrap_or(i32::MAX)
 }
 
 /// Counts `events` (stored for the first time, in this transaction, with their issue) into

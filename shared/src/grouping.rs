@@ -1,15 +1,30 @@
 //! Grouping: which errors are "the same problem". One function, used by the processor (issues)
 //! and the alerter (cooldown), versioned so a future change does not regroup history.
 //!
-//! Version 1, in order of preference:
+//! Version 2, in order of preference:
 //! 1. the SDK's own `fingerprint`, where `{{ default }}` stands for what follows;
-//! 2. the stack: the in-app frames (all frames if none is in-app), each as its module or
+//! 2. the stack's frames of the application's own code ([`frames`]: not the browser's
+//!    built-ins, not a dependency's, not a monitoring SDK's wrappers; all located frames but
+//!    the SDK's if none is the application's): those with a name, each as its module or
 //!    lowercased file name (build hashes removed) and its function name after the last `.`,
-//!    without line or column (they change with every deploy), anonymous frames skipped,
-//!    recursion collapsed;
+//!    without line or column (they change with every deploy), recursion collapsed; if none
+//!    has a name (anonymous callbacks, minified names), their file and source line where a
+//!    source map gave the source;
 //! 3. the exception type and message with the variable parts (numbers, hex, UUIDs, URLs,
 //!    e-mail addresses) replaced by placeholders;
 //! 4. the message template, likewise.
+//!
+//! A failed resource groups by element and URL, a failed API call by method, host, path
+//! ([`endpoint`]) and status class.
+//!
+//! Version 1 differed in: SDK wrapper frames, engine frames (`JSON.parse (<anonymous>)`) and
+//! minified names counted as named in-app frames; anonymous frames never counted; an API
+//! call's absolute URL was one placeholder, whatever the host and path. Where version 2 groups
+//! by the same parts as version 1 did, [`Grouping::previous`] is the version 1 fingerprint, so
+//! the issue continues.
+
+mod endpoint;
+mod frames;
 
 use std::sync::LazyLock;
 
@@ -19,7 +34,10 @@ use sha2::{Digest, Sha256};
 use crate::event::{Detail, Event, StackFrame};
 
 /// Stored with every issue: grouping under another version never merges into it.
-pub const GROUPING_VERSION: u32 = 1;
+pub const GROUPING_VERSION: u32 = 2;
+
+/// The version before: its issues are continued by groups made of the same parts.
+pub const PREVIOUS_GROUPING_VERSION: u32 = 1;
 
 /// One stack frame, as far as grouping cares: borrowed from the event, since every error is
 /// grouped (twice: by the processor and by the alerter) and most of grouping's cost was
@@ -30,7 +48,12 @@ pub struct Frame<'a> {
     /// The module (when the SDK knows it) or the file URL or path.
     pub module: Option<&'a str>,
     pub filename: Option<&'a str>,
+    /// As the SDK said, else by its path; [`frames`] overrules it for engine, dependency and
+    /// SDK frames.
     pub in_app: bool,
+    pub lineno: Option<u32>,
+    /// The frame's source line, when a source map gave the source.
+    pub context_line: Option<&'a str>,
 }
 
 impl<'a> Frame<'a> {
@@ -45,6 +68,8 @@ impl<'a> Frame<'a> {
             in_app: frame
                 .in_app
                 .unwrap_or_else(|| filename.is_some_and(is_in_app_path)),
+            lineno: frame.lineno,
+            context_line: frame.context_line.as_deref(),
         }
     }
 }
@@ -68,8 +93,12 @@ pub struct Grouping {
     pub version: u32,
     /// `TypeError: x is undefined`, or the message.
     pub title: String,
-    /// Where it happened: the top in-app frame, `function (file)`.
+    /// Where it happened: the innermost frame of the application's code, `function (file)`,
+    /// or `file:line` for an anonymous function.
     pub culprit: Option<String>,
+    /// The fingerprint of the same parts under the previous grouping version: an issue stored
+    /// under it is this group's, from before the upgrade.
+    pub previous: Option<String>,
 }
 
 /// Groups one error.
@@ -88,19 +117,25 @@ pub fn group(input: &Input<'_>) -> Grouping {
             .collect(),
         _ => default,
     };
-    let mut hasher = Sha256::new();
-    hasher.update(GROUPING_VERSION.to_be_bytes());
-    for component in &components {
-        hasher.update(component.as_bytes());
-        hasher.update([0]);
-    }
-    let digest = hasher.finalize();
     Grouping {
-        fingerprint: hex::encode(&digest[..16]),
+        fingerprint: hash(GROUPING_VERSION, &components),
         version: GROUPING_VERSION,
         title: title(input),
         culprit: culprit(input.frames),
+        previous: Some(hash(PREVIOUS_GROUPING_VERSION, &components)),
     }
+}
+
+/// 32 hex characters. Versions hash alike: the same parts give the same fingerprint but for
+/// the version, which is what lets a version find its predecessor's issues.
+fn hash(version: u32, components: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(version.to_be_bytes());
+    for component in components {
+        hasher.update(component.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..16])
 }
 
 fn is_default_marker(part: &str) -> bool {
@@ -126,12 +161,23 @@ fn default_components(input: &Input<'_>) -> Vec<String> {
     )]
 }
 
-/// The frames that identify the problem, as `module|function` strings.
+/// The frames that identify the problem: the named ones as `module|function`; if none has a
+/// name, the anonymous ones whose source is known as `module|code:<source line>` (Sentry
+/// groups such frames by their context line too); empty if neither.
 fn grouping_frames(frames: &[Frame<'_>]) -> Vec<String> {
-    let any_in_app = frames.iter().any(|f| f.in_app);
+    let any_app = frames.iter().any(frames::is_app);
+    let candidates = || {
+        frames.iter().filter(move |f| {
+            if any_app {
+                frames::is_app(f)
+            } else {
+                frames::is_located(f)
+            }
+        })
+    };
     let mut parts: Vec<String> = Vec::new();
-    for frame in frames.iter().filter(|f| f.in_app || !any_in_app) {
-        let Some(function) = frame.function.and_then(function_name) else {
+    for frame in candidates() {
+        let Some(function) = frame.function.and_then(frames::function_name) else {
             continue;
         };
         let mut part = String::with_capacity(64);
@@ -145,19 +191,24 @@ fn grouping_frames(frames: &[Frame<'_>]) -> Vec<String> {
             parts.push(part);
         }
     }
-    parts
-}
-
-/// `Object.checkout` → `checkout`; anonymous frames have none.
-fn function_name(function: &str) -> Option<&str> {
-    let function = function.trim();
-    let function = function.strip_prefix("async ").unwrap_or(function);
-    let function = function.strip_prefix("new ").unwrap_or(function);
-    let name = function.rsplit('.').next().unwrap_or(function).trim();
-    match name {
-        "" | "?" | "<anonymous>" | "anonymous" | "global code" | "eval code" => None,
-        name => Some(name),
+    if !parts.is_empty() {
+        return parts;
     }
+    for frame in candidates() {
+        let Some(line) = frames::context_line(frame) else {
+            continue;
+        };
+        let mut part = String::with_capacity(64 + line.len());
+        if let Some(path) = frame.module.or(frame.filename) {
+            push_file_key(&mut part, path);
+        }
+        part.push_str("|code:");
+        part.push_str(&line);
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts
 }
 
 /// A file's name without its directory, query, or build hash, lowercased: `app.3f2a1b9c.js`
@@ -226,24 +277,28 @@ fn title(input: &Input<'_>) -> String {
     first_line.chars().take(200).collect()
 }
 
-/// The innermost in-app frame (the last one in the list), as `function (file)`.
+/// The innermost frame of the application's code (the last one in the list), as
+/// `function (file)`, or `file:line` for an anonymous function (a handler, a callback).
 fn culprit(frames: &[Frame<'_>]) -> Option<String> {
-    let frame = frames
-        .iter()
-        .rev()
-        .find(|f| f.in_app && f.function.and_then(function_name).is_some())?;
-    let function = frame.function.and_then(function_name)?;
-    Some(match frame.filename.or(frame.module) {
-        Some(file) => format!("{function} ({})", file_key(file)),
-        None => function.to_owned(),
-    })
+    let frame = frames.iter().rev().find(|f| frames::is_app(f))?;
+    let file = frame.filename.or(frame.module).map(file_key);
+    match (frame.function.and_then(frames::function_name), file) {
+        (Some(function), Some(file)) => Some(format!("{function} ({file})")),
+        (Some(function), None) => Some(function.to_owned()),
+        (None, Some(file)) => Some(match frame.lineno {
+            Some(line) => format!("{file}:{line}"),
+            None => file,
+        }),
+        (None, None) => None,
+    }
 }
 
 /// Groups a native error event; `None` for events that are not errors.
 ///
 /// A JavaScript error groups by its stack, else its message. A resource that failed to load
 /// is its own problem whatever page asked for it: it groups by element and URL (without the
-/// query). A failed API call groups by method, URL path (ids normalized) and status class.
+/// query). A failed API call groups by method, host, path (ids normalized; a relative target
+/// resolved against the page's URL) and status class.
 pub fn group_event(event: &Event) -> Option<Grouping> {
     let message = event.message.as_deref().unwrap_or_default();
     let fingerprint = Some(event.fingerprint.as_slice()).filter(|f| !f.is_empty());
@@ -311,10 +366,14 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
             status,
             ..
         } => {
+            let (host, path) = endpoint::endpoint(target, event.url.as_deref());
             let fingerprint = [
                 "api_error".to_owned(),
-                method.clone().unwrap_or_else(|| "GET".to_owned()),
-                normalize(without_query(target)),
+                method
+                    .as_deref()
+                    .map_or_else(|| "GET".to_owned(), str::to_ascii_uppercase),
+                host,
+                path,
                 status.map_or_else(|| "no response".to_owned(), |s| format!("{}xx", s / 100)),
             ];
             Some(group(&Input {
@@ -343,6 +402,8 @@ pub fn parse_stack(stack: &str) -> Vec<Frame<'_>> {
             module: None,
             filename: Some(location.filename),
             in_app: is_in_app_path(location.filename),
+            lineno: location.lineno,
+            context_line: None,
         })
         .collect();
     // Browsers print the innermost call first.
@@ -410,12 +471,8 @@ fn parse_location(line: &str) -> Option<Location<'_>> {
 /// have no URL or path).
 fn is_in_app_path(filename: &str) -> bool {
     filename.contains('/')
-        && !(filename.contains("/node_modules/")
-            || filename.starts_with("chrome-extension://")
-            || filename.starts_with("moz-extension://")
-            || filename.starts_with("safari-extension://")
-            || filename.starts_with("safari-web-extension://")
-            || filename.starts_with("<anonymous>"))
+        && !frames::is_dependency_path(filename)
+        && !filename.starts_with("<anonymous>")
 }
 
 /// `https://x/app.js:10:5` → (`https://x/app.js`, 10, 5).
@@ -698,10 +755,15 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
 
     /// Issues are keyed on fingerprints already stored: within a grouping version, the same
     /// input must hash to the same fingerprint in every release of frontmon. These were
-    /// computed by version 1 as first released; a change here is a new grouping version.
+    /// computed by version 2 as first released; a change here is a new grouping version.
+    /// Version 1 grouped these inputs by the same parts, so `previous` must be what version 1
+    /// computed, as first released: that is how their issues carry on after an upgrade.
     #[test]
     fn fingerprints_are_stable_within_the_grouping_version() {
-        let fingerprint = |event: &Event| group_event(event).expect("grouped").fingerprint;
+        let fingerprint = |event: &Event| {
+            let grouping = group_event(event).expect("grouped");
+            (grouping.fingerprint, grouping.previous.unwrap_or_default())
+        };
         let message = "TypeError: Cannot read properties of undefined (reading 'total')";
         let recursive = "RangeError: Maximum call stack size exceeded
     at Walk.Visit (https://x.example/Assets/Tree.Min.9f8e7d6c.JS?v=3:1:10)
@@ -720,13 +782,24 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
                 None,
             )),
         ];
+        let (current, previous): (Vec<String>, Vec<String>) = actual.into_iter().unzip();
         assert_eq!(
-            actual,
+            current,
+            [
+                "95dc37afd391aea3daae384b2c00f482",
+                "fbed684a0903c00fbeba8272b23ed3b3",
+                "f6cb0052c68e92e32d3187d4f48b3500",
+                // The Sentry SDK's frames of the first case's stack: the same issue.
+                "95dc37afd391aea3daae384b2c00f482",
+                "2a4815b7a0f69e7d69a4f95353b856f3",
+            ]
+        );
+        assert_eq!(
+            previous,
             [
                 "001b555669b080477018dfd79c94ada2",
                 "9dd56d6d9a9584476a99f51923d45557",
                 "ae0375668e0640e23538ca97b517680d",
-                // The Sentry SDK's frames of the first case's stack: the same issue.
                 "001b555669b080477018dfd79c94ada2",
                 "bffe79f6f8502ccba2ff8ca50808dc26",
             ]
@@ -830,6 +903,277 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
         assert_eq!(
             split_error_message("Failed to load: https://x"),
             (None, "Failed to load: https://x")
+        );
+    }
+
+    /// A Sentry error of `kind: value` with frames as the SDK sent them (JSON, outermost first).
+    fn recorded(kind: &str, value: &str, frames: serde_json::Value) -> Event {
+        let mut event = sentry_error(value, serde_json::from_value(frames).expect("frames"));
+        event.exceptions[0].kind = Some(kind.into());
+        event
+    }
+
+    fn grouped(event: &Event) -> Grouping {
+        group_event(event).expect("grouped")
+    }
+
+    /// `@sentry/browser` bundled and minified into the page's own script (esbuild, as a site's
+    /// build does): the SDK cannot recognise its `sentryWrapped`, now named `r`, and leaves it
+    /// as the outermost frame, in-app and named. Recorded in Chromium from SDK 8.55.2 and
+    /// 11.12.0: an error thrown in a `setTimeout` arrow function, and a
+    /// `Promise.reject(new Error(…))` in a click listener; the 11.12.0 build's file renamed as
+    /// another deploy's (hashed) file would be.
+    fn bundled_sdk_errors() -> [(Event, Event); 2] {
+        let app = "http://127.0.0.1:45513/app.js";
+        let sdk_8 = (
+            recorded(
+                "Error",
+                "boom uncaught",
+                serde_json::json!([
+                    {"filename": app, "function": "r", "in_app": true, "lineno": 16, "colno": 5854},
+                    {"filename": app, "function": "?", "in_app": true, "lineno": 16, "colno": 24327},
+                ]),
+            ),
+            recorded(
+                "Error",
+                "boom rejection",
+                serde_json::json!([
+                    {"filename": app, "function": "HTMLButtonElement.r", "in_app": true, "lineno": 16, "colno": 5854},
+                    {"filename": app, "function": "HTMLButtonElement.<anonymous>", "in_app": true, "lineno": 16, "colno": 24434},
+                ]),
+            ),
+        );
+        let app = "http://127.0.0.1:32933/static/app.9c1e77f2.js";
+        let sdk_11 = (
+            recorded(
+                "Error",
+                "boom uncaught",
+                serde_json::json!([
+                    {"filename": app, "function": "r", "in_app": true, "lineno": 18, "colno": 18182},
+                    {"filename": app, "function": "?", "in_app": true, "lineno": 18, "colno": 34915},
+                ]),
+            ),
+            recorded(
+                "Error",
+                "boom rejection",
+                serde_json::json!([
+                    {"filename": app, "function": "HTMLButtonElement.r", "in_app": true, "lineno": 18, "colno": 18182},
+                    {"filename": app, "function": "HTMLButtonElement.<anonymous>", "in_app": true, "lineno": 18, "colno": 35022},
+                ]),
+            ),
+        );
+        [sdk_8, sdk_11]
+    }
+
+    #[test]
+    fn a_bundled_sdk_s_wrapper_does_not_make_errors_one_issue() {
+        let [(uncaught_8, rejection_8), (uncaught_11, rejection_11)] = bundled_sdk_errors();
+        assert_ne!(
+            grouped(&uncaught_8).fingerprint,
+            grouped(&rejection_8).fingerprint,
+            "two errors from two places"
+        );
+        assert_ne!(
+            grouped(&uncaught_11).fingerprint,
+            grouped(&rejection_11).fingerprint
+        );
+        // The same error from the same place, in another build (other lines, columns, file
+        // hash and minified names): the same issue.
+        assert_eq!(
+            grouped(&uncaught_8).fingerprint,
+            grouped(&uncaught_11).fingerprint
+        );
+        assert_eq!(
+            grouped(&rejection_8).fingerprint,
+            grouped(&rejection_11).fingerprint
+        );
+        // Where: the anonymous callback, not the wrapper.
+        assert_eq!(grouped(&uncaught_8).culprit.as_deref(), Some("app.js:16"));
+        assert_eq!(grouped(&rejection_11).culprit.as_deref(), Some("app.js:18"));
+    }
+
+    #[test]
+    fn sdk_frames_never_identify_an_error() {
+        let app = "https://shop.example/static/app.js";
+        let frame = |function: &str, file: &str| serde_json::json!({"filename": file, "function": function, "in_app": true, "lineno": 3});
+        let alone = grouped(&recorded(
+            "TypeError",
+            "x is undefined",
+            serde_json::json!([frame("pay", app)]),
+        ));
+        // Sentry's wrapper by name, wherever it is (the SDK drops it only when outermost);
+        // Sentry's packages, as a source map or a dev server shows them; its CDN bundle; and
+        // frontmon's own SDK's reserved names and package.
+        for (function, file) in [
+            ("HTMLButtonElement.sentryWrapped", app),
+            (
+                "wrap",
+                "webpack://shop/node_modules/@sentry/browser/build/npm/esm/helpers.js",
+            ),
+            (
+                "wrap",
+                "../node_modules/@sentry-internal/browser-utils/build/esm/index.js",
+            ),
+            (
+                "n",
+                "https://shop.example/node_modules/.vite/deps/@sentry_browser.js?v=3f2a",
+            ),
+            (
+                "captureError",
+                "https://browser.sentry-cdn.com/8.55.0/bundle.min.js",
+            ),
+            ("__frontmonWrapped", app),
+            ("Object.__frontmonListener", app),
+            (
+                "wrap",
+                "webpack://shop/node_modules/@frontmon/browser/dist/index.js",
+            ),
+        ] {
+            let wrapped = grouped(&recorded(
+                "TypeError",
+                "x is undefined",
+                serde_json::json!([frame("main", app), frame(function, file), frame("pay", app)]),
+            ));
+            let main_then_pay = grouped(&recorded(
+                "TypeError",
+                "x is undefined",
+                serde_json::json!([frame("main", app), frame("pay", app)]),
+            ));
+            assert_eq!(
+                wrapped.fingerprint, main_then_pay.fingerprint,
+                "{function} {file}"
+            );
+            assert_ne!(wrapped.fingerprint, alone.fingerprint);
+            // Innermost: an SDK frame is never the culprit.
+            let thrown_in_sdk = grouped(&recorded(
+                "TypeError",
+                "x is undefined",
+                serde_json::json!([frame("pay", app), frame(function, file)]),
+            ));
+            assert_eq!(
+                thrown_in_sdk.fingerprint, alone.fingerprint,
+                "{function} {file}"
+            );
+            assert_eq!(thrown_in_sdk.culprit.as_deref(), Some("pay (app.js)"));
+        }
+    }
+
+    #[test]
+    fn engine_frames_are_never_in_app_and_anonymous_handlers_are_culprits() {
+        // `JSON.parse('{oops')` in an anonymous click listener, as SDK 8 sent it (in-app!).
+        let app = "http://127.0.0.1:36591/app.js";
+        let parse = recorded(
+            "SyntaxError",
+            "Expected property name or '}' in JSON at position 1 (line 1 column 2)",
+            serde_json::json!([
+                {"filename": app, "function": "HTMLButtonElement.<anonymous>", "in_app": true, "lineno": 85, "colno": 10},
+                {"filename": "<anonymous>", "function": "JSON.parse", "in_app": true},
+            ]),
+        );
+        let parse = grouped(&parse);
+        assert_eq!(parse.culprit.as_deref(), Some("app.js:85"));
+        // The same from a native stack, and from a handler that throws itself.
+        let native = grouped(&sample(
+            Detail::Error {},
+            "SyntaxError: Unexpected token o in JSON at position 1",
+            Some(
+                "SyntaxError: Unexpected token o in JSON at position 1\n    at JSON.parse (<anonymous>)\n    at HTMLButtonElement.<anonymous> (https://shop.example/app.js:85:10)",
+            ),
+        ));
+        assert_eq!(native.culprit.as_deref(), Some("app.js:85"));
+        let thrown = grouped(&recorded(
+            "Error",
+            "anon handler",
+            serde_json::json!([
+                {"filename": app, "function": "HTMLButtonElement.<anonymous>", "in_app": true, "lineno": 90, "colno": 11},
+            ]),
+        ));
+        assert_eq!(thrown.culprit.as_deref(), Some("app.js:90"));
+        // Another parse error from another place, in a named function: another issue, not
+        // one of every `JSON.parse` failure.
+        let elsewhere = grouped(&recorded(
+            "SyntaxError",
+            "Unexpected end of JSON input",
+            serde_json::json!([
+                {"filename": app, "function": "loadCart", "in_app": true, "lineno": 12, "colno": 3},
+                {"filename": "<anonymous>", "function": "JSON.parse", "in_app": true},
+            ]),
+        ));
+        assert_eq!(elsewhere.culprit.as_deref(), Some("loadCart (app.js)"));
+        assert_ne!(elsewhere.fingerprint, parse.fingerprint);
+        for built_in in ["[native code]", "native", "index 0"] {
+            let frames = serde_json::json!([
+                {"filename": app, "function": "loadCart", "in_app": true, "lineno": 12},
+                {"filename": built_in, "function": "Array.forEach", "in_app": true},
+            ]);
+            let grouping = grouped(&recorded("TypeError", "x", frames));
+            assert_eq!(
+                grouping.culprit.as_deref(),
+                Some("loadCart (app.js)"),
+                "{built_in}"
+            );
+        }
+    }
+
+    #[test]
+    fn anonymous_frames_group_by_their_source_when_a_map_gave_it() {
+        let mapped = |line: u32, code: &str| {
+            let mut event = recorded(
+                "TypeError",
+                "Cannot read properties of undefined (reading 'percent')",
+                serde_json::json!([
+                    {"abs_path": "../src/cart.js", "function": "?", "in_app": true, "lineno": line, "context_line": code},
+                ]),
+            );
+            event.exceptions[0].frames[0].filename = None;
+            grouped(&event).fingerprint
+        };
+        let discount = mapped(19, "    const rate = coupon.percent / 100;");
+        // The same line of code elsewhere in the file after an edit, indented otherwise.
+        assert_eq!(
+            discount,
+            mapped(24, "  const rate  = coupon.percent / 100;")
+        );
+        // Another line of code, with the same message: another place, another issue.
+        assert_ne!(discount, mapped(19, "return coupon.percent;"));
+    }
+
+    #[test]
+    fn api_errors_group_by_method_host_path_and_status_class() {
+        let api = |method: &str, target: &str, status: u16| {
+            let mut event = sample(
+                Detail::ApiError {
+                    target: target.into(),
+                    method: Some(method.into()),
+                    status: Some(status),
+                    duration_ms: None,
+                },
+                &format!("{method} {target} {status}"),
+                None,
+            );
+            event.url = Some("https://shop.example/checkout".into());
+            grouped(&event).fingerprint
+        };
+        let reproduced = [
+            api("GET", "https://api.other.example/v2/search", 500),
+            api("GET", "https://shop.example/api/cart", 504),
+            api("GET", "/api/cart", 500),
+            api("GET", "/v2/search", 500),
+        ];
+        assert_ne!(reproduced[0], reproduced[1]);
+        assert_ne!(reproduced[0], reproduced[3], "another host");
+        assert_ne!(reproduced[1], reproduced[3], "another path");
+        assert_eq!(
+            reproduced[1], reproduced[2],
+            "relative and absolute on the page's own origin, both 5xx"
+        );
+        assert_ne!(
+            api("POST", "https://shop.example/api/pay", 502),
+            api("POST", "https://shop.example/api/orders", 502)
+        );
+        assert_eq!(
+            api("POST", "https://shop.example/api/orders/12", 502),
+            api("post", "/api/orders/13?retry=1", 503)
         );
     }
 }

@@ -110,7 +110,7 @@ async fn the_same_error_is_one_issue_counted_once_per_event() {
         cart["last_release"], "1.4.2",
         "the latest event's release: {cart}"
     );
-    assert_eq!(cart["grouping_version"], 1);
+    assert_eq!(cart["grouping_version"], 2);
     assert_eq!(cart["fingerprint"].as_str().map(str::len), Some(32));
     assert_eq!(
         cart["culprit"],
@@ -430,6 +430,182 @@ async fn concurrent_sessions_count_issues_exactly_whatever_the_commit_order() {
         assert_eq!(notice["fingerprint"], issue["fingerprint"]);
         assert!(notice["event"]["event_id"].is_string(), "{notice}");
     }
+    notices.close().await;
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+/// A failed API call from the page at `page`.
+fn api_error(method: &str, target: &str, status: u16, page: &str) -> shared::event::Event {
+    let mut event = crate::support::event(
+        shared::event::Detail::ApiError {
+            target: target.into(),
+            method: Some(method.into()),
+            status: Some(status),
+            duration_ms: Some(120.0),
+        },
+        now(),
+    );
+    event.url = Some(page.into());
+    event.message = Some(format!("{method} {target} {status}"));
+    event
+}
+
+/// The issue each event was counted into, by event id, once all are stored.
+async fn issue_of(app: &TestApp, events: &[shared::event::Event]) -> Vec<i64> {
+    app.wait_for_events(&ids(events)).await;
+    let mut issues = Vec::with_capacity(events.len());
+    for event in events {
+        let stored = app.event(event.event_id).await.expect("stored");
+        issues.push(stored["issue_id"].as_i64().expect("an issue"));
+    }
+    issues
+}
+
+#[tokio::test]
+async fn failed_api_calls_are_one_issue_per_method_host_path_and_status_class() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let notices = NoticeTap::bind(&env).await;
+    let publisher = publisher(&env).await;
+
+    // As reproduced from a page on another origin, in one batch: absolute URLs were all one
+    // `<url>` issue.
+    let page = "https://www.shop.example/checkout";
+    let batch = [
+        api_error("GET", "https://api.other.example/v2/search", 500, page),
+        api_error("GET", "https://shop.example/api/cart", 504, page),
+        api_error("GET", "/api/cart", 500, page),
+        api_error("GET", "/v2/search", 500, page),
+    ];
+    publish(&publisher, &batch).await;
+    let issues = issue_of(&app, &batch).await;
+    let distinct: std::collections::HashSet<i64> = issues.iter().copied().collect();
+    assert_eq!(distinct.len(), 4, "four endpoints, four issues: {issues:?}");
+
+    // On the page's own origin, a relative URL is the absolute one's endpoint.
+    let same_origin = [api_error(
+        "GET",
+        "/api/cart?page=2",
+        502,
+        "https://shop.example/cart",
+    )];
+    publish(&publisher, &same_origin).await;
+    assert_eq!(issue_of(&app, &same_origin).await, [issues[1]]);
+
+    // A newly failing endpoint is a new issue, announced as such; the older one keeps its
+    // title.
+    let orders = [api_error(
+        "POST",
+        "https://shop.example/api/orders/12",
+        502,
+        "https://shop.example/cart",
+    )];
+    publish(&publisher, &orders).await;
+    let orders_issue = issue_of(&app, &orders).await[0];
+    let pay = [api_error(
+        "POST",
+        "https://shop.example/api/pay",
+        502,
+        "https://shop.example/cart",
+    )];
+    publish(&publisher, &pay).await;
+    let pay_issue = issue_of(&app, &pay).await[0];
+    assert_ne!(pay_issue, orders_issue);
+    let (_, orders_now) = app
+        .get(&format!("/api/projects/1/issues/{orders_issue}"))
+        .await;
+    assert_eq!(
+        orders_now["title"], "POST https://shop.example/api/orders/12 502",
+        "{orders_now}"
+    );
+    assert_eq!(orders_now["grouping_version"], 2);
+    wait_outbox_empty(&database(&env).await).await;
+    let mut created = Vec::new();
+    while let Some((key, notice)) = notices.try_next().await {
+        if key == "issue.created" {
+            created.push(notice["issue_id"].as_i64().expect("an id"));
+        }
+    }
+    assert!(
+        created.contains(&pay_issue) && created.contains(&orders_issue),
+        "{created:?}"
+    );
+    assert_eq!(created.len(), 6, "{created:?}");
+    notices.close().await;
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn issues_of_the_previous_grouping_version_carry_on_where_the_grouping_is_the_same() {
+    let mut env = TestEnv::new();
+    // Small batches over several sessions: several of them carry the old issue over at once.
+    env.settings.processor.consumers = 4;
+    env.settings.processor.prefetch = 10;
+    env.settings.processor.batch_size = 3;
+    let app = TestApp::ready(&env.settings).await;
+    let notices = NoticeTap::bind(&env).await;
+    let publisher = publisher(&env).await;
+    let db = database(&env).await;
+
+    let error = |n: i64| {
+        let mut error = js_error("cart is undefined", now() + chrono::Duration::seconds(n));
+        error.stack = Some(
+            "TypeError: cart is undefined\n    at renderCart (https://shop.example/app.js:10:5)"
+                .into(),
+        );
+        error
+    };
+    // What a processor of the previous version stored: an issue the team chose to ignore.
+    let grouping = shared::grouping::group_event(&error(0)).expect("an error");
+    let previous = grouping.previous.clone().expect("a previous fingerprint");
+    let old_id: i64 = sqlx::query_scalar(
+        "INSERT INTO issues (project_id, grouping_version, fingerprint, title, level, status,
+                             first_seen, last_seen, event_count)
+         VALUES (1, 1, $1, 'TypeError: cart is undefined', 'error', 'ignored', now(), now(), 5)
+         RETURNING id",
+    )
+    .bind(&previous)
+    .fetch_one(&db)
+    .await
+    .expect("an issue of version 1");
+
+    let events: Vec<_> = (1..=12).map(error).collect();
+    for chunk in events.chunks(3) {
+        publish(&publisher, chunk).await;
+    }
+    let issues = issue_of(&app, &events).await;
+    assert!(
+        issues.iter().all(|id| *id == old_id),
+        "all counted into the old issue {old_id}: {issues:?}"
+    );
+    let (_, issue) = app.get(&format!("/api/projects/1/issues/{old_id}")).await;
+    assert_eq!(issue["count"], 5 + 12, "{issue}");
+    assert_eq!(issue["status"], "ignored", "{issue}");
+    assert_eq!(issue["grouping_version"], 2, "{issue}");
+    assert_eq!(
+        issue["fingerprint"],
+        grouping.fingerprint.as_str(),
+        "{issue}"
+    );
+
+    // Not announced as new: the first notice is the one of the error published next.
+    let mut marker = js_error("payment declined", now());
+    marker.stack =
+        Some("Error: payment declined\n    at pay (https://shop.example/pay.js:3:1)".into());
+    publish(&publisher, std::slice::from_ref(&marker)).await;
+    let marker_issue = issue_of(&app, std::slice::from_ref(&marker)).await[0];
+    let (key, notice) = notices.next().await;
+    assert_eq!(
+        (key.as_str(), notice["issue_id"].as_i64()),
+        ("issue.created", Some(marker_issue)),
+        "{notice}"
+    );
+    let (_, all) = app.get("/api/projects/1/issues?status=all").await;
+    assert_eq!(all["issues"].as_array().map(Vec::len), Some(2), "{all}");
     notices.close().await;
 
     publisher.close().await;
