@@ -3,10 +3,12 @@
 //! Never served back: listings carry names and sizes only.
 //!
 //! An upload is checked once, at the edge ([`NewSourceMap::new`]): the name is a URL or a
-//! `~/path`, the map is a version 3 source map (its mappings are not decoded: that is the
-//! resolver's work, and costs milliseconds per megabyte), and its debug id is read from the
-//! map or from the minified file's `//# debugId=` comment. A map is replaced by a later
-//! upload of the same project, release and name.
+//! `~/path`; the map is a version 3 source map the resolver can read, every segment of its
+//! mappings decoded ([`check`]: a broken map is refused saying where, rather than found out
+//! when the first error needs it; milliseconds per megabyte, once per upload); the minified
+//! file is UTF-8; the debug id is read from the map or from the minified file's
+//! `//# debugId=` comment. A map is replaced by a later upload of the same project, release
+//! and name.
 //!
 //! Every committed change bumps a [generation](ArtifactStore::generation), which the resolver
 //! reads to forget what it cached, including the frames it found no map for.
@@ -15,13 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use serde::de::{self, IgnoredAny};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::event::ProjectId;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::store::StoreError;
+
+mod check;
+mod mappings;
+
+pub use check::{check as check_map, decode as decode_map};
 
 /// The longest name: frames' URLs are cut at 2 KiB by the collector.
 pub const MAX_NAME_BYTES: usize = 2048;
@@ -41,6 +47,10 @@ pub enum ArtifactError {
     Map(String),
     #[error("minified: {0}")]
     Minified(&'static str),
+    #[error(
+        "minified: not UTF-8 (byte {0}): original function names are read from it as UTF-8 JavaScript"
+    )]
+    MinifiedNotUtf8(usize),
     #[error(
         "no debug id: a map uploaded without a release needs a debugId in the map or a //# debugId= comment at the end of the minified file"
     )]
@@ -119,7 +129,13 @@ impl NewSourceMap {
         if release.chars().any(char::is_control) {
             return Err(ArtifactError::Release("no control characters"));
         }
-        let in_map = map_debug_id(&map)?;
+        let in_map = check::check(&map).map_err(ArtifactError::Map)?;
+        // The resolver's own reading, so that nothing is stored that it would refuse.
+        check::decode(&map).map_err(ArtifactError::Map)?;
+        if let Some(minified) = &minified {
+            std::str::from_utf8(minified)
+                .map_err(|error| ArtifactError::MinifiedNotUtf8(error.valid_up_to() + 1))?;
+        }
         let in_minified = minified.as_deref().map(minified_debug_id).transpose()?;
         let debug_id = match (in_map, in_minified.flatten()) {
             (Some(map), Some(minified)) if map != minified => {
@@ -147,79 +163,6 @@ impl NewSourceMap {
     pub fn size_bytes(&self) -> usize {
         self.map.len() + self.minified.as_ref().map_or(0, Vec::len)
     }
-}
-
-/// The fields of a map that say what it is; everything else (`sourcesContent`, the mappings'
-/// text) is skipped by the parser without being copied.
-#[derive(Deserialize)]
-struct MapHead {
-    version: Option<serde_json::Value>,
-    mappings: Option<SkippedString>,
-    sections: Option<Vec<IgnoredAny>>,
-    #[serde(rename = "debugId")]
-    debug_id_camel: Option<String>,
-    debug_id: Option<String>,
-}
-
-/// A JSON string, checked to be one and dropped: a map's `mappings` may be megabytes.
-struct SkippedString;
-
-impl<'de> Deserialize<'de> for SkippedString {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = SkippedString;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<SkippedString, E> {
-                Ok(SkippedString)
-            }
-        }
-        deserializer.deserialize_str(Visitor)
-    }
-}
-
-/// Checks that `map` is a version 3 source map (regular or indexed) and returns its debug id.
-fn map_debug_id(map: &[u8]) -> Result<Option<Uuid>, ArtifactError> {
-    let invalid = |reason: &str| ArtifactError::Map(reason.to_owned());
-    // The anti-XSSI prefix some servers put before JSON, which source map readers skip.
-    let json = match map.strip_prefix(b")]}'") {
-        Some(rest) => rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(&[][..], |at| &rest[at + 1..]),
-        None => map,
-    };
-    // A derived struct also reads a JSON array (as a sequence of its fields).
-    if json.trim_ascii_start().first() != Some(&b'{') {
-        return Err(invalid("not a source map: not a JSON object"));
-    }
-    let head: MapHead = serde_json::from_slice(json)
-        .map_err(|error| ArtifactError::Map(format!("not a source map: {error}")))?;
-    match &head.version {
-        None => return Err(invalid("not a source map: no \"version\"")),
-        Some(version) if version.as_u64() == Some(3) => {}
-        Some(version) => {
-            return Err(ArtifactError::Map(format!(
-                "version {version} is not supported, only 3"
-            )));
-        }
-    }
-    if head.mappings.is_none() && head.sections.is_none() {
-        return Err(invalid(
-            "not a source map: neither \"mappings\" nor \"sections\"",
-        ));
-    }
-    head.debug_id_camel
-        .or(head.debug_id)
-        .map(|id| {
-            id.parse::<Uuid>()
-                .map_err(|_| invalid("its debugId is not a UUID"))
-        })
-        .transpose()
 }
 
 /// The `//# debugId=<uuid>` comment among the last lines of a minified file, if any.
@@ -467,7 +410,7 @@ mod tests {
         assert!(
             new(
                 "1",
-                r#"{"version":3,"sources":[],"names":[],"mappings":"AAAA"}"#,
+                r#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA"}"#,
                 None
             )
             .is_ok()
@@ -475,7 +418,7 @@ mod tests {
         assert!(
             new(
                 "1",
-                r#"{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{}}]}"#,
+                r#"{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{"mappings":""}}]}"#,
                 None
             )
             .is_ok()
@@ -542,6 +485,41 @@ mod tests {
             new("1", &with, Some(&format!("//# debugId={other}"))),
             Err(ArtifactError::DebugIdMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn broken_mappings_and_minified_files_are_refused_saying_where() {
+        let error = new(
+            "1",
+            r#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA;AAAA,AC!A"}"#,
+            None,
+        )
+        .expect_err("broken mappings")
+        .to_string();
+        assert_eq!(
+            error,
+            "sourcemap: mappings invalid at generated line 2, segment 2 (byte 13 of \"mappings\"): invalid base64 VLQ digit '!'"
+        );
+        let map = r#"{"version":3,"mappings":""}"#;
+        assert_eq!(
+            new("1", map, Some("var a=\"\u{e9}\";")).map(|m| m.debug_id()),
+            Ok(None)
+        );
+        let mut latin1 = b"var a=\"".to_vec();
+        latin1.push(0xe9);
+        let error = NewSourceMap::new(
+            "1",
+            name("~/app.js").unwrap_or_else(|e| panic!("{e}")),
+            map.as_bytes().to_vec(),
+            Some(latin1),
+        )
+        .expect_err("not UTF-8");
+        assert_eq!(error, ArtifactError::MinifiedNotUtf8(8));
+        assert!(
+            error
+                .to_string()
+                .starts_with("minified: not UTF-8 (byte 8)")
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::store::{NewEvent, Store, StoreError};
-use crate::symbolicate::Symbolicator;
+use crate::symbolicate::{Outcome, Symbolicator, parse_native, prepend_exceptions};
 
 pub struct Processor {
     pub store: Store,
@@ -141,25 +141,27 @@ impl Processor {
         if events.is_empty() {
             return Ok(());
         }
-        // Minified frames resolved before anything else looks at them (grouping included).
-        let Some(resolved) = self.resolve_until_done(&mut events).await else {
+        // Native stacks parsed into frames, once per event, and minified frames resolved,
+        // before anything else looks at them (grouping included).
+        let mut outcomes: Vec<Outcome> = events
+            .iter_mut()
+            .map(|(_, event)| {
+                if parse_native(event) {
+                    Outcome::Parsed
+                } else {
+                    Outcome::Unchanged
+                }
+            })
+            .collect();
+        if !self.resolve_until_done(&mut events, &mut outcomes).await {
             return Ok(());
-        };
+        }
         let parsed: Vec<Parsed> = events
             .into_iter()
             .zip(texts)
-            .zip(resolved)
-            .map(|(((delivery, mut event), text), resolved)| {
-                let enriched = match self.enricher.enrich(&mut event, &text) {
-                    Cow::Borrowed(_) => None,
-                    Cow::Owned(json) => Some(json),
-                };
-                let json = if resolved {
-                    // Changed beyond what enrichment splices in: written out whole.
-                    serde_json::to_string(&event).unwrap_or(text)
-                } else {
-                    enriched.unwrap_or(text)
-                };
+            .zip(outcomes)
+            .map(|(((delivery, mut event), text), outcome)| {
+                let json = self.stored_json(&mut event, text, outcome);
                 Parsed {
                     delivery,
                     event,
@@ -202,20 +204,52 @@ impl Processor {
         Ok(())
     }
 
+    /// Enriches `event` and returns the JSON to store: `text` itself where nothing changed,
+    /// spliced where only absent fields were added, written out whole otherwise.
+    fn stored_json(&self, event: &mut Event, text: String, outcome: Outcome) -> String {
+        let enrich = |event: &mut Event, text: String| match self.enricher.enrich(event, &text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(json) => json,
+        };
+        match outcome {
+            Outcome::Unchanged => enrich(event, text),
+            Outcome::Parsed => {
+                // Enriched as its text has it, without the exception, which then goes in
+                // front: no native error is written out whole for it.
+                let exceptions = std::mem::take(&mut event.exceptions);
+                let json = enrich(event, text);
+                event.exceptions = exceptions;
+                match prepend_exceptions(&json, &event.exceptions) {
+                    Some(json) => json,
+                    None => serde_json::to_string(event).unwrap_or(json),
+                }
+            }
+            Outcome::Resolved => {
+                let text = enrich(event, text);
+                // Changed beyond what enrichment splices in: written out whole.
+                serde_json::to_string(event).unwrap_or(text)
+            }
+        }
+    }
+
     /// Resolves the batch's frames through source maps, retrying while the database is
-    /// unavailable; `None` if shutdown came first. Whether each event changed.
-    async fn resolve_until_done(&self, events: &mut [(Delivery, Event)]) -> Option<Vec<bool>> {
+    /// unavailable; false if shutdown came first. `outcomes` says how each event changed.
+    async fn resolve_until_done(
+        &self,
+        events: &mut [(Delivery, Event)],
+        outcomes: &mut [Outcome],
+    ) -> bool {
         let mut failures = 0;
         loop {
             let mut refs: Vec<&mut Event> = events.iter_mut().map(|(_, event)| event).collect();
-            match self.symbolicator.resolve(&mut refs).await {
-                Ok(changed) => return Some(changed),
+            match self.symbolicator.resolve(&mut refs, outcomes).await {
+                Ok(()) => return true,
                 Err(error) => {
                     failures += 1;
                     self.database_ready.set(false);
                     tracing::warn!(error = %error, failures, "Database unavailable for source maps; holding the batch.");
                     tokio::select! {
-                        _ = self.shutdown.cancelled() => return None,
+                        _ = self.shutdown.cancelled() => return false,
                         _ = tokio::time::sleep(backoff(failures)) => {}
                     }
                 }

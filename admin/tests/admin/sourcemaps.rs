@@ -308,3 +308,51 @@ async fn without_a_release_maps_without_a_debug_id_fail() {
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     processor.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_map_fails_with_where_it_is_broken() {
+    let env = TestEnv::new();
+    let processor = Processor::start(&env).await;
+    let dist = dist(&env);
+    // vendor.js's map, one digit of its mappings not Base64.
+    std::fs::write(
+        dist.0.join("maps/vendor.js.map"),
+        r#"{"version":3,"sources":["../node_modules/v/index.js"],"names":[],"mappings":"AAAA;AA!A"}"#,
+    )
+    .unwrap();
+    let api = processor.api();
+    let args = [
+        "sourcemaps",
+        "upload",
+        "--release",
+        "1.0",
+        "--api",
+        &api,
+        "--token",
+        ADMIN_TOKEN,
+        "--project",
+        "1",
+        dist.0.to_str().unwrap(),
+    ];
+    let output = admin(None, &args).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(text.contains("uploaded  ~/js/app.3f9a.js"), "{text}");
+    assert!(
+        text.contains(
+            "FAILED    ~/js/vendor.c0ff.js  (maps/vendor.js.map): the processor answered 400: \
+             sourcemap: mappings invalid at generated line 2, segment 1 (byte 8 of \"mappings\"): \
+             invalid base64 VLQ digit '!'\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 source map(s) uploaded (0 replaced), 1 failed\n"),
+        "{text}"
+    );
+    let stored = processor
+        .list("/api/projects/1/releases/1.0/sourcemaps")
+        .await;
+    assert_eq!(names(&stored), ["~/js/app.3f9a.js"]);
+    processor.stop().await;
+}

@@ -3,9 +3,10 @@
 //! processor's API, the error thrown in headless Chromium and sent through `@sentry/browser`
 //! (8.x and the newest major) and through the native endpoint. The stored events name the
 //! original file, line, column and function; the two builds, whose minifier named the
-//! functions differently, are one issue; a corrupt map is reported on the event, which is
-//! stored all the same. The alerter announces each issue once, as the processor grouped it:
-//! a build that renamed the minified functions is not a new issue there either.
+//! functions differently, are one issue; a corrupt map is refused at upload, saying where it
+//! is broken, and an error of that release is stored with its minified frames, saying why
+//! they were not resolved. The alerter announces each issue once, as the processor grouped
+//! it: a build that renamed the minified functions is not a new issue there either.
 //!
 //! `e2e/browser/drive.mjs --scenario bundle` runs the page; `scripts/test` installs Chromium and
 //! the npm packages first (`scripts/lib/browser.sh`).
@@ -224,7 +225,7 @@ fn assert_resolved(event: &Value, build: &Value, line: u64) {
 }
 
 #[tokio::test]
-async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_reported() {
+async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_refused() {
     let receiver = Receiver::start();
     let mut env = TestEnv::new();
     env.add_webhook("ops", &receiver.url("/ops"), None);
@@ -255,15 +256,33 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refusal}");
     assert!(refusal.to_string().contains("EOF"), "{refusal}");
-    // One whose mappings are not Base64 VLQ passes (mappings are decoded only when used).
-    let (status, stored) = upload(
+    // So is build A's map with one digit of its mappings corrupted, saying where.
+    let mut corrupt: Value =
+        serde_json::from_slice(&std::fs::read(a["map"].as_str().expect("a path")).expect("read"))
+            .expect("a map");
+    let mut mappings = corrupt["mappings"].as_str().expect("mappings").to_owned();
+    let at = mappings.find(',').expect("two segments") + 1;
+    let line = mappings[..at].matches(';').count() + 1;
+    let segment = mappings[..at]
+        .rsplit(';')
+        .next()
+        .map_or(0, |l| l.matches(',').count())
+        + 1;
+    mappings.replace_range(at..=at, "!");
+    corrupt["mappings"] = Value::from(mappings);
+    let (status, refusal) = upload(
         &processor,
         "shop@broken",
-        br#"{"version":3,"sources":["cart.js"],"names":[],"mappings":"!!!"}"#.to_vec(),
+        serde_json::to_vec(&corrupt).expect("JSON"),
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refusal}");
+    let expected = format!(
+        "sourcemap: mappings invalid at generated line {line}, segment {segment} (byte {} of \"mappings\"): invalid base64 VLQ digit '!'",
+        at + 1
+    );
+    assert_eq!(refusal["error"], expected.as_str(), "{refusal}");
 
     let sdk_8 = throw_from(Via::Sdk("8"), &bundle_a, "shop@a", &collector).await;
     let sdk_latest = throw_from(Via::Sdk("latest"), &bundle_b, "shop@b", &collector).await;
@@ -289,20 +308,46 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
     assert_resolved(&events[&sdk_latest], b, 24);
     assert_resolved(&events[&native], a, 19);
 
-    // The corrupt map: reported on the event, which is stored with its frames as sent.
+    // The release whose map was refused: the event is stored with its minified frames, in
+    // the shape of resolved ones (without `raw_frames`), and says why.
     let corrupt = &events[&broken];
-    assert_eq!(
-        corrupt["processing_errors"][0]["kind"], "sourcemap_invalid",
+    let errors = corrupt["processing_errors"].as_array().expect("errors");
+    // One per file of the page's own: the bundle's, and the page's script's.
+    assert!(
+        errors
+            .iter()
+            .any(|error| error["kind"] == "sourcemap_missing"
+                && error["detail"]
+                    .as_str()
+                    .is_some_and(|detail| detail.contains(
+                        "/static/app.min.js: no source map uploaded for release shop@broken"
+                    ))),
         "{corrupt:#}"
     );
-    let detail = corrupt["processing_errors"][0]["detail"]
-        .as_str()
-        .expect("a detail");
-    assert!(detail.contains(NAME), "{corrupt:#}");
+    let minified = frames(corrupt, "frames");
+    let thrown = &minified[minified.len() - 1];
+    let (function, column) = thrown_at(a);
+    assert_eq!(thrown["function"], function.as_str(), "{thrown:#}");
+    assert_eq!(
+        (&thrown["lineno"], &thrown["colno"]),
+        (&Value::from(1), &Value::from(column)),
+        "{thrown:#}"
+    );
     assert!(
-        corrupt["stack"].as_str().is_some_and(
-            |stack| stack.contains(&format!("/static/app.min.js:1:{}", thrown_at(a).1))
-        ),
+        thrown["abs_path"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/static/app.min.js")),
+        "{thrown:#}"
+    );
+    let exception = corrupt["exceptions"].as_array().and_then(|e| e.last());
+    assert!(
+        exception.is_some_and(|e| e.get("raw_frames").is_none()),
+        "{corrupt:#}"
+    );
+    assert!(
+        corrupt["stack"]
+            .as_str()
+            .is_some_and(|stack| stack.contains(&format!("/static/app.min.js:1:{column}"))),
         "{corrupt:#}"
     );
     assert!(corrupt["issue_id"].is_i64(), "{corrupt:#}");

@@ -1,37 +1,59 @@
 //! Source maps: minified stack frames resolved to the original file, line, column and
 //! function, before an event is grouped and stored.
 //!
+//! Every native error's `stack` string is first parsed into the exception a Sentry SDK would
+//! have sent ([`parse_native`], Chrome, Firefox and Safari formats), once per event, maps or
+//! not: every stored error has its frames in `exceptions[].frames`, resolved or not.
+//!
 //! A frame is matched to an uploaded map ([`crate::artifacts`]) by the build's debug id (a
 //! Sentry event's `debug_meta.images`), else by the event's release and the frame's file: its
-//! URL, or `~` and its path for any host. Native errors have only a `stack` string: its frames
-//! are parsed (Chrome, Firefox and Safari formats) and resolved the same way, and become the
-//! event's exception. The resolved frames replace `frames`, the ones sent are kept as
-//! `raw_frames`, and a few lines of the original source come along when the map carries
+//! URL, or `~` and its path for any host. The resolved frames replace `frames`, the ones sent
+//! are kept as `raw_frames` (only then: an exception without `raw_frames` has its frames as
+//! sent), and a few lines of the original source come along when the map carries
 //! `sourcesContent`. Grouping then runs on the resolved frames, so two builds of the same code
 //! with different minified names are one issue.
 //!
-//! A map that cannot be read, or has no mapping for a frame, is recorded on the event
-//! (`processing_errors`) and the frame kept as sent: never a crash, never a lost event.
+//! In a project with maps, frames that are not resolved say why on the event
+//! (`processing_errors`): a map that cannot be read or has no mapping at a frame's position,
+//! always; no release and no debug id, or no map uploaded for a file of the application's
+//! own, when nothing of the event was resolved (beside resolved frames, a file without a map
+//! is mostly code that was not minified). The frame is kept as sent: never a crash, never a
+//! lost event.
 //!
-//! Cost on events without maps: one set lookup per event, the projects that have maps at all
-//! being known in memory. Lookups by name are cached (negatively too) until a map is uploaded
-//! or deleted, or for [`INDEX_TTL`] (uploads through another processor); parsed maps are
-//! kept within `processor.sourcemap_cache_bytes`.
+//! Cost on events of projects without maps: parsing a native stack, and one set lookup per
+//! event, the projects that have maps at all being known in memory. Lookups by name are
+//! cached (negatively too) until a map is uploaded or deleted, or for [`INDEX_TTL`] (uploads
+//! through another processor); parsed maps are kept within `processor.sourcemap_cache_bytes`.
 
 mod cache;
+mod native;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use shared::event::{Detail, Event, Exception, ProcessingError, StackFrame};
-use shared::grouping::{native_type_and_value, stack_frames};
-use sourcemap::{DecodedMap, SourceView};
+use shared::event::{Event, ProcessingError, StackFrame};
+use sourcemap::SourceView;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::artifacts::{check_map, decode_map};
 use cache::{MapCache, ParsedMap};
+
+pub use native::{parse as parse_native, prepend_exceptions};
+
+/// What processing did to an event, which decides how its JSON is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing: stored as it came (and enriched).
+    Unchanged,
+    /// A native error given the exception parsed from its stack, and nothing else: the JSON
+    /// as it came takes `exceptions` in front ([`prepend_exceptions`]).
+    Parsed,
+    /// Frames resolved, or processing errors recorded: written out whole.
+    Resolved,
+}
 
 /// How many times the uploaded maps changed (uploads and deletes through this process): a
 /// change drops what is cached.
@@ -67,6 +89,23 @@ struct Index {
 /// (project, release, the frame's URL, the build's debug id).
 type LookupKey = (i64, String, String, Option<Uuid>);
 
+/// What the frames of one event are resolved with.
+struct EventContext {
+    project: i64,
+    release: String,
+    /// File → the build's debug id (a Sentry event's `debug_meta`).
+    debug_ids: HashMap<String, Uuid>,
+}
+
+/// One frame: resolved, or kept as sent and why.
+enum FrameOutcome {
+    Resolved(StackFrame),
+    /// No map for its file: why, for the application's own frames that a map could place.
+    Unmatched(Option<ProcessingError>),
+    /// A map that could not place it: broken, or without a mapping at its position.
+    Failed(ProcessingError),
+}
+
 /// Where a frame's map is looked for.
 struct Wanted {
     project: i64,
@@ -90,98 +129,132 @@ impl Symbolicator {
         }
     }
 
-    /// Resolves the frames of `events` that have maps. Returns, for each event, whether it
-    /// changed. Fails only when the database does: the caller retries the batch.
-    pub async fn resolve(&self, events: &mut [&mut Event]) -> Result<Vec<bool>, sqlx::Error> {
-        let mut changed = vec![false; events.len()];
+    /// Resolves the frames of `events` that have maps, and says on each why the frames that
+    /// could not be were not; marks in `outcomes` the events it changed. An event already
+    /// marked [`Outcome::Resolved`] is not looked at again, so a batch can be retried. Fails
+    /// only when the database does: the caller retries the batch.
+    pub async fn resolve(
+        &self,
+        events: &mut [&mut Event],
+        outcomes: &mut [Outcome],
+    ) -> Result<(), sqlx::Error> {
         self.refresh().await?;
         let candidates: Vec<usize> = {
             let index = self.lock_index();
             events
                 .iter()
+                .zip(outcomes.iter())
                 .enumerate()
-                .filter(|(_, event)| {
-                    index.projects.contains(&i64::from(event.project_id.get())) && has_frames(event)
+                .filter(|(_, (event, outcome))| {
+                    **outcome != Outcome::Resolved
+                        && index.projects.contains(&i64::from(event.project_id.get()))
+                        && has_unresolved_frames(event)
                 })
                 .map(|(at, _)| at)
                 .collect()
         };
-        if candidates.is_empty() {
-            return Ok(changed);
-        }
         for at in candidates {
-            let event = &mut *events[at];
-            changed[at] = self.resolve_event(event).await?;
+            if self.resolve_event(events[at]).await? {
+                outcomes[at] = Outcome::Resolved;
+            }
         }
-        Ok(changed)
+        Ok(())
     }
 
+    /// Whether `event` changed: frames resolved, or errors recorded saying why not. The
+    /// event is changed only once every lookup succeeded, so that a retry after a database
+    /// error starts from the event as it came.
     async fn resolve_event(&self, event: &mut Event) -> Result<bool, sqlx::Error> {
-        let project = i64::from(event.project_id.get());
-        let release = event.release.clone().unwrap_or_default();
-        let debug_ids = debug_ids(event);
-        // Native errors: the frames of the stack string, made an exception if any resolves.
-        let native = event.exceptions.is_empty();
-        let mut exceptions: Vec<Exception> = if native {
-            let stack = event.stack.as_deref().unwrap_or_default();
-            let message = event.message.as_deref().unwrap_or_default();
-            let (kind, value) = native_type_and_value(message, Some(stack));
-            vec![Exception {
-                kind: kind.map(str::to_owned),
-                value: Some(value.to_owned()),
-                frames: stack_frames(stack),
-                ..Exception::default()
-            }]
-        } else {
-            event.exceptions.clone()
+        let context = EventContext {
+            project: i64::from(event.project_id.get()),
+            release: event.release.clone().unwrap_or_default(),
+            debug_ids: debug_ids(event),
         };
-        let mut errors = Vec::new();
-        let mut any_resolved = false;
-        for exception in &mut exceptions {
+        // A map that fails is always worth saying; a file without a map only when nothing of
+        // the event was resolved: beside resolved frames, it is code that was not minified
+        // (the page's own script) more often than a map not uploaded.
+        let mut failures: Vec<ProcessingError> = Vec::new();
+        let mut unmatched: Vec<ProcessingError> = Vec::new();
+        let mut resolved: Vec<Option<Vec<StackFrame>>> = Vec::with_capacity(event.exceptions.len());
+        for exception in &event.exceptions {
             if exception.frames.is_empty() || !exception.raw_frames.is_empty() {
+                resolved.push(None);
                 continue;
             }
-            let mut resolved = Vec::with_capacity(exception.frames.len());
-            let mut exception_resolved = false;
+            let mut frames = Vec::with_capacity(exception.frames.len());
+            let mut any_resolved = false;
             for frame in &exception.frames {
-                let Some(path) = frame.abs_path.as_deref().or(frame.filename.as_deref()) else {
-                    resolved.push(frame.clone());
-                    continue;
-                };
-                let wanted = Wanted {
-                    project,
-                    release: release.clone(),
-                    names: names(path),
-                    debug_id: debug_ids.get(path).copied(),
-                };
-                let Some(map) = self.map_for(&wanted).await? else {
-                    resolved.push(frame.clone());
-                    continue;
-                };
-                match resolve_frame(&map, frame) {
-                    Ok(frame) => {
-                        exception_resolved = true;
-                        resolved.push(frame);
+                let why = match self.resolve_one(&context, frame).await? {
+                    FrameOutcome::Resolved(frame) => {
+                        any_resolved = true;
+                        frames.push(frame);
+                        continue;
                     }
-                    Err(error) => {
-                        if !errors.contains(&error) {
-                            errors.push(error);
-                        }
-                        resolved.push(frame.clone());
-                    }
+                    FrameOutcome::Unmatched(why) => why.map(|why| (&mut unmatched, why)),
+                    FrameOutcome::Failed(why) => Some((&mut failures, why)),
+                };
+                if let Some((list, error)) = why
+                    && !list.contains(&error)
+                {
+                    list.push(error);
                 }
+                frames.push(frame.clone());
             }
-            if exception_resolved {
-                any_resolved = true;
-                exception.raw_frames = std::mem::replace(&mut exception.frames, resolved);
-            }
+            resolved.push(any_resolved.then_some(frames));
+        }
+        let any_resolved = resolved.iter().any(Option::is_some);
+        let mut errors = failures;
+        if !any_resolved {
+            errors.append(&mut unmatched);
         }
         let changed = any_resolved || !errors.is_empty();
-        if any_resolved && (!native || matches!(event.detail, Detail::Error {})) {
-            event.exceptions = exceptions;
+        for (exception, frames) in event.exceptions.iter_mut().zip(resolved) {
+            if let Some(frames) = frames {
+                exception.raw_frames = std::mem::replace(&mut exception.frames, frames);
+            }
         }
         event.processing_errors.extend(errors);
         Ok(changed)
+    }
+
+    /// One frame resolved, or kept as sent and why.
+    async fn resolve_one(
+        &self,
+        context: &EventContext,
+        frame: &StackFrame,
+    ) -> Result<FrameOutcome, sqlx::Error> {
+        let path = frame.abs_path.as_deref().or(frame.filename.as_deref());
+        // Nothing a map could place: built-ins (`at Array.map (<anonymous>)`), eval'd code.
+        let (Some(path), Some(_), Some(_)) = (path, frame.lineno, frame.colno) else {
+            return Ok(FrameOutcome::Unmatched(None));
+        };
+        // A dependency's or an extension's frame without a map is as expected: only the
+        // application's own say why not.
+        let explain = frame.in_app != Some(false);
+        let debug_id = context.debug_ids.get(path).copied();
+        if context.release.is_empty() && debug_id.is_none() {
+            return Ok(FrameOutcome::Unmatched(explain.then(|| ProcessingError {
+                kind: "sourcemap_no_release".into(),
+                detail: format!(
+                    "{path}: the event has no release and the file no debug id, so no map can be matched"
+                ),
+            })));
+        }
+        let wanted = Wanted {
+            project: context.project,
+            release: context.release.clone(),
+            names: names(path),
+            debug_id,
+        };
+        let Some(map) = self.map_for(&wanted).await? else {
+            return Ok(FrameOutcome::Unmatched(
+                explain.then(|| missing(path, &wanted)),
+            ));
+        };
+        Ok(match resolve_frame(&map, frame) {
+            Ok(frame) => FrameOutcome::Resolved(frame),
+            Err(error) => FrameOutcome::Failed(error),
+        })
     }
 
     /// The parsed map for a frame, from the cache or the database.
@@ -213,7 +286,8 @@ impl Symbolicator {
     }
 
     /// The id of the map for a frame: by debug id first, then by release and URL, then by
-    /// release and `~/path`.
+    /// release and `~/path`. Maps uploaded without a release are found by debug id only:
+    /// under one name there is one per build.
     async fn lookup(&self, wanted: &Wanted) -> Result<Option<i64>, sqlx::Error> {
         let key: LookupKey = (
             wanted.project,
@@ -227,7 +301,7 @@ impl Symbolicator {
         let rows = sqlx::query(
             "SELECT id, release, name, debug_id FROM sourcemaps
              WHERE project_id = $1
-               AND ((release = $2 AND name = ANY($3)) OR debug_id = $4)",
+               AND ((release = $2 AND $2 <> '' AND name = ANY($3)) OR debug_id = $4)",
         )
         .bind(wanted.project)
         .bind(&wanted.release)
@@ -301,15 +375,30 @@ impl Symbolicator {
     }
 }
 
-/// Whether an event has frames a map could resolve.
-fn has_frames(event: &Event) -> bool {
-    if event.exceptions.is_empty() {
-        matches!(event.detail, Detail::Error {}) && event.stack.is_some()
-    } else {
-        event
-            .exceptions
-            .iter()
-            .any(|e| !e.frames.is_empty() && e.raw_frames.is_empty())
+/// Whether an event has frames that were not resolved yet.
+fn has_unresolved_frames(event: &Event) -> bool {
+    event
+        .exceptions
+        .iter()
+        .any(|e| !e.frames.is_empty() && e.raw_frames.is_empty())
+}
+
+/// Why no map was found for a frame's file, saying where it was looked for.
+fn missing(path: &str, wanted: &Wanted) -> ProcessingError {
+    let [url, tilde] = &wanted.names;
+    let release = &wanted.release;
+    let detail = match wanted.debug_id {
+        Some(id) if release.is_empty() => {
+            format!("{path}: no source map uploaded with debug id {id}")
+        }
+        Some(id) => format!(
+            "{path}: no source map uploaded with debug id {id}, nor for release {release} as {url} or {tilde}"
+        ),
+        None => format!("{path}: no source map uploaded for release {release} as {url} or {tilde}"),
+    };
+    ProcessingError {
+        kind: "sourcemap_missing".into(),
+        detail,
     }
 }
 
@@ -348,15 +437,12 @@ fn debug_ids(event: &Event) -> HashMap<String, Uuid> {
         .unwrap_or_default()
 }
 
-/// Reads an uploaded map (an index map is flattened) and its minified file.
+/// Reads an uploaded map (an index map is flattened) and its minified file. The map is
+/// checked as at upload first: one stored before uploads were checked may be broken, and
+/// the check says where.
 fn parse(name: String, map: &[u8], minified: Option<Vec<u8>>) -> ParsedMap {
     let bytes = map.len() + minified.as_ref().map_or(0, Vec::len);
-    let map = match sourcemap::decode_slice(map) {
-        Ok(DecodedMap::Regular(map)) => Ok(map),
-        Ok(DecodedMap::Index(index)) => index.flatten().map_err(|e| e.to_string()),
-        Ok(DecodedMap::Hermes(_)) => Err("React Native (Hermes) maps are not supported".into()),
-        Err(error) => Err(error.to_string()),
-    };
+    let map = check_map(map).and_then(|_| decode_map(map));
     let minified = minified
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .map(SourceView::from_string);

@@ -107,8 +107,12 @@ async fn every_kind_of_event_is_stored_and_read_back() {
     app.wait_for_events(&ids(&all)).await;
 
     // Each comes back as published, with its routing key, and with the contexts the
-    // processor derives from the User-Agent when there is one.
+    // processor derives from the User-Agent when there is one; a native error with the
+    // frames of its stack as its exception.
     for event in &all {
+        let mut event = event.clone();
+        processor::symbolicate::parse_native(&mut event);
+        let event = &event;
         let mut stored = app.event(event.event_id).await.expect("stored");
         let object = stored.as_object_mut().expect("an object");
         let contexts = object.remove("contexts");

@@ -429,6 +429,179 @@ async fn bad_uploads_say_what_is_wrong() {
     app.stop().await;
 }
 
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sourcemaps");
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `map` with the byte `at` of its `mappings` replaced by `digit`, and where that is: the
+/// byte (from 1), its generated line and the segment on that line.
+fn corrupted(map: &[u8], at: usize, digit: char) -> (Vec<u8>, [usize; 3]) {
+    let mut value: Value = serde_json::from_slice(map).unwrap();
+    let mut mappings = value["mappings"].as_str().unwrap().to_owned();
+    let before = &mappings[..at];
+    let line = before.matches(';').count() + 1;
+    let segment = before.rsplit(';').next().unwrap().matches(',').count() + 1;
+    mappings.replace_range(at..at + 1, &digit.to_string());
+    value["mappings"] = Value::from(mappings);
+    (serde_json::to_vec(&value).unwrap(), [at + 1, line, segment])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_bundler_output_is_accepted() {
+    let env = TestEnv::new();
+    let app = TestApp::start(&env.settings).await;
+    for (name, map, minified) in [
+        ("~/app.min.js", "app.min.js.map", "app.min.js"),
+        (
+            "~/app-b.min.js",
+            "build-b/app-b.min.js.map",
+            "build-b/app-b.min.js",
+        ),
+        (
+            "~/app.webpack.js",
+            "webpack/app.webpack.js.map",
+            "webpack/app.webpack.js",
+        ),
+    ] {
+        let (status, body) = post(
+            &app,
+            RELEASE_PATH,
+            form(name, fixture(map), Some(fixture(minified))),
+        )
+        .await;
+        assert_eq!(status, 201, "{map}: {body}");
+    }
+    // As `sentry-cli sourcemaps inject` leaves them: a debugId in the map, a comment at the
+    // end of the minified file.
+    let mut map: Value = serde_json::from_slice(&fixture("app.min.js.map")).unwrap();
+    map["debugId"] = Value::from(DEBUG_ID);
+    let mut minified = fixture("app.min.js");
+    minified.extend_from_slice(format!("\n//# debugId={DEBUG_ID}\n").as_bytes());
+    let (status, body) = post(
+        &app,
+        "/api/projects/1/sourcemaps",
+        form(
+            "~/assets/main.js",
+            serde_json::to_vec(&map).unwrap(),
+            Some(minified),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["debug_id"]),
+        (201, &Value::from(DEBUG_ID)),
+        "{body}"
+    );
+    assert_eq!(list(&app, RELEASE_PATH).await.len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_maps_are_refused_saying_where() {
+    let env = TestEnv::new();
+    let app = TestApp::start(&env.settings).await;
+    let with_mappings = |mappings: &str| {
+        format!(r#"{{"version":3,"sources":["a.js"],"names":["f"],"mappings":"{mappings}"}}"#)
+            .into_bytes()
+    };
+    let invalid = |rest: &str| format!("sourcemap: mappings invalid at {rest}");
+    // Real esbuild output with one digit changed, deep in its mappings.
+    let real = fixture("app.min.js.map");
+    let (broken_real, [byte, line, segment]) = corrupted(&real, 102, '!');
+    let cases = [
+        (
+            with_mappings("AAAA;AAAA,AC!A"),
+            invalid(
+                "generated line 2, segment 2 (byte 13 of \"mappings\"): invalid base64 VLQ digit '!'",
+            ),
+        ),
+        (
+            broken_real,
+            invalid(&format!(
+                "generated line {line}, segment {segment} (byte {byte} of \"mappings\"): invalid base64 VLQ digit '!'"
+            )),
+        ),
+        (
+            with_mappings("AAAA,AC"),
+            invalid(
+                "generated line 1, segment 2 (byte 6 of \"mappings\"): a segment of 2 fields (1, 4 or 5 expected)",
+            ),
+        ),
+        (
+            with_mappings("AAAg"),
+            invalid(
+                "generated line 1, segment 1 (byte 4 of \"mappings\"): a VLQ value cut short (its last digit says more follow)",
+            ),
+        ),
+        (
+            with_mappings("AAAA;ACAA"),
+            invalid(
+                "generated line 2, segment 1 (byte 6 of \"mappings\"): source index 1 is out of range (\"sources\" has 1)",
+            ),
+        ),
+        (
+            with_mappings("AAAAC"),
+            invalid(
+                "generated line 1, segment 1 (byte 1 of \"mappings\"): name index 1 is out of range (\"names\" has 1)",
+            ),
+        ),
+        (
+            with_mappings("AAAD"),
+            invalid(
+                "generated line 1, segment 1 (byte 1 of \"mappings\"): original column -1 is out of range",
+            ),
+        ),
+        (
+            format!(
+                r#"{{"version":3,"sections":[{{"offset":{{"line":0,"column":0}},"map":{}}}]}}"#,
+                String::from_utf8(with_mappings("AAAA,ACAA")).unwrap()
+            )
+            .into_bytes(),
+            "sourcemap: sections[0].map: mappings invalid at generated line 1, segment 2 (byte 6 of \"mappings\"): source index 1 is out of range (\"sources\" has 1)".to_owned(),
+        ),
+        (
+            br#"{"version":3,"sections":[{"offset":{"line":0,"column":0},"url":"app.js.map"}]}"#
+                .to_vec(),
+            "sourcemap: sections[0] has no \"map\": sections that point to a \"url\" are not supported, put the map inline".to_owned(),
+        ),
+        (
+            br#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA","x_facebook_sources":[null]}"#
+                .to_vec(),
+            "sourcemap: React Native (Hermes) maps are not supported".to_owned(),
+        ),
+        (
+            br#"{"version":3,"sources":[7],"names":[],"mappings":"AAAA"}"#.to_vec(),
+            "sourcemap: not readable as a source map: bad json: invalid type: integer `7`".to_owned(),
+        ),
+    ];
+    for (map, says) in cases {
+        let (status, body) = post(&app, RELEASE_PATH, form("~/app.js", map, None)).await;
+        assert_eq!(status, 400, "{says}: {body}");
+        assert!(
+            error_of(&body).starts_with(&says),
+            "expected {says}\n got {body}"
+        );
+    }
+    // A minified file that is not UTF-8: its function names could not be read.
+    let mut latin1 = fixture("app.min.js");
+    latin1.splice(10..10, [0xe9]);
+    let (status, body) = post(
+        &app,
+        RELEASE_PATH,
+        form("~/app.min.js", real.clone(), Some(latin1)),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        error_of(&body).starts_with("minified: not UTF-8 (byte 11)"),
+        "{body}"
+    );
+    assert!(list(&app, RELEASE_PATH).await.is_empty());
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_over_the_limit_are_refused_with_413() {
     let mut env = TestEnv::new();
