@@ -5,6 +5,9 @@
 //!   status (`pending`, `sent`, `folded` into a digest, `failed`), attempts and last error.
 //! - `POST /api/channels/{name}/test`: sends a test message now, and says what the channel
 //!   answered.
+//!
+//! As in the processor's read API, an unsupported query parameter is a 400 naming it
+//! (`shared::query`), and times are written as `shared::time` says.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use shared::config::Secret;
+use shared::query::{NoParams, Query};
 
 use crate::send::Sender;
 use crate::store::AlertStore;
@@ -73,7 +77,7 @@ pub struct AlertsQuery {
 
 pub async fn alerts(
     request: HttpRequest,
-    query: web::Query<AlertsQuery>,
+    query: Query<AlertsQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state)?;
@@ -90,6 +94,7 @@ pub async fn alerts(
 pub async fn test_channel(
     request: HttpRequest,
     name: web::Path<String>,
+    _: Query<NoParams>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state)?;
@@ -106,13 +111,6 @@ pub async fn test_channel(
             "error": failure.detail,
         })),
     })
-}
-
-pub fn query_error(
-    error: actix_web::error::QueryPayloadError,
-    _: &HttpRequest,
-) -> actix_web::Error {
-    ApiError::InvalidParameter(error.to_string()).into()
 }
 
 fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), ApiError> {

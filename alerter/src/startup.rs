@@ -149,7 +149,6 @@ impl Application {
             let health = health.clone();
             App::new()
                 .app_data(api_state.clone())
-                .app_data(web::QueryConfig::default().error_handler(api::query_error))
                 .configure(move |cfg| health.routes(cfg))
                 .route("/api/alerts", web::get().to(api::alerts))
                 .route(

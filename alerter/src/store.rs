@@ -62,7 +62,9 @@ pub struct Notification {
     pub digest_id: Option<i64>,
     pub attempts: i32,
     pub last_error: Option<String>,
+    #[serde(serialize_with = "shared::time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "shared::time::serialize_option")]
     pub finished_at: Option<DateTime<Utc>>,
     pub message: Value,
     #[serde(skip)]

@@ -18,8 +18,9 @@ pub enum IngestError {
     UnknownProject(String),
     #[error("method {0} not allowed: send events with POST")]
     MethodNotAllowed(String),
-    #[error("invalid query string: {0}")]
-    InvalidQuery(String),
+    /// An unknown parameter (native endpoint), or a value that does not parse.
+    #[error(transparent)]
+    InvalidQuery(#[from] shared::query::QueryError),
     #[error("missing project key: pass ?key= or the X-Frontmon-Key header")]
     MissingKey,
     #[error(

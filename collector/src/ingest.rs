@@ -95,8 +95,7 @@ async fn accept(
     state: &State,
 ) -> Result<Vec<String>, IngestError> {
     let project = known(request, project)?;
-    let query = web::Query::<KeyQuery>::from_query(request.query_string())
-        .map_err(|error| IngestError::InvalidQuery(error.to_string()))?;
+    let query = shared::query::parse::<KeyQuery>(request.query_string())?;
     authenticate(request, project, query.key.as_deref())?;
     check_content_type(request)?;
     // Held until the answer: what this request buffers counts against the shared budget.

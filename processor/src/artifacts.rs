@@ -194,6 +194,7 @@ pub struct SourceMapInfo {
     /// The map and the minified file together.
     pub size_bytes: i64,
     pub has_minified: bool,
+    #[serde(serialize_with = "shared::time::serialize")]
     pub uploaded_at: DateTime<Utc>,
 }
 

@@ -88,9 +88,13 @@ pub struct Issue {
     pub culprit: Option<String>,
     pub level: String,
     pub status: Status,
+    #[serde(serialize_with = "shared::time::serialize_option")]
     pub regressed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "shared::time::serialize_option")]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "shared::time::serialize")]
     pub first_seen: DateTime<Utc>,
+    #[serde(serialize_with = "shared::time::serialize")]
     pub last_seen: DateTime<Utc>,
     pub count: i64,
     pub user_count: i64,
@@ -559,6 +563,18 @@ pub async fn record(
     Ok(notices.len())
 }
 
+/// Which of a project's issues a listing shows.
+#[derive(Debug, Default)]
+pub struct IssueFilter<'a> {
+    /// `None`: every status.
+    pub status: Option<Status>,
+    /// Matches the title, case-insensitively.
+    pub query: Option<&'a str>,
+    /// Only issues with an event of this release (and environment, when both are given).
+    pub release: Option<&'a str>,
+    pub environment: Option<&'a str>,
+}
+
 /// Reads and changes issues for the API.
 #[derive(Clone)]
 pub struct Issues {
@@ -571,17 +587,16 @@ impl Issues {
         Self { pool, outbox }
     }
 
-    /// A page of a project's issues; `query` matches the title, case-insensitively.
+    /// A page of a project's issues.
     pub async fn list(
         &self,
         project: ProjectId,
-        status: Option<Status>,
+        filter: &IssueFilter<'_>,
         sort: Sort,
-        query: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<Vec<Issue>, StoreError> {
-        let pattern = query.map(|q| {
+        let pattern = filter.query.map(|q| {
             format!(
                 "%{}%",
                 q.replace('\\', "\\\\")
@@ -589,20 +604,30 @@ impl Issues {
                     .replace('_', "\\_")
             )
         });
+        // An issue's events are found by `events_by_issue_release` and
+        // `events_by_issue_environment` (migration 0007): one index probe per issue, however
+        // many events it has.
         let sql = format!(
             "SELECT {COLUMNS} FROM issues
              WHERE project_id = $1 AND ($2::text IS NULL OR status = $2)
                AND ($3::text IS NULL OR title ILIKE $3)
+               AND ($6::text IS NULL AND $7::text IS NULL OR EXISTS (
+                   SELECT 1 FROM events e
+                   WHERE e.issue_id = issues.id
+                     AND ($6::text IS NULL OR e.release = $6)
+                     AND ($7::text IS NULL OR e.environment = $7)))
              ORDER BY {} OFFSET $4 LIMIT $5",
             sort.order_by()
         );
         // The only text spliced in is ours: the column list and an ORDER BY chosen from `Sort`.
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(project.get()))
-            .bind(status.map(Status::as_str))
+            .bind(filter.status.map(Status::as_str))
             .bind(pattern)
             .bind(offset)
             .bind(limit)
+            .bind(filter.release)
+            .bind(filter.environment)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(Issue::from_row).collect::<Result<_, _>>()?)

@@ -154,7 +154,6 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(api_state.clone())
-                .app_data(web::QueryConfig::default().error_handler(api::query_error))
                 .app_data(
                     web::JsonConfig::default()
                         .limit(4096)

@@ -205,8 +205,8 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Events of a project, newest first, optionally of some routing keys, strictly before a
-    /// cursor position.
+    /// Events of a project, newest first, as `filter` says, strictly before a cursor
+    /// position.
     pub async fn list(
         &self,
         project: ProjectId,
@@ -224,6 +224,10 @@ impl Store {
                AND ($2::text[] IS NULL OR routing_key = ANY($2))
                AND ($3::timestamptz IS NULL OR (received_at, event_id) < ($3, $4))
                AND ($6::int8 IS NULL OR issue_id = $6)
+               AND ($7::timestamptz IS NULL OR received_at >= $7)
+               AND ($8::timestamptz IS NULL OR received_at < $8)
+               AND ($9::text IS NULL OR release = $9)
+               AND ($10::text IS NULL OR environment = $10)
              ORDER BY received_at DESC, event_id DESC
              LIMIT $5",
         )
@@ -233,6 +237,10 @@ impl Store {
         .bind(before_id)
         .bind(limit)
         .bind(filter.issue)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.release)
+        .bind(filter.environment)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(StoredEvent::from_row).collect()
@@ -254,31 +262,44 @@ impl Store {
         row.as_ref().map(StoredEvent::from_row).transpose()
     }
 
-    /// Counts per time bucket and routing key, for `since <= received_at < until`.
+    /// Counts per bucket and routing key. `starts` are the buckets' first instants, in
+    /// order; the last bucket ends at `until` (exclusive). Returns the bucket's index in
+    /// `starts`, the routing key and the count, for the buckets that have events.
     pub async fn counts(
         &self,
         project: ProjectId,
-        since: DateTime<Utc>,
+        starts: &[DateTime<Utc>],
         until: DateTime<Utc>,
-        interval_secs: i64,
-    ) -> Result<Vec<(DateTime<Utc>, String, i64)>, StoreError> {
+        filter: &CountFilter<'_>,
+    ) -> Result<Vec<(usize, String, i64)>, StoreError> {
+        let Some(since) = starts.first() else {
+            return Ok(Vec::new());
+        };
+        // `width_bucket` finds each receive time's bucket among the starts by binary search:
+        // buckets need not be of equal length (a day in a time zone with summer time).
         let rows = sqlx::query(
-            "SELECT date_bin(make_interval(secs => $4), received_at, $2) AS bucket,
+            "SELECT width_bucket(received_at, $2::timestamptz[]) AS bucket,
                     routing_key, count(*) AS n
              FROM events
-             WHERE project_id = $1 AND received_at >= $2 AND received_at < $3
+             WHERE project_id = $1 AND received_at >= $3 AND received_at < $4
+               AND ($5::text IS NULL OR environment = $5)
+               AND ($6::text IS NULL OR release = $6)
              GROUP BY 1, 2 ORDER BY 1, 2",
         )
         .bind(i64::from(project.get()))
+        .bind(starts)
         .bind(since)
         .bind(until)
-        .bind(interval_secs as f64)
+        .bind(filter.environment)
+        .bind(filter.release)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
+                // 1 for the first bucket: `received_at >= starts[0]` rules out 0.
+                let bucket: i32 = row.try_get("bucket")?;
                 Ok((
-                    row.try_get("bucket")?,
+                    usize::try_from(bucket - 1).unwrap_or_default(),
                     row.try_get("routing_key")?,
                     row.try_get("n")?,
                 ))
@@ -304,6 +325,19 @@ pub struct EventFilter<'a> {
     pub routing_keys: Option<&'a [&'a str]>,
     /// Only the events of this issue.
     pub issue: Option<i64>,
+    /// Received at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Received before this.
+    pub until: Option<DateTime<Utc>>,
+    pub release: Option<&'a str>,
+    pub environment: Option<&'a str>,
+}
+
+/// Which of a project's events the counts count.
+#[derive(Debug, Default)]
+pub struct CountFilter<'a> {
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
 }
 
 /// A position in the newest-first listing: the last event of a page.

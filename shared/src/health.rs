@@ -2,6 +2,7 @@
 //!
 //! Liveness says the process answers. Readiness says it can do its job: every dependency
 //! check passes and shutdown has not begun (so a load balancer stops sending work first).
+//! None takes query parameters; one that is sent anyway is refused ([`crate::query`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::{HttpResponse, web};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
+
+use crate::query::{NoParams, Query};
 
 /// A dependency's state, set by whoever watches it (the consume loop, the store).
 #[derive(Debug, Clone, Default)]
@@ -65,11 +68,11 @@ impl Health {
     }
 }
 
-async fn healthz() -> HttpResponse {
+async fn healthz(_: Query<NoParams>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn readyz(health: web::Data<Health>) -> HttpResponse {
+async fn readyz(_: Query<NoParams>, health: web::Data<Health>) -> HttpResponse {
     let mut ready = !health.shutdown.is_cancelled();
     let mut checks = serde_json::Map::new();
     for (name, check) in &health.checks {
@@ -89,7 +92,7 @@ async fn readyz(health: web::Data<Health>) -> HttpResponse {
     }
 }
 
-async fn metrics(health: web::Data<Health>) -> HttpResponse {
+async fn metrics(_: Query<NoParams>, health: web::Data<Health>) -> HttpResponse {
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &health.registry) {
         Ok(()) => HttpResponse::Ok()

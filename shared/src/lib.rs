@@ -16,8 +16,10 @@ pub mod grouping;
 pub mod health;
 pub mod notice;
 pub mod publisher;
+pub mod query;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
 pub mod topology;
 
 #[cfg(feature = "testing")]

@@ -106,6 +106,15 @@ async fn a_new_issue_reaches_every_channel_once_and_copies_do_not() {
             .iter()
             .all(|a| a["status"] == "sent" && a["reason"] == "new_issue")
     );
+    // Times as the processor's read API writes them: RFC 3339, UTC, milliseconds.
+    for time in [&alerts[0]["created_at"], &alerts[0]["finished_at"]] {
+        let text = time.as_str().unwrap_or_default();
+        assert!(
+            text.len() == 24 && text.ends_with('Z') && text.as_bytes()[19] == b'.',
+            "{time}"
+        );
+        assert!(chrono::DateTime::parse_from_rfc3339(text).is_ok(), "{time}");
+    }
     let delivered = receiver.delivered("/ops");
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].event_id(), error.event_id);
@@ -452,6 +461,29 @@ async fn poison_is_dead_lettered_and_the_api_and_channel_test_answer() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+    // A parameter an endpoint does not support is refused by name, on every endpoint.
+    for (method, path) in [
+        ("GET", "/api/alerts?project=1&url=x"),
+        ("POST", "/api/channels/ops/test?url=x"),
+        ("GET", "/healthz?url=x"),
+        ("GET", "/readyz?url=x"),
+        ("GET", "/metrics?url=x"),
+    ] {
+        let response = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .bearer_auth(shared::testing::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with(r#"unknown query parameter "url" (supported: "#),
+            "{method} {path}: {body}"
+        );
+    }
+    assert_eq!(receiver.delivered("/ops").len(), 1, "only the first test");
     receiver.answer("/ops", 410);
     let refused = http
         .post(format!("{base}/api/channels/ops/test"))

@@ -384,9 +384,15 @@ fn count_discarded(payload: &[u8], state: &State) {
 }
 
 /// The key from the query string (`sentry_key`, what browser SDKs use) or an auth header.
+///
+/// Unlike the native endpoint's, this query string is not strict: SDKs send `sentry_key`,
+/// `sentry_version` and `sentry_client` (and older ones `sentry_secret`, `sentry_data`), and
+/// the tunnels Sentry documents forward more (`@sentry/nextjs`'s `tunnelRoute` rewrites to
+/// `…/envelope/?hsts=0` and passes its own `o`, `p` and `r` along), so anything but
+/// `sentry_key` is ignored, as Sentry's own ingest does.
 fn request_key(request: &HttpRequest) -> Result<Option<String>, IngestError> {
     let query = web::Query::<SentryQuery>::from_query(request.query_string())
-        .map_err(|error| IngestError::InvalidQuery(error.to_string()))?;
+        .map_err(|error| shared::query::QueryError::Invalid(error.to_string()))?;
     if let Some(key) = query.into_inner().sentry_key {
         return Ok(Some(key));
     }

@@ -293,6 +293,20 @@ async fn every_hostile_request_gets_a_json_4xx_and_nothing_is_published() {
             400,
             "invalid query string",
         ),
+        (
+            "a parameter the endpoint does not support",
+            http()
+                .post(format!("{url}&url=https://shop.example/"))
+                .body(click.to_string()),
+            400,
+            r#"unknown query parameter "url" (supported: key)"#,
+        ),
+        (
+            "a parameter on a health route",
+            http().get(format!("{}/readyz?verbose=1", app.base)),
+            400,
+            r#"unknown query parameter "verbose" (supported: none)"#,
+        ),
         // Methods and paths.
         (
             "GET",

@@ -368,9 +368,13 @@ async fn sdks_authenticate_by_query_header_or_dsn_on_every_path_form() {
         .collect();
     let client = http();
     let sends = [
+        // What @sentry/browser sends, a sentry_ parameter of the future, and what
+        // @sentry/nextjs's tunnel forwards: the Sentry endpoints refuse none of it.
         client
             .post(format!(
-                "{}/api/1/envelope/?sentry_key={TEST_KEY}",
+                "{}/api/1/envelope/?sentry_version=7&sentry_key={TEST_KEY}\
+                 &sentry_client=sentry.javascript.browser%2F8.55.0&sentry_future=1\
+                 &hsts=0&o=1&p=1",
                 app.base
             ))
             .body(one(&ids[0])),

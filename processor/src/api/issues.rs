@@ -1,28 +1,33 @@
 //! Issues, errors grouped into problems:
 //!
-//! - `GET /api/projects/{id}/issues?status=&sort=&query=&limit=&cursor=`: `status`
-//!   `unresolved` (default), `resolved`, `ignored` or `all`; `sort` `last_seen` (default),
-//!   `first_seen` or `count`; `query` matches the title; `cursor` is the previous page's `next`.
+//! - `GET /api/projects/{id}/issues?status=&sort=&query=&release=&environment=&limit=&cursor=`:
+//!   `status` `unresolved` (default), `resolved`, `ignored` or `all`; `sort` `last_seen`
+//!   (default), `first_seen` or `count`; `query` matches the title; `release` and
+//!   `environment` keep the issues with at least one event of that release and environment
+//!   (both: one event of both); `cursor` is the previous page's `next`.
 //! - `GET /api/projects/{id}/issues/{issue_id}`
-//! - `GET /api/projects/{id}/issues/{issue_id}/events?limit=&before=`: its events, newest first.
+//! - `GET /api/projects/{id}/issues/{issue_id}/events?since=&until=&release=&environment=&limit=&before=`:
+//!   its events, newest first, filtered as the project's events are.
 //! - `PATCH /api/projects/{id}/issues/{issue_id}` with `{"status": "resolved"}` (or
 //!   `unresolved`, `ignored`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::event::ProjectId;
+use shared::query::{NoParams, Query};
 
-use super::events::{PageQuery, page};
+use super::events::{EventsQuery, page};
 use super::{ApiError, DEFAULT_LIMIT, MAX_LIMIT, authorize, invalid};
-use crate::issues::{Issue, Sort, Status};
+use crate::issues::{Issue, IssueFilter, Sort, Status};
 use crate::startup::ApiState;
-use crate::store::EventFilter;
 
 #[derive(Debug, Deserialize)]
 pub struct IssuesQuery {
     status: Option<String>,
     sort: Option<String>,
     query: Option<String>,
+    release: Option<String>,
+    environment: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -30,7 +35,7 @@ pub struct IssuesQuery {
 pub async fn list_issues(
     request: HttpRequest,
     project: web::Path<String>,
-    query: web::Query<IssuesQuery>,
+    query: Query<IssuesQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project)?;
@@ -70,9 +75,15 @@ pub async fn list_issues(
         .as_deref()
         .map(str::trim)
         .filter(|q| !q.is_empty());
+    let filter = IssueFilter {
+        status,
+        query: query_text,
+        release: query.release.as_deref(),
+        environment: query.environment.as_deref(),
+    };
     let mut issues = state
         .issues
-        .list(project, status, sort, query_text, offset, limit + 1)
+        .list(project, &filter, sort, offset, limit + 1)
         .await?;
     let next = if issues.len() as i64 > limit {
         issues.truncate(limit as usize);
@@ -97,6 +108,7 @@ async fn find(state: &ApiState, project: ProjectId, issue: &str) -> Result<Issue
 pub async fn get_issue(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
@@ -107,17 +119,13 @@ pub async fn get_issue(
 pub async fn issue_events(
     request: HttpRequest,
     path: web::Path<(String, String)>,
-    query: web::Query<PageQuery>,
+    query: Query<EventsQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
     let issue = find(&state, project, &issue).await?;
-    let filter = EventFilter {
-        routing_keys: None,
-        issue: Some(issue.id),
-    };
-    page(&state, project, &filter, &query).await
+    page(&state, project, None, Some(issue.id), &query).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +137,7 @@ pub struct IssueUpdate {
 pub async fn update_issue(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     update: web::Json<IssueUpdate>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {

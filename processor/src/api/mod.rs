@@ -1,7 +1,13 @@
 //! The read API, behind `Authorization: Bearer <processor.admin_token>`: what every handler
-//! shares (authorization, errors, paging limits). The handlers are in [`events`], [`issues`]
-//! and [`stats`].
+//! shares (authorization, errors, paging limits, how times and ids are read). The handlers
+//! are in [`events`], [`issues`], [`stats`] and [`sourcemaps`].
+//!
+//! Query strings are strict (`shared::query`): a parameter an endpoint does not support is a
+//! 400 naming it. Times are written as `shared::time` says (`2026-12-07T10:15:21.123Z`) and
+//! read as RFC 3339 or milliseconds since the epoch; event ids are written as 32 lower-case
+//! hex digits and read with or without dashes.
 
+mod buckets;
 mod events;
 mod issues;
 pub mod sourcemaps;
@@ -11,11 +17,12 @@ pub use events::{get_event, list_events};
 pub use issues::{get_issue, issue_events, list_issues, update_issue};
 pub use stats::stats;
 
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use shared::event::ProjectId;
+use chrono::{DateTime, Utc};
+use shared::event::{EventId, ProjectId};
 
 use crate::startup::ApiState;
 use crate::store::StoreError;
@@ -37,8 +44,6 @@ pub enum ApiError {
     UnknownIssue(String),
     #[error("invalid parameter {name}: {reason}")]
     InvalidParameter { name: &'static str, reason: String },
-    #[error("invalid query string: {0}")]
-    InvalidQuery(String),
     #[error("invalid body: {0}")]
     InvalidBody(String),
     #[error("the database is unavailable")]
@@ -53,9 +58,7 @@ impl ResponseError for ApiError {
             ApiError::UnknownProject(_) | ApiError::UnknownEvent(_) | ApiError::UnknownIssue(_) => {
                 StatusCode::NOT_FOUND
             }
-            ApiError::InvalidParameter { .. }
-            | ApiError::InvalidQuery(_)
-            | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidParameter { .. } | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -72,12 +75,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// A query string that does not fit the handler's query type (`limit=abc`): answered like
-/// every other client error, instead of actix's plain-text default.
-pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::InvalidQuery(error.to_string()).into()
-}
-
 /// A JSON body that does not parse is a 400 with a JSON body, like every other error.
 pub fn body_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     ApiError::InvalidBody(error.to_string()).into()
@@ -88,6 +85,35 @@ pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> ApiError
         name,
         reason: reason.into(),
     }
+}
+
+/// RFC 3339 (`2026-11-25T10:00:00Z`, any offset) or milliseconds since the epoch.
+pub(crate) fn instant(name: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return DateTime::from_timestamp_millis(ms).ok_or_else(|| invalid(name, "out of range"));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            invalid(
+                name,
+                "expected RFC 3339 (2026-11-25T10:00:00Z) or milliseconds since the epoch",
+            )
+        })
+}
+
+/// An optional `name` instant.
+pub(crate) fn optional_instant(
+    name: &'static str,
+    text: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|text| instant(name, text)).transpose()
+}
+
+/// An event id as written anywhere: 32 hex digits, with or without dashes, any case.
+pub(crate) fn event_id(name: &'static str, text: &str) -> Result<EventId, ApiError> {
+    text.parse::<EventId>()
+        .map_err(|_| invalid(name, "must be an event id: 32 hex digits, dashes optional"))
 }
 
 /// Checks the bearer token, then that the project exists.
@@ -117,4 +143,37 @@ pub(crate) fn authorize(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_accept_rfc3339_and_millis() {
+        assert_eq!(
+            instant("since", "1750000000000").ok(),
+            DateTime::from_timestamp_millis(1_750_000_000_000)
+        );
+        assert_eq!(
+            instant("since", "2025-06-15T17:06:40+02:00").ok(),
+            DateTime::from_timestamp_millis(1_750_000_000_000)
+        );
+        assert!(instant("since", "yesterday").is_err());
+    }
+
+    #[test]
+    fn event_ids_are_read_with_or_without_dashes_in_any_case() {
+        let simple = "0b5c3d0e6a7f4c1b9e2d8f6a4c3b2a19";
+        let expected = event_id("event_id", simple).ok();
+        assert!(expected.is_some());
+        for text in [
+            "0b5c3d0e-6a7f-4c1b-9e2d-8f6a4c3b2a19",
+            "0B5C3D0E6A7F4C1B9E2D8F6A4C3B2A19",
+            "0B5C3D0E-6A7F-4C1B-9E2D-8F6A4C3B2A19",
+        ] {
+            assert_eq!(event_id("event_id", text).ok(), expected, "{text}");
+        }
+        assert!(event_id("event_id", "0b5c3d0e").is_err());
+    }
 }

@@ -22,6 +22,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures::StreamExt;
 use serde::Deserialize;
 use shared::event::ProjectId;
+use shared::query::{NoParams, Query};
 use uuid::Uuid;
 
 use super::{ApiError, authorize, invalid};
@@ -176,6 +177,7 @@ async fn store_upload(
 pub async fn upload(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     multipart: Multipart,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
@@ -187,6 +189,7 @@ pub async fn upload(
 pub async fn upload_by_debug_id(
     request: HttpRequest,
     project: web::Path<String>,
+    _: Query<NoParams>,
     multipart: Multipart,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
@@ -201,6 +204,7 @@ fn listing(sourcemaps: Vec<crate::artifacts::SourceMapInfo>) -> HttpResponse {
 pub async fn list(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
@@ -218,7 +222,7 @@ pub struct DebugIdQuery {
 pub async fn list_by_debug_id(
     request: HttpRequest,
     project: web::Path<String>,
-    query: web::Query<DebugIdQuery>,
+    query: Query<DebugIdQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
     let project = authorize(&request, &state, &project)?;
@@ -236,6 +240,7 @@ pub async fn list_by_debug_id(
 pub async fn delete(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, sourcemap) = path.into_inner();
@@ -253,6 +258,7 @@ pub async fn delete(
 pub async fn delete_release(
     request: HttpRequest,
     path: web::Path<(String, String)>,
+    _: Query<NoParams>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();

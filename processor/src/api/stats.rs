@@ -1,95 +1,92 @@
-//! `GET /api/projects/{id}/stats?since=&until=&interval=`: counts per routing key per bucket.
+//! `GET /api/projects/{id}/stats?since=&until=&interval=&tz=&environment=&release=`: counts
+//! per routing key per bucket, every bucket of the range listed (empty ones too, so a chart
+//! needs no gap filling). Where buckets begin and end: [`super::buckets`].
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
+use shared::query::Query;
 
-use super::{ApiError, authorize, invalid};
+use super::buckets::{BucketError, buckets};
+use super::{ApiError, authorize, invalid, optional_instant};
 use crate::startup::ApiState;
+use crate::store::CountFilter;
 
-const MAX_BUCKETS: i64 = 2000;
+const MAX_BUCKETS: usize = 2000;
 
 #[derive(Debug, Deserialize)]
 pub struct StatsQuery {
     since: Option<String>,
     until: Option<String>,
     interval: Option<String>,
+    tz: Option<String>,
+    environment: Option<String>,
+    release: Option<String>,
 }
 
 pub async fn stats(
     request: HttpRequest,
     project: web::Path<String>,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project)?;
-    let now = Utc::now();
-    let until = query
-        .until
-        .as_deref()
-        .map(|t| instant("until", t))
-        .transpose()?
-        .unwrap_or(now);
-    let since = query
-        .since
-        .as_deref()
-        .map(|t| instant("since", t))
-        .transpose()?
-        .unwrap_or(until - Duration::hours(24));
+    let until = optional_instant("until", query.until.as_deref())?.unwrap_or_else(Utc::now);
+    let since =
+        optional_instant("since", query.since.as_deref())?.unwrap_or(until - Duration::hours(24));
     let interval = query
         .interval
         .as_deref()
         .map(interval_secs)
         .transpose()?
         .unwrap_or(3600);
+    let zone = match query.tz.as_deref() {
+        None => Tz::UTC,
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            invalid(
+                "tz",
+                format!("{name:?} is not an IANA time zone (like Europe/Berlin or UTC)"),
+            )
+        })?,
+    };
     if since >= until {
         return Err(invalid("since", "must be before until"));
     }
-    let span = (until - since).num_seconds();
-    if span / interval > MAX_BUCKETS {
-        return Err(invalid(
-            "interval",
-            format!("too small for this range: more than {MAX_BUCKETS} buckets"),
-        ));
-    }
+    let range =
+        buckets(since, until, interval, zone, MAX_BUCKETS).map_err(|error| match error {
+            BucketError::TooMany(_) => {
+                invalid("interval", format!("too small for this range: {error}"))
+            }
+            BucketError::ZoneNeedsCalendarInterval => invalid("tz", error.to_string()),
+        })?;
 
-    let counts = state.store.counts(project, since, until, interval).await?;
-    let mut buckets: BTreeMap<DateTime<Utc>, BTreeMap<String, i64>> = BTreeMap::new();
-    // Every bucket of the range, empty ones too, so a chart needs no gap filling.
-    let mut start = since;
-    while start < until {
-        buckets.insert(start, BTreeMap::new());
-        start += Duration::seconds(interval);
-    }
+    let filter = CountFilter {
+        environment: query.environment.as_deref(),
+        release: query.release.as_deref(),
+    };
+    let counts = state
+        .store
+        .counts(project, &range.starts, range.until, &filter)
+        .await?;
+    let mut per_bucket: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); range.starts.len()];
     for (bucket, key, count) in counts {
-        buckets.entry(bucket).or_default().insert(key, count);
+        if let Some(counts) = per_bucket.get_mut(bucket) {
+            counts.insert(key, count);
+        }
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
-        "since": since.to_rfc3339(),
-        "until": until.to_rfc3339(),
+        "since": shared::time::format(range.starts[0]),
+        "until": shared::time::format(range.until),
         "interval_secs": interval,
-        "buckets": buckets.into_iter().map(|(start, counts)| serde_json::json!({
-            "start": start.to_rfc3339(),
+        "tz": zone.name(),
+        "buckets": range.starts.iter().zip(per_bucket).map(|(start, counts)| serde_json::json!({
+            "start": shared::time::format(*start),
             "counts": counts,
         })).collect::<Vec<_>>(),
     })))
-}
-
-/// RFC 3339 (`2026-11-25T10:00:00Z`) or milliseconds since the epoch.
-fn instant(name: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return DateTime::from_timestamp_millis(ms).ok_or_else(|| invalid(name, "out of range"));
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            invalid(
-                name,
-                "expected RFC 3339 (2026-11-25T10:00:00Z) or milliseconds since the epoch",
-            )
-        })
 }
 
 /// `300`, `30s`, `5m`, `1h` or `1d`.
@@ -133,15 +130,5 @@ mod tests {
         assert!(interval_secs("5w").is_err());
         assert!(interval_secs("-5").is_err());
         assert!(interval_secs("999999999999d").is_err());
-    }
-
-    #[test]
-    fn instants_accept_rfc3339_and_millis() {
-        assert_eq!(
-            instant("since", "1750000000000").ok(),
-            DateTime::from_timestamp_millis(1_750_000_000_000)
-        );
-        assert!(instant("since", "2026-11-25T10:00:00Z").is_ok());
-        assert!(instant("since", "yesterday").is_err());
     }
 }

@@ -8,8 +8,8 @@ use shared::event::{Client, Detail, Event, EventId, User};
 use shared::testing::{ADMIN_TOKEN, TestEnv};
 
 use crate::support::{
-    TestApp, at, event, expected_json, id_of, ids, js_error, json, now, pageview, publish,
-    publisher, vital,
+    TestApp, api_time, at, event, expected_json, id_of, ids, js_error, json, now, pageview,
+    publish, publisher, vital,
 };
 
 /// One event of every kind, each received a second after the one before.
@@ -131,8 +131,6 @@ async fn every_kind_of_event_is_stored_and_read_back() {
             event.routing_key()
         );
         assert_eq!(stored, expected_json(event), "{}", event.routing_key());
-        let back: Event = serde_json::from_value(stored).expect("an event");
-        assert_eq!(&back, event);
     }
     let stored = app.event(error.event_id).await.expect("stored");
     assert_eq!(stored["contexts"]["os"]["name"], "Linux");
@@ -145,7 +143,19 @@ async fn every_kind_of_event_is_stored_and_read_back() {
             .as_str()
             .is_some_and(|stack| stack.contains("at checkout (app.js:10:5)"))
     );
-    assert_eq!(stored["received_at"], error.received_at.timestamp_millis());
+    // One time format across the API, and ids without dashes, as the collector answers them.
+    assert_eq!(stored["received_at"], api_time(error.received_at));
+    assert_eq!(stored["timestamp"], api_time(error.timestamp));
+    assert!(
+        stored["received_at"]
+            .as_str()
+            .is_some_and(|t| t.len() == 24 && t.ends_with('Z')),
+        "{stored}"
+    );
+    assert_eq!(
+        stored["event_id"],
+        error.event_id.as_uuid().simple().to_string()
+    );
     assert_eq!(stored["client"]["ip"], "203.0.113.7");
     assert_eq!(stored["tags"]["plan"], "pro");
     let stored = app.event(vital.event_id).await.expect("stored");
@@ -169,14 +179,17 @@ async fn every_kind_of_event_is_stored_and_read_back() {
         let stored = app.event(event.event_id).await.expect("stored");
         assert_eq!(stored["routing_key"], key);
     }
-    // The hyphenated form of the id names the same event.
-    let (status, stored) = app
-        .get(&format!(
-            "/api/projects/1/events/{}",
-            click.event_id.as_uuid().hyphenated()
-        ))
-        .await;
-    assert_eq!((status, id_of(&stored)), (200, click.event_id));
+    // The hyphenated form of the id names the same event, in either case, and the answer
+    // writes the id as always.
+    let hyphenated = click.event_id.as_uuid().hyphenated().to_string();
+    for asked in [hyphenated.clone(), hyphenated.to_uppercase()] {
+        let (status, stored) = app.get(&format!("/api/projects/1/events/{asked}")).await;
+        assert_eq!(status, 200, "{asked}: {stored}");
+        assert_eq!(
+            stored["event_id"],
+            click.event_id.as_uuid().simple().to_string()
+        );
+    }
     // Another project sees none of it.
     let (status, _) = app
         .get(&format!("/api/projects/2/events/{}", error.event_id))
@@ -257,31 +270,62 @@ async fn stats_count_per_routing_key_and_bucket() {
         js_error("too early", t - Duration::milliseconds(1)),
         pageview(minutes(120)),
     ];
+    // Of another environment and release.
+    let staged = Event {
+        environment: Some("staging".into()),
+        release: Some("1.5.0".into()),
+        ..vital(minutes(90))
+    };
     publish(&publisher, &counted).await;
     publish(&publisher, &outside).await;
+    publish(&publisher, std::slice::from_ref(&staged)).await;
     app.wait_for_events(&ids(&counted)).await;
     app.wait_for_events(&ids(&outside)).await;
+    app.wait_for_events(&[staged.event_id]).await;
 
     let since = t.timestamp_millis();
     let until = minutes(120).timestamp_millis();
-    let (status, body) = app
-        .get(&format!(
-            "/api/projects/1/stats?since={since}&until={until}&interval=1h"
-        ))
-        .await;
+    let hourly = |since: i64, until: i64, more: &str| {
+        format!("/api/projects/1/stats?since={since}&until={until}&interval=1h{more}")
+    };
+    let (status, body) = app.get(&hourly(since, until, "")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
         json!({
-            "since": t.to_rfc3339(),
-            "until": minutes(120).to_rfc3339(),
+            "since": "2026-01-01T00:00:00.000Z",
+            "until": "2026-01-01T02:00:00.000Z",
             "interval_secs": 3600,
+            "tz": "UTC",
             "buckets": [
-                { "start": t.to_rfc3339(), "counts": { "error.js": 3 } },
-                { "start": minutes(60).to_rfc3339(), "counts": { "perf.vital": 2 } },
+                { "start": "2026-01-01T00:00:00.000Z", "counts": { "error.js": 3 } },
+                { "start": "2026-01-01T01:00:00.000Z", "counts": { "perf.vital": 3 } },
             ],
         })
     );
+    // Buckets start on the hour whatever the range: since is rounded down to its bucket's
+    // start, until up to its bucket's end.
+    let (status, unaligned) = app
+        .get(&hourly(
+            minutes(25).timestamp_millis(),
+            minutes(95).timestamp_millis(),
+            "",
+        ))
+        .await;
+    assert_eq!(status, 200, "{unaligned}");
+    assert_eq!(unaligned, body);
+
+    // Of one environment, or one release.
+    let vitals_of = |body: &Value| body["buckets"][1]["counts"]["perf.vital"].clone();
+    let (_, production) = app
+        .get(&hourly(since, until, "&environment=production"))
+        .await;
+    assert_eq!(vitals_of(&production), json!(2), "{production}");
+    let (_, staging) = app.get(&hourly(since, until, "&environment=staging")).await;
+    assert_eq!(vitals_of(&staging), json!(1), "{staging}");
+    assert_eq!(staging["buckets"][0]["counts"], json!({}), "{staging}");
+    let (_, release) = app.get(&hourly(since, until, "&release=1.5.0")).await;
+    assert_eq!(release, staging);
 
     // RFC 3339 bounds and smaller buckets, empty ones included.
     let (status, body) = app
@@ -303,8 +347,35 @@ async fn stats_count_per_routing_key_and_bucket() {
             json!({ "error.js": 1 }),
             json!({ "error.js": 2 }),
             json!({ "perf.vital": 1 }),
-            json!({ "perf.vital": 1 }),
+            json!({ "perf.vital": 2 }),
         ]
+    );
+
+    // Days start at midnight UTC, or at the reader's midnight with tz: in New York, the
+    // first hour's events and the one just before it are all of 2025-12-31.
+    let (status, utc_days) = app
+        .get(&format!(
+            "/api/projects/1/stats?since={since}&until={until}&interval=1d"
+        ))
+        .await;
+    assert_eq!(status, 200, "{utc_days}");
+    assert_eq!(
+        utc_days["buckets"],
+        json!([{ "start": "2026-01-01T00:00:00.000Z",
+                 "counts": { "behavior.pageview": 1, "error.js": 3, "perf.vital": 3 } }])
+    );
+    let (status, new_york) = app
+        .get(&format!(
+            "/api/projects/1/stats?since={since}&until={until}&interval=1d&tz=America/New_York"
+        ))
+        .await;
+    assert_eq!(status, 200, "{new_york}");
+    assert_eq!(new_york["tz"], "America/New_York");
+    assert_eq!(new_york["until"], "2026-01-01T05:00:00.000Z");
+    assert_eq!(
+        new_york["buckets"],
+        json!([{ "start": "2025-12-31T05:00:00.000Z",
+                 "counts": { "behavior.pageview": 1, "error.js": 4, "perf.vital": 3 } }])
     );
 
     for interval in ["5w", "0", "-1h", "1s"] {
@@ -316,6 +387,16 @@ async fn stats_count_per_routing_key_and_bucket() {
         assert_eq!(status, 400, "interval={interval}: {body}");
         assert_error_names(&body, "interval");
     }
+    for tz in ["Mars/Olympus_Mons", "+02:00"] {
+        let (status, body) = app.get(&format!("/api/projects/1/stats?tz={tz}")).await;
+        assert_eq!(status, 400, "tz={tz}: {body}");
+        assert_error_names(&body, "tz");
+    }
+    let (status, body) = app
+        .get("/api/projects/1/stats?interval=7h&tz=Europe/Berlin")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "tz");
     let (status, body) = app
         .get(&format!(
             "/api/projects/1/stats?since={until}&until={since}"
@@ -424,6 +505,42 @@ async fn the_read_api_rejects_what_it_cannot_answer() {
     assert_eq!(status, 400, "{body}");
     assert_error_names(&body, "interval");
 
+    // A parameter an endpoint does not support is refused by name, on every endpoint,
+    // rather than answered as if it were not there.
+    for (path, supported) in [
+        (
+            "/api/projects/1/events?url=https://shop.example/",
+            "kind, since, until, release, environment, limit, before",
+        ),
+        ("/api/projects/1/events?kind=error&url=x", "kind, since"),
+        (event_path.as_str(), "none"),
+        ("/api/projects/1/stats?url=x", "since, until, interval, tz"),
+        (
+            "/api/projects/1/issues?url=x",
+            "status, sort, query, release",
+        ),
+        ("/api/projects/1/issues/1?url=x", "none"),
+        (
+            "/api/projects/1/issues/1/events?url=x",
+            "since, until, release",
+        ),
+        ("/api/projects/1/releases/1.0/sourcemaps?url=x", "none"),
+        ("/api/projects/1/sourcemaps?url=x", "debug_id"),
+        ("/healthz?url=x", "none"),
+        ("/readyz?url=x", "none"),
+        ("/metrics?url=x", "none"),
+    ] {
+        let path = if path.contains('?') {
+            path.to_owned()
+        } else {
+            format!("{path}?url=x")
+        };
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_error_names(&body, r#"unknown query parameter "url""#);
+        assert_error_names(&body, &format!("(supported: {supported}"));
+    }
+
     let (status, body) = app.get("/api/nowhere").await;
     assert_eq!(status, 404, "{body}");
     assert_error_names(&body, "endpoint");
@@ -431,6 +548,145 @@ async fn the_read_api_rejects_what_it_cannot_answer() {
     // None of it touched the stored event.
     let (events, _) = app.list("").await;
     assert_eq!(listed_ids(&events), vec![stored.event_id]);
+
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_issues_filter_by_time_release_and_environment() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    let base = now() - Duration::hours(1);
+    let t = |seconds: i64| base + Duration::seconds(seconds);
+    let of = |release: &str, environment: &str, event: Event| Event {
+        release: Some(release.into()),
+        environment: Some(environment.into()),
+        ..event
+    };
+    // Two problems: "old" only in 1.0 production, "new" in 1.0 and 2.0 staging.
+    let old = Event {
+        stack: Some("Error: old\n    at pay (https://shop.example/pay.js:3:1)".into()),
+        ..of("1.0", "production", js_error("old", t(1)))
+    };
+    let new_1 = of("1.0", "production", js_error("new", t(2)));
+    let new_2 = of("2.0", "staging", js_error("new", t(3)));
+    let view = of("2.0", "production", pageview(t(4)));
+    let all = [old.clone(), new_1.clone(), new_2.clone(), view.clone()];
+    publish(&publisher, &all).await;
+    app.wait_for_events(&ids(&all)).await;
+
+    let listed = |query: String| {
+        let app = &app;
+        async move { listed_ids(&app.list(&query).await.0) }
+    };
+    let millis = |seconds: i64| t(seconds).timestamp_millis();
+    // since inclusive, until exclusive, as milliseconds or RFC 3339.
+    assert_eq!(
+        listed(format!("since={}&until={}", millis(2), millis(4))).await,
+        vec![new_2.event_id, new_1.event_id]
+    );
+    assert_eq!(
+        listed(format!(
+            "since={}",
+            t(3).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ))
+        .await,
+        vec![view.event_id, new_2.event_id]
+    );
+    assert_eq!(
+        listed("release=2.0".into()).await,
+        vec![view.event_id, new_2.event_id]
+    );
+    assert_eq!(
+        listed("environment=production&kind=error".into()).await,
+        vec![new_1.event_id, old.event_id]
+    );
+    assert_eq!(
+        listed("release=2.0&environment=production".into()).await,
+        vec![view.event_id]
+    );
+    assert_eq!(listed("release=3.0".into()).await, vec![]);
+    // Paging keeps the filter.
+    let (page, next) = app.list("release=1.0&limit=1").await;
+    assert_eq!(listed_ids(&page), vec![new_1.event_id]);
+    let (page, next) = app
+        .list(&format!(
+            "release=1.0&limit=1&before={}",
+            next.expect("a next page")
+        ))
+        .await;
+    assert_eq!((listed_ids(&page), next), (vec![old.event_id], None));
+    let (status, body) = app
+        .get(&format!(
+            "/api/projects/1/events?since={}&until={}",
+            millis(3),
+            millis(2)
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_error_names(&body, "since");
+
+    // Issues with an event of that release or environment.
+    let titles = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app.get(&format!("/api/projects/1/issues?{query}")).await;
+            assert_eq!(status, 200, "?{query}: {body}");
+            let mut titles: Vec<String> = body["issues"]
+                .as_array()
+                .expect("issues")
+                .iter()
+                .map(|issue| issue["title"].as_str().expect("a title").to_owned())
+                .collect();
+            titles.sort();
+            titles
+        }
+    };
+    let both = vec!["Error: new".to_owned(), "Error: old".to_owned()];
+    assert_eq!(titles("").await, both);
+    assert_eq!(titles("release=1.0").await, both);
+    assert_eq!(titles("release=2.0").await, vec!["Error: new".to_owned()]);
+    assert_eq!(
+        titles("environment=staging").await,
+        vec!["Error: new".to_owned()]
+    );
+    // Both: one event of both.
+    assert!(titles("release=1.0&environment=staging").await.is_empty());
+    assert!(titles("release=3.0").await.is_empty());
+
+    // An issue's times are written as every time of the API.
+    let issue = app.event(new_1.event_id).await.expect("stored")["issue_id"].clone();
+    let (status, body) = app.get(&format!("/api/projects/1/issues/{issue}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["first_seen"], api_time(new_1.received_at), "{body}");
+    assert_eq!(body["last_seen"], api_time(new_2.received_at), "{body}");
+
+    // An issue's events, filtered the same way.
+    let issue_events = |query: String| {
+        let app = &app;
+        let issue = issue.clone();
+        async move {
+            let (status, body) = app
+                .get(&format!("/api/projects/1/issues/{issue}/events?{query}"))
+                .await;
+            assert_eq!(status, 200, "?{query}: {body}");
+            listed_ids(body["events"].as_array().expect("events"))
+        }
+    };
+    assert_eq!(
+        issue_events(String::new()).await,
+        vec![new_2.event_id, new_1.event_id]
+    );
+    assert_eq!(
+        issue_events(format!("until={}", millis(3))).await,
+        vec![new_1.event_id]
+    );
+    assert_eq!(
+        issue_events("environment=staging".into()).await,
+        vec![new_2.event_id]
+    );
 
     publisher.close().await;
     app.stop().await;

@@ -289,11 +289,20 @@ pub fn id_of(event: &Value) -> EventId {
         .unwrap_or_else(|| panic!("no event_id in {event}"))
 }
 
-/// What the API should return for `event`: the event as published, plus its routing key.
+/// What the API should return for `event`: the event as published, plus its routing key,
+/// with the API's id and times (`0b5c…2a19`, `2026-12-07T10:15:21.123Z`).
 pub fn expected_json(event: &Event) -> Value {
     let mut expected = serde_json::to_value(event).unwrap_or_else(|e| panic!("{e}"));
     expected["routing_key"] = event.routing_key().as_str().into();
+    expected["event_id"] = event.event_id.as_uuid().simple().to_string().into();
+    expected["timestamp"] = api_time(event.timestamp).into();
+    expected["received_at"] = api_time(event.received_at).into();
     expected
+}
+
+/// A time as the API writes it, spelled out here rather than by the code under test.
+pub fn api_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The processor's database, looked at directly.
