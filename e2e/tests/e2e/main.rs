@@ -8,3 +8,4 @@ mod secrets;
 mod sentry_sdk;
 mod sourcemaps;
 mod support;
+mod test_script;
