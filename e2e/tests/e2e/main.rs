@@ -4,6 +4,7 @@
 
 mod faults;
 mod pipeline;
+mod readme;
 mod secrets;
 mod sentry_sdk;
 mod sourcemaps;
