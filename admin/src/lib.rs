@@ -9,8 +9,9 @@
 //! republished copy, so a replay interrupted at any point loses nothing.
 //!
 //! [`sourcemaps`] uploads a build's source maps to the processor's API, lists and deletes
-//! them.
+//! them. [`cli`] is the command line of `frontmon-admin`.
 
+pub mod cli;
 pub mod sourcemaps;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
@@ -19,7 +20,7 @@ use shared::config::Settings;
 use shared::topology::{Topology, queue_depth};
 
 /// Where parked messages are taken from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
     /// `<processor.queue>.dead`, back to the processor's queue.
     Processor,
@@ -27,21 +28,6 @@ pub enum Source {
     Alerter,
     /// `<exchange>.unroutable`, back to the exchange.
     Unroutable,
-}
-
-impl std::str::FromStr for Source {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "processor" => Ok(Source::Processor),
-            "alerter" => Ok(Source::Alerter),
-            "unroutable" => Ok(Source::Unroutable),
-            other => Err(format!(
-                "unknown source {other:?}: processor, alerter or unroutable"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

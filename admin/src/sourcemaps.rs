@@ -19,16 +19,6 @@ use serde_json::Value;
 use shared::config::Settings;
 use shared::event::ProjectId;
 
-pub const USAGE: &str = "  frontmon-admin [--config PATH] sourcemaps upload [--release R] [--url-prefix P] [OPTIONS] DIR
-      upload every *.map under DIR with its minified file, named P/<path in DIR>
-      (P: ~ by default, ~/static/js or https://cdn.example/js); without --release
-      the maps are matched by their debug id, which each must have
-  frontmon-admin [--config PATH] sourcemaps list --release R | --debug-id ID [OPTIONS]
-  frontmon-admin [--config PATH] sourcemaps delete --release R | --id N [OPTIONS]
-      OPTIONS: --api URL (default http://127.0.0.1:<processor.listen port>),
-               --token T (default processor.admin_token),
-               --project N (default the only configured project)";
-
 /// How far from the end of a file its `sourceMappingURL` comment is looked for.
 const COMMENT_TAIL_BYTES: u64 = 4096;
 /// Files that may name a map in a `sourceMappingURL` comment.
@@ -507,97 +497,6 @@ pub struct Connection {
     pub project: Option<String>,
 }
 
-/// Parses what follows `sourcemaps` on the command line.
-pub fn parse(args: &[&str]) -> Result<(Command, Connection), SourcemapsError> {
-    let (&subcommand, mut rest) = args
-        .split_first()
-        .ok_or_else(|| usage("sourcemaps: upload, list or delete"))?;
-    let mut options: HashMap<&str, String> = HashMap::new();
-    let mut positional = Vec::new();
-    while let Some((&arg, tail)) = rest.split_first() {
-        rest = tail;
-        let Some(option) = arg.strip_prefix("--") else {
-            positional.push(arg);
-            continue;
-        };
-        let (key, value) = match option.split_once('=') {
-            Some((key, value)) => (key, value.to_owned()),
-            None => {
-                let (&value, tail) = rest
-                    .split_first()
-                    .ok_or_else(|| usage(format!("--{option} needs a value")))?;
-                rest = tail;
-                (option, value.to_owned())
-            }
-        };
-        let known = [
-            "release",
-            "url-prefix",
-            "debug-id",
-            "id",
-            "api",
-            "token",
-            "project",
-        ];
-        let Some(key) = known.into_iter().find(|known| *known == key) else {
-            return Err(usage(format!("unknown option --{key}")));
-        };
-        if options.insert(key, value).is_some() {
-            return Err(usage(format!("--{key} given twice")));
-        }
-    }
-    let connection = Connection {
-        api: options.remove("api"),
-        token: options.remove("token"),
-        project: options.remove("project"),
-    };
-    let release = options.remove("release");
-    if release.as_deref() == Some("") {
-        return Err(usage("--release is empty"));
-    }
-    let command = match subcommand {
-        "upload" => {
-            let [dir] = positional[..] else {
-                return Err(usage("upload takes one build directory"));
-            };
-            Command::Upload {
-                release,
-                url_prefix: options.remove("url-prefix").unwrap_or_else(|| "~".into()),
-                dir: PathBuf::from(dir),
-            }
-        }
-        "list" | "delete" => {
-            if !positional.is_empty() {
-                return Err(usage(format!("{subcommand} takes no directory")));
-            }
-            let debug_id = options.remove("debug-id");
-            let id = options.remove("id");
-            let selection = match (release, debug_id, id, subcommand) {
-                (Some(release), None, None, _) => Selection::Release(release),
-                (None, Some(debug_id), None, "list") => Selection::DebugId(debug_id),
-                (None, None, Some(id), "delete") => Selection::Id(
-                    id.parse()
-                        .map_err(|_| usage(format!("--id {id}: not a number")))?,
-                ),
-                (_, _, _, "list") => return Err(usage("list takes --release or --debug-id")),
-                _ => return Err(usage("delete takes --release or --id")),
-            };
-            if subcommand == "list" {
-                Command::List(selection)
-            } else {
-                Command::Delete(selection)
-            }
-        }
-        other => return Err(usage(format!("unknown command sourcemaps {other}"))),
-    };
-    if let Some(key) = options.keys().next() {
-        return Err(usage(format!(
-            "--{key} does not apply to sourcemaps {subcommand}"
-        )));
-    }
-    Ok((command, connection))
-}
-
 /// Runs a parsed command against the API; `Ok(false)` when an upload failed.
 pub async fn run(
     settings: &Settings,
@@ -659,50 +558,5 @@ mod tests {
             Some("maps/app.js.map")
         );
         assert_eq!(resolve("app.js", "../../x.map"), None);
-    }
-
-    #[test]
-    fn command_lines() {
-        let (command, connection) = parse(&[
-            "upload",
-            "--release",
-            "1.2",
-            "--url-prefix=~/static/js/",
-            "--api",
-            "http://p:9",
-            "dist",
-        ])
-        .unwrap();
-        assert_eq!(
-            command,
-            Command::Upload {
-                release: Some("1.2".into()),
-                url_prefix: "~/static/js/".into(),
-                dir: "dist".into(),
-            }
-        );
-        assert_eq!(connection.api.as_deref(), Some("http://p:9"));
-        let (command, _) = parse(&["upload", "dist"]).unwrap();
-        assert!(matches!(command, Command::Upload { release: None, .. }));
-        let (command, _) = parse(&["list", "--debug-id", "x"]).unwrap();
-        assert_eq!(command, Command::List(Selection::DebugId("x".into())));
-        let (command, _) = parse(&["delete", "--id", "7"]).unwrap();
-        assert_eq!(command, Command::Delete(Selection::Id(7)));
-        for bad in [
-            &[][..],
-            &["upload"],
-            &["upload", "a", "b"],
-            &["upload", "--release"],
-            &["upload", "--release", "", "dist"],
-            &["upload", "--bogus", "1", "dist"],
-            &["upload", "--id", "1", "dist"],
-            &["list"],
-            &["list", "--release", "1", "--debug-id", "x"],
-            &["delete", "--debug-id", "x"],
-            &["delete", "--id", "x"],
-            &["frobnicate"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} was accepted");
-        }
     }
 }

@@ -1,10 +1,12 @@
 //! Replaying parked messages against the real RabbitMQ; `sourcemaps`: the source map
-//! commands against a real processor.
+//! commands against a real processor; `cli`: the binary's command line.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-// One test binary for the crate: the module lives in `admin/`, not beside this file, where
-// cargo would build it as a second one.
+// One test binary for the crate: the modules live in `admin/`, not beside this file, where
+// cargo would build each as a second one.
+#[path = "admin/cli.rs"]
+mod cli;
 #[path = "admin/sourcemaps.rs"]
 mod sourcemaps;
 

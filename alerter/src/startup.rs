@@ -11,7 +11,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use prometheus_client::registry::Registry;
-use shared::config::Settings;
+use shared::config::{Service, Settings};
 use shared::consumer::ConsumeOptions;
 use shared::health::{Health, ReadyFlag};
 use shared::topology::Topology;
@@ -49,6 +49,7 @@ impl Application {
     /// Connects to the database (creating the alerter's schema), restores the rules' state,
     /// and binds the HTTP port; nothing is consumed until [`Application::run_until_stopped`].
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        settings.refuse_default_secrets(Service::Alerter)?;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let store = AlertStore::connect(&settings.database)

@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use ipnet::IpNet;
 use prometheus_client::registry::Registry;
-use shared::config::{Project, Settings};
+use shared::config::{Project, Service, Settings};
 use shared::event::ProjectId;
 use shared::health::Health;
 use shared::publisher::{Publisher, PublisherOptions};
@@ -69,6 +69,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        settings.refuse_default_secrets(Service::Collector)?;
         let publisher = Arc::new(
             Publisher::start(PublisherOptions {
                 url: settings.amqp.url.expose().to_owned(),

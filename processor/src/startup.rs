@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::registry::Registry;
-use shared::config::{Secret, Settings};
+use shared::config::{Secret, Service, Settings};
 use shared::consumer::{self, ConsumeOptions};
 use shared::event::ProjectId;
 use shared::health::{Health, ReadyFlag};
@@ -52,11 +52,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        if settings.processor.admin_token.expose() == shared::config::DEFAULT_ADMIN_TOKEN {
-            tracing::warn!(
-                "processor.admin_token is the default: set FRONTMON__PROCESSOR__ADMIN_TOKEN before exposing the read API."
-            );
-        }
+        settings.refuse_default_secrets(Service::Processor)?;
         let store = Store::connect(&settings.database).await?;
         let database_ready = ReadyFlag::default();
         database_ready.set(true);

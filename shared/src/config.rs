@@ -19,10 +19,12 @@ use url::Url;
 
 use crate::event::ProjectId;
 
-/// The read API's token when none is configured: fine on a laptop, never in a deployment.
+/// The read API's token when none is configured: fine on a laptop, never in a deployment
+/// (a service listening beyond loopback refuses it: [`Settings::refuse_default_secrets`]).
 pub const DEFAULT_ADMIN_TOKEN: &str = "change-me";
 
-/// The demo project's public key, shown in the README; replace it in any real deployment.
+/// The demo project's public key, shown in the README; replace it in any real deployment
+/// (the collector refuses it beyond loopback: [`Settings::refuse_default_secrets`]).
 pub const DEMO_PUBLIC_KEY: &str = "5f0c7a3e9b1d4e6f8a2c4b6d8e0f1a3c";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,9 +177,8 @@ pub struct AlerterSettings {
     /// How long one webhook call may take.
     #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
     pub webhook_timeout: Duration,
-    /// How long a failing channel is retried before the event is dead-lettered. The broker's
-    /// `consumer_timeout` must be longer: it closes a channel that holds a delivery unacked
-    /// for that long.
+    /// How long a failing channel is retried before the event is dead-lettered. The delivery
+    /// was acked when its notification was written, so this holds nothing on the broker.
     #[serde(rename = "retry_budget_secs", deserialize_with = "secs")]
     pub retry_budget: Duration,
     pub channels: Vec<ChannelSettings>,
@@ -521,7 +522,50 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("invalid configuration: {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error(
+        "refusing to start: {key} is {what}, which anyone can look up, and the {service} \
+         listens on {listen}, beyond this machine. {remedy}, or listen on 127.0.0.1 only"
+    )]
+    DefaultSecret {
+        key: String,
+        what: &'static str,
+        service: &'static str,
+        listen: SocketAddr,
+        remedy: &'static str,
+    },
 }
+
+/// The service that is starting, for [`Settings::refuse_default_secrets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Collector,
+    Processor,
+    Alerter,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Collector => "collector",
+            Service::Processor => "processor",
+            Service::Alerter => "alerter",
+        }
+    }
+}
+
+/// Whether only this machine can reach `listen`: 127.0.0.0/8 or ::1. `0.0.0.0` and `::`
+/// listen on every interface.
+fn is_loopback(listen: SocketAddr) -> bool {
+    listen.ip().to_canonical().is_loopback()
+}
+
+const ADMIN_TOKEN_REMEDY: &str = "Set a token of your own: FRONTMON__PROCESSOR__ADMIN_TOKEN=\
+    $(openssl rand -hex 16) in the environment, or admin_token under [processor] in the \
+    configuration file";
+
+const PUBLIC_KEY_REMEDY: &str = "Give the project a key of your own in the configuration \
+    file's [[projects]] (public_key = the output of `openssl rand -hex 16`, and \
+    allowed_origins = your site's origins)";
 
 impl Settings {
     /// Reads the file at `path` (if any) and the `FRONTMON__…` environment.
@@ -733,6 +777,55 @@ impl Settings {
         Ok(())
     }
 
+    /// Refuses the secrets everyone knows (the README's demo project key, the default admin
+    /// token) on a `service` that listens beyond loopback, where anyone could use them:
+    /// the collector checks the projects' keys; the processor and the alerter, whose APIs
+    /// take it, the admin token. On loopback (a laptop, the tests) they are fine.
+    pub fn refuse_default_secrets(&self, service: Service) -> Result<(), ConfigError> {
+        let listen = match service {
+            Service::Collector => self.collector.listen,
+            Service::Processor => self.processor.listen,
+            Service::Alerter => self.alerter.listen,
+        };
+        if is_loopback(listen) {
+            return Ok(());
+        }
+        let refuse = |key: String, what, remedy| {
+            Err(ConfigError::DefaultSecret {
+                key,
+                what,
+                service: service.name(),
+                listen,
+                remedy,
+            })
+        };
+        match service {
+            Service::Collector => {
+                if let Some(project) = self
+                    .projects
+                    .iter()
+                    .find(|project| project.public_key.matches(DEMO_PUBLIC_KEY))
+                {
+                    return refuse(
+                        format!("project {}'s public_key", project.id),
+                        "the demo key from the README",
+                        PUBLIC_KEY_REMEDY,
+                    );
+                }
+            }
+            Service::Processor | Service::Alerter => {
+                if self.processor.admin_token.expose() == DEFAULT_ADMIN_TOKEN {
+                    return refuse(
+                        "processor.admin_token".into(),
+                        "the documented default \"change-me\"",
+                        ADMIN_TOKEN_REMEDY,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn project(&self, id: ProjectId) -> Option<&Project> {
         self.projects.iter().find(|project| project.id == id)
     }
@@ -831,6 +924,66 @@ mod tests {
             Settings::load_from(Some(&path), env(&[])).expect("deploy/frontmon.toml is valid");
         let defaults = Settings::load_from(None, env(&[])).expect("defaults are valid");
         assert_eq!(format!("{documented:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn default_secrets_are_refused_beyond_loopback_only() {
+        let defaults = Settings::load_from(None, env(&[])).expect("defaults are valid");
+        for service in [Service::Collector, Service::Processor, Service::Alerter] {
+            let err = defaults
+                .refuse_default_secrets(service)
+                .expect_err("the defaults listen on 0.0.0.0");
+            let text = err.to_string();
+            assert!(text.contains(service.name()), "{text}");
+            assert!(text.contains("openssl rand -hex 16"), "{text}");
+            if service == Service::Collector {
+                assert!(text.contains("project 1's public_key"), "{text}");
+                assert!(text.contains("[[projects]]"), "{text}");
+            } else {
+                assert!(text.contains("processor.admin_token"), "{text}");
+                assert!(text.contains("FRONTMON__PROCESSOR__ADMIN_TOKEN"), "{text}");
+            }
+        }
+
+        for listen in [
+            "127.0.0.1:8080",
+            "127.1.2.3:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            let local = Settings::load_from(
+                None,
+                env(&[
+                    ("FRONTMON__COLLECTOR__LISTEN", listen),
+                    ("FRONTMON__PROCESSOR__LISTEN", listen),
+                    ("FRONTMON__ALERTER__LISTEN", listen),
+                ]),
+            )
+            .expect("valid");
+            for service in [Service::Collector, Service::Processor, Service::Alerter] {
+                local
+                    .refuse_default_secrets(service)
+                    .unwrap_or_else(|e| panic!("{listen}: {e}"));
+            }
+        }
+
+        // Beyond loopback with secrets of one's own; the key is compared case-insensitively.
+        let own = "[processor]\nlisten = \"[::]:8081\"\nadmin_token = \"a-real-token\"\n\
+                   [alerter]\nlisten = \"192.0.2.1:8082\"\n\
+                   [[projects]]\nid = 1\nname = \"shop\"\n\
+                   public_key = \"0123456789abcdef0123456789abcdef\"\n";
+        let settings = Settings::from_toml(own).expect("valid");
+        for service in [Service::Collector, Service::Processor, Service::Alerter] {
+            settings
+                .refuse_default_secrets(service)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let demo = own.replace(
+            "0123456789abcdef0123456789abcdef",
+            &DEMO_PUBLIC_KEY.to_ascii_uppercase(),
+        );
+        let settings = Settings::from_toml(&demo).expect("valid");
+        assert!(settings.refuse_default_secrets(Service::Collector).is_err());
     }
 
     #[test]

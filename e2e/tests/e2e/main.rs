@@ -4,6 +4,9 @@
 
 mod faults;
 mod pipeline;
+mod readme;
+mod secrets;
 mod sentry_sdk;
 mod sourcemaps;
 mod support;
+mod test_script;
