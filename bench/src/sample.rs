@@ -45,6 +45,7 @@ pub fn error_event(project: ProjectId, event_id: EventId, at: DateTime<Utc>) -> 
         received_at: at,
         detail: Detail::Error {},
         url: Some("https://shop.example/checkout/payment?cart=8f3a2c&step=2".into()),
+        route: None,
         message: Some(
             "TypeError: Cannot read properties of undefined (reading 'unitPrice')".into(),
         ),

@@ -143,6 +143,7 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
         received_at: now,
         detail,
         url: Some("https://shop.example/cart".into()),
+        route: None,
         message: message.map(Into::into),
         // The frame is named after the message: each message its own problem (issue), as
         // the cooldown tests need, and copies of one message the same problem.

@@ -222,6 +222,7 @@ pub fn event(detail: Detail, received_at: DateTime<Utc>) -> Event {
         received_at,
         detail,
         url: Some("https://shop.example/cart".into()),
+        route: None,
         message: None,
         stack: None,
         release: Some("1.4.2".into()),
