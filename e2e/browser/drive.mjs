@@ -6,6 +6,7 @@
 //                              [--timeout SECONDS] [--chromium PATH]
 //   node e2e/browser/drive.mjs --scenario bundle --bundle FILE [--mode sentry|native]
 //                              [--sdk 8|latest] --dsn DSN [--release R] ...
+//   node e2e/browser/drive.mjs --sdk 8|latest --scenario bundled-sdk --dsn DSN [--release R] ...
 //
 // It serves a small shop page (page/) from its own HTTP server on 127.0.0.1 (an ephemeral
 // port), with the chosen SDK bundled into an IIFE by esbuild (the npm packages ship no browser
@@ -25,6 +26,10 @@
 // at /static/app.min.js and calls its window.pay(), which throws. --mode sentry (the default):
 // the SDK is initialised first and reports the uncaught error; --mode native: no SDK at all, the
 // page catches the error and posts it to the collector's native endpoint itself.
+//
+// --scenario bundled-sdk: the SDK is not a script of its own but bundled with the site's code
+// (page/bundled/) into one minified file (bundleSiteWithSdk), served as /static/app.min.js;
+// four buttons, clicked one after the other, throw four errors from four places (README.md).
 
 import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -51,6 +56,7 @@ const SCENARIOS = [
   'tracing-static',
   'flood',
   'bundle',
+  'bundled-sdk',
 ];
 const MODES = ['sentry', 'native'];
 const CHROMIUM_ARGS = [
@@ -76,6 +82,7 @@ function usage() {
     '[--chromium PATH]\n' +
     '       node drive.mjs --scenario bundle --bundle FILE [--mode sentry|native] ' +
     '[--sdk 8|latest] --dsn DSN [--release R] [--timeout SECONDS] [--chromium PATH]\n' +
+    '       node drive.mjs --sdk 8|latest --scenario bundled-sdk --dsn DSN [--release R] ...\n' +
     `scenarios: ${SCENARIOS.join(', ')}`
   );
 }
@@ -230,6 +237,51 @@ async function bundleSdk(packageName) {
   return result.outputFiles[0].contents;
 }
 
+// The bundled-sdk scenario's script: the site's code and the SDK in one minified IIFE, the way
+// a site's build makes it. The SDK's wrappers get minified names, as on such a site.
+async function bundleSiteWithSdk(packageName) {
+  const result = await esbuild.build({
+    entryPoints: [path.join(PAGE_DIR, 'bundled', 'main.js')],
+    alias: { '@sentry/browser': packageName },
+    // esbuild resolves an alias from the working directory, wherever the driver runs from.
+    absWorkingDir: HERE,
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].contents;
+}
+
+const BUNDLED_SDK_PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>frontmon e2e shop (SDK bundled into the site's script)</title>
+  <script src="/config.js"></script>
+</head>
+<body>
+  <main id="content">
+    <h1>Checkout</h1>
+    <button id="confirm" type="button">Confirm</button>
+    <button id="refresh" type="button">Refresh cart</button>
+    <button id="pay" type="button">Pay</button>
+    <button id="settings" type="button">Settings</button>
+  </main>
+  <!-- The site's one script: its code and the Sentry SDK, bundled and minified. -->
+  <script src="/static/app.min.js"></script>
+</body>
+</html>
+`;
+
+// The bundled-sdk scenario's buttons, clicked in this order, each once the SDK has processed
+// the error of the one before. The rejection comes first: the SDK ignores a global
+// unhandledrejection in the same turn as an error its wrappers rethrew (`shouldIgnoreOnError`).
+const BUNDLED_SDK_CLICKS = ['#confirm', '#refresh', '#pay', '#settings'];
+
 // ---- The bundle scenario's page: a site's minified build, with or without the SDK. ----
 
 function bundlePageHtml(mode) {
@@ -347,8 +399,9 @@ function listen(server) {
   });
 }
 
-// `bundle`: {js, mode}, the bundle scenario's minified build and mode, which then has the page.
-async function startPageServer({ sentryJs, config, bundle }) {
+// `bundle`: {js, mode}, the bundle scenario's minified build and mode, which then has the page;
+// `siteJs`: the bundled-sdk scenario's script, which then has the page.
+async function startPageServer({ sentryJs, config, bundle, siteJs }) {
   const files = {
     '/': ['index.html', 'text/html; charset=utf-8'],
     '/index.html': ['index.html', 'text/html; charset=utf-8'],
@@ -360,7 +413,13 @@ async function startPageServer({ sentryJs, config, bundle }) {
     const { pathname } = new URL(req.url, 'http://127.0.0.1');
     const headers = { 'cache-control': 'no-store' };
     try {
-      if (bundle && (pathname === '/' || pathname === '/index.html')) {
+      if (siteJs && (pathname === '/' || pathname === '/index.html')) {
+        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+        res.end(BUNDLED_SDK_PAGE_HTML);
+      } else if (siteJs && pathname === '/static/app.min.js') {
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+        res.end(siteJs);
+      } else if (bundle && (pathname === '/' || pathname === '/index.html')) {
         res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
         res.end(bundlePageHtml(bundle.mode));
       } else if (bundle && pathname === '/bundle-page.js') {
@@ -566,6 +625,18 @@ function watchRequests(page, dsnOrigin) {
   };
 }
 
+// bundled-sdk: one error per button, each waited for in the SDK's beforeSend; then flushed.
+async function clickThroughBundledSdk(page) {
+  for (const [at, button] of BUNDLED_SDK_CLICKS.entries()) {
+    await page.click(button);
+    // No timeout of its own: the scenario's (--timeout) bounds the whole.
+    await page.waitForFunction((count) => window.FRONTMON_BUNDLED.sent.length >= count, at + 1, {
+      timeout: 0,
+    });
+  }
+  return page.evaluate(() => window.FRONTMON_BUNDLED.flush());
+}
+
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
@@ -601,7 +672,10 @@ async function run(opts) {
     }
     const dsnOrigin = parseDsn(dsn).origin;
 
-    const sentryJs = packageName ? await bundleSdk(packageName) : null;
+    const bundledSdk = opts.scenario === 'bundled-sdk';
+    // bundled-sdk: no /sentry.js; the SDK is in the site's script.
+    const sentryJs = packageName && !bundledSdk ? await bundleSdk(packageName) : null;
+    const siteJs = bundledSdk ? await bundleSiteWithSdk(packageName) : null;
     const page_ = await startPageServer({
       sentryJs,
       config: {
@@ -613,6 +687,7 @@ async function run(opts) {
         sendDefaultPii: opts.sendDefaultPii,
       },
       bundle: bundleJs ? { js: bundleJs, mode: opts.mode } : null,
+      siteJs,
     });
     cleanups.push(() => page_.server.close());
 
@@ -645,15 +720,21 @@ async function run(opts) {
     if (sentryJs && !sdkLoaded) {
       throw new Error(`the SDK did not load in the page; page errors: ${JSON.stringify(pageErrors)}`);
     }
+    if (siteJs && !(await page.evaluate(() => typeof window.FRONTMON_BUNDLED?.flush === 'function'))) {
+      throw new Error(
+        `the site's bundled script did not run; page errors: ${JSON.stringify(pageErrors)}`,
+      );
+    }
     if (bundleJs && !(await page.evaluate(() => typeof window.pay === 'function'))) {
       throw new Error(
         `the bundle did not define window.pay; page errors: ${JSON.stringify(pageErrors)}`,
       );
     }
-    await page.click('#pay');
+    const scenarioDone = bundledSdk ? clickThroughBundledSdk(page) : pageResult;
+    if (!bundledSdk) await page.click('#pay');
     let result;
     try {
-      result = await withTimeout(pageResult, opts.timeoutMs, 'the scenario finishing in the page');
+      result = await withTimeout(scenarioDone, opts.timeoutMs, 'the scenario finishing in the page');
     } catch (error) {
       const state = await page
         .evaluate(() => {
@@ -696,6 +777,7 @@ async function run(opts) {
       client_reports: described.flatMap((r) => r.client_reports),
       ...(result.flood ? { dropped: result.flood.outcomes, captured: result.flood.captured } : {}),
       ...(result.native ? { native: result.native } : {}),
+      ...(result.errors ? { errors: result.errors } : {}),
       console_errors: consoleErrors,
       page_errors: pageErrors,
       ...(recorder ? { recorded: recorder.recorded } : {}),

@@ -2,7 +2,8 @@
 //! `e2e/browser/package-lock.json`) in headless Chromium, pointed at the collector by nothing
 //! but a DSN: what they send is stored with its fields, grouped into issues, and every answer
 //! is readable by the page; page loads and route changes are page views, and every vital
-//! keeps its page; over the rate limit, the SDK backs off.
+//! keeps its page; bundled into the site's own script, its errors still group by where they
+//! happened; over the rate limit, the SDK backs off.
 //!
 //! `e2e/browser/drive.mjs` runs the page; `scripts/test` installs Chromium and the npm
 //! packages first (`scripts/lib/browser.sh`).
@@ -231,6 +232,132 @@ async fn sentry_browser_8_page_views_and_vitals_have_their_page() {
 #[tokio::test]
 async fn sentry_browser_latest_page_views_and_vitals_have_their_page() {
     page_views_and_vitals_have_their_page("latest").await;
+}
+
+/// The four errors of the `bundled-sdk` scenario, as the SDK sent them: each title
+/// (`Type: value`) and the line of its innermost frame in the bundle, if the SDK gave one.
+fn bundled_sdk_errors(report: &Value) -> BTreeMap<String, Option<i64>> {
+    for request in report["requests"].as_array().expect("requests") {
+        assert_eq!(request["status"], 200, "{request:#}");
+    }
+    let errors: BTreeMap<String, Option<i64>> = report["errors"]
+        .as_array()
+        .expect("the errors the SDK sent")
+        .iter()
+        .map(|error| {
+            let title = format!(
+                "{}: {}",
+                error["type"].as_str().expect("a type"),
+                error["value"].as_str().expect("a value")
+            );
+            (title, error["innermost"]["lineno"].as_i64())
+        })
+        .collect();
+    assert_eq!(errors.len(), 4, "four errors, four titles: {report:#}");
+    errors
+}
+
+/// The project's issues by title, once they count `events` events between them.
+async fn issues_once_counted(processor: &Service, events: i64) -> BTreeMap<String, Value> {
+    eventually(&format!("{events} events to be counted"), WAIT, || async {
+        let body = get(processor, "issues?status=all&limit=100").await?;
+        let issues = body["issues"].as_array()?;
+        let counted: i64 = issues.iter().filter_map(|i| i["count"].as_i64()).sum();
+        (counted == events).then(|| {
+            issues
+                .iter()
+                .map(|issue| {
+                    (
+                        issue["title"].as_str().unwrap_or("").to_owned(),
+                        issue.clone(),
+                    )
+                })
+                .collect()
+        })
+    })
+    .await
+}
+
+/// `@sentry/browser` bundled and minified with the site's own code into one script (issue 13,
+/// items 2 and 3): its wrappers around timers and listeners get one- or two-letter names and
+/// are the outermost frame of every error from an anonymous callback, and `JSON.parse` is an
+/// in-app frame as the SDK sends it. Four errors from four places are still four issues, each
+/// titled after its own error and blamed on the site's code; a second page load counts into
+/// the same four.
+async fn a_bundled_sdk_s_errors_are_their_own_issues(sdk: &str) {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+
+    let report = drive(sdk, "bundled-sdk", &collector).await;
+    let sent = bundled_sdk_errors(&report);
+    let title = |needle: &str| -> String {
+        sent.keys()
+            .find(|title| title.contains(needle))
+            .unwrap_or_else(|| panic!("no error with {needle:?} was sent: {report:#}"))
+            .clone()
+    };
+    let uncaught = title("Error: bundled uncaught: the cart timer failed");
+    let rejection = title("Error: bundled rejection: the payment was declined");
+    let handler = title("Error: bundled click handler: the pay button failed");
+    let parse = title("SyntaxError: ");
+
+    let issues = issues_once_counted(&processor, 4).await;
+    let titles: BTreeSet<&String> = issues.keys().collect();
+    assert_eq!(
+        titles,
+        sent.keys().collect(),
+        "one issue per error, titled after it: {issues:#?}"
+    );
+    for issue in issues.values() {
+        assert_eq!(issue["count"], 1, "{issue:#}");
+    }
+
+    // Thrown by anonymous functions: blamed on the bundle's line, where the SDK saw them.
+    for anonymous in [&uncaught, &rejection, &handler] {
+        let line = sent[anonymous].expect("the SDK sent the line");
+        assert_eq!(
+            issues[anonymous]["culprit"],
+            format!("app.min.js:{line}"),
+            "{:#}",
+            issues[anonymous]
+        );
+    }
+    // Thrown by the engine's `JSON.parse`, called by the site's `loadSettings`.
+    assert_eq!(
+        issues[&parse]["culprit"], "loadSettings (app.min.js)",
+        "{:#}",
+        issues[&parse]
+    );
+
+    // A second page load, another browser: the same four issues, counting two each.
+    let again = drive(sdk, "bundled-sdk", &collector).await;
+    assert_eq!(
+        bundled_sdk_errors(&again).keys().collect::<Vec<_>>(),
+        sent.keys().collect::<Vec<_>>()
+    );
+    let counted = issues_once_counted(&processor, 8).await;
+    for (title, issue) in &issues {
+        let after = counted
+            .get(title)
+            .unwrap_or_else(|| panic!("{title} is gone: {counted:#?}"));
+        assert_eq!(after["id"], issue["id"], "{after:#}");
+        assert_eq!(after["count"], 2, "{after:#}");
+    }
+    assert_eq!(counted.len(), 4, "no new issues: {counted:#?}");
+
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn sentry_browser_8_bundled_errors_are_their_own_issues() {
+    a_bundled_sdk_s_errors_are_their_own_issues("8").await;
+}
+
+#[tokio::test]
+async fn sentry_browser_latest_bundled_errors_are_their_own_issues() {
+    a_bundled_sdk_s_errors_are_their_own_issues("latest").await;
 }
 
 #[tokio::test]
