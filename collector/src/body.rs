@@ -16,7 +16,6 @@ use futures::{FutureExt, StreamExt};
 
 use crate::budget::Reservation;
 use crate::error::IngestError;
-use crate::ingest::header_str;
 
 /// How long the body may take to arrive once the head has: a client that sends a byte a
 /// second, or declares more than it sends, is answered 408 and disconnected instead of
@@ -199,4 +198,12 @@ impl MessageBody for Unread {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         Poll::Ready(self.get_mut().answer.take().map(Ok))
     }
+}
+
+/// A header's value as text; `None` when it is absent or not visible ASCII.
+pub(crate) fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }

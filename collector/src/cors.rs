@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use shared::config::Project;
 
 use crate::error::EVENTS_METHODS;
-use crate::startup::State;
+use crate::state::State;
 
 /// Adds the CORS answer for `origin` to a response, when the project allows it.
 pub fn allow(response: &mut HttpResponse, project: Option<&Project>, origin: Option<&str>) {

@@ -11,13 +11,14 @@ use shared::event::{Client, Event};
 use shared::publisher::Outgoing;
 use tracing::Instrument;
 
+use crate::body::{self, header_str};
 use crate::client::client_ip;
+use crate::cors;
 use crate::error::IngestError;
 use crate::metrics::{ProjectLabel, ReasonLabel, RoutingKeyLabel};
 use crate::payload::{self, Context};
 use crate::rate_limit::RetryAfter;
-use crate::startup::State;
-use crate::{body, cors};
+use crate::state::State;
 
 /// The longest User-Agent we keep.
 const MAX_USER_AGENT: usize = 512;
@@ -260,11 +261,4 @@ pub(crate) async fn publish(messages: &[Outgoing], state: &State) -> Result<(), 
         tracing::debug!(event_id = %message.event_id, project_id = %message.project_id, routing_key = %message.routing_key, "Event accepted.");
     }
     Ok(())
-}
-
-pub(crate) fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
 }

@@ -15,7 +15,8 @@
 //! Sentry SDKs send envelopes to `/api/{project_id}/envelope/` ([`sentry`]), which become the
 //! same events. Both endpoints draw from the project's rate limit ([`rate_limit`]).
 //!
-//! Start at [`startup`] (how it is wired), then [`ingest`] (one request, top to bottom).
+//! Start at [`startup`] (how it is wired: [`state`] is what the handlers share, [`routes`]
+//! which handler answers what), then [`ingest`] (one request, top to bottom).
 
 pub mod body;
 pub mod budget;
@@ -26,7 +27,9 @@ pub mod ingest;
 pub mod metrics;
 pub mod payload;
 pub mod rate_limit;
+pub mod routes;
 pub mod sentry;
 pub mod startup;
+pub mod state;
 
 pub use startup::Application;

@@ -1,16 +1,13 @@
 //! Wires the collector top to bottom: publisher, metrics, HTTP server.
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use ipnet::IpNet;
 use prometheus_client::registry::Registry;
-use shared::config::{Project, Service, Settings};
-use shared::event::ProjectId;
+use shared::config::{Service, Settings};
 use shared::health::Health;
 use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
@@ -20,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::budget::Budget;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
+use crate::routes;
 use crate::sentry::pages::Pages;
-use crate::{cors, ingest, sentry};
+use crate::state::State;
 
 /// A connection must deliver a request's head (request line and headers) within this long of
 /// opening, or of its previous answer: a slowloris sending a byte a second is answered 408 and
@@ -33,32 +31,6 @@ const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// at most this long before the connection is closed, so the client reads our answer instead
 /// of a reset; a client that keeps sending is cut off then.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// What every request handler shares.
-pub struct State {
-    pub projects: HashMap<ProjectId, Project>,
-    pub publisher: Arc<Publisher>,
-    pub metrics: Metrics,
-    pub trusted_proxies: Vec<IpNet>,
-    pub max_body_bytes: usize,
-    pub max_batch: usize,
-    /// Body bytes buffered by all requests together.
-    pub budget: Budget,
-    /// Taken to parse a large body: one at a time across the workers.
-    pub large_parse: Semaphore,
-    pub rate_limits: RateLimits,
-    /// Recent page loads of Sentry SDKs, for the vitals they send later without the page.
-    pub pages: Pages,
-}
-
-impl State {
-    /// The project named by a path segment; `None` for garbage and unknown ids alike.
-    pub fn project(&self, id: &str) -> Option<&Project> {
-        id.parse::<ProjectId>()
-            .ok()
-            .and_then(|id| self.projects.get(&id))
-    }
-}
 
 pub struct Application {
     port: u16,
@@ -116,25 +88,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| health.clone().routes(cfg))
-                .service(
-                    web::resource("/api/{project_id}/events")
-                        .route(web::post().to(ingest::ingest))
-                        .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
-                        .default_service(web::to(ingest::wrong_method)),
-                )
-                // Sentry SDKs: `DSN = http://<key>@<host>[/<prefix>]/<project_id>`.
-                .service(
-                    web::resource(sentry::ENVELOPE_PATHS)
-                        .route(web::post().to(sentry::envelope))
-                        .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
-                        .default_service(web::to(sentry::wrong_method)),
-                )
-                .service(
-                    web::resource(sentry::STORE_PATHS)
-                        .route(web::post().to(sentry::store))
-                        .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
-                        .default_service(web::to(sentry::wrong_method)),
-                )
+                .configure(routes::routes)
                 .default_service(web::to(not_found))
         })
         .client_request_timeout(HEAD_TIMEOUT)

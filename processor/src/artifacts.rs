@@ -22,7 +22,7 @@ use shared::event::ProjectId;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 
 mod check;
 mod mappings;

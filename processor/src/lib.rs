@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod startup;
 pub mod store;
+pub mod store_error;
 pub mod symbolicate;
 pub mod user_agent;
 

@@ -1,15 +1,13 @@
 //! Wires the processor top to bottom: database, consumer, read API.
 
-use std::collections::HashSet;
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::registry::Registry;
-use shared::config::{Secret, Service, Settings};
+use shared::config::{Service, Settings};
 use shared::consumer::{self, ConsumeOptions};
-use shared::event::ProjectId;
 use shared::health::{Health, ReadyFlag};
 use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
@@ -29,17 +27,6 @@ use crate::user_agent::UserAgents;
 
 /// How long the broker may take to confirm issue notices before the relay retries.
 const NOTICE_PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// What the read API's handlers share.
-pub struct ApiState {
-    pub store: Store,
-    pub issues: Issues,
-    pub admin_token: Secret,
-    pub projects: HashSet<ProjectId>,
-    pub artifacts: ArtifactStore,
-    /// The largest file a source map upload may carry.
-    pub sourcemap_max_bytes: usize,
-}
 
 pub struct Application {
     port: u16,
@@ -134,7 +121,7 @@ impl Application {
             )));
         }
 
-        let api_state = web::Data::new(ApiState {
+        let api_state = web::Data::new(api::State {
             store: store.clone(),
             issues: Issues::new(store.pool().clone(), store.outbox()),
             admin_token: settings.processor.admin_token.clone(),
@@ -156,43 +143,7 @@ impl Application {
                         .error_handler(api::body_error),
                 )
                 .configure(|cfg| health.clone().routes(cfg))
-                .route(
-                    "/api/projects/{project}/events",
-                    web::get().to(api::list_events),
-                )
-                .route(
-                    "/api/projects/{project}/events/{event_id}",
-                    web::get().to(api::get_event),
-                )
-                .route("/api/projects/{project}/stats", web::get().to(api::stats))
-                .route(
-                    "/api/projects/{project}/issues",
-                    web::get().to(api::list_issues),
-                )
-                .service(
-                    web::resource("/api/projects/{project}/issues/{issue}")
-                        .route(web::get().to(api::get_issue))
-                        .route(web::patch().to(api::update_issue)),
-                )
-                .route(
-                    "/api/projects/{project}/issues/{issue}/events",
-                    web::get().to(api::issue_events),
-                )
-                .service(
-                    web::resource("/api/projects/{project}/releases/{release}/sourcemaps")
-                        .route(web::post().to(api::sourcemaps::upload))
-                        .route(web::get().to(api::sourcemaps::list))
-                        .route(web::delete().to(api::sourcemaps::delete_release)),
-                )
-                .service(
-                    web::resource("/api/projects/{project}/sourcemaps")
-                        .route(web::post().to(api::sourcemaps::upload_by_debug_id))
-                        .route(web::get().to(api::sourcemaps::list_by_debug_id)),
-                )
-                .route(
-                    "/api/projects/{project}/sourcemaps/{sourcemap}",
-                    web::delete().to(api::sourcemaps::delete),
-                )
+                .configure(api::routes)
                 .default_service(web::to(not_found))
         })
         .disable_signals()

@@ -20,12 +20,12 @@ use shared::config::Project;
 use shared::event::Event;
 use tracing::Instrument;
 
-use crate::body;
+use crate::body::{self, header_str};
 use crate::error::{EVENTS_METHODS, IngestError};
-use crate::ingest::{self, header_str};
+use crate::ingest;
 use crate::metrics::{DiscardLabel, ItemLabel};
 use crate::payload::Context;
-use crate::startup::State;
+use crate::state::State;
 use convert::EnvelopeFacts;
 
 pub const ENVELOPE_PATHS: [&str; 4] = [

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod faults;
+mod import_cycles;
 mod pipeline;
 mod readme;
 mod secrets;

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use shared::event::{ProjectId, RoutingKey};
 use shared::query::{NoParams, Query};
 
-use super::{ApiError, DEFAULT_LIMIT, MAX_LIMIT, authorize, event_id, invalid, optional_instant};
-use crate::startup::ApiState;
+use super::{
+    ApiError, DEFAULT_LIMIT, MAX_LIMIT, State, authorize, event_id, invalid, optional_instant,
+};
 use crate::store::{Cursor, EventFilter, StoredEvent};
 
 #[derive(Debug, Deserialize)]
@@ -35,7 +36,7 @@ pub async fn list_events(
     request: HttpRequest,
     project: web::Path<String>,
     query: Query<ListQuery>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project)?;
     let query = query.into_inner();
@@ -64,7 +65,7 @@ pub struct EventsQuery {
 
 /// One page of events, newest first, as `{"events": [...], "next": cursor}`.
 pub(crate) async fn page(
-    state: &ApiState,
+    state: &State,
     project: ProjectId,
     routing_keys: Option<&[&str]>,
     issue: Option<i64>,
@@ -151,7 +152,7 @@ pub async fn get_event(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, event) = path.into_inner();
     let project = authorize(&request, &state, &project)?;

@@ -17,9 +17,8 @@ use shared::event::ProjectId;
 use shared::query::{NoParams, Query};
 
 use super::events::{EventsQuery, page};
-use super::{ApiError, DEFAULT_LIMIT, MAX_LIMIT, authorize, invalid};
+use super::{ApiError, DEFAULT_LIMIT, MAX_LIMIT, State, authorize, invalid};
 use crate::issues::{Issue, IssueFilter, Sort, Status};
-use crate::startup::ApiState;
 
 #[derive(Debug, Deserialize)]
 pub struct IssuesQuery {
@@ -36,7 +35,7 @@ pub async fn list_issues(
     request: HttpRequest,
     project: web::Path<String>,
     query: Query<IssuesQuery>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project)?;
     let status = match query.status.as_deref() {
@@ -94,7 +93,7 @@ pub async fn list_issues(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "issues": issues, "next": next })))
 }
 
-async fn find(state: &ApiState, project: ProjectId, issue: &str) -> Result<Issue, ApiError> {
+async fn find(state: &State, project: ProjectId, issue: &str) -> Result<Issue, ApiError> {
     let id = issue
         .parse::<i64>()
         .map_err(|_| invalid("issue_id", "must be a number"))?;
@@ -109,7 +108,7 @@ pub async fn get_issue(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
@@ -120,7 +119,7 @@ pub async fn issue_events(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     query: Query<EventsQuery>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
@@ -139,7 +138,7 @@ pub async fn update_issue(
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
     update: web::Json<IssueUpdate>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
     let project = authorize(&request, &state, &project)?;

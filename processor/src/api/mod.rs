@@ -1,6 +1,7 @@
 //! The read API, behind `Authorization: Bearer <processor.admin_token>`: what every handler
-//! shares (authorization, errors, paging limits, how times and ids are read). The handlers
-//! are in [`events`], [`issues`], [`stats`] and [`sourcemaps`].
+//! shares (authorization, errors, paging limits, how times and ids are read) and the route
+//! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`] and
+//! [`sourcemaps`]; the state they share in [`State`], which imports none of them.
 //!
 //! Query strings are strict (`shared::query`): a parameter an endpoint does not support is a
 //! 400 naming it. Times are written as `shared::time` says (`2026-12-07T10:15:21.123Z`) and
@@ -11,21 +12,60 @@ mod buckets;
 mod events;
 mod issues;
 pub mod sourcemaps;
+mod state;
 mod stats;
 
-pub use events::{get_event, list_events};
-pub use issues::{get_issue, issue_events, list_issues, update_issue};
-pub use stats::stats;
+pub use state::State;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use shared::event::{EventId, ProjectId};
 
-use crate::startup::ApiState;
-use crate::store::StoreError;
+use crate::store_error::StoreError;
+
+/// The read API's endpoints, beside their handlers; `startup` mounts them.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/projects/{project}/events",
+        web::get().to(events::list_events),
+    )
+    .route(
+        "/api/projects/{project}/events/{event_id}",
+        web::get().to(events::get_event),
+    )
+    .route("/api/projects/{project}/stats", web::get().to(stats::stats))
+    .route(
+        "/api/projects/{project}/issues",
+        web::get().to(issues::list_issues),
+    )
+    .service(
+        web::resource("/api/projects/{project}/issues/{issue}")
+            .route(web::get().to(issues::get_issue))
+            .route(web::patch().to(issues::update_issue)),
+    )
+    .route(
+        "/api/projects/{project}/issues/{issue}/events",
+        web::get().to(issues::issue_events),
+    )
+    .service(
+        web::resource("/api/projects/{project}/releases/{release}/sourcemaps")
+            .route(web::post().to(sourcemaps::upload))
+            .route(web::get().to(sourcemaps::list))
+            .route(web::delete().to(sourcemaps::delete_release)),
+    )
+    .service(
+        web::resource("/api/projects/{project}/sourcemaps")
+            .route(web::post().to(sourcemaps::upload_by_debug_id))
+            .route(web::get().to(sourcemaps::list_by_debug_id)),
+    )
+    .route(
+        "/api/projects/{project}/sourcemaps/{sourcemap}",
+        web::delete().to(sourcemaps::delete),
+    );
+}
 
 pub(crate) const DEFAULT_LIMIT: i64 = 50;
 pub(crate) const MAX_LIMIT: i64 = 500;
@@ -119,7 +159,7 @@ pub(crate) fn event_id(name: &'static str, text: &str) -> Result<EventId, ApiErr
 /// Checks the bearer token, then that the project exists.
 pub(crate) fn authorize(
     request: &HttpRequest,
-    state: &ApiState,
+    state: &State,
     project: &str,
 ) -> Result<ProjectId, ApiError> {
     let token = request

@@ -25,10 +25,9 @@ use shared::event::ProjectId;
 use shared::query::{NoParams, Query};
 use uuid::Uuid;
 
-use super::{ApiError, authorize, invalid};
+use super::{ApiError, State, authorize, invalid};
 use crate::artifacts::{ArtifactError, ArtifactName, MAX_NAME_BYTES, NewSourceMap};
-use crate::startup::ApiState;
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourcemapError {
@@ -131,7 +130,7 @@ async fn read_field(field: &mut Field, limit: usize) -> Result<Option<Vec<u8>>, 
 }
 
 async fn store_upload(
-    state: &ApiState,
+    state: &State,
     project: ProjectId,
     release: &str,
     multipart: Multipart,
@@ -179,7 +178,7 @@ pub async fn upload(
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
     multipart: Multipart,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
@@ -191,7 +190,7 @@ pub async fn upload_by_debug_id(
     project: web::Path<String>,
     _: Query<NoParams>,
     multipart: Multipart,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let project = authorize(&request, &state, &project)?;
     store_upload(&state, project, "", multipart).await
@@ -205,7 +204,7 @@ pub async fn list(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
@@ -223,7 +222,7 @@ pub async fn list_by_debug_id(
     request: HttpRequest,
     project: web::Path<String>,
     query: Query<DebugIdQuery>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let project = authorize(&request, &state, &project)?;
     let debug_id = query
@@ -241,7 +240,7 @@ pub async fn delete(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, sourcemap) = path.into_inner();
     let project = authorize(&request, &state, &project)?;
@@ -259,7 +258,7 @@ pub async fn delete_release(
     request: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
     let project = authorize(&request, &state, &project)?;

@@ -11,8 +11,7 @@ use serde::Deserialize;
 use shared::query::Query;
 
 use super::buckets::{BucketError, buckets};
-use super::{ApiError, authorize, invalid, optional_instant};
-use crate::startup::ApiState;
+use super::{ApiError, State, authorize, invalid, optional_instant};
 use crate::store::CountFilter;
 
 const MAX_BUCKETS: usize = 2000;
@@ -31,7 +30,7 @@ pub async fn stats(
     request: HttpRequest,
     project: web::Path<String>,
     query: Query<StatsQuery>,
-    state: web::Data<ApiState>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project)?;
     let until = optional_instant("until", query.until.as_deref())?.unwrap_or_else(Utc::now);

@@ -1,0 +1,27 @@
+//! The route table, beside the handlers it names; `startup` mounts it.
+
+use actix_web::web;
+
+use crate::{cors, ingest, sentry};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/{project_id}/events")
+            .route(web::post().to(ingest::ingest))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight))
+            .default_service(web::to(ingest::wrong_method)),
+    )
+    // Sentry SDKs: `DSN = http://<key>@<host>[/<prefix>]/<project_id>`.
+    .service(
+        web::resource(sentry::ENVELOPE_PATHS)
+            .route(web::post().to(sentry::envelope))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
+            .default_service(web::to(sentry::wrong_method)),
+    )
+    .service(
+        web::resource(sentry::STORE_PATHS)
+            .route(web::post().to(sentry::store))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
+            .default_service(web::to(sentry::wrong_method)),
+    );
+}
