@@ -9,8 +9,7 @@
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use lapin::message::Delivery;
-use shared::consumer::{Disposition, Subscription, backoff, settle};
+use shared::consumer::{Delivery, Disposition, Subscription, backoff};
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
 
@@ -55,7 +54,7 @@ impl Consumer {
     async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
         self.metrics.events_consumed.inc();
         let disposition = self.decide(&delivery, stop).await;
-        if let Err(error) = settle(&delivery.acker, disposition).await {
+        if let Err(error) = delivery.settle(disposition).await {
             tracing::warn!(?disposition, error = %error, "Cannot settle the delivery; the broker will redeliver it.");
         }
     }
@@ -64,12 +63,12 @@ impl Consumer {
         // A replayed dead letter comes back under the queue's name: what it is (an event, which
         // notice) is told by the key it was published with.
         let routing_key = shared::consumer::published_routing_key(
-            delivery.routing_key.as_str(),
-            delivery.properties.headers().as_ref(),
+            delivery.routing_key(),
+            delivery.properties().headers().as_ref(),
         );
         let mut failures = 0;
         loop {
-            match self.pipeline.handle(routing_key, &delivery.data).await {
+            match self.pipeline.handle(routing_key, delivery.data()).await {
                 Ok(handled) => {
                     self.database_ready.set(true);
                     if let Handled::Notified(count) = handled {

@@ -19,10 +19,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use lapin::message::Delivery;
-use lapin::options::BasicAckOptions;
-use shared::consumer::{Disposition, Subscription, backoff, settle};
+use shared::consumer::{Deliveries, Delivery, Disposition, SettleError, Subscription, backoff};
 use shared::event::Event;
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +46,7 @@ enum SessionError {
     #[error("the consumer stream failed")]
     Stream(#[source] lapin::Error),
     #[error("a delivery could not be settled")]
-    Settle(#[source] shared::consumer::SettleError),
+    Settle(#[source] SettleError),
 }
 
 impl Processor {
@@ -78,14 +75,20 @@ impl Processor {
                 }
             };
             let Some(first) = next else { return Ok(()) };
-            let mut batch = vec![first.map_err(SessionError::Stream)?];
+            let mut batch = Deliveries::with_capacity(self.batch_size);
+            batch.push(first.map_err(SessionError::Stream)?);
             let deadline = tokio::time::Instant::now() + self.batch_wait;
             // The consumer stream is not fused: its end is reported once, so remember it
             // rather than wait on it again (after a cancel, it would never answer).
             let mut ended = false;
             while batch.len() < self.batch_size {
-                match tokio::time::timeout_at(deadline, subscription.consumer.next()).await {
-                    Ok(Some(delivery)) => batch.push(delivery.map_err(SessionError::Stream)?),
+                match tokio::time::timeout_at(deadline, subscription.recv()).await {
+                    Ok(Some(Ok(delivery))) => batch.push(delivery),
+                    Ok(Some(Err(error))) => {
+                        // The channel is gone, and what it delivered with it: back in the queue.
+                        batch.release();
+                        return Err(SessionError::Stream(error));
+                    }
                     Ok(None) => {
                         ended = true;
                         break;
@@ -100,42 +103,39 @@ impl Processor {
         }
     }
 
-    async fn handle(&self, batch: Vec<Delivery>) -> Result<(), SessionError> {
+    async fn handle(&self, batch: Deliveries) -> Result<(), SessionError> {
         let started = Instant::now();
         self.metrics.consumed.inc_by(batch.len() as u64);
-        let mut events: Vec<(Delivery, Event)> = Vec::with_capacity(batch.len());
+        let mut deliveries = Deliveries::with_capacity(batch.len());
+        let mut events: Vec<Event> = Vec::with_capacity(batch.len());
         let mut texts: Vec<String> = Vec::with_capacity(batch.len());
-        for mut delivery in batch {
+        let mut pending = batch.into_iter();
+        while let Some(mut delivery) = pending.next() {
             // Our own issue notices come back through the `#` binding: not events, acked
             // and left for the alerter.
-            if delivery.routing_key.as_str().starts_with("issue.") {
-                settle(&delivery.acker, Disposition::Ack)
-                    .await
-                    .map_err(SessionError::Settle)?;
-                continue;
-            }
-            // The body becomes the stored text without a copy, checked as UTF-8 once here:
-            // parsing a `str` does not check it again, nor does storing it.
-            let parsed = match String::from_utf8(std::mem::take(&mut delivery.data)) {
-                Ok(text) => serde_json::from_str::<Event>(&text)
-                    .map(|event| (event, text))
-                    .map_err(|error| error.to_string()),
-                Err(error) => Err(error.to_string()),
+            let settled = if delivery.routing_key().starts_with("issue.") {
+                delivery.ack().await
+            } else {
+                // The body becomes the stored text without a copy, checked as UTF-8 once
+                // here: parsing a `str` does not check it again, nor does storing it.
+                match parse(delivery.take_data()) {
+                    Ok((event, text)) => {
+                        deliveries.push(delivery);
+                        events.push(event);
+                        texts.push(text);
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(message_id = ?delivery.message_id(), error = %error, "Not an event: dead-lettered.");
+                        self.dead_letter(delivery, "invalid_event").await
+                    }
+                }
             };
-            match parsed {
-                Ok((event, text)) => {
-                    events.push((delivery, event));
-                    texts.push(text);
-                }
-                Err(error) => {
-                    let message_id = delivery
-                        .properties
-                        .message_id()
-                        .as_ref()
-                        .map(|id| id.to_string());
-                    tracing::warn!(message_id = ?message_id, error = %error, "Not an event: dead-lettered.");
-                    self.dead_letter(&delivery, "invalid_event").await?;
-                }
+            if let Err(error) = settled {
+                // The session ends and its channel closes, which hands these back.
+                pending.for_each(Delivery::release);
+                deliveries.release();
+                return Err(SessionError::Settle(error));
             }
         }
         if events.is_empty() {
@@ -145,7 +145,7 @@ impl Processor {
         // before anything else looks at them (grouping included).
         let mut outcomes: Vec<Outcome> = events
             .iter_mut()
-            .map(|(_, event)| {
+            .map(|event| {
                 if parse_native(event) {
                     Outcome::Parsed
                 } else {
@@ -154,19 +154,17 @@ impl Processor {
             })
             .collect();
         if !self.resolve_until_done(&mut events, &mut outcomes).await {
+            // Shutdown while the database is down: closing the channel hands the batch back.
+            deliveries.release();
             return Ok(());
         }
         let parsed: Vec<Parsed> = events
             .into_iter()
             .zip(texts)
             .zip(outcomes)
-            .map(|(((delivery, mut event), text), outcome)| {
+            .map(|((mut event, text), outcome)| {
                 let json = self.stored_json(&mut event, text, outcome);
-                Parsed {
-                    delivery,
-                    event,
-                    json,
-                }
+                Parsed { event, json }
             })
             .collect();
 
@@ -178,25 +176,20 @@ impl Processor {
             Some(Ok(new)) => {
                 self.metrics.stored.inc_by(new);
                 self.metrics.duplicates.inc_by(parsed.len() as u64 - new);
-                // Every earlier delivery of this channel is settled, so one multiple-ack up to
-                // the last tag acks exactly this batch.
-                let last = &parsed[parsed.len() - 1].delivery;
-                let sent = last
-                    .acker
-                    .ack(BasicAckOptions { multiple: true })
-                    .await
-                    .map_err(|e| SessionError::Settle(e.into()))?;
-                if !sent {
-                    return Err(SessionError::Settle(shared::consumer::SettleError::NotSent));
-                }
+                // Every earlier delivery of this channel is settled, so this is one
+                // multiple-ack up to the last tag.
+                deliveries.ack().await.map_err(SessionError::Settle)?;
                 for Parsed { event, .. } in &parsed {
                     tracing::debug!(event_id = %event.event_id, project_id = %event.project_id, routing_key = %event.routing_key(), "Event stored.");
                 }
             }
-            Some(Err(_rejected)) => self.store_one_by_one(&parsed).await?,
+            Some(Err(_rejected)) => self.store_one_by_one(deliveries, &parsed).await?,
             // Shutdown while the database is down: leave the batch unacked; closing the
             // channel hands it back to the queue.
-            None => return Ok(()),
+            None => {
+                deliveries.release();
+                return Ok(());
+            }
         }
         self.metrics
             .batch_seconds
@@ -234,14 +227,10 @@ impl Processor {
 
     /// Resolves the batch's frames through source maps, retrying while the database is
     /// unavailable; false if shutdown came first. `outcomes` says how each event changed.
-    async fn resolve_until_done(
-        &self,
-        events: &mut [(Delivery, Event)],
-        outcomes: &mut [Outcome],
-    ) -> bool {
+    async fn resolve_until_done(&self, events: &mut [Event], outcomes: &mut [Outcome]) -> bool {
         let mut failures = 0;
         loop {
-            let mut refs: Vec<&mut Event> = events.iter_mut().map(|(_, event)| event).collect();
+            let mut refs: Vec<&mut Event> = events.iter_mut().collect();
             match self.symbolicator.resolve(&mut refs, outcomes).await {
                 Ok(()) => return true,
                 Err(error) => {
@@ -291,11 +280,17 @@ impl Processor {
     }
 
     /// A batch the database refused: find the rows it refuses, park them, store the rest.
-    async fn store_one_by_one(&self, parsed: &[Parsed]) -> Result<(), SessionError> {
+    async fn store_one_by_one(
+        &self,
+        deliveries: Deliveries,
+        parsed: &[Parsed],
+    ) -> Result<(), SessionError> {
+        let mut pending = deliveries.into_iter();
         for one in parsed {
-            let Parsed {
-                delivery, event, ..
-            } = one;
+            let Some(delivery) = pending.next() else {
+                break;
+            };
+            let event = &one.event;
             let disposition = match self.insert_until_done(&[row(one)]).await {
                 Some(Ok(new)) => {
                     self.metrics.stored.inc_by(new);
@@ -312,34 +307,48 @@ impl Processor {
                         .inc();
                     Disposition::DeadLetter
                 }
-                None => return Ok(()),
+                None => {
+                    // Shutdown while the database is down: closing the channel hands these
+                    // back to the queue.
+                    delivery.release();
+                    pending.for_each(Delivery::release);
+                    return Ok(());
+                }
             };
-            settle(&delivery.acker, disposition)
-                .await
-                .map_err(SessionError::Settle)?;
+            if let Err(error) = delivery.settle(disposition).await {
+                pending.for_each(Delivery::release);
+                return Err(SessionError::Settle(error));
+            }
         }
         Ok(())
     }
 
     async fn dead_letter(
         &self,
-        delivery: &Delivery,
+        delivery: Delivery,
         reason: &'static str,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), SettleError> {
         self.metrics
             .dead_lettered
             .get_or_create(&ReasonLabel { reason })
             .inc();
-        settle(&delivery.acker, Disposition::DeadLetter)
-            .await
-            .map_err(SessionError::Settle)
+        delivery.dead_letter().await
     }
 }
 
-/// A delivery that is an event, completed by the [`Enricher`].
+/// A body that is an event, and its text (moved, not copied).
+fn parse(body: Vec<u8>) -> Result<(Event, String), String> {
+    match String::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<Event>(&text)
+            .map(|event| (event, text))
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// An event of the batch, completed by the [`Enricher`]; its delivery is kept beside it, in
+/// the same position of the batch's [`Deliveries`].
 struct Parsed {
-    /// Its body moved out, into `json`.
-    delivery: Delivery,
     event: Event,
     /// What is stored: the delivery's body, or the JSON enrichment or source maps changed.
     json: String,

@@ -6,23 +6,30 @@
 //! the session ends because the broker went away, [`run`] reconnects with backoff and jitter;
 //! when it ends because shutdown began, [`run`] returns.
 //!
-//! Every delivery ends in a [`Disposition`], the messaging twin of an HTTP status.
+//! Every delivery is a [`Delivery`], answered once and only once, with a [`Disposition`]
+//! (the messaging twin of an HTTP status), in a batch ([`Deliveries`]), or released to the
+//! queue at shutdown.
+//!
+//! Start at [`run`], then [`Delivery`].
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Acker, Channel, Connection};
+use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::RoutingKey;
 use crate::health::ReadyFlag;
 use crate::topology::{Topology, queue_depth};
+
+mod delivery;
+
+use delivery::Unsettled;
+pub use delivery::{Deliveries, Delivery, SettleError};
 
 /// What becomes of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,60 +53,6 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// by then goes back to the queue when the connection closes.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a settlement may wait on the broker connection before the session is declared
-/// broken (and rebuilt); the broker redelivers what was not settled.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettleError {
-    #[error("the broker connection failed while settling a delivery")]
-    Broker(#[from] lapin::Error),
-    /// lapin answers `false` when the channel it would send on is gone: nothing reached the
-    /// broker, which will redeliver the message.
-    #[error("the settlement was not sent (channel closed)")]
-    NotSent,
-    #[error("the settlement was not sent within {0:?}")]
-    Timeout(Duration),
-}
-
-/// Tells the broker what became of one delivery.
-pub async fn settle(acker: &Acker, disposition: Disposition) -> Result<(), SettleError> {
-    let nack = |requeue| BasicNackOptions {
-        requeue,
-        ..Default::default()
-    };
-    let sent = tokio::time::timeout(SETTLE_TIMEOUT, async {
-        match disposition {
-            Disposition::Ack => acker.ack(Default::default()).await,
-            Disposition::Retry => acker.nack(nack(true)).await,
-            Disposition::DeadLetter => acker.nack(nack(false)).await,
-        }
-    })
-    .await
-    .map_err(|_| SettleError::Timeout(SETTLE_TIMEOUT))??;
-    if sent {
-        Ok(())
-    } else {
-        Err(SettleError::NotSent)
-    }
-}
-
-/// Acks this delivery and every earlier unsettled one of its channel, in one frame: for a
-/// consumer that settles in delivery order, the ack of a whole batch.
-pub async fn ack_through(acker: &Acker) -> Result<(), SettleError> {
-    let sent = tokio::time::timeout(
-        SETTLE_TIMEOUT,
-        acker.ack(BasicAckOptions { multiple: true }),
-    )
-    .await
-    .map_err(|_| SettleError::Timeout(SETTLE_TIMEOUT))??;
-    if sent {
-        Ok(())
-    } else {
-        Err(SettleError::NotSent)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ConsumeOptions {
     pub url: String,
@@ -114,7 +67,8 @@ pub struct ConsumeOptions {
 pub struct Subscription {
     pub connection: Connection,
     pub channel: Channel,
-    pub consumer: lapin::Consumer,
+    consumer: lapin::Consumer,
+    unsettled: Unsettled,
 }
 
 impl Subscription {
@@ -137,6 +91,7 @@ impl Subscription {
             connection,
             channel,
             consumer,
+            unsettled: Unsettled::default(),
         })
     }
 
@@ -155,17 +110,24 @@ impl Subscription {
         }
     }
 
+    /// The next delivery, `None` once the stream has ended. The stream is not fused: its end
+    /// is reported once.
+    pub async fn recv(&mut self) -> Option<Result<Delivery, lapin::Error>> {
+        let next = self.consumer.next().await?;
+        Some(next.map(|delivery| Delivery::new(delivery, self.unsettled.clone())))
+    }
+
     /// The next delivery. After [`Subscription::cancel`] (`cancelled`), `None` also when the
     /// stream has not moved for [`DRAIN_TIMEOUT`]: without the broker's answer to the cancel
     /// it would never end.
     pub async fn next_delivery(
         &mut self,
         cancelled: bool,
-    ) -> Option<Result<lapin::message::Delivery, lapin::Error>> {
+    ) -> Option<Result<Delivery, lapin::Error>> {
         if !cancelled {
-            return self.consumer.next().await;
+            return self.recv().await;
         }
-        match tokio::time::timeout(DRAIN_TIMEOUT, self.consumer.next()).await {
+        match tokio::time::timeout(DRAIN_TIMEOUT, self.recv()).await {
             Ok(next) => next,
             Err(_) => {
                 tracing::warn!("The consumer's stream did not end after its cancel; closing.");
