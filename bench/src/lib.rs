@@ -1,4 +1,4 @@
-//! The frontmon benchmark (issue 5): how close the real services come to what the same
+//! The frontmon benchmark: how close the real services come to what the same
 //! RabbitMQ and PostgreSQL can do without them, on this machine.
 //!
 //! One run, in order ([`run`]):

@@ -23,7 +23,7 @@ Options:
   --processor-prefetch N     processor.prefetch (per consume session) during the bench
                              (default 4000)
   --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
-                             stopped, then its drain (issue 4; 20000 is the reference)
+                             stopped, then its drain (20000 is the reference)
   --in-flight N              requests in flight for --peak-shaving (default 8)
   --amqp-url URL             RabbitMQ (env FRONTMON_BENCH_AMQP_URL;
                              default amqp://guest:guest@127.0.0.1:5672/%2f)

@@ -1,6 +1,6 @@
 //! The one table the benchmark prints: every scenario's min/median/max over the rounds, the
-//! ratio to its ceiling from the same rounds, the target from issue 5 and whether it is met,
-//! the memory of each service, where the CPU went, and the delivery check.
+//! ratio to its ceiling from the same rounds, the target set for this 2-core machine and
+//! whether it is met, the memory of each service, where the CPU went, and the delivery check.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::stats::{Latencies, Spread};
 use crate::table::{Align, Table, thousands};
 use crate::usage::{CpuUse, Memory};
 
-/// The targets of issue 5 ("Targets on this 2-core machine").
+/// The targets on this 2-core machine, as docs/performance.md lists them.
 const SINGLE_VS_CEILING: f64 = 0.7;
 const BATCH_VS_CEILING: f64 = 0.9;
 const HALF_RATE_P99: Duration = Duration::from_millis(20);

@@ -1,5 +1,6 @@
 //! A Markdown table padded to line up in a terminal too, so the same output reads well where
-//! it is printed and pastes as is into the README.
+//! it is printed and pastes as is into
+//! docs/performance.md.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {

@@ -257,9 +257,9 @@ async fn the_body_budget_sheds_load_with_503_instead_of_growing() {
     let env = TestEnv::new();
     let app = Running::start(env.settings.clone()).await;
     let limit = env.settings.collector.max_body_bytes;
-    // The budget for 1 MiB bodies is 16 MiB (README): as many holders as fill it exactly,
-    // so none of them is shed (which would give its share back and leave room), and 16
-    // bytes stay free.
+    // The budget for 1 MiB bodies is 16 MiB (docs/sending-events.md): as many holders as
+    // fill it exactly, so none of them is shed (which would give its share back and leave
+    // room), and 16 bytes stay free.
     assert_eq!(
         limit,
         1024 * 1024,

@@ -278,8 +278,8 @@ async fn issues_once_counted(processor: &Service, events: i64) -> BTreeMap<Strin
     .await
 }
 
-/// `@sentry/browser` bundled and minified with the site's own code into one script (issue 13,
-/// items 2 and 3): its wrappers around timers and listeners get one- or two-letter names and
+/// `@sentry/browser` bundled and minified with the site's own code into one script, as many
+/// sites ship it: its wrappers around timers and listeners get one- or two-letter names and
 /// are the outermost frame of every error from an anonymous callback, and `JSON.parse` is an
 /// in-app frame as the SDK sends it. Four errors from four places are still four issues, each
 /// titled after its own error and blamed on the site's code; a second page load counts into
