@@ -3,7 +3,7 @@ use std::num::NonZeroU32;
 use serde::Deserialize;
 use url::Url;
 
-use super::Secret;
+use super::{QuietSchedule, Secret};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +22,7 @@ pub struct ChannelSettings {
     #[serde(default)]
     pub rate_per_minute: Option<NonZeroU32>,
     #[serde(default)]
-    pub quiet_hours: Option<QuietHours>,
+    pub quiet_hours: Option<QuietSchedule>,
     /// Email: the SMTP user name (with `secret` as the password).
     #[serde(default)]
     pub username: Option<String>,
@@ -58,19 +58,4 @@ impl ChannelKind {
             ChannelKind::Email => "email",
         }
     }
-}
-
-/// Hours in which a channel's notifications are held, then sent as one digest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuietHours {
-    /// `22:00`: local time in `timezone`.
-    pub start: String,
-    /// `08:00`; before `start` means the next day.
-    pub end: String,
-    /// An IANA time zone name (`Asia/Shanghai`, `Europe/Berlin`).
-    pub timezone: String,
-    /// Whether a new issue of level fatal is sent at once even in quiet hours.
-    #[serde(default)]
-    pub fatal_breaks_through: bool,
 }

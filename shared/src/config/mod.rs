@@ -14,6 +14,7 @@ mod database;
 mod log;
 mod processor;
 mod projects;
+mod quiet;
 mod rules;
 mod secret;
 
@@ -29,7 +30,7 @@ use crate::event::ProjectId;
 
 pub use alerter::AlerterSettings;
 pub use amqp::AmqpSettings;
-pub use channels::{ChannelKind, ChannelSettings, QuietHours};
+pub use channels::{ChannelKind, ChannelSettings};
 pub use collector::CollectorSettings;
 pub use database::DatabaseSettings;
 pub use log::{LogFormat, LogSettings};
@@ -37,6 +38,7 @@ use processor::MAX_PROCESSOR_CONSUMERS;
 pub use processor::ProcessorSettings;
 use projects::demo_projects;
 pub use projects::{Project, PublicKey};
+pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
 pub use rules::{RuleCondition, RuleSettings};
 pub use secret::Secret;
 
@@ -490,6 +492,33 @@ mod tests {
         }
         let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
         assert_eq!(settings.processor.consumers, 16);
+    }
+
+    #[test]
+    fn quiet_hours_are_parsed_at_load_naming_the_key() {
+        let channel = |start: &str, timezone: &str| {
+            format!(
+                "[[alerter.channels]]\nname = \"ops\"\nkind = \"webhook\"\n\
+                 url = \"https://hooks.example/ops\"\n\
+                 quiet_hours = {{ start = \"{start}\", end = \"08:00\", timezone = \"{timezone}\" }}\n"
+            )
+        };
+        let settings = Settings::from_toml(&channel("22:00", "Asia/Shanghai")).expect("valid");
+        let quiet = settings.alerter.channels[0]
+            .quiet_hours
+            .as_ref()
+            .expect("quiet hours");
+        assert_eq!(quiet.setting().timezone, "Asia/Shanghai");
+        for (start, timezone, key) in [
+            ("25:00", "UTC", "quiet_hours.start"),
+            ("22:00", "Mars/Olympus", "quiet_hours.timezone"),
+            ("08:00", "UTC", "quiet_hours"),
+        ] {
+            let err = Settings::from_toml(&channel(start, timezone)).expect_err("unusable");
+            let text = err.to_string();
+            assert!(text.contains(key), "{text}");
+            assert!(text.contains("alerter.channels"), "{text}");
+        }
     }
 
     #[test]
