@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -21,7 +22,7 @@ pub struct CollectorSettings {
     #[serde(rename = "publish_timeout_ms", deserialize_with = "millis")]
     pub publish_timeout: Duration,
     /// AMQP channels the shared publisher spreads requests over.
-    pub publish_channels: usize,
+    pub publish_channels: NonZeroUsize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
 }
@@ -34,7 +35,7 @@ impl Default for CollectorSettings {
             max_batch: 100,
             trusted_proxies: Vec::new(),
             publish_timeout: Duration::from_secs(5),
-            publish_channels: 4,
+            publish_channels: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             workers: 0,
         }
     }

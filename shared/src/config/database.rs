@@ -1,3 +1,5 @@
+use std::num::NonZeroU32;
+
 use serde::Deserialize;
 
 use super::Secret;
@@ -6,14 +8,14 @@ use super::Secret;
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     pub url: Secret,
-    pub max_connections: u32,
+    pub max_connections: NonZeroU32,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: Secret::new("postgres://postgres@127.0.0.1:5432/frontmon"),
-            max_connections: 8,
+            max_connections: NonZeroU32::new(8).unwrap_or(NonZeroU32::MIN),
         }
     }
 }

@@ -209,9 +209,6 @@ impl Settings {
         if self.amqp.exchange.is_empty() {
             return invalid("amqp.exchange", "must not be empty");
         }
-        if self.amqp.delivery_limit == 0 {
-            return invalid("amqp.delivery_limit", "must be at least 1");
-        }
         if self.amqp.max_queue_length == 0 {
             return invalid("amqp.max_queue_length", "must be at least 1");
         }
@@ -219,17 +216,11 @@ impl Settings {
             Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {}
             _ => return invalid("database.url", "not a postgres:// URL"),
         }
-        if self.database.max_connections == 0 {
-            return invalid("database.max_connections", "must be at least 1");
-        }
         if self.collector.max_body_bytes == 0 {
             return invalid("collector.max_body_bytes", "must be at least 1");
         }
         if self.collector.max_batch == 0 {
             return invalid("collector.max_batch", "must be at least 1");
-        }
-        if self.collector.publish_channels == 0 {
-            return invalid("collector.publish_channels", "must be at least 1");
         }
         if self.collector.publish_timeout.is_zero() {
             return invalid("collector.publish_timeout_ms", "must be at least 1");
@@ -492,6 +483,34 @@ mod tests {
         }
         let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
         assert_eq!(settings.processor.consumers, 16);
+    }
+
+    #[test]
+    fn zero_is_refused_naming_the_key() {
+        for (section, key) in [
+            ("amqp", "delivery_limit"),
+            ("database", "max_connections"),
+            ("collector", "publish_channels"),
+        ] {
+            let err = Settings::from_toml(&format!("[{section}]\n{key} = 0\n"))
+                .expect_err("zero in the file");
+            assert!(
+                err.to_string().contains(&format!("{section}.{key}")),
+                "{err}"
+            );
+            let variable = format!(
+                "FRONTMON__{}__{}",
+                section.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+            let err = Settings::load_from(None, env(&[(&variable, "0")]))
+                .expect_err("zero in the environment");
+            assert!(
+                err.to_string().contains(&format!("{section}.{key}")),
+                "{err}"
+            );
+            Settings::load_from(None, env(&[(&variable, "3")])).expect("3 is fine");
+        }
     }
 
     #[test]
