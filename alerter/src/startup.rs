@@ -124,7 +124,7 @@ impl Application {
             url: settings.amqp.url.expose().into(),
             topology,
             queue: settings.alerter.queue.clone(),
-            prefetch: settings.alerter.prefetch,
+            prefetch: settings.alerter.prefetch.get(),
             // Starts with the exchange name, so one deployment's connections are found by it.
             connection_name: format!("{}.alerter", settings.amqp.exchange),
         };

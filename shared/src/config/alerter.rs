@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,7 +14,7 @@ pub struct AlerterSettings {
     /// At most one notification per fingerprint in this window.
     #[serde(rename = "cooldown_secs", deserialize_with = "secs")]
     pub cooldown: Duration,
-    pub prefetch: u16,
+    pub prefetch: NonZeroU16,
     /// How long one webhook call may take.
     #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
     pub webhook_timeout: Duration,
@@ -33,7 +34,7 @@ impl Default for AlerterSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8082)),
             queue: "frontmon.alerter".into(),
             cooldown: Duration::from_secs(300),
-            prefetch: 32,
+            prefetch: NonZeroU16::new(32).unwrap_or(NonZeroU16::MIN),
             webhook_timeout: Duration::from_secs(10),
             retry_budget: Duration::from_secs(3600),
             channels: Vec::new(),

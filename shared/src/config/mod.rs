@@ -249,9 +249,6 @@ impl Settings {
         if self.processor.batch_size == 0 {
             return invalid("processor.batch_size", "must be at least 1");
         }
-        if self.alerter.prefetch == 0 {
-            return invalid("alerter.prefetch", "must be at least 1");
-        }
         if self.alerter.webhook_timeout.is_zero() {
             return invalid("alerter.webhook_timeout_ms", "must be at least 1");
         }
@@ -491,6 +488,7 @@ mod tests {
             ("amqp", "delivery_limit"),
             ("database", "max_connections"),
             ("collector", "publish_channels"),
+            ("alerter", "prefetch"),
         ] {
             let err = Settings::from_toml(&format!("[{section}]\n{key} = 0\n"))
                 .expect_err("zero in the file");
