@@ -156,7 +156,7 @@ impl Composer {
                     .channels
                     .get(channel)
                     .and_then(|c| c.quiet_hours.as_ref())
-                    .is_some_and(|quiet| breaks_through(quiet, fired));
+                    .is_some_and(|quiet| breaks_through(quiet.setting(), fired));
                 NewNotification {
                     delivery_id,
                     channel: channel.clone(),

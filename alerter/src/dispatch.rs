@@ -24,7 +24,6 @@ use crate::compose::Composer;
 use crate::dead_letter::DeadLetters;
 use crate::limiter::Limiter;
 use crate::metrics::{Metrics, Outcome};
-use crate::rules::quiet_until;
 use crate::send::Sender;
 use crate::store::{AlertStore, Notification};
 
@@ -95,7 +94,7 @@ impl Dispatcher {
             .channel
             .quiet_hours
             .as_ref()
-            .and_then(|hours| quiet_until(hours, now));
+            .and_then(|schedule| schedule.until(now));
         let due = self.store.due(&self.channel.name, BATCH).await?;
         let (sendable, held): (Vec<Notification>, Vec<Notification>) = due
             .into_iter()

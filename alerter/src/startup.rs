@@ -26,7 +26,7 @@ use crate::dead_letter::DeadLetters;
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
-use crate::rules::{Engine, check_quiet_hours};
+use crate::rules::Engine;
 use crate::send::Sender;
 use crate::store::AlertStore;
 
@@ -78,10 +78,6 @@ impl Application {
         let mut wake = HashMap::new();
         let mut dispatchers = Vec::new();
         for channel in &settings.alerter.channels {
-            if let Some(quiet) = &channel.quiet_hours {
-                check_quiet_hours(quiet)
-                    .with_context(|| format!("channel {}: quiet_hours", channel.name))?;
-            }
             let sender: Arc<dyn Sender> = Arc::new(
                 ChannelSender::new(channel, http.clone())
                     .with_context(|| format!("channel {}", channel.name))?,
@@ -128,7 +124,7 @@ impl Application {
             url: settings.amqp.url.expose().into(),
             topology,
             queue: settings.alerter.queue.clone(),
-            prefetch: settings.alerter.prefetch,
+            prefetch: settings.alerter.prefetch.get(),
             // Starts with the exchange name, so one deployment's connections are found by it.
             connection_name: format!("{}.alerter", settings.amqp.exchange),
         };

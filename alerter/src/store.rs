@@ -126,7 +126,7 @@ impl AlertStore {
             sqlx::Connection::close(connection).await?;
         }
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections.get())
             .acquire_timeout(Duration::from_secs(5))
             // Every connection works in the alerter's schema: its tables and its own
             // migration history, apart from the processor's.

@@ -46,7 +46,7 @@ impl Application {
             Publisher::start(PublisherOptions {
                 url: settings.amqp.url.expose().to_owned(),
                 topology: Topology::from_settings(&settings),
-                channels: settings.collector.publish_channels,
+                channels: settings.collector.publish_channels.get(),
                 timeout: settings.collector.publish_timeout,
                 connection_name: format!("{}.collector", settings.amqp.exchange),
             })

@@ -41,7 +41,7 @@ impl Store {
             }
         }
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections.get())
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await?;

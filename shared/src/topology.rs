@@ -57,7 +57,7 @@ impl Topology {
                 // Errors, and the processor's issue notices (regressions, resolutions).
                 patterns: &["error.*", "issue.*"],
             },
-            delivery_limit: settings.amqp.delivery_limit,
+            delivery_limit: settings.amqp.delivery_limit.get(),
             max_queue_length: settings.amqp.max_queue_length,
         }
     }

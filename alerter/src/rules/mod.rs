@@ -56,10 +56,10 @@
 //! then the oldest (a forgotten cooldown can send one notification too many, never one too
 //! few). [`Engine::footprint`] tells how much is held.
 //!
-//! Quiet hours, for the dispatcher: [`quiet_until`] (`quiet.rs`), [`breaks_through`].
+//! Quiet hours, for the dispatcher: [`breaks_through`]; the schedule itself is
+//! [`shared::config::QuietSchedule`], parsed once when the configuration loads.
 
 mod lru;
-mod quiet;
 mod release;
 mod snapshot;
 mod window;
@@ -76,8 +76,6 @@ use shared::notice::IssueNotice;
 
 use self::lru::Lru;
 use self::window::{Counter, History, Sampling, Shape, UserWindow, secs, user_hash};
-
-pub use self::quiet::{QuietHoursError, check_quiet_hours, quiet_until};
 
 /// Issues whose windows one `frequency` or `users` rule keeps at most.
 pub const ISSUES_PER_RULE: usize = 10_000;

@@ -376,12 +376,16 @@ async fn quiet_hours_hold_notifications_then_send_one_digest() {
     let now = Utc::now();
     let start = now - chrono::Duration::hours(1);
     let end = now + chrono::Duration::minutes(1);
-    env.settings.alerter.channels[0].quiet_hours = Some(QuietHours {
-        start: start.format("%H:%M").to_string(),
-        end: end.format("%H:%M").to_string(),
-        timezone: "UTC".into(),
-        fatal_breaks_through: false,
-    });
+    env.settings.alerter.channels[0].quiet_hours = Some(
+        QuietHours {
+            start: start.format("%H:%M").to_string(),
+            end: end.format("%H:%M").to_string(),
+            timezone: "UTC".into(),
+            fatal_breaks_through: false,
+        }
+        .try_into()
+        .expect("valid quiet hours"),
+    );
     env.settings.alerter.channels[0].rate_per_minute = NonZeroU32::new(100);
     let app = TestApp::spawn(env.settings.clone()).await;
     let publisher = publisher(&env).await;

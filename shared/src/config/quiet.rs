@@ -1,5 +1,6 @@
 //! Quiet hours: a channel's notifications are held from `start` to `end`, wall-clock time in
-//! the channel's time zone, and sent as a digest when they end.
+//! the channel's time zone, and sent as a digest when they end. Parsed once, at start, into a
+//! [`QuietSchedule`]; a setting that cannot be used fails at start naming the key.
 //!
 //! A quiet period begins on a local day at `start` and ends at the next `end` (on the same
 //! day, or the next one when `end` is not after `start`: `22:00`–`08:00` is overnight). Both
@@ -13,7 +14,23 @@
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use shared::config::QuietHours;
+use serde::Deserialize;
+
+/// Hours in which a channel's notifications are held, then sent as one digest, as written
+/// in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// `22:00`: local time in `timezone`.
+    pub start: String,
+    /// `08:00`; before `start` means the next day.
+    pub end: String,
+    /// An IANA time zone name (`Asia/Shanghai`, `Europe/Berlin`).
+    pub timezone: String,
+    /// Whether a new issue of level fatal is sent at once even in quiet hours.
+    #[serde(default)]
+    pub fatal_breaks_through: bool,
+}
 
 /// Why a `quiet_hours` setting cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,46 +43,53 @@ pub enum QuietHoursError {
     Empty,
 }
 
-/// Checks a channel's quiet hours, for startup: `quiet_until` treats a setting that fails
-/// here as no quiet hours at all.
-pub fn check_quiet_hours(quiet: &QuietHours) -> Result<(), QuietHoursError> {
-    Schedule::parse(quiet).map(|_| ())
-}
-
-/// When the quiet period that `now` is in ends; `None` outside quiet hours (and for a setting
-/// [`check_quiet_hours`] refuses).
-pub fn quiet_until(quiet: &QuietHours, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    Schedule::parse(quiet).ok()?.until(now)
-}
-
-struct Schedule {
+/// A channel's quiet hours, parsed: only a usable schedule can be held.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "QuietHours")]
+pub struct QuietSchedule {
+    setting: QuietHours,
     start: NaiveTime,
     end: NaiveTime,
     zone: Tz,
 }
 
-impl Schedule {
-    fn parse(quiet: &QuietHours) -> Result<Self, QuietHoursError> {
+impl TryFrom<QuietHours> for QuietSchedule {
+    type Error = QuietHoursError;
+
+    fn try_from(setting: QuietHours) -> Result<Self, QuietHoursError> {
         let time = |key: &'static str, value: &str| {
             NaiveTime::parse_from_str(value.trim(), "%H:%M").map_err(|_| QuietHoursError::Time {
                 key,
                 value: value.to_owned(),
             })
         };
-        let start = time("start", &quiet.start)?;
-        let end = time("end", &quiet.end)?;
+        let start = time("start", &setting.start)?;
+        let end = time("end", &setting.end)?;
         if start == end {
             return Err(QuietHoursError::Empty);
         }
-        let zone = quiet
+        let zone = setting
             .timezone
             .trim()
             .parse::<Tz>()
-            .map_err(|_| QuietHoursError::TimeZone(quiet.timezone.clone()))?;
-        Ok(Self { start, end, zone })
+            .map_err(|_| QuietHoursError::TimeZone(setting.timezone.clone()))?;
+        Ok(Self {
+            setting,
+            start,
+            end,
+            zone,
+        })
+    }
+}
+
+impl QuietSchedule {
+    /// The setting as written.
+    pub fn setting(&self) -> &QuietHours {
+        &self.setting
     }
 
-    fn until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// When the quiet period that `now` is in ends; `None` outside quiet hours.
+    pub fn until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let today = now.with_timezone(&self.zone).date_naive();
         // Only a period that began today or yesterday (local) can still be going on.
         [today.pred_opt()?, today]
@@ -106,6 +130,15 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The harness: a setting as written, parsed as the configuration parses it.
+    fn check_quiet_hours(quiet: &QuietHours) -> Result<(), QuietHoursError> {
+        QuietSchedule::try_from(quiet.clone()).map(|_| ())
+    }
+
+    fn quiet_until(quiet: &QuietHours, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        QuietSchedule::try_from(quiet.clone()).ok()?.until(now)
+    }
 
     fn quiet(start: &str, end: &str, timezone: &str) -> QuietHours {
         QuietHours {

@@ -6,18 +6,41 @@
 //! `deploy/frontmon.toml` documents every key. Unknown keys and invalid values fail at start,
 //! naming the key, so a typo never silently falls back to a default.
 
+mod alerter;
+mod amqp;
+mod channels;
+mod collector;
+mod database;
+mod log;
+mod processor;
+mod projects;
+mod quiet;
+mod rules;
+mod secret;
+
 use std::collections::HashSet;
-use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::event::ProjectId;
+
+pub use alerter::AlerterSettings;
+pub use amqp::AmqpSettings;
+pub use channels::{ChannelKind, ChannelSettings};
+pub use collector::CollectorSettings;
+pub use database::DatabaseSettings;
+pub use log::{LogFormat, LogSettings};
+use processor::MAX_PROCESSOR_CONSUMERS;
+pub use processor::ProcessorSettings;
+use projects::demo_projects;
+pub use projects::{Project, PublicKey};
+pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
+pub use rules::{RuleCondition, RuleSettings};
+pub use secret::Secret;
 
 /// The read API's token when none is configured: fine on a laptop, never in a deployment
 /// (a service listening beyond loopback refuses it: [`Settings::refuse_default_secrets`]).
@@ -46,459 +69,12 @@ pub struct Settings {
     pub projects: Vec<Project>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AmqpSettings {
-    pub url: Secret,
-    /// The topic exchange every event is published to; the other names derive from it.
-    pub exchange: String,
-    /// Deliveries of one message before its queue dead-letters it.
-    pub delivery_limit: u32,
-    /// Messages a consumer queue holds before the broker refuses new ones (and the collector
-    /// answers 503) rather than running out of memory.
-    pub max_queue_length: u32,
-}
-
-impl Default for AmqpSettings {
-    fn default() -> Self {
-        Self {
-            url: Secret("amqp://guest:guest@127.0.0.1:5672/%2f".into()),
-            exchange: "frontmon.events".into(),
-            delivery_limit: 5,
-            max_queue_length: 1_000_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseSettings {
-    pub url: Secret,
-    pub max_connections: u32,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: Secret("postgres://postgres@127.0.0.1:5432/frontmon".into()),
-            max_connections: 8,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CollectorSettings {
-    pub listen: SocketAddr,
-    /// Largest request body, in bytes, before and after decompression.
-    pub max_body_bytes: usize,
-    /// Most events in one request.
-    pub max_batch: usize,
-    /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks or addresses).
-    #[serde(deserialize_with = "networks")]
-    pub trusted_proxies: Vec<IpNet>,
-    /// How long a request waits for the broker's confirms before answering 503.
-    #[serde(rename = "publish_timeout_ms", deserialize_with = "millis")]
-    pub publish_timeout: Duration,
-    /// AMQP channels the shared publisher spreads requests over.
-    pub publish_channels: usize,
-    /// HTTP worker threads; 0 means one per core.
-    pub workers: usize,
-}
-
-impl Default for CollectorSettings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
-            max_body_bytes: 1024 * 1024,
-            max_batch: 100,
-            trusted_proxies: Vec::new(),
-            publish_timeout: Duration::from_secs(5),
-            publish_channels: 4,
-            workers: 0,
-        }
-    }
-}
-
-/// More consume sessions than this only add connections: PostgreSQL is the bound long before.
-const MAX_PROCESSOR_CONSUMERS: u16 = 16;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProcessorSettings {
-    pub listen: SocketAddr,
-    pub queue: String,
-    pub admin_token: Secret,
-    /// Consume sessions, each on its own connection: while one session's batch is written
-    /// to PostgreSQL, another parses and groups the next.
-    pub consumers: u16,
-    /// Unacknowledged deliveries the broker may hand each consume session at once.
-    pub prefetch: u16,
-    /// Events written per transaction at most.
-    pub batch_size: usize,
-    /// How long a partial batch waits for more events before it is written anyway.
-    #[serde(rename = "batch_wait_ms", deserialize_with = "millis")]
-    pub batch_wait: Duration,
-    /// The largest source map (or minified file) the upload API accepts, in bytes.
-    pub sourcemap_max_bytes: usize,
-    /// Parsed source maps kept in memory, bounded by the size of the maps as uploaded.
-    pub sourcemap_cache_bytes: usize,
-    /// Where people reach the read API (`https://frontmon.example`): the links in alerts.
-    /// None: alerts carry no links.
-    pub public_url: Option<Url>,
-}
-
-impl Default for ProcessorSettings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
-            queue: "frontmon.processor".into(),
-            admin_token: Secret(DEFAULT_ADMIN_TOKEN.into()),
-            consumers: 2,
-            prefetch: 1000,
-            batch_size: 500,
-            batch_wait: Duration::from_millis(20),
-            sourcemap_max_bytes: 32 * 1024 * 1024,
-            sourcemap_cache_bytes: 16 * 1024 * 1024,
-            public_url: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlerterSettings {
-    pub listen: SocketAddr,
-    pub queue: String,
-    /// At most one notification per fingerprint in this window.
-    #[serde(rename = "cooldown_secs", deserialize_with = "secs")]
-    pub cooldown: Duration,
-    pub prefetch: u16,
-    /// How long one webhook call may take.
-    #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
-    pub webhook_timeout: Duration,
-    /// How long a failing channel is retried before the event is dead-lettered. The delivery
-    /// was acked when its notification was written, so this holds nothing on the broker.
-    #[serde(rename = "retry_budget_secs", deserialize_with = "secs")]
-    pub retry_budget: Duration,
-    pub channels: Vec<ChannelSettings>,
-    /// What is notified, to which channels. None: new issues and regressions, to every
-    /// channel.
-    pub rules: Vec<RuleSettings>,
-}
-
-/// One alert rule: a condition, which events it looks at, where it notifies.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSettings {
-    pub name: String,
-    pub condition: RuleCondition,
-    /// Only these projects; empty: all.
-    #[serde(default)]
-    pub projects: Vec<ProjectId>,
-    /// Only these environments; empty: all.
-    #[serde(default)]
-    pub environments: Vec<String>,
-    /// Only these levels (`fatal`, `error`, `warning`, …); empty: all.
-    #[serde(default)]
-    pub levels: Vec<String>,
-    /// Channel names; empty: every channel.
-    #[serde(default)]
-    pub channels: Vec<String>,
-    /// At most one notification per issue (per project for `spike`) in this window, unless
-    /// it escalates. Default: `alerter.cooldown_secs`.
-    #[serde(default)]
-    pub cooldown_secs: Option<u64>,
-    /// `frequency`: events, `users`: distinct users, within `window_secs`.
-    #[serde(default)]
-    pub threshold: Option<u64>,
-    /// `frequency`, `users`, `spike`: the window.
-    #[serde(default)]
-    pub window_secs: Option<u64>,
-    /// `spike`: how many times the trailing average the window's count must reach.
-    #[serde(default)]
-    pub factor: Option<f64>,
-    /// `regression`: only when the event's release is newer than the one the issue was
-    /// resolved in.
-    #[serde(default)]
-    pub newer_release_only: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleCondition {
-    /// The first event of an issue the alerter has not seen before.
-    NewIssue,
-    /// An event of an issue that was resolved.
-    Regression,
-    /// At least `threshold` events of one issue within `window_secs`.
-    Frequency,
-    /// At least `threshold` distinct users of one issue within `window_secs`.
-    Users,
-    /// A project's error count in `window_secs` reaches `factor` × its trailing average.
-    Spike,
-}
-
-impl RuleCondition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleCondition::NewIssue => "new_issue",
-            RuleCondition::Regression => "regression",
-            RuleCondition::Frequency => "frequency",
-            RuleCondition::Users => "users",
-            RuleCondition::Spike => "spike",
-        }
-    }
-}
-
-impl Default for AlerterSettings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8082)),
-            queue: "frontmon.alerter".into(),
-            cooldown: Duration::from_secs(300),
-            prefetch: 32,
-            webhook_timeout: Duration::from_secs(10),
-            retry_budget: Duration::from_secs(3600),
-            channels: Vec::new(),
-            rules: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelSettings {
-    pub name: String,
-    pub kind: ChannelKind,
-    /// Where to send: the webhook or robot URL (`https://oapi.dingtalk.com/robot/send?
-    /// access_token=…`), or for email the SMTP server (`smtp://host:587` for STARTTLS,
-    /// `smtps://host:465` for TLS, `smtp+plain://host:25` for neither).
-    pub url: Url,
-    /// Webhook: the HMAC key; DingTalk, Feishu: the robot's signing secret; email: the SMTP
-    /// password.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    /// Messages a minute at most, overriding the vendor's documented limit.
-    #[serde(default)]
-    pub rate_per_minute: Option<NonZeroU32>,
-    #[serde(default)]
-    pub quiet_hours: Option<QuietHours>,
-    /// Email: the SMTP user name (with `secret` as the password).
-    #[serde(default)]
-    pub username: Option<String>,
-    /// Email: the sender address.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// Email: the recipients.
-    #[serde(default)]
-    pub to: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    Webhook,
-    Dingtalk,
-    /// Feishu, and Lark (its international edition): the same robot API.
-    #[serde(alias = "lark")]
-    Feishu,
-    Wecom,
-    Slack,
-    Email,
-}
-
-impl ChannelKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Webhook => "webhook",
-            ChannelKind::Dingtalk => "dingtalk",
-            ChannelKind::Feishu => "feishu",
-            ChannelKind::Wecom => "wecom",
-            ChannelKind::Slack => "slack",
-            ChannelKind::Email => "email",
-        }
-    }
-}
-
-/// Hours in which a channel's notifications are held, then sent as one digest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuietHours {
-    /// `22:00`: local time in `timezone`.
-    pub start: String,
-    /// `08:00`; before `start` means the next day.
-    pub end: String,
-    /// An IANA time zone name (`Asia/Shanghai`, `Europe/Berlin`).
-    pub timezone: String,
-    /// Whether a new issue of level fatal is sent at once even in quiet hours.
-    #[serde(default)]
-    pub fatal_breaks_through: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSettings {
-    pub format: LogFormat,
-    /// A `tracing` filter (`info`, `frontmon=debug,lapin=warn`); `RUST_LOG` wins over it.
-    pub filter: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Pretty,
-            // actix-http logs every malformed request at ERROR: anyone on the internet could
-            // fill the log. The client gets its 4xx; the log does not need it.
-            filter: "info,actix_http::h1::dispatcher=off".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Project {
-    pub id: ProjectId,
-    pub name: String,
-    pub public_key: PublicKey,
-    /// Origins whose pages may send events (`https://shop.example`), or `*` for any.
-    #[serde(default = "any_origin")]
-    pub allowed_origins: Vec<String>,
-    /// Events a minute the project may send, over all endpoints; more are refused with 429
-    /// until the minute's budget refills. None: no limit.
-    #[serde(default)]
-    pub rate_limit_per_minute: Option<NonZeroU32>,
-    /// Whether the sender's address is stored when a Sentry SDK asks for it
-    /// (`user.ip_address = "{{auto}}"`). With `false` no address is stored at all.
-    #[serde(default = "yes")]
-    pub store_ip: bool,
-}
-
-impl Project {
-    /// Whether a browser page served from `origin` may send events to this project.
-    pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins
-            .iter()
-            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
-    }
-}
-
-/// A project's public key: 32 lowercase hex characters, like a Sentry DSN key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PublicKey(String);
-
-impl PublicKey {
-    pub fn parse(key: &str) -> Result<Self, String> {
-        if key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(key.to_ascii_lowercase()))
-        } else {
-            Err("a public key is 32 hexadecimal characters".into())
-        }
-    }
-
-    /// Compares in time independent of where the first difference is, so the key cannot be
-    /// guessed a character at a time from response times.
-    pub fn matches(&self, presented: &str) -> bool {
-        let expected = self.0.as_bytes();
-        let presented = presented.as_bytes();
-        if expected.len() != presented.len() {
-            return false;
-        }
-        expected
-            .iter()
-            .zip(presented)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase()))
-            == 0
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for PublicKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        PublicKey::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A value that must not appear in logs: URLs with passwords, tokens, signing secrets.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     u64::deserialize(deserializer).map(Duration::from_millis)
 }
 
 fn secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     u64::deserialize(deserializer).map(Duration::from_secs)
-}
-
-/// CIDR blocks, or single addresses standing for themselves (`10.0.0.1` is `10.0.0.1/32`).
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
-    Vec::<String>::deserialize(deserializer)?
-        .iter()
-        .map(|text| {
-            let text = text.trim();
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "{text:?} is neither an address nor a CIDR block"
-                    ))
-                })
-        })
-        .collect()
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn any_origin() -> Vec<String> {
-    vec!["*".into()]
-}
-
-fn demo_projects() -> Vec<Project> {
-    vec![Project {
-        id: ProjectId::new(1).unwrap_or_else(|| unreachable!("1 is not zero")),
-        name: "demo".into(),
-        public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
-        allowed_origins: any_origin(),
-        rate_limit_per_minute: None,
-        store_ip: true,
-    }]
 }
 
 /// The configuration file named by `--config PATH` (or `--config=PATH`), else by the
@@ -633,9 +209,6 @@ impl Settings {
         if self.amqp.exchange.is_empty() {
             return invalid("amqp.exchange", "must not be empty");
         }
-        if self.amqp.delivery_limit == 0 {
-            return invalid("amqp.delivery_limit", "must be at least 1");
-        }
         if self.amqp.max_queue_length == 0 {
             return invalid("amqp.max_queue_length", "must be at least 1");
         }
@@ -643,17 +216,11 @@ impl Settings {
             Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {}
             _ => return invalid("database.url", "not a postgres:// URL"),
         }
-        if self.database.max_connections == 0 {
-            return invalid("database.max_connections", "must be at least 1");
-        }
         if self.collector.max_body_bytes == 0 {
             return invalid("collector.max_body_bytes", "must be at least 1");
         }
         if self.collector.max_batch == 0 {
             return invalid("collector.max_batch", "must be at least 1");
-        }
-        if self.collector.publish_channels == 0 {
-            return invalid("collector.publish_channels", "must be at least 1");
         }
         if self.collector.publish_timeout.is_zero() {
             return invalid("collector.publish_timeout_ms", "must be at least 1");
@@ -681,9 +248,6 @@ impl Settings {
         }
         if self.processor.batch_size == 0 {
             return invalid("processor.batch_size", "must be at least 1");
-        }
-        if self.alerter.prefetch == 0 {
-            return invalid("alerter.prefetch", "must be at least 1");
         }
         if self.alerter.webhook_timeout.is_zero() {
             return invalid("alerter.webhook_timeout_ms", "must be at least 1");
@@ -834,6 +398,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ipnet::IpNet;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -915,6 +480,62 @@ mod tests {
         }
         let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
         assert_eq!(settings.processor.consumers, 16);
+    }
+
+    #[test]
+    fn zero_is_refused_naming_the_key() {
+        for (section, key) in [
+            ("amqp", "delivery_limit"),
+            ("database", "max_connections"),
+            ("collector", "publish_channels"),
+            ("alerter", "prefetch"),
+        ] {
+            let err = Settings::from_toml(&format!("[{section}]\n{key} = 0\n"))
+                .expect_err("zero in the file");
+            assert!(
+                err.to_string().contains(&format!("{section}.{key}")),
+                "{err}"
+            );
+            let variable = format!(
+                "FRONTMON__{}__{}",
+                section.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+            let err = Settings::load_from(None, env(&[(&variable, "0")]))
+                .expect_err("zero in the environment");
+            assert!(
+                err.to_string().contains(&format!("{section}.{key}")),
+                "{err}"
+            );
+            Settings::load_from(None, env(&[(&variable, "3")])).expect("3 is fine");
+        }
+    }
+
+    #[test]
+    fn quiet_hours_are_parsed_at_load_naming_the_key() {
+        let channel = |start: &str, timezone: &str| {
+            format!(
+                "[[alerter.channels]]\nname = \"ops\"\nkind = \"webhook\"\n\
+                 url = \"https://hooks.example/ops\"\n\
+                 quiet_hours = {{ start = \"{start}\", end = \"08:00\", timezone = \"{timezone}\" }}\n"
+            )
+        };
+        let settings = Settings::from_toml(&channel("22:00", "Asia/Shanghai")).expect("valid");
+        let quiet = settings.alerter.channels[0]
+            .quiet_hours
+            .as_ref()
+            .expect("quiet hours");
+        assert_eq!(quiet.setting().timezone, "Asia/Shanghai");
+        for (start, timezone, key) in [
+            ("25:00", "UTC", "quiet_hours.start"),
+            ("22:00", "Mars/Olympus", "quiet_hours.timezone"),
+            ("08:00", "UTC", "quiet_hours"),
+        ] {
+            let err = Settings::from_toml(&channel(start, timezone)).expect_err("unusable");
+            let text = err.to_string();
+            assert!(text.contains(key), "{text}");
+            assert!(text.contains("alerter.channels"), "{text}");
+        }
     }
 
     #[test]

@@ -1,0 +1,44 @@
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ChannelSettings, RuleSettings, millis, secs};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlerterSettings {
+    pub listen: SocketAddr,
+    pub queue: String,
+    /// At most one notification per fingerprint in this window.
+    #[serde(rename = "cooldown_secs", deserialize_with = "secs")]
+    pub cooldown: Duration,
+    pub prefetch: NonZeroU16,
+    /// How long one webhook call may take.
+    #[serde(rename = "webhook_timeout_ms", deserialize_with = "millis")]
+    pub webhook_timeout: Duration,
+    /// How long a failing channel is retried before the event is dead-lettered. The delivery
+    /// was acked when its notification was written, so this holds nothing on the broker.
+    #[serde(rename = "retry_budget_secs", deserialize_with = "secs")]
+    pub retry_budget: Duration,
+    pub channels: Vec<ChannelSettings>,
+    /// What is notified, to which channels. None: new issues and regressions, to every
+    /// channel.
+    pub rules: Vec<RuleSettings>,
+}
+
+impl Default for AlerterSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8082)),
+            queue: "frontmon.alerter".into(),
+            cooldown: Duration::from_secs(300),
+            prefetch: NonZeroU16::new(32).unwrap_or(NonZeroU16::MIN),
+            webhook_timeout: Duration::from_secs(10),
+            retry_budget: Duration::from_secs(3600),
+            channels: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+}
