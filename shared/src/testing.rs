@@ -10,6 +10,7 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
 use sqlx::migrate::MigrateDatabase;
 
+pub mod logs;
 pub mod receiver;
 pub mod spawned;
 

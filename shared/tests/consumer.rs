@@ -1,48 +1,14 @@
 //! The delivery wrapper against the real RabbitMQ: a delivery dropped unsettled is logged,
 //! and the broker puts it back in the queue once the channel closes.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use chrono::Utc;
 use shared::consumer::{ConsumeOptions, Delivery, Subscription, run};
 use shared::event::{EventId, ProjectId};
 use shared::health::ReadyFlag;
 use shared::publisher::Outgoing;
+use shared::testing::logs::capture;
 use shared::testing::{TestEnv, publish_confirmed};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::fmt::MakeWriter;
-
-/// What the test logged, as text.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Logs {
-    type Writer = Logs;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Runs one consume session on `options` that takes the first delivery, hands it to `then`,
 /// and closes the subscription.
@@ -99,12 +65,7 @@ async fn a_delivery_dropped_unsettled_is_logged_and_comes_back_once_the_channel_
         prefetch: 10,
         connection_name: format!("{}.consumer-test", env.settings.amqp.exchange),
     };
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture();
 
     let expected = event_id.to_string();
     let id = expected.clone();
