@@ -186,7 +186,14 @@ function watchRequests(page, origin) {
     const done = new Promise((resolve) => {
       finish = resolve;
     });
-    entries.push({ request, done, finish, failure: null, body: parseBody(request.postDataBuffer()) });
+    entries.push({
+      request,
+      done,
+      finish,
+      failure: null,
+      body: parseBody(request.postDataBuffer()),
+      key: request.headers()['idempotency-key'] ?? null,
+    });
     notify();
   });
   const settle = (failed) => (request) => {
@@ -201,11 +208,12 @@ function watchRequests(page, origin) {
 
   return {
     bodies: () => entries.map((e) => e.body).filter(Boolean),
-    // Resolves once `predicate(bodies)` holds, re-checked at every request seen or answered.
+    // Resolves once `predicate(bodies, entries)` holds, re-checked at every request seen or
+    // answered.
     until(predicate) {
       return new Promise((resolve) => {
         const check = () => {
-          if (predicate(entries.map((e) => e.body).filter(Boolean))) {
+          if (predicate(entries.map((e) => e.body).filter(Boolean), entries)) {
             changed.delete(check);
             resolve();
           }
@@ -328,6 +336,11 @@ async function run(opts) {
       has(b, (x) => x.events, (e) => e.name === 'session_start') &&
       has(b, (x) => x.measurements, (m) => m.type === 'web-vitals' && 'lcp' in m.values),
     );
+    if (opts.failFirst) {
+      await sent('the first batch again', (_, entries) =>
+        entries.some((e, at) => at > 0 && e.key !== null && e.key === entries[0].key),
+      );
+    }
     await withTimeout(requests.settled(), 15000, 'every request to the collector being answered');
 
     const described = await requests.describe();
