@@ -10,6 +10,8 @@
 //! retried batch is stored once.
 
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod wire;
 
 use actix_web::http::header::{self, HeaderValue};
