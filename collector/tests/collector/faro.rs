@@ -331,3 +331,58 @@ async fn what_is_not_a_faro_batch_gets_a_json_reason_and_nothing_is_queued() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_shared_by_projects_needs_the_project_in_the_path() {
+    let mut env = TestEnv::new();
+    let mut three = env.settings.projects[0].clone();
+    three.id = shared::event::ProjectId::new(3).expect("non-zero");
+    three.name = "same key".into();
+    env.settings.projects.push(three);
+    let app = Running::start(env.settings.clone()).await;
+    let response = faro_post(format!("{}/collect", app.base), ERROR, "k1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
+    let error = json_body(response).await["error"].to_string();
+    assert!(error.contains("/collect/{project_id}"), "{error}");
+
+    let response = faro_post(format!("{}/collect/3", app.base), ERROR, "k1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 202);
+    let messages = take_messages(&env, &env.topology().processor.name).await;
+    assert!(
+        messages.iter().all(|m| m["project_id"] == 3),
+        "{messages:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_the_sdk_gets_429_and_how_long_to_wait() {
+    let mut env = TestEnv::new();
+    env.settings.projects[0].rate_limit_per_minute = std::num::NonZeroU32::new(5);
+    let app = Running::start(env.settings.clone()).await;
+    let url = format!("{}/collect/1", app.base);
+    let first = faro_post(url.clone(), LOAD, "k1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(first.status(), 202, "4 events of 5");
+    let second = faro_post(url, LOAD, "k2").send().await.expect("sent");
+    assert_eq!(second.status(), 429, "4 more are over the limit");
+    let headers = second.headers();
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(headers["access-control-allow-origin"], ORIGIN);
+    assert!(
+        headers["access-control-expose-headers"]
+            .to_str()
+            .expect("text")
+            .contains("retry-after"),
+        "the SDK can read how long to wait"
+    );
+    app.stop().await;
+}
