@@ -43,9 +43,6 @@ const DEFAULT_VIEW: &str = "default";
 /// What the SDK writes for a value it does not know (`unknownString`).
 const UNKNOWN: &str = "?";
 
-/// The Faro signals, as metric labels.
-pub const SIGNALS: [&str; 5] = ["exceptions", "logs", "measurements", "events", "traces"];
-
 /// What became of a batch: the events to publish, and per signal how many items were kept
 /// and dropped.
 #[derive(Debug, Default)]

@@ -29,8 +29,6 @@ use crate::metrics::FaroItemLabel;
 use crate::state::State;
 use convert::Ids;
 
-pub use convert::SIGNALS;
-
 /// With the project in the path, and without (the project is the one whose key is sent).
 pub const PATHS: [&str; 4] = [
     "/collect/{project_id}",
