@@ -221,8 +221,8 @@ async fn a_retried_batch_gets_the_same_ids_and_one_without_a_key_new_ones() {
 #[tokio::test]
 async fn what_is_not_a_faro_batch_gets_a_json_reason_and_nothing_is_queued() {
     let mut env = TestEnv::new();
-    env.settings.collector.max_body_bytes = 64 * 1024;
-    env.settings.collector.max_batch = 10;
+    env.settings.collector.max_body_bytes = (64 * 1024).try_into().expect("not zero");
+    env.settings.collector.max_batch = 10.try_into().expect("not zero");
     let app = Running::start(env.settings.clone()).await;
     let url = |path: &str| format!("{}{path}", app.base);
     let post = |path: &str| http().post(url(path)).header("x-api-key", TEST_KEY);
