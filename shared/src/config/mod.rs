@@ -484,7 +484,7 @@ mod tests {
             ),
             (
                 "name = \"surge\"\ncondition = \"spike\"\nwindow_secs = 60\nfactor = 0.5",
-                "factor: must be a number above 1",
+                "factor: 0.5 is not a number above 1",
             ),
             (
                 "name = \"new\"\ncondition = \"regression\"",

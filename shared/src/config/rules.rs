@@ -115,7 +115,7 @@ pub enum RuleError {
     },
     #[error("{key}: must be at least 1")]
     Zero { key: &'static str },
-    #[error("factor: must be a number above 1, not {0}")]
+    #[error("factor: {0} is not a number above 1")]
     Factor(f64),
 }
 
@@ -283,7 +283,7 @@ mod tests {
             ),
             (
                 serde_json::json!({"name": "r", "condition": "spike", "window_secs": 60, "factor": 1.0}),
-                "factor: must be a number above 1, not 1",
+                "factor: 1 is not a number above 1",
             ),
         ] {
             let err = rule(table.clone()).expect_err("unusable");
