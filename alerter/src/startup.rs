@@ -63,7 +63,7 @@ impl Application {
         }
 
         let http = reqwest::Client::builder()
-            .timeout(settings.alerter.webhook_timeout)
+            .timeout(settings.alerter.webhook_timeout.get())
             .build()
             .context("cannot build the HTTP client")?;
         let composer = Arc::new(Composer::new(&settings));
@@ -93,7 +93,7 @@ impl Application {
                 composer: composer.clone(),
                 dead_letters: dead_letters.clone(),
                 metrics: metrics.clone(),
-                retry_budget: settings.alerter.retry_budget,
+                retry_budget: settings.alerter.retry_budget.get(),
                 wake: notify,
                 shutdown: shutdown.clone(),
             });

@@ -206,7 +206,10 @@ mod tests {
                 .iter()
                 .all(|q| q.starts_with("bench-abc."))
         );
-        assert_eq!(settings.processor.batch_size, options.processor_batch_size);
+        assert_eq!(
+            settings.processor.batch_size.get(),
+            options.processor_batch_size
+        );
         assert_eq!(settings.log.filter, "warn");
     }
 }

@@ -47,7 +47,7 @@ impl Application {
                 url: settings.amqp.url.expose().to_owned(),
                 topology: Topology::from_settings(&settings),
                 channels: settings.collector.publish_channels.get(),
-                timeout: settings.collector.publish_timeout,
+                timeout: settings.collector.publish_timeout.get(),
                 connection_name: format!("{}.collector", settings.amqp.exchange),
             })
             .await,
@@ -57,7 +57,7 @@ impl Application {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let budget = Budget::for_body_limit(
-            settings.collector.max_body_bytes,
+            settings.collector.max_body_bytes.get(),
             metrics.body_bytes_held.clone(),
         );
         let state = web::Data::new(State {
@@ -69,8 +69,8 @@ impl Application {
             publisher: publisher.clone(),
             metrics,
             trusted_proxies: settings.collector.trusted_proxies.clone(),
-            max_body_bytes: settings.collector.max_body_bytes,
-            max_batch: settings.collector.max_batch,
+            max_body_bytes: settings.collector.max_body_bytes.get(),
+            max_batch: settings.collector.max_batch.get(),
             budget,
             large_parse: Semaphore::new(1),
             rate_limits: RateLimits::new(&settings.projects),

@@ -73,7 +73,7 @@ impl Application {
             ),
             enricher: Enricher::new(Arc::new(UserAgents::new()), &settings.projects),
             metrics,
-            batch_size: settings.processor.batch_size,
+            batch_size: settings.processor.batch_size.get(),
             batch_wait: settings.processor.batch_wait,
             database_ready: database_ready.clone(),
             shutdown: shutdown.clone(),
@@ -82,7 +82,7 @@ impl Application {
             url: settings.amqp.url.expose().to_owned(),
             topology,
             queue: settings.processor.queue.clone(),
-            prefetch: settings.processor.prefetch,
+            prefetch: settings.processor.prefetch.get(),
             connection_name: format!("{}.processor", settings.amqp.exchange),
         };
         // Issue notices go out on their own connection: the consumer's may be down while a
@@ -103,9 +103,9 @@ impl Application {
         ));
         // Several sessions, so that PostgreSQL writes one batch while another is parsed and
         // grouped: one session alternates between the two and leaves both half idle.
-        let mut consumers = Vec::with_capacity(usize::from(settings.processor.consumers));
+        let mut consumers = Vec::with_capacity(usize::from(settings.processor.consumers.get()));
         let mut sessions_ready = Vec::with_capacity(consumers.capacity());
-        for number in 1..=settings.processor.consumers {
+        for number in 1..=settings.processor.consumers.get() {
             let ready = ReadyFlag::default();
             sessions_ready.push(ready.clone());
             let processor = processor.clone();
@@ -127,7 +127,7 @@ impl Application {
             admin_token: settings.processor.admin_token.clone(),
             projects: settings.projects.iter().map(|p| p.id).collect(),
             artifacts,
-            sourcemap_max_bytes: settings.processor.sourcemap_max_bytes,
+            sourcemap_max_bytes: settings.processor.sourcemap_max_bytes.get(),
         });
         let health = Health::new(shutdown.clone(), Arc::new(registry))
             .check("broker", move || sessions_ready.iter().all(ReadyFlag::get))

@@ -58,7 +58,7 @@ impl Topology {
                 patterns: &["error.*", "issue.*"],
             },
             delivery_limit: settings.amqp.delivery_limit.get(),
-            max_queue_length: settings.amqp.max_queue_length,
+            max_queue_length: settings.amqp.max_queue_length.get(),
         }
     }
 

@@ -10,7 +10,7 @@
 //! nothing changed and the input can be evaluated again. Apply each decision before
 //! evaluating the next input: a decision is relative to the state it was computed from.
 //!
-//! Conditions (`RuleCondition`):
+//! Conditions (`Condition`, parsed with their parameters when the configuration loads):
 //! - `new_issue`: an `issue.created` notice: the processor stored an issue's first event. The
 //!   processor, not the alerter's own grouping, says what is new: it groups errors after
 //!   resolving minified frames through source maps, which the alerter does not do.
@@ -69,7 +69,7 @@ mod tests;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use shared::config::{AlerterSettings, QuietHours, RuleCondition, RuleSettings};
+use shared::config::{AlerterSettings, Condition, QuietHours, RuleCondition, RuleSettings};
 use shared::event::{Event, Level, ProjectId};
 use shared::grouping::Grouping;
 use shared::notice::IssueNotice;
@@ -639,38 +639,39 @@ enum State {
 
 impl Rule {
     fn new(settings: &RuleSettings, channels: &[String], default_cooldown: u64) -> Self {
-        // The configuration was validated at start (thresholds and windows present and
-        // positive for the conditions that need them); the fallbacks only keep a rule
-        // built from unvalidated settings harmless.
-        let threshold = settings.threshold.unwrap_or(1).max(1);
-        let window_secs = settings.window_secs.unwrap_or(60).max(1);
         let state = match settings.condition {
-            RuleCondition::NewIssue => State::NewIssue,
-            RuleCondition::Regression => State::Regression {
-                newer_release_only: settings.newer_release_only,
-            },
-            RuleCondition::Frequency => State::Frequency {
+            Condition::NewIssue => State::NewIssue,
+            Condition::Regression { newer_release_only } => {
+                State::Regression { newer_release_only }
+            }
+            Condition::Frequency {
                 threshold,
                 window_secs,
-                shape: Shape::new(window_secs),
+            } => State::Frequency {
+                threshold: threshold.get(),
+                window_secs: window_secs.get(),
+                shape: Shape::new(window_secs.get()),
                 issues: Lru::new(ISSUES_PER_RULE),
             },
-            RuleCondition::Users => {
-                let sampling = Sampling::new(threshold);
+            Condition::Users {
+                threshold,
+                window_secs,
+            } => {
+                let sampling = Sampling::new(threshold.get());
                 let issues = (USERS_PER_RULE / sampling.needed).clamp(1, ISSUES_PER_RULE as u64);
                 State::Users {
-                    window_secs,
+                    window_secs: window_secs.get(),
                     sampling,
                     issues: Lru::new(issues as usize),
                 }
             }
-            RuleCondition::Spike => State::Spike {
-                factor: settings
-                    .factor
-                    .filter(|f| f.is_finite() && *f > 1.0)
-                    .unwrap_or(2.0),
+            Condition::Spike {
                 window_secs,
-                shape: Shape::new(window_secs),
+                factor,
+            } => State::Spike {
+                factor: factor.get(),
+                window_secs: window_secs.get(),
+                shape: Shape::new(window_secs.get()),
                 projects: Lru::new(PROJECTS_PER_RULE),
             },
         };

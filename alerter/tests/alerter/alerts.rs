@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
-use shared::config::{
-    ChannelKind, ChannelSettings, QuietHours, RuleCondition, RuleSettings, Secret,
-};
+use shared::config::{ChannelKind, ChannelSettings, Condition, QuietHours, RuleSettings, Secret};
 use shared::notice::{IssueNotice, NoticeKind};
 use shared::publisher::Outgoing;
 use shared::testing::{TestEnv, eventually, publish_confirmed};
@@ -331,16 +329,14 @@ async fn a_regression_after_a_resolve_is_one_message_and_older_releases_can_be_i
     env.add_webhook("ops", &receiver.url("/ops"), None);
     env.settings.alerter.rules = vec![RuleSettings {
         name: "regressions in newer releases".into(),
-        condition: RuleCondition::Regression,
+        condition: Condition::Regression {
+            newer_release_only: true,
+        },
         projects: Vec::new(),
         environments: Vec::new(),
         levels: Vec::new(),
         channels: Vec::new(),
         cooldown_secs: None,
-        threshold: None,
-        window_secs: None,
-        factor: None,
-        newer_release_only: true,
     }];
     let app = TestApp::spawn(env.settings.clone()).await;
     let publisher = publisher(&env).await;

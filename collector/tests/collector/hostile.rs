@@ -25,7 +25,7 @@ fn deep(depth: usize) -> String {
 #[tokio::test]
 async fn every_hostile_request_gets_a_json_4xx_and_nothing_is_published() {
     let mut env = TestEnv::new();
-    env.settings.collector.max_body_bytes = LIMIT;
+    env.settings.collector.max_body_bytes = LIMIT.try_into().expect("not zero");
     let app = Running::start(env.settings.clone()).await;
     let url = format!("{}?key={TEST_KEY}", app.events_url(1));
     let post = |body: Vec<u8>| {

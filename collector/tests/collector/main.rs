@@ -78,7 +78,7 @@ async fn the_key_may_come_in_a_header_and_gzip_is_accepted() {
 #[tokio::test]
 async fn bad_requests_get_clear_errors_and_the_service_stays_healthy() {
     let mut env = TestEnv::new();
-    env.settings.collector.max_body_bytes = 4096;
+    env.settings.collector.max_body_bytes = 4096.try_into().expect("not zero");
     let app = Running::start(env.settings.clone()).await;
     let event = json!({"type": "error", "message": "x"}).to_string();
     let post = |url: String| http().post(url).header("content-type", "application/json");

@@ -37,7 +37,7 @@ fn assert_json_error(exchange: &Exchange, status: u16, message: &str) {
 
 async fn start() -> (TestEnv, Running) {
     let mut env = TestEnv::new();
-    env.settings.collector.max_body_bytes = LIMIT;
+    env.settings.collector.max_body_bytes = LIMIT.try_into().expect("not zero");
     let app = Running::start(env.settings.clone()).await;
     (env, app)
 }
@@ -256,7 +256,7 @@ async fn slowloris_connections_are_closed_by_read_timeouts() {
 async fn the_body_budget_sheds_load_with_503_instead_of_growing() {
     let env = TestEnv::new();
     let app = Running::start(env.settings.clone()).await;
-    let limit = env.settings.collector.max_body_bytes;
+    let limit = env.settings.collector.max_body_bytes.get();
     // The budget for 1 MiB bodies is 16 MiB (docs/sending-events.md): as many holders as
     // fill it exactly, so none of them is shed (which would give its share back and leave
     // room), and 16 bytes stay free.

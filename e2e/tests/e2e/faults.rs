@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
+use shared::config::NonZeroDuration;
 use shared::event::EventId;
 use shared::testing::receiver::Receiver;
 use shared::testing::{TEST_KEY, TestEnv, eventually};
@@ -245,7 +246,7 @@ async fn a_broker_restart_under_load_loses_nothing() {
 #[tokio::test]
 async fn a_full_queue_makes_the_collector_answer_503_not_drop() {
     let mut env = TestEnv::new();
-    env.settings.amqp.max_queue_length = 10;
+    env.settings.amqp.max_queue_length = 10.try_into().expect("not zero");
     let collector = Service::collector(&env.settings).await;
     let client = http();
     let url = format!("{}/api/1/events?key={TEST_KEY}", collector.base);
@@ -323,7 +324,8 @@ fn rabbitmqctl(args: &[&str]) {
 #[ignore = "raises a memory alarm on the shared broker; run alone with --ignored"]
 async fn a_memory_alarm_is_a_prompt_503_not_a_hung_request() {
     let mut env = TestEnv::new();
-    env.settings.collector.publish_timeout = Duration::from_secs(2);
+    env.settings.collector.publish_timeout =
+        NonZeroDuration::new(Duration::from_secs(2)).expect("not zero");
     let collector = Service::collector(&env.settings).await;
     let client = http();
     let url = format!("{}/api/1/events?key={TEST_KEY}", collector.base);

@@ -157,16 +157,15 @@ pub fn verify_signature(timestamp: &str, body: &[u8], signature: &str) {
 pub fn notify_every_error(settings: &mut Settings) {
     settings.alerter.rules = vec![shared::config::RuleSettings {
         name: "every error".into(),
-        condition: shared::config::RuleCondition::Frequency,
+        condition: shared::config::Condition::Frequency {
+            threshold: std::num::NonZeroU64::MIN,
+            window_secs: std::num::NonZeroU64::MIN,
+        },
         projects: Vec::new(),
         environments: Vec::new(),
         levels: Vec::new(),
         channels: Vec::new(),
         cooldown_secs: Some(0),
-        threshold: Some(1),
-        window_secs: Some(1),
-        factor: None,
-        newer_release_only: false,
     }];
     for channel in &mut settings.alerter.channels {
         channel.rate_per_minute = std::num::NonZeroU32::new(1_000_000);

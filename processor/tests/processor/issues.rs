@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+use shared::config::Consumers;
 use shared::event::{Client, User};
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
 
@@ -339,9 +340,9 @@ async fn concurrent_sessions_count_issues_exactly_whatever_the_commit_order() {
     let mut env = TestEnv::new();
     // Many small batches over four sessions: batches of the same issues, new ones included,
     // are written side by side, and commit in no particular order.
-    env.settings.processor.consumers = 4;
-    env.settings.processor.prefetch = 10;
-    env.settings.processor.batch_size = 7;
+    env.settings.processor.consumers = Consumers::new(4).expect("in range");
+    env.settings.processor.prefetch = 10.try_into().expect("not zero");
+    env.settings.processor.batch_size = 7.try_into().expect("not zero");
     let app = TestApp::ready(&env.settings).await;
     let notices = NoticeTap::bind(&env).await;
     let publisher = publisher(&env).await;
@@ -543,9 +544,9 @@ async fn failed_api_calls_are_one_issue_per_method_host_path_and_status_class() 
 async fn issues_of_the_previous_grouping_version_carry_on_where_the_grouping_is_the_same() {
     let mut env = TestEnv::new();
     // Small batches over several sessions: several of them carry the old issue over at once.
-    env.settings.processor.consumers = 4;
-    env.settings.processor.prefetch = 10;
-    env.settings.processor.batch_size = 3;
+    env.settings.processor.consumers = Consumers::new(4).expect("in range");
+    env.settings.processor.prefetch = 10.try_into().expect("not zero");
+    env.settings.processor.batch_size = 3.try_into().expect("not zero");
     let app = TestApp::ready(&env.settings).await;
     let notices = NoticeTap::bind(&env).await;
     let publisher = publisher(&env).await;

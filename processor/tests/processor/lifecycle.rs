@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use shared::config::Consumers;
 use shared::event::EventId;
 use shared::testing::{TestEnv, eventually};
 use tokio_util::sync::CancellationToken;
@@ -228,7 +229,7 @@ async fn a_processor_killed_mid_drain_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn each_session_has_its_own_connection_with_small_frames() {
     let mut env = TestEnv::new();
-    env.settings.processor.consumers = 3;
+    env.settings.processor.consumers = Consumers::new(3).expect("in range");
     let app = TestApp::ready(&env.settings).await;
     // Three sessions, the issue-notice publisher and the queue-depth watcher (which connects
     // in the background, hence the wait).

@@ -605,7 +605,7 @@ async fn broken_maps_are_refused_saying_where() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_over_the_limit_are_refused_with_413() {
     let mut env = TestEnv::new();
-    env.settings.processor.sourcemap_max_bytes = 4096;
+    env.settings.processor.sourcemap_max_bytes = 4096.try_into().expect("not zero");
     let app = TestApp::start(&env.settings).await;
 
     let padded = |size: usize| {

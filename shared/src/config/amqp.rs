@@ -14,7 +14,7 @@ pub struct AmqpSettings {
     pub delivery_limit: NonZeroU32,
     /// Messages a consumer queue holds before the broker refuses new ones (and the collector
     /// answers 503) rather than running out of memory.
-    pub max_queue_length: u32,
+    pub max_queue_length: NonZeroU32,
 }
 
 impl Default for AmqpSettings {
@@ -23,7 +23,7 @@ impl Default for AmqpSettings {
             url: Secret::new("amqp://guest:guest@127.0.0.1:5672/%2f"),
             exchange: "frontmon.events".into(),
             delivery_limit: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN),
-            max_queue_length: 1_000_000,
+            max_queue_length: NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN),
         }
     }
 }

@@ -1,26 +1,25 @@
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
-use std::time::Duration;
+use std::num::{NonZeroU64, NonZeroUsize};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
-use super::millis;
+use super::{NonZeroDuration, nonzero_millis};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectorSettings {
     pub listen: SocketAddr,
     /// Largest request body, in bytes, before and after decompression.
-    pub max_body_bytes: usize,
+    pub max_body_bytes: NonZeroUsize,
     /// Most events in one request.
-    pub max_batch: usize,
+    pub max_batch: NonZeroUsize,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks or addresses).
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
     /// How long a request waits for the broker's confirms before answering 503.
-    #[serde(rename = "publish_timeout_ms", deserialize_with = "millis")]
-    pub publish_timeout: Duration,
+    #[serde(rename = "publish_timeout_ms", deserialize_with = "nonzero_millis")]
+    pub publish_timeout: NonZeroDuration,
     /// AMQP channels the shared publisher spreads requests over.
     pub publish_channels: NonZeroUsize,
     /// HTTP worker threads; 0 means one per core.
@@ -31,10 +30,12 @@ impl Default for CollectorSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
-            max_body_bytes: 1024 * 1024,
-            max_batch: 100,
+            max_body_bytes: NonZeroUsize::new(1024 * 1024).unwrap_or(NonZeroUsize::MIN),
+            max_batch: NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN),
             trusted_proxies: Vec::new(),
-            publish_timeout: Duration::from_secs(5),
+            publish_timeout: NonZeroDuration::from_secs(
+                NonZeroU64::new(5).unwrap_or(NonZeroU64::MIN),
+            ),
             publish_channels: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             workers: 0,
         }

@@ -11,6 +11,7 @@ mod amqp;
 mod channels;
 mod collector;
 mod database;
+mod duration;
 mod log;
 mod processor;
 mod projects;
@@ -21,9 +22,8 @@ mod secret;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::event::ProjectId;
@@ -33,13 +33,14 @@ pub use amqp::AmqpSettings;
 pub use channels::{ChannelKind, ChannelSettings};
 pub use collector::CollectorSettings;
 pub use database::DatabaseSettings;
+pub use duration::NonZeroDuration;
+use duration::{millis, nonzero_millis, nonzero_secs, secs};
 pub use log::{LogFormat, LogSettings};
-use processor::MAX_PROCESSOR_CONSUMERS;
-pub use processor::ProcessorSettings;
+pub use processor::{Consumers, ProcessorSettings};
 use projects::demo_projects;
 pub use projects::{Project, PublicKey};
 pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
-pub use rules::{RuleCondition, RuleSettings};
+pub use rules::{Condition, RuleCondition, RuleError, RuleSettings, SpikeFactor};
 pub use secret::Secret;
 
 /// The read API's token when none is configured: fine on a laptop, never in a deployment
@@ -67,14 +68,6 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default = "demo_projects")]
     pub projects: Vec<Project>,
-}
-
-fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    u64::deserialize(deserializer).map(Duration::from_millis)
-}
-
-fn secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    u64::deserialize(deserializer).map(Duration::from_secs)
 }
 
 /// The configuration file named by `--config PATH` (or `--config=PATH`), else by the
@@ -209,21 +202,9 @@ impl Settings {
         if self.amqp.exchange.is_empty() {
             return invalid("amqp.exchange", "must not be empty");
         }
-        if self.amqp.max_queue_length == 0 {
-            return invalid("amqp.max_queue_length", "must be at least 1");
-        }
         match Url::parse(self.database.url.expose()) {
             Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {}
             _ => return invalid("database.url", "not a postgres:// URL"),
-        }
-        if self.collector.max_body_bytes == 0 {
-            return invalid("collector.max_body_bytes", "must be at least 1");
-        }
-        if self.collector.max_batch == 0 {
-            return invalid("collector.max_batch", "must be at least 1");
-        }
-        if self.collector.publish_timeout.is_zero() {
-            return invalid("collector.publish_timeout_ms", "must be at least 1");
         }
         if self.processor.queue.is_empty() {
             return invalid("processor.queue", "must not be empty");
@@ -236,24 +217,6 @@ impl Settings {
         }
         if self.processor.admin_token.expose().len() < 8 {
             return invalid("processor.admin_token", "must be at least 8 characters");
-        }
-        if self.processor.prefetch == 0 {
-            return invalid("processor.prefetch", "must be at least 1");
-        }
-        if !(1..=MAX_PROCESSOR_CONSUMERS).contains(&self.processor.consumers) {
-            return invalid("processor.consumers", "must be between 1 and 16");
-        }
-        if self.processor.sourcemap_max_bytes == 0 {
-            return invalid("processor.sourcemap_max_bytes", "must be at least 1");
-        }
-        if self.processor.batch_size == 0 {
-            return invalid("processor.batch_size", "must be at least 1");
-        }
-        if self.alerter.webhook_timeout.is_zero() {
-            return invalid("alerter.webhook_timeout_ms", "must be at least 1");
-        }
-        if self.alerter.retry_budget.is_zero() {
-            return invalid("alerter.retry_budget_secs", "must be at least 1");
         }
         let mut names = HashSet::new();
         for channel in &self.alerter.channels {
@@ -291,36 +254,6 @@ impl Settings {
                     "alerter.rules.channels",
                     &format!("no channel is named {unknown:?}"),
                 );
-            }
-            let needs = |what: bool, key: &'static str, why: &str| {
-                if what { Ok(()) } else { invalid(key, why) }
-            };
-            match rule.condition {
-                RuleCondition::Frequency | RuleCondition::Users => {
-                    needs(
-                        rule.threshold.is_some_and(|t| t > 0),
-                        "alerter.rules.threshold",
-                        "frequency and users rules need a threshold of at least 1",
-                    )?;
-                    needs(
-                        rule.window_secs.is_some_and(|w| w > 0),
-                        "alerter.rules.window_secs",
-                        "frequency and users rules need a window of at least 1 second",
-                    )?;
-                }
-                RuleCondition::Spike => {
-                    needs(
-                        rule.window_secs.is_some_and(|w| w > 0),
-                        "alerter.rules.window_secs",
-                        "spike rules need a window of at least 1 second",
-                    )?;
-                    needs(
-                        rule.factor.is_some_and(|f| f.is_finite() && f > 1.0),
-                        "alerter.rules.factor",
-                        "spike rules need a factor above 1",
-                    )?;
-                }
-                RuleCondition::NewIssue | RuleCondition::Regression => {}
             }
         }
         if self.projects.is_empty() {
@@ -399,6 +332,7 @@ impl Settings {
 mod tests {
     use super::*;
     use ipnet::IpNet;
+    use std::time::Duration;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -442,7 +376,7 @@ mod tests {
         .expect("valid");
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(settings.collector.listen.port(), 9100);
-        assert_eq!(settings.collector.max_batch, 7);
+        assert_eq!(settings.collector.max_batch.get(), 7);
         assert_eq!(settings.processor.batch_wait, Duration::from_millis(75));
         assert_eq!(
             settings.collector.trusted_proxies,
@@ -479,16 +413,26 @@ mod tests {
             assert!(err.to_string().contains("processor.consumers"), "{err}");
         }
         let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
-        assert_eq!(settings.processor.consumers, 16);
+        assert_eq!(settings.processor.consumers.get(), 16);
     }
 
     #[test]
-    fn zero_is_refused_naming_the_key() {
-        for (section, key) in [
-            ("amqp", "delivery_limit"),
-            ("database", "max_connections"),
-            ("collector", "publish_channels"),
-            ("alerter", "prefetch"),
+    fn zero_is_refused_naming_the_key_and_the_range() {
+        for (section, key, range) in [
+            ("amqp", "delivery_limit", "nonzero"),
+            ("amqp", "max_queue_length", "nonzero"),
+            ("database", "max_connections", "nonzero"),
+            ("collector", "max_body_bytes", "nonzero"),
+            ("collector", "max_batch", "nonzero"),
+            ("collector", "publish_timeout_ms", "at least 1 millisecond"),
+            ("collector", "publish_channels", "nonzero"),
+            ("processor", "consumers", "between 1 and 16"),
+            ("processor", "prefetch", "nonzero"),
+            ("processor", "batch_size", "nonzero"),
+            ("processor", "sourcemap_max_bytes", "nonzero"),
+            ("alerter", "prefetch", "nonzero"),
+            ("alerter", "webhook_timeout_ms", "at least 1 millisecond"),
+            ("alerter", "retry_budget_secs", "at least 1 second"),
         ] {
             let err = Settings::from_toml(&format!("[{section}]\n{key} = 0\n"))
                 .expect_err("zero in the file");
@@ -496,6 +440,7 @@ mod tests {
                 err.to_string().contains(&format!("{section}.{key}")),
                 "{err}"
             );
+            assert!(err.to_string().contains(range), "{err}");
             let variable = format!(
                 "FRONTMON__{}__{}",
                 section.to_ascii_uppercase(),
@@ -508,6 +453,54 @@ mod tests {
                 "{err}"
             );
             Settings::load_from(None, env(&[(&variable, "3")])).expect("3 is fine");
+        }
+    }
+
+    #[test]
+    fn rules_are_parsed_at_load_naming_the_rule_and_the_key() {
+        let rules = |second: &str| {
+            format!(
+                "[[alerter.channels]]\nname = \"ops\"\nkind = \"webhook\"\n\
+                 url = \"https://hooks.example/ops\"\n\
+                 [[alerter.rules]]\nname = \"new\"\ncondition = \"new_issue\"\n\
+                 [[alerter.rules]]\n{second}\n"
+            )
+        };
+        let settings = Settings::from_toml(&rules(
+            "name = \"busy\"\ncondition = \"frequency\"\nthreshold = 100\nwindow_secs = 60",
+        ))
+        .expect("valid");
+        assert_eq!(
+            settings.alerter.rules[1].condition,
+            Condition::Frequency {
+                threshold: std::num::NonZeroU64::new(100).expect("not zero"),
+                window_secs: std::num::NonZeroU64::new(60).expect("not zero"),
+            }
+        );
+        for (second, message) in [
+            (
+                "name = \"busy\"\ncondition = \"frequency\"\nwindow_secs = 60",
+                "threshold: required by condition \"frequency\"",
+            ),
+            (
+                "name = \"surge\"\ncondition = \"spike\"\nwindow_secs = 60\nfactor = 0.5",
+                "factor: 0.5 is not a number above 1",
+            ),
+            (
+                "name = \"new\"\ncondition = \"regression\"",
+                "alerter.rules.name: rule names must be unique",
+            ),
+            (
+                "name = \"chat\"\ncondition = \"regression\"\nchannels = [\"chat\"]",
+                "alerter.rules.channels: no channel is named \"chat\"",
+            ),
+        ] {
+            let err = Settings::from_toml(&rules(second)).expect_err("unusable");
+            let text = err.to_string();
+            assert!(text.contains(message), "{text}");
+            if !message.starts_with("alerter.rules.") {
+                assert!(text.contains("alerter.rules[1]"), "{text}");
+            }
         }
     }
 

@@ -1,13 +1,12 @@
 use std::net::SocketAddr;
+use std::num::{NonZeroU16, NonZeroUsize};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::de::{Error, Unexpected};
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::{DEFAULT_ADMIN_TOKEN, Secret, millis};
-
-/// More consume sessions than this only add connections: PostgreSQL is the bound long before.
-pub(super) const MAX_PROCESSOR_CONSUMERS: u16 = 16;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,16 +16,16 @@ pub struct ProcessorSettings {
     pub admin_token: Secret,
     /// Consume sessions, each on its own connection: while one session's batch is written
     /// to PostgreSQL, another parses and groups the next.
-    pub consumers: u16,
+    pub consumers: Consumers,
     /// Unacknowledged deliveries the broker may hand each consume session at once.
-    pub prefetch: u16,
+    pub prefetch: NonZeroU16,
     /// Events written per transaction at most.
-    pub batch_size: usize,
+    pub batch_size: NonZeroUsize,
     /// How long a partial batch waits for more events before it is written anyway.
     #[serde(rename = "batch_wait_ms", deserialize_with = "millis")]
     pub batch_wait: Duration,
     /// The largest source map (or minified file) the upload API accepts, in bytes.
-    pub sourcemap_max_bytes: usize,
+    pub sourcemap_max_bytes: NonZeroUsize,
     /// Parsed source maps kept in memory, bounded by the size of the maps as uploaded.
     pub sourcemap_cache_bytes: usize,
     /// Where people reach the read API (`https://frontmon.example`): the links in alerts.
@@ -40,13 +39,59 @@ impl Default for ProcessorSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
             queue: "frontmon.processor".into(),
             admin_token: Secret::new(DEFAULT_ADMIN_TOKEN),
-            consumers: 2,
-            prefetch: 1000,
-            batch_size: 500,
+            consumers: Consumers(2),
+            prefetch: NonZeroU16::new(1000).unwrap_or(NonZeroU16::MIN),
+            batch_size: NonZeroUsize::new(500).unwrap_or(NonZeroUsize::MIN),
             batch_wait: Duration::from_millis(20),
-            sourcemap_max_bytes: 32 * 1024 * 1024,
+            sourcemap_max_bytes: NonZeroUsize::new(32 * 1024 * 1024).unwrap_or(NonZeroUsize::MIN),
             sourcemap_cache_bytes: 16 * 1024 * 1024,
             public_url: None,
         }
+    }
+}
+
+/// How many consume sessions the processor runs: 1 to [`Consumers::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consumers(u16);
+
+impl Consumers {
+    /// More sessions only add connections: PostgreSQL is the bound long before.
+    pub const MAX: u16 = 16;
+
+    /// `None` outside 1 to [`Consumers::MAX`].
+    pub fn new(count: u16) -> Option<Self> {
+        (1..=Self::MAX).contains(&count).then_some(Self(count))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Consumers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let count = u16::deserialize(deserializer)?;
+        Self::new(count).ok_or_else(|| {
+            D::Error::invalid_value(Unexpected::Unsigned(count.into()), &"between 1 and 16")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumers_are_between_1_and_16() {
+        for count in [1, 2, 16] {
+            let consumers: Consumers = serde_json::from_value(count.into()).expect("in range");
+            assert_eq!(consumers.get(), count);
+        }
+        for count in [0, 17, 65_535] {
+            let err = serde_json::from_value::<Consumers>(count.into()).expect_err("out of range");
+            assert!(err.to_string().contains("between 1 and 16"), "{err}");
+        }
+        assert_eq!(Consumers::new(0), None);
+        assert_eq!(Consumers::new(Consumers::MAX + 1), None);
     }
 }
