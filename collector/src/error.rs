@@ -27,8 +27,12 @@ pub enum IngestError {
         "missing project key: pass ?sentry_key=, the X-Sentry-Auth header, or the envelope's dsn"
     )]
     MissingSentryKey,
+    #[error("missing project key: pass the x-api-key header (the Faro SDK's apiKey) or ?key=")]
+    MissingFaroKey,
     #[error("wrong project key")]
     WrongKey,
+    #[error("this key belongs to several projects: post to /collect/{{project_id}} to say which")]
+    AmbiguousKey,
     #[error("origin {0} is not allowed to send events to this project")]
     OriginNotAllowed(String),
     #[error("unsupported Content-Type {0:?}: send application/json or text/plain")]
@@ -66,8 +70,11 @@ impl IngestError {
             IngestError::UnknownProject(_) => "unknown_project",
             IngestError::MethodNotAllowed(_) => "method_not_allowed",
             IngestError::InvalidQuery(_) => "invalid_query",
-            IngestError::MissingKey | IngestError::MissingSentryKey => "missing_key",
+            IngestError::MissingKey
+            | IngestError::MissingSentryKey
+            | IngestError::MissingFaroKey => "missing_key",
             IngestError::WrongKey => "wrong_key",
+            IngestError::AmbiguousKey => "ambiguous_key",
             IngestError::OriginNotAllowed(_) => "origin_not_allowed",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
             IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
@@ -91,7 +98,9 @@ impl ResponseError for IngestError {
         match self {
             IngestError::UnknownProject(_) => StatusCode::NOT_FOUND,
             IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            IngestError::MissingKey | IngestError::MissingSentryKey => StatusCode::UNAUTHORIZED,
+            IngestError::MissingKey
+            | IngestError::MissingSentryKey
+            | IngestError::MissingFaroKey => StatusCode::UNAUTHORIZED,
             IngestError::WrongKey | IngestError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -105,6 +114,7 @@ impl ResponseError for IngestError {
             | IngestError::MalformedJson(_)
             | IngestError::InvalidEvent(_)
             | IngestError::InvalidEnvelope(_)
+            | IngestError::AmbiguousKey
             | IngestError::EmptyBatch => StatusCode::BAD_REQUEST,
             IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable(_) | IngestError::Busy => StatusCode::SERVICE_UNAVAILABLE,

@@ -13,7 +13,8 @@
 //! a connection forever or make it allocate without bound.
 //!
 //! Sentry SDKs send envelopes to `/api/{project_id}/envelope/` ([`sentry`]), which become the
-//! same events. Both endpoints draw from the project's rate limit ([`rate_limit`]).
+//! same events, and so do Grafana Faro's batches to `/collect` ([`faro`]). Every endpoint draws
+//! from the project's rate limit ([`rate_limit`]).
 //!
 //! Start at [`startup`] (how it is wired: [`state`] is what the handlers share, [`routes`]
 //! which handler answers what), then [`ingest`] (one request, top to bottom).
@@ -23,6 +24,7 @@ pub mod budget;
 pub mod client;
 pub mod cors;
 pub mod error;
+pub mod faro;
 pub mod ingest;
 pub mod metrics;
 pub mod payload;

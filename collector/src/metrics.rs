@@ -27,6 +27,14 @@ pub struct ItemLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaroItemLabel {
+    /// `exceptions`, `logs`, `measurements`, `events` or `traces` (counted in spans).
+    pub signal: &'static str,
+    /// `accepted` (published) or `dropped` (a kind we do not keep, or past the cap).
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DiscardLabel {
     pub reason: &'static str,
     pub category: &'static str,
@@ -48,6 +56,8 @@ pub struct Metrics {
     pub publish_seconds: Histogram,
     /// Sentry envelope items, by type and what became of them.
     pub envelope_items: Family<ItemLabel, Counter>,
+    /// Items of Faro batches, by signal and what became of them.
+    pub faro_items: Family<FaroItemLabel, Counter>,
     /// Events Sentry SDKs report they dropped themselves (client reports).
     pub sdk_discarded_events: Family<DiscardLabel, Counter>,
     /// Events refused by a project's rate limit.
@@ -65,6 +75,7 @@ impl Metrics {
             // 0.25 ms to about 4 s.
             publish_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
             envelope_items: Family::default(),
+            faro_items: Family::default(),
             sdk_discarded_events: Family::default(),
             rate_limited_events: Family::default(),
             body_bytes_held: Gauge::default(),
@@ -94,6 +105,11 @@ impl Metrics {
             "envelope_items",
             "Sentry envelope items received, by type and outcome (accepted, dropped, counted)",
             metrics.envelope_items.clone(),
+        );
+        registry.register(
+            "faro_items",
+            "Items of Grafana Faro batches, by signal and outcome (accepted, dropped); traces in spans",
+            metrics.faro_items.clone(),
         );
         registry.register(
             "sdk_discarded_events",

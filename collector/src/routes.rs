@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{cors, ingest, sentry};
+use crate::{cors, faro, ingest, sentry};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -23,5 +23,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(sentry::store))
             .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
             .default_service(web::to(sentry::wrong_method)),
+    )
+    // Grafana Faro's web SDK: `url: http://<host>[/<prefix>]/collect/<project_id>`.
+    .service(
+        web::resource(faro::PATHS)
+            .route(web::post().to(faro::collect))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(faro::preflight))
+            .default_service(web::to(faro::wrong_method)),
     );
 }

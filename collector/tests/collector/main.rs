@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod faro;
 mod fuzz;
 mod hostile;
 mod memory;

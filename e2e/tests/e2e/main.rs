@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod faro_sdk;
 mod faults;
 mod import_cycles;
 mod pipeline;
