@@ -16,7 +16,7 @@ use crate::client::client_ip;
 use crate::cors;
 use crate::error::IngestError;
 use crate::metrics::{ProjectLabel, ReasonLabel, RoutingKeyLabel};
-use crate::payload::{self, Context};
+use crate::payload::{self, Context, Refused};
 use crate::rate_limit::RetryAfter;
 use crate::state::State;
 
@@ -45,7 +45,7 @@ pub async fn ingest(
         .instrument(span)
         .await;
     let mut response = match outcome {
-        Ok(ids) => HttpResponse::Ok().json(serde_json::json!({ "ids": ids })),
+        Ok(accepted) => answer(&accepted),
         Err(error) => rejected(&error, project_id, &state),
     };
     // Errors carry the CORS answer too, so the page can read what it got wrong.
@@ -89,12 +89,32 @@ pub(crate) fn rejected(error: &IngestError, project_id: &str, state: &State) -> 
     error.error_response()
 }
 
+/// What became of a request's events: the ids of those the broker confirmed, in order, and
+/// the events of a batch that were refused.
+struct Accepted {
+    ids: Vec<String>,
+    refused: Vec<Refused>,
+}
+
+/// `{"ids": [...]}`, and `"refused": [{"index", "error"}]` when some events of a batch were
+/// not accepted: the SDK drops those (a retry would not mend them) and keeps no other.
+fn answer(accepted: &Accepted) -> HttpResponse {
+    if accepted.refused.is_empty() {
+        HttpResponse::Ok().json(serde_json::json!({ "ids": accepted.ids }))
+    } else {
+        HttpResponse::Ok().json(serde_json::json!({
+            "ids": accepted.ids,
+            "refused": accepted.refused,
+        }))
+    }
+}
+
 async fn accept(
     request: &HttpRequest,
     project: Option<&Project>,
     payload: &mut web::Payload,
     state: &State,
-) -> Result<Vec<String>, IngestError> {
+) -> Result<Accepted, IngestError> {
     let project = known(request, project)?;
     let query = shared::query::parse::<KeyQuery>(request.query_string())?;
     authenticate(request, project, query.key.as_deref())?;
@@ -104,7 +124,7 @@ async fn accept(
     let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
 
     let context = context(request, project, state);
-    let messages = {
+    let (messages, refused) = {
         // One large body parsed at a time, whatever the number of workers: parsing can take
         // some 40 bytes per byte of dense JSON (`data: [0,0,0,…]`), the largest transient
         // cost of a request. Small bodies, nearly all of them, never wait.
@@ -123,12 +143,18 @@ async fn accept(
     };
     // The body and the parsed events are gone by now: only the messages wait for confirms.
     drop(body);
+    if !refused.is_empty() {
+        state.metrics.events_refused.inc_by(refused.len() as u64);
+    }
     limit(state, project, messages.len())?;
     publish(&messages, state).await?;
-    Ok(messages
-        .iter()
-        .map(|message| message.event_id.to_string())
-        .collect())
+    Ok(Accepted {
+        ids: messages
+            .iter()
+            .map(|message| message.event_id.to_string())
+            .collect(),
+        refused,
+    })
 }
 
 /// The project the path names, or 404 naming what was asked for.
@@ -165,12 +191,15 @@ pub(crate) fn context(request: &HttpRequest, project: &Project, state: &State) -
     }
 }
 
-/// The body as the messages to publish.
-fn messages(body: &[u8], context: &Context) -> Result<Vec<Outgoing>, IngestError> {
-    payload::parse(body, context)?
+/// The body as the messages to publish, and the events of a batch that were refused.
+fn messages(body: &[u8], context: &Context) -> Result<(Vec<Outgoing>, Vec<Refused>), IngestError> {
+    let parsed = payload::parse(body, context)?;
+    let messages = parsed
+        .events
         .iter()
         .map(outgoing)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((messages, parsed.refused))
 }
 
 /// An event as the message to publish, serialized once, here; consumers read these exact

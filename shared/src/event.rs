@@ -703,7 +703,9 @@ mod tests {
             value: 120.0,
             rating: Rating::Good,
             navigation_type: Some("navigate".into()),
-            attribution: serde_json::json!({"target": "button#pay"}).as_object().cloned(),
+            attribution: serde_json::json!({"target": "button#pay"})
+                .as_object()
+                .cloned(),
         });
         event.visitor_id = Some("v1".into());
         let json = serde_json::to_value(&event).expect("serializes");
@@ -725,7 +727,10 @@ mod tests {
             level: Some(Level::Info),
             data: None,
         }];
-        event.extra = serde_json::json!({"cart": 3}).as_object().cloned().unwrap_or_default();
+        event.extra = serde_json::json!({"cart": 3})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let json = serde_json::to_value(&event).expect("serializes");
         assert_eq!(json["type"], "white_screen");
         assert_eq!(json["breadcrumbs"][0]["category"], "click");

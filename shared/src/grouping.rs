@@ -388,7 +388,9 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
             }))
         }
         Detail::WhiteScreen { .. } => {
-            let page = event.page().map_or_else(|| "/".to_owned(), endpoint::page_path);
+            let page = event
+                .page()
+                .map_or_else(|| "/".to_owned(), endpoint::page_path);
             let fingerprint = ["white_screen".to_owned(), page];
             let mut grouping = group(&Input {
                 message: Some(message),
