@@ -60,7 +60,7 @@ pub const MAX_EXTRA: usize = 16 * 1024;
 /// ones by key are kept.
 pub const MAX_ATTRIBUTION: usize = 16;
 /// The longest reason given for one refused event of a batch: reasons may quote the input.
-const MAX_REFUSAL: usize = 512;
+pub const MAX_REFUSAL: usize = 512;
 /// What ends a truncated text; counted within the field's limit.
 pub const TRUNCATED: &str = "…[truncated]";
 const _: () = assert!(TRUNCATED.len() < MAX_TAG_KEY);
@@ -962,7 +962,11 @@ mod tests {
 
     /// The reasons the events of a batch were refused, by index, and the events accepted.
     fn partly(body: &str) -> (Vec<Event>, Vec<(usize, String)>) {
-        let parsed = parse(body.as_bytes(), &context()).expect("some events accepted");
+        let context = Context {
+            max_batch: 10,
+            ..context()
+        };
+        let parsed = parse(body.as_bytes(), &context).expect("some events accepted");
         let refused = parsed
             .refused
             .into_iter()
@@ -1264,6 +1268,319 @@ mod tests {
         ));
         let exact = format!("[{}]", [r#"{"type":"click"}"#; 3].join(","));
         assert_eq!(parse_str(&exact).expect("valid").len(), 3);
+    }
+
+    #[test]
+    fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
+        let (events, refused) = partly(
+            r#"[{"type":"click"},{"type":"vital","name":"LCP","value":-1},
+                {"type":"teleport"},{"message":"x"},42,
+                {"type":"error","message":"kept","event_id":"6f1c0a6e0b8e4f6e9a613c2b1a0f9e8d"}]"#,
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].message.as_deref(), Some("kept"));
+        let indexes: Vec<usize> = refused.iter().map(|(index, _)| *index).collect();
+        assert_eq!(indexes, [1, 2, 3, 4]);
+        assert_eq!(refused[0].1, "[1].value: must be a non-negative number");
+        assert!(
+            refused[1]
+                .1
+                .starts_with("[2].type: unknown type \"teleport\""),
+            "{refused:?}"
+        );
+        assert!(
+            refused[2].1.starts_with("[3]: missing field `type`"),
+            "{refused:?}"
+        );
+        assert!(
+            refused[3]
+                .1
+                .starts_with("[4]: invalid type: integer `42`, expected an event"),
+            "{refused:?}"
+        );
+
+        // Every event invalid: the batch is refused, each named.
+        let error = parse_str(r#"[{"type":"vital"},{"type":"nope"}]"#).expect_err("refused");
+        let IngestError::EveryEventRefused(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(refused.len(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("[0].name: required for vital; [1].type")
+        );
+
+        // A syntax error anywhere still refuses the whole body.
+        assert!(matches!(
+            parse_str(r#"[{"type":"click"},{"type":"click",}]"#),
+            Err(IngestError::MalformedJson(_))
+        ));
+        // A reason quoting a huge input is bounded.
+        let huge = format!(
+            r#"[{{"type":"click"}},{{"type":"{}"}}]"#,
+            "x".repeat(100_000)
+        );
+        let (_, refused) = partly(&huge);
+        assert!(refused[0].1.len() <= MAX_REFUSAL, "{}", refused[0].1.len());
+    }
+
+    #[test]
+    fn every_event_takes_visitor_and_route() {
+        let event = one(serde_json::json!({
+            "type": "pageview", "url": "https://shop.example/p/12", "route": "/p/:id",
+            "visitor_id": "7c9e6679742540de944be07fc1f90ae7", "title": "Product"
+        }));
+        assert_eq!(event.route.as_deref(), Some("/p/:id"));
+        assert_eq!(
+            event.visitor_id.as_deref(),
+            Some("7c9e6679742540de944be07fc1f90ae7")
+        );
+        let event = one(serde_json::json!({"type": "click", "visitor_id": "v".repeat(1000)}));
+        let visitor = event.visitor_id.expect("kept");
+        assert!(visitor.len() <= MAX_VISITOR_ID && visitor.ends_with(TRUNCATED));
+        assert!(
+            error_text(r#"{"type":"click","visitor_id":7}"#).contains("visitor_id: invalid type")
+        );
+    }
+
+    #[test]
+    fn errors_keep_mechanism_breadcrumbs_and_extra_within_bounds() {
+        let event = one(serde_json::json!({
+            "type": "error", "message": "TypeError: x", "mechanism": "onerror",
+            "extra": {"componentStack": "at Cart\u{0}"},
+            "breadcrumbs": [
+                {"timestamp": 1_749_999_999_000_i64, "category": "click", "message": "button#pay"},
+                {"timestamp": 1_749_999_999_500.5, "category": "fetch", "message": "GET /api/cart",
+                 "level": "error", "data": {"status": 500, "k\u{0}": "v"}},
+                {"category": "custom"}
+            ]
+        }));
+        assert_eq!(event.mechanism.as_deref(), Some("onerror"));
+        assert_eq!(event.extra["componentStack"], "at Cart");
+        assert_eq!(event.breadcrumbs.len(), 3);
+        assert_eq!(event.breadcrumbs[1].timestamp, Some(1_749_999_999_500));
+        assert_eq!(event.breadcrumbs[1].level, Some(Level::Error));
+        assert_eq!(
+            event.breadcrumbs[1].data.as_ref().map(|d| d["k"].clone()),
+            Some("v".into())
+        );
+        assert!(event.processing_errors.is_empty());
+
+        // Past the limits: the oldest breadcrumbs, an oversize `extra` and breadcrumb `data`
+        // are dropped and said so; long text is cut.
+        let crumbs: Vec<_> = (0..MAX_BREADCRUMBS + 20)
+            .map(|i| serde_json::json!({"message": format!("{i} {}", "m".repeat(5000))}))
+            .collect();
+        let mut crumbs = crumbs;
+        crumbs.push(serde_json::json!({"data": {"big": "d".repeat(MAX_BREADCRUMB_DATA)}}));
+        let event = one(serde_json::json!({
+            "type": "error", "message": "x", "breadcrumbs": crumbs,
+            "extra": {"big": "e".repeat(MAX_EXTRA)}
+        }));
+        assert_eq!(event.breadcrumbs.len(), MAX_BREADCRUMBS);
+        let first = event.breadcrumbs[0].message.as_deref().expect("message");
+        assert!(first.starts_with("21 ") && first.len() <= MAX_BREADCRUMB_MESSAGE);
+        assert_eq!(event.breadcrumbs[MAX_BREADCRUMBS - 1].data, None);
+        assert!(event.extra.is_empty());
+        let kinds: Vec<&str> = event
+            .processing_errors
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["breadcrumbs_dropped", "too_large", "too_large"]);
+        assert!(
+            event.processing_errors[1]
+                .detail
+                .starts_with("breadcrumbs[120].data")
+        );
+        assert!(event.processing_errors[2].detail.starts_with("extra was"));
+
+        // Wrong shapes are refused, naming the field.
+        assert!(
+            error_text(r#"{"type":"error","message":"x","extra":[1]}"#)
+                .contains("extra: invalid type: sequence")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":{}}"#)
+                .contains("breadcrumbs: invalid type: map")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{},"x"]}"#)
+                .contains("breadcrumbs[1]: invalid type: string")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{},{"level":"loud"}]}"#)
+                .contains("breadcrumbs[1].level: \"loud\" is not a level")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{"timestamp":-5}]}"#)
+                .contains("breadcrumbs[0].timestamp: must be a positive number")
+        );
+    }
+
+    #[test]
+    fn messages_are_logs_below_error_and_errors_at_it() {
+        let info = one(serde_json::json!({"type": "message", "message": "cache warmed"}));
+        assert_eq!(info.routing_key(), RoutingKey::LogMessage);
+        assert_eq!(info.level, Some(Level::Info));
+        let warning = one(serde_json::json!({"type": "message", "message": "m", "level": "warn"}));
+        assert_eq!(warning.level, Some(Level::Warning));
+        let error =
+            one(serde_json::json!({"type": "message", "message": "paid twice", "level": "error"}));
+        assert_eq!(error.routing_key(), RoutingKey::ErrorJs);
+        assert_eq!(error.level, Some(Level::Error));
+        assert!(error_text(r#"{"type":"message"}"#).contains("message: required for message"));
+        assert!(
+            error_text(r#"{"type":"message","message":"m","level":"loud"}"#)
+                .contains("level: \"loud\" is not a level")
+        );
+    }
+
+    #[test]
+    fn white_screens_need_a_ratio_and_name_their_page() {
+        let event = one(serde_json::json!({
+            "type": "white_screen", "empty_ratio": 0.95, "points": 18,
+            "url": "https://shop.example/checkout?step=2", "route": "/checkout"
+        }));
+        assert_eq!(event.routing_key(), RoutingKey::ErrorWhiteScreen);
+        assert_eq!(
+            event.detail,
+            Detail::WhiteScreen {
+                empty_ratio: 0.95,
+                points: Some(18)
+            }
+        );
+        assert_eq!(event.message.as_deref(), Some("White screen on /checkout"));
+        let by_url = one(serde_json::json!({
+            "type": "white_screen", "empty_ratio": 1, "url": "https://shop.example/cart?x=1#y"
+        }));
+        assert_eq!(by_url.message.as_deref(), Some("White screen on /cart"));
+        let said =
+            one(serde_json::json!({"type": "white_screen", "empty_ratio": 1, "message": "blank"}));
+        assert_eq!(said.message.as_deref(), Some("blank"));
+        let nowhere = one(serde_json::json!({"type": "white_screen", "empty_ratio": 0}));
+        assert_eq!(nowhere.message.as_deref(), Some("White screen"));
+
+        assert!(error_text(r#"{"type":"white_screen"}"#).contains("empty_ratio: required"));
+        for ratio in ["1.01", "-0.1"] {
+            let body = format!(r#"{{"type":"white_screen","empty_ratio":{ratio}}}"#);
+            assert!(error_text(&body).contains("empty_ratio: must be between 0 and 1"));
+        }
+        assert!(
+            error_text(r#"{"type":"white_screen","empty_ratio":1,"points":1.5}"#)
+                .contains("points: invalid type: floating point")
+        );
+        assert!(
+            error_text(r#"{"type":"white_screen","empty_ratio":1,"points":-1}"#)
+                .contains("points: invalid value")
+        );
+    }
+
+    #[test]
+    fn vitals_keep_navigation_type_and_a_bounded_attribution() {
+        let event = one(serde_json::json!({
+            "type": "vital", "name": "INP", "value": 320, "navigation_type": "navigate",
+            "attribution": {"target": "button#pay", "input_delay": 12.5, "url": null,
+                            "long": "s".repeat(10_000)}
+        }));
+        let Detail::Vital {
+            navigation_type,
+            attribution: Some(attribution),
+            ..
+        } = &event.detail
+        else {
+            panic!("{:?}", event.detail)
+        };
+        assert_eq!(navigation_type.as_deref(), Some("navigate"));
+        assert_eq!(attribution["target"], "button#pay");
+        assert_eq!(attribution["input_delay"], 12.5);
+        assert!(!attribution.contains_key("url"));
+        assert!(
+            attribution["long"]
+                .as_str()
+                .is_some_and(|s| s.len() <= MAX_URL)
+        );
+
+        let many: serde_json::Map<String, serde_json::Value> = (0..100)
+            .map(|i| (format!("k{i:03}"), serde_json::Value::from(i)))
+            .collect();
+        let event = one(
+            serde_json::json!({"type": "vital", "name": "CLS", "value": 0.1, "attribution": many}),
+        );
+        let Detail::Vital {
+            attribution: Some(attribution),
+            ..
+        } = &event.detail
+        else {
+            panic!("{:?}", event.detail)
+        };
+        assert_eq!(attribution.len(), MAX_ATTRIBUTION);
+        assert!(
+            error_text(r#"{"type":"vital","name":"LCP","value":1,"attribution":{"el":{"a":1}}}"#)
+                .contains("attribution.el: must be a string, a number or a boolean")
+        );
+        assert!(
+            error_text(r#"{"type":"vital","name":"LCP","value":1,"attribution":"x"}"#)
+                .contains("attribution: invalid type: string")
+        );
+    }
+
+    #[test]
+    fn resource_errors_keep_their_selector() {
+        let event = one(serde_json::json!({
+            "type": "resource_error", "target": "https://cdn/app.js", "tag_name": "script",
+            "selector": "head > script#app"
+        }));
+        assert!(matches!(
+            &event.detail,
+            Detail::ResourceError { selector: Some(selector), .. } if selector == "head > script#app"
+        ));
+    }
+
+    #[test]
+    fn sessions_carry_status_duration_pages_and_errors() {
+        let event = one(serde_json::json!({
+            "type": "session", "status": "exited", "duration_ms": 61_000, "pages": 6,
+            "errors": 1, "session_id": "s1"
+        }));
+        assert_eq!(event.routing_key(), RoutingKey::BehaviorSession);
+        assert_eq!(
+            event.detail,
+            Detail::Session {
+                sid: Some("s1".into()),
+                status: "exited".into(),
+                errors: 1,
+                init: false,
+                duration_ms: Some(61_000.0),
+                pages: Some(6),
+            }
+        );
+        assert!(error_text(r#"{"type":"session"}"#).contains("status: required for session"));
+        assert!(
+            error_text(r#"{"type":"session","status":"crashed"}"#)
+                .contains("status: must be \"ok\" or \"exited\"")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":200}"#).contains("status: must be \"ok\"")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":"ok","duration_ms":-1}"#)
+                .contains("duration_ms: must be a non-negative number")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":"ok","pages":-1}"#)
+                .contains("pages: invalid value")
+        );
+        // An API error's status is a number.
+        assert!(
+            error_text(r#"{"type":"api_error","target":"/x","status":"ok"}"#)
+                .contains("status: must be an HTTP status code")
+        );
+        assert!(
+            error_text(r#"{"type":"api_error","target":"/x","status":70000}"#)
+                .contains("status: invalid value: integer `70000`")
+        );
     }
 
     #[test]
