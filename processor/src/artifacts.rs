@@ -22,7 +22,7 @@ use shared::event::ProjectId;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::store_error::StoreError;
+use crate::db::StoreError;
 
 mod check;
 mod mappings;

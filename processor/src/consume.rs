@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
-use crate::store::{NewEvent, Store, StoreError};
+use crate::db::{NewEvent, Store, StoreError};
 use crate::symbolicate::{Outcome, Symbolicator, parse_native, prepend_exceptions};
 
 pub struct Processor {

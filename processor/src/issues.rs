@@ -21,7 +21,7 @@ use shared::notice::{IssueNotice, NoticeEvent, NoticeKind};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::outbox::Outbox;
-use crate::store_error::StoreError;
+use crate::db::StoreError;
 
 /// What an issue is to the people working on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -21,7 +21,7 @@ use crate::enrich::Enricher;
 use crate::issues::Issues;
 use crate::metrics::Metrics;
 use crate::outbox;
-use crate::store::Store;
+use crate::db::Store;
 use crate::symbolicate::Symbolicator;
 use crate::user_agent::UserAgents;
 

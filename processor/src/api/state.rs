@@ -7,7 +7,7 @@ use shared::event::ProjectId;
 
 use crate::artifacts::ArtifactStore;
 use crate::issues::Issues;
-use crate::store::Store;
+use crate::db::Store;
 
 /// What the read API's handlers share.
 pub struct State {

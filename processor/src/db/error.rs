@@ -1,5 +1,5 @@
-//! What a database call can fail with. Its own module: `store` calls into `issues` inside its
-//! transaction, and `issues` returns the same error without importing `store` back.
+//! What a database call can fail with. Its own module: the batch calls into `issues` inside
+//! its transaction, and `issues` returns the same error without importing the batch back.
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -12,8 +12,7 @@ use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
 use crate::outbox::Outbox;
-// Callers of the store name its error through it; `issues` imports it from its own module.
-pub use crate::store_error::StoreError;
+use crate::db::error::StoreError;
 
 /// An event ready to insert: the parsed event, for the typed columns, and the bytes it came
 /// as, stored as the payload without serializing it again.
