@@ -6,8 +6,8 @@ use shared::config::Secret;
 use shared::event::ProjectId;
 
 use crate::artifacts::ArtifactStore;
-use crate::issues::Issues;
 use crate::db::Store;
+use crate::issues::Issues;
 
 /// What the read API's handlers share.
 pub struct State {

@@ -1,17 +1,12 @@
-//! PostgreSQL: the schema, batch inserts, and the reads behind the API.
-
-use std::collections::HashSet;
+//! The `events` table: a batch's rows written in one statement, and the reads behind the
+//! API (a page of a project's events, one event, counts over time).
 
 use chrono::{DateTime, Utc};
-use shared::config::DatabaseSettings;
 use shared::event::{Event, EventId, ProjectId};
-use shared::grouping::Grouping;
-use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Row};
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::outbox::Outbox;
+use super::Store;
 use crate::db::error::StoreError;
 
 /// An event ready to insert: the parsed event, for the typed columns, and the bytes it came
@@ -21,150 +16,72 @@ pub struct NewEvent<'a> {
     pub json: &'a str,
 }
 
-#[derive(Clone)]
-pub struct Store {
-    pool: PgPool,
-    outbox: Outbox,
+/// Writes `rows` with their issues (`issues[i]` is `rows[i]`'s), skipping the ones already
+/// stored; returns the (project, event id) of the rows written now.
+pub async fn insert(
+    tx: &mut PgConnection,
+    rows: &[NewEvent<'_>],
+    issues: &[Option<i64>],
+) -> Result<Vec<(i64, Uuid)>, sqlx::Error> {
+    let mut project_ids = Vec::with_capacity(rows.len());
+    let mut event_ids = Vec::with_capacity(rows.len());
+    let mut routing_keys = Vec::with_capacity(rows.len());
+    let mut occurred = Vec::with_capacity(rows.len());
+    let mut received = Vec::with_capacity(rows.len());
+    let mut messages = Vec::with_capacity(rows.len());
+    let mut urls = Vec::with_capacity(rows.len());
+    let mut releases = Vec::with_capacity(rows.len());
+    let mut environments = Vec::with_capacity(rows.len());
+    let mut payloads = Vec::with_capacity(rows.len());
+    let mut issue_column = Vec::with_capacity(rows.len());
+    // Written in key order: two batches holding copies of the same events (an SDK's
+    // retry, a redelivery) insert them in the same order, so one waits for the other
+    // instead of deadlocking.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by_key(|&i| (rows[i].event.project_id, *rows[i].event.event_id.as_uuid()));
+    for &i in &order {
+        let row = &rows[i];
+        let event = row.event;
+        project_ids.push(i64::from(event.project_id.get()));
+        event_ids.push(*event.event_id.as_uuid());
+        routing_keys.push(event.routing_key().as_str());
+        occurred.push(event.timestamp);
+        received.push(event.received_at);
+        messages.push(event.message.as_deref());
+        urls.push(event.url.as_deref());
+        releases.push(event.release.as_deref());
+        environments.push(event.environment.as_deref());
+        payloads.push(row.json);
+        issue_column.push(issues[i]);
+    }
+    // One statement for the whole batch: UNNEST turns the column arrays into rows.
+    sqlx::query_as(
+        "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
+                             message, url, release, environment, payload, issue_id)
+         SELECT p, e, k, o, r, m, u, rel, env, j::jsonb, i
+         FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[])
+              AS t(p, e, k, o, r, m, u, rel, env, j, i)
+         ON CONFLICT (project_id, event_id) DO NOTHING
+         RETURNING project_id, event_id",
+    )
+    .bind(&project_ids)
+    .bind(&event_ids)
+    .bind(&routing_keys)
+    .bind(&occurred)
+    .bind(&received)
+    .bind(&messages)
+    .bind(&urls)
+    .bind(&releases)
+    .bind(&environments)
+    .bind(&payloads)
+    .bind(&issue_column)
+    .fetch_all(&mut *tx)
+    .await
 }
 
+/// The reads behind the API.
 impl Store {
-    /// Creates the database if it does not exist, connects, and migrates the schema.
-    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let url = settings.url.expose();
-        if !Postgres::database_exists(url).await? {
-            // Two processors starting at once may both try; the loser's error is harmless.
-            if let Err(error) = Postgres::create_database(url).await
-                && !Postgres::database_exists(url).await?
-            {
-                return Err(error.into());
-            }
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections.get())
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(url)
-            .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Unavailable(error.into()))?;
-        Ok(Self {
-            pool,
-            outbox: Outbox::default(),
-        })
-    }
-
-    /// Inserts the rows in one transaction; rows already stored are skipped. Returns how many
-    /// were new.
-    pub async fn insert(&self, rows: &[NewEvent<'_>]) -> Result<u64, StoreError> {
-        let mut project_ids = Vec::with_capacity(rows.len());
-        let mut event_ids = Vec::with_capacity(rows.len());
-        let mut routing_keys = Vec::with_capacity(rows.len());
-        let mut occurred = Vec::with_capacity(rows.len());
-        let mut received = Vec::with_capacity(rows.len());
-        let mut messages = Vec::with_capacity(rows.len());
-        let mut urls = Vec::with_capacity(rows.len());
-        let mut releases = Vec::with_capacity(rows.len());
-        let mut environments = Vec::with_capacity(rows.len());
-        let mut payloads = Vec::with_capacity(rows.len());
-        let mut issue_column = Vec::with_capacity(rows.len());
-        // Grouped before the transaction begins: CPU work, which needs no connection.
-        let groupings: Vec<Option<Grouping>> = rows
-            .iter()
-            .map(|row| shared::grouping::group_event(row.event))
-            .collect();
-        let grouped: Vec<(&Event, &Grouping)> = rows
-            .iter()
-            .zip(&groupings)
-            .filter_map(|(row, grouping)| grouping.as_ref().map(|g| (row.event, g)))
-            .collect();
-        let mut tx = self.pool.begin().await?;
-        // Errors get their issue first, so each event row is written once, with its issue.
-        let issue_ids = crate::issues::issue_ids(&mut tx, &grouped).await?;
-        let issues: Vec<Option<i64>> = rows
-            .iter()
-            .zip(&groupings)
-            .map(|(row, grouping)| {
-                let key = (
-                    i64::from(row.event.project_id.get()),
-                    grouping.as_ref()?.fingerprint.clone(),
-                );
-                issue_ids.ids.get(&key).copied()
-            })
-            .collect();
-        // Written in key order: two batches holding copies of the same events (an SDK's
-        // retry, a redelivery) insert them in the same order, so one waits for the other
-        // instead of deadlocking.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_unstable_by_key(|&i| {
-            (rows[i].event.project_id, *rows[i].event.event_id.as_uuid())
-        });
-        for &i in &order {
-            let row = &rows[i];
-            let event = row.event;
-            project_ids.push(i64::from(event.project_id.get()));
-            event_ids.push(*event.event_id.as_uuid());
-            routing_keys.push(event.routing_key().as_str());
-            occurred.push(event.timestamp);
-            received.push(event.received_at);
-            messages.push(event.message.as_deref());
-            urls.push(event.url.as_deref());
-            releases.push(event.release.as_deref());
-            environments.push(event.environment.as_deref());
-            payloads.push(row.json);
-            issue_column.push(issues[i]);
-        }
-        // One statement for the whole batch: UNNEST turns the column arrays into rows.
-        let inserted: Vec<(i64, Uuid)> = sqlx::query_as(
-            "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
-                                 message, url, release, environment, payload, issue_id)
-             SELECT p, e, k, o, r, m, u, rel, env, j::jsonb, i
-             FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[])
-                  AS t(p, e, k, o, r, m, u, rel, env, j, i)
-             ON CONFLICT (project_id, event_id) DO NOTHING
-             RETURNING project_id, event_id",
-        )
-        .bind(&project_ids)
-        .bind(&event_ids)
-        .bind(&routing_keys)
-        .bind(&occurred)
-        .bind(&received)
-        .bind(&messages)
-        .bind(&urls)
-        .bind(&releases)
-        .bind(&environments)
-        .bind(&payloads)
-        .bind(&issue_column)
-        .fetch_all(&mut *tx)
-        .await?;
-
-        // Only the events stored just now count toward their issues: a redelivery does not,
-        // nor a second copy of an event within this batch (taken from the set once).
-        let mut new: HashSet<(i64, Uuid)> = inserted.into_iter().collect();
-        let stored = new.len() as u64;
-        let errors: Vec<(&Event, &Grouping, i64)> = rows
-            .iter()
-            .zip(&groupings)
-            .zip(&issues)
-            .filter(|((row, _), _)| {
-                let event = row.event;
-                new.remove(&(i64::from(event.project_id.get()), *event.event_id.as_uuid()))
-            })
-            .filter_map(|((row, grouping), issue)| Some((row.event, grouping.as_ref()?, (*issue)?)))
-            .collect();
-        let notices = crate::issues::record(&mut tx, &errors, &issue_ids.created).await?;
-        tx.commit().await?;
-        if notices > 0 {
-            self.outbox.wake();
-        }
-        Ok(stored)
-    }
-
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
     /// Events of a project, newest first, as `filter` says, strictly before a cursor
     /// position.
     pub async fn list(
@@ -266,15 +183,6 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// What wakes the outbox relay.
-    pub fn outbox(&self) -> Outbox {
-        self.outbox.clone()
     }
 }
 
