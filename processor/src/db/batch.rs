@@ -10,7 +10,7 @@ use shared::grouping::Grouping;
 use uuid::Uuid;
 
 use super::Store;
-use super::error::StoreError;
+use super::StoreError;
 use super::events::{self, NewEvent};
 use crate::issues;
 

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::Store;
-use crate::db::error::StoreError;
+use super::StoreError;
 
 /// An event ready to insert: the parsed event, for the typed columns, and the bytes it came
 /// as, stored as the payload without serializing it again.

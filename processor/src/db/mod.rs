@@ -10,20 +10,23 @@
 //! Start at [`batch`] (a batch, from rows to commit), then [`events`].
 
 pub mod batch;
-pub mod error;
 pub mod events;
 pub mod issues;
 pub mod outbox;
 pub mod sourcemaps;
 
 use shared::config::DatabaseSettings;
-use sqlx::Postgres;
-use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use shared::db::Schema;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
 
 use crate::outbox::Outbox;
-pub use error::StoreError;
 pub use events::{CountFilter, Cursor, EventFilter, NewEvent, StoredEvent};
+/// The one classification of database errors, shared with the alerter.
+pub use shared::db::DbError as StoreError;
+
+/// The processor's schema, in the database's default schema.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The processor's database: the pool, and what wakes the outbox relay when a transaction has
 /// queued notices.
@@ -36,26 +39,8 @@ pub struct Store {
 impl Store {
     /// Creates the database if it does not exist, connects, and migrates the schema.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let url = settings.url.expose();
-        if !Postgres::database_exists(url).await? {
-            // Two processors starting at once may both try; the loser's error is harmless.
-            if let Err(error) = Postgres::create_database(url).await
-                && !Postgres::database_exists(url).await?
-            {
-                return Err(error.into());
-            }
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections.get())
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(url)
-            .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
-            pool,
+            pool: shared::db::connect(settings, Schema::Public, &MIGRATOR).await?,
             outbox: Outbox::default(),
         })
     }
