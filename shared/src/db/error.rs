@@ -48,7 +48,64 @@ impl From<sqlx::migrate::MigrateError> for DbError {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
     use super::*;
+
+    /// PostgreSQL's answer with a SQLSTATE, as the driver hands it over.
+    #[derive(Debug, thiserror::Error)]
+    #[error("SQLSTATE {0}")]
+    struct Answer(&'static str);
+
+    impl DatabaseError for Answer {
+        fn message(&self) -> &str {
+            self.0
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn answer(code: &'static str) -> DbError {
+        sqlx::Error::Database(Box::new(Answer(code))).into()
+    }
+
+    #[test]
+    fn answers_are_sorted_by_sqlstate_class() {
+        // Connection exception, cannot connect now, admin shutdown, too many connections,
+        // disk full.
+        for code in ["08006", "57P03", "57P01", "53300", "53100"] {
+            assert!(matches!(answer(code), DbError::Unavailable(_)), "{code}");
+        }
+        // Invalid byte sequence (a NUL in text), value too long, not-null, check, unique,
+        // row too big.
+        for code in ["22021", "22001", "23502", "23514", "23505", "54000"] {
+            assert!(matches!(answer(code), DbError::Rejected(_)), "{code}");
+        }
+        // Serialization failure, deadlock.
+        for code in ["40001", "40P01"] {
+            assert!(matches!(answer(code), DbError::Conflict(_)), "{code}");
+        }
+    }
 
     #[test]
     fn errors_that_are_not_the_databases_answer_are_sorted_by_what_failed() {
