@@ -19,6 +19,7 @@ use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::config::Settings;
+use shared::db::DbError;
 use shared::event::Event;
 use shared::grouping::group_event;
 use shared::notice::{IssueNotice, NoticeKind};
@@ -34,9 +35,16 @@ pub enum PipelineError {
     /// Poison: never handled, whatever the retries.
     #[error("the delivery is neither an event nor an issue notice")]
     Unreadable(#[source] serde_json::Error),
-    /// The database is unavailable: the same delivery may succeed later.
+    /// The database failed: unavailable or in a conflict (the same delivery may succeed
+    /// later), or it refused the data (it never will).
     #[error("the database failed")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DbError),
+}
+
+impl From<sqlx::Error> for PipelineError {
+    fn from(error: sqlx::Error) -> Self {
+        PipelineError::Database(error.into())
+    }
 }
 
 /// What became of a delivery.

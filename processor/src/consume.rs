@@ -24,9 +24,9 @@ use shared::event::Event;
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::{NewEvent, Store, StoreError};
 use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
-use crate::store::{NewEvent, Store, StoreError};
 use crate::symbolicate::{Outcome, Symbolicator, parse_native, prepend_exceptions};
 
 pub struct Processor {

@@ -17,11 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api;
 use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
+use crate::db::Store;
 use crate::enrich::Enricher;
 use crate::issues::Issues;
 use crate::metrics::Metrics;
 use crate::outbox;
-use crate::store::Store;
 use crate::symbolicate::Symbolicator;
 use crate::user_agent::UserAgents;
 

@@ -11,6 +11,8 @@
 pub mod amqp;
 pub mod config;
 pub mod consumer;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod event;
 pub mod grouping;
 pub mod health;

@@ -24,7 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use shared::event::{EventId, ProjectId};
 
-use crate::store_error::StoreError;
+use crate::db::StoreError;
 
 /// The read API's endpoints, beside their handlers; `startup` mounts them.
 pub fn routes(cfg: &mut web::ServiceConfig) {
