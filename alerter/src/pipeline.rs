@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::config::Settings;
 use shared::db::DbError;
-use shared::event::Event;
+use shared::event::{Event, RoutingKey};
 use shared::grouping::group_event;
 use shared::notice::{IssueNotice, NoticeKind};
 use tokio::sync::Notify;
@@ -122,17 +122,16 @@ impl Pipeline {
     }
 
     pub async fn handle(&self, routing_key: &str, body: &[u8]) -> Result<Handled, PipelineError> {
-        match routing_key {
-            "issue.created" | "issue.resolved" | "issue.regressed" => {
-                let notice: IssueNotice =
-                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
-                self.notice(&notice, body).await
-            }
-            _ => {
-                let event: Event =
-                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
-                self.event(&event, body).await
-            }
+        if routing_key
+            .parse::<RoutingKey>()
+            .is_ok_and(RoutingKey::is_notice)
+        {
+            let notice: IssueNotice =
+                serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+            self.notice(&notice, body).await
+        } else {
+            let event: Event = serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+            self.event(&event, body).await
         }
     }
 

@@ -12,16 +12,16 @@
 //!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
-pub mod api;
+mod api;
 pub mod artifacts;
-pub mod consume;
-pub mod db;
-pub mod enrich;
-pub mod issues;
-pub mod metrics;
-pub mod outbox;
-pub mod startup;
+mod consume;
+mod db;
+mod enrich;
+mod issues;
+mod metrics;
+mod outbox;
+mod startup;
 pub mod symbolicate;
-pub mod user_agent;
+mod user_agent;
 
 pub use startup::Application;

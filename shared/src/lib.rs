@@ -9,6 +9,7 @@
 //! (how each service is told where things are).
 
 pub mod amqp;
+pub mod auth;
 pub mod config;
 pub mod consumer;
 #[cfg(feature = "db")]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-const FAULT_TESTS: &str = "cargo test -p frontmon-e2e -- --ignored --test-threads=1";
+const FAULT_TESTS: &str = "cargo test -p e2e -- --ignored --test-threads=1";
 
 /// The steps `script --plan` prints, with only `env` of the FRONTMON_ variables set.
 fn plan(script: &str, env: &[(&str, &str)]) -> String {

@@ -45,10 +45,6 @@ impl Store {
         })
     }
 
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
