@@ -653,14 +653,14 @@ impl Rule {
             } => State::Frequency {
                 threshold: threshold.get(),
                 window_secs: window_secs.get(),
-                shape: Shape::new(window_secs.get()),
+                shape: Shape::new(window_secs),
                 issues: Lru::new(ISSUES_PER_RULE),
             },
             Condition::Users {
                 threshold,
                 window_secs,
             } => {
-                let sampling = Sampling::new(threshold.get());
+                let sampling = Sampling::new(threshold);
                 let issues = (USERS_PER_RULE / sampling.needed).clamp(1, ISSUES_PER_RULE as u64);
                 State::Users {
                     window_secs: window_secs.get(),
@@ -674,7 +674,7 @@ impl Rule {
             } => State::Spike {
                 factor: factor.get(),
                 window_secs: window_secs.get(),
-                shape: Shape::new(window_secs.get()),
+                shape: Shape::new(window_secs),
                 projects: Lru::new(PROJECTS_PER_RULE),
             },
         };
