@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod payload;
 pub mod rate_limit;
 pub mod routes;
+pub mod sdk_file;
 pub mod sentry;
 pub mod startup;
 pub mod state;

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{cors, ingest, sentry};
+use crate::{cors, ingest, sdk_file, sentry};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -23,5 +23,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(sentry::store))
             .route(web::method(actix_web::http::Method::OPTIONS).to(sentry::preflight))
             .default_service(web::to(sentry::wrong_method)),
+    )
+    // The browser SDK's script-tag build, for pages to load from the collector itself.
+    .service(
+        web::resource(sdk_file::PATH)
+            .route(web::get().to(sdk_file::script))
+            .route(web::head().to(sdk_file::script))
+            .default_service(web::to(sdk_file::wrong_method)),
     );
 }

@@ -8,6 +8,7 @@ mod hostile;
 mod memory;
 mod raw;
 mod recorded;
+mod sdk_script;
 mod sentry;
 mod support;
 
