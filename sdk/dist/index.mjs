@@ -494,12 +494,12 @@ var api = (hub2) => {
   const cfg = hub2.o.captureApi;
   if (cfg === false) return;
   const [lo, hi] = cfg && cfg.failedStatus || [500, 599];
-  const done = safe((kind, method, raw, start, status) => {
-    const target = scrub(new URL(raw, location.href).href);
+  const done = safe((kind, method, raw, start, page, status) => {
+    const target = scrub(new URL(raw, page).href);
     const duration_ms = now() - start;
     hub2.crumb({ category: kind, message: `${method} ${target}`, data: { status, duration_ms } });
     if (matches(target, cfg && cfg.ignoreUrls) || status && (status < lo || status > hi)) return;
-    hub2.capture({ type: "api_error", target, method, status, duration_ms });
+    hub2.capture({ type: "api_error", target, method, status, duration_ms, url: page });
   });
   const f = window.fetch;
   if (f) {
@@ -514,13 +514,14 @@ var api = (hub2) => {
       const res = f.apply(this, arguments);
       if (!url || hub2.own(url)) return res;
       const start = now();
+      const page = location.href;
       return res.then(
         (r) => {
-          done("fetch", method, url, start, r.status);
+          done("fetch", method, url, start, page, r.status);
           return r;
         },
         (err) => {
-          if (!(err && err.name === "AbortError")) done("fetch", method, url, start);
+          if (!(err && err.name === "AbortError")) done("fetch", method, url, start, page);
           throw err;
         }
       );
@@ -539,9 +540,10 @@ var api = (hub2) => {
     const call = calls.get(this);
     if (call && !hub2.own(call[1])) {
       const start = now();
+      const page = location.href;
       let aborted = false;
       this.addEventListener("abort", () => aborted = true);
-      this.addEventListener("loadend", () => aborted || done("xhr", call[0], call[1], start, this.status || void 0));
+      this.addEventListener("loadend", () => aborted || done("xhr", call[0], call[1], start, page, this.status || void 0));
     }
     return send.apply(this, arguments);
   };

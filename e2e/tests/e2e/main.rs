@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod browser_sdk;
 mod faults;
 mod import_cycles;
 mod pipeline;

@@ -8,12 +8,13 @@ export const api: Plugin = (hub) => {
   const cfg = hub.o.captureApi;
   if (cfg === false) return;
   const [lo, hi] = (cfg && cfg.failedStatus) || [500, 599];
-  const done = safe((kind: 'fetch' | 'xhr', method: string, raw: string, start: number, status?: number) => {
-    const target = scrub(new URL(raw, location.href).href);
+  // `page`: where the call was made; the page may have moved on by the time it ends.
+  const done = safe((kind: 'fetch' | 'xhr', method: string, raw: string, start: number, page: string, status?: number) => {
+    const target = scrub(new URL(raw, page).href);
     const duration_ms = now() - start;
     hub.crumb({ category: kind, message: `${method} ${target}`, data: { status, duration_ms } });
     if (matches(target, cfg && cfg.ignoreUrls) || (status && (status < lo || status > hi))) return;
-    hub.capture({ type: 'api_error', target, method, status, duration_ms });
+    hub.capture({ type: 'api_error', target, method, status, duration_ms, url: page });
   });
 
   const f = window.fetch;
@@ -30,15 +31,16 @@ export const api: Plugin = (hub) => {
       const res = f.apply(this, arguments as any);
       if (!url || hub.own(url)) return res;
       const start = now();
+      const page = location.href;
       // The caller gets this promise: the Response itself, or the same error rethrown, so an
       // unhandled failure is still unhandled.
       return res.then(
         (r: Response) => {
-          done('fetch', method, url, start, r.status);
+          done('fetch', method, url, start, page, r.status);
           return r;
         },
         (err: unknown) => {
-          if (!(err && (err as Error).name === 'AbortError')) done('fetch', method, url, start);
+          if (!(err && (err as Error).name === 'AbortError')) done('fetch', method, url, start, page);
           throw err;
         },
       );
@@ -58,9 +60,10 @@ export const api: Plugin = (hub) => {
     const call = calls.get(this);
     if (call && !hub.own(call[1])) {
       const start = now();
+      const page = location.href;
       let aborted = false;
       this.addEventListener('abort', () => (aborted = true));
-      this.addEventListener('loadend', () => aborted || done('xhr', call[0], call[1], start, this.status || undefined));
+      this.addEventListener('loadend', () => aborted || done('xhr', call[0], call[1], start, page, this.status || undefined));
     }
     return send.apply(this, arguments as any);
   };

@@ -1,0 +1,443 @@
+//! frontmon's own browser SDK (`sdk/`) in headless Chromium, loaded with a script tag from
+//! the collector's `/sdk/v1/frontmon.min.js` by a page on another origin: what it captures
+//! is stored with its fields, none of its requests is preflighted, the page's own
+//! fetch/XHR calls behave as without it, an error right before leaving the page still
+//! arrives, and a flood of one error stores only the cap while the page stays responsive.
+//!
+//! `e2e/browser/own-sdk.mjs` runs the page (`e2e/browser/own-sdk/page.js`).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
+
+use crate::support::*;
+
+/// Types the collector does not know yet: sent in batches of their own, refused today.
+const NEW_TYPES: [&str; 3] = ["message", "white_screen", "session"];
+
+async fn drive(scenario: &str, collector: &Service, screenshot: Option<&str>) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dsn = format!(
+        "http://{TEST_KEY}@{}/1",
+        collector.base.trim_start_matches("http://")
+    );
+    let mut args = vec![
+        root.join("e2e/browser/own-sdk.mjs")
+            .to_string_lossy()
+            .into_owned(),
+        "--scenario".into(),
+        scenario.into(),
+        "--dsn".into(),
+        dsn,
+    ];
+    if let Some(file) = screenshot {
+        args.extend(["--screenshot".into(), file.into()]);
+    }
+    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
+        .await
+        .expect("joined")
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "own-sdk.mjs failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
+         stderr: {}\nstdout: {stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().expect("a report line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
+}
+
+async fn events(processor: &Service, kind: &str) -> Option<Vec<Value>> {
+    let response = http()
+        .get(format!(
+            "{}/api/projects/1/events?kind={kind}&limit=500",
+            processor.base
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    response.json::<Value>().await.ok()?["events"]
+        .as_array()
+        .cloned()
+}
+
+/// The events the SDK sent, from the request bodies the browser made.
+fn sent(report: &Value) -> Vec<Value> {
+    report["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter_map(|r| r["events"].as_array())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+/// Every request to the collector was a simple one: the script, and POSTs of `text/plain`
+/// with no header a page could not send without a preflight; answered 200, except the
+/// batches of types this collector does not know yet.
+fn assert_simple_requests(report: &Value) {
+    let requests = report["requests"].as_array().expect("requests");
+    assert!(requests.len() >= 2, "{report:#}");
+    for request in requests {
+        assert_ne!(request["method"], "OPTIONS", "a preflight: {request:#}");
+        if request["method"] == "GET" {
+            assert!(
+                request["url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("/sdk/v1/frontmon.min.js")),
+                "{request:#}"
+            );
+            assert_eq!(request["status"], 200, "{request:#}");
+            continue;
+        }
+        assert_eq!(request["method"], "POST", "{request:#}");
+        let url = request["url"].as_str().expect("url");
+        assert!(
+            url.contains(&format!("/api/1/events?key={TEST_KEY}")),
+            "{url}"
+        );
+        let headers = request["request_headers"].as_object().expect("headers");
+        assert_eq!(
+            headers["content-type"], "text/plain;charset=UTF-8",
+            "{request:#}"
+        );
+        for name in headers.keys() {
+            assert!(
+                !name.starts_with("x-") && name != "authorization",
+                "a header that costs a preflight: {name}"
+            );
+        }
+        let events = request["events"]
+            .as_array()
+            .expect("a JSON array of events");
+        let fresh = events
+            .iter()
+            .filter(|e| NEW_TYPES.contains(&e["type"].as_str().unwrap_or("")))
+            .count();
+        assert!(
+            fresh == 0 || fresh == events.len(),
+            "new types in a batch of their own: {request:#}"
+        );
+        if fresh == 0 && request["resource_type"] != "ping" {
+            assert_eq!(request["status"], 200, "{request:#}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_capture_is_stored_with_its_fields() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let screenshot = std::env::temp_dir().join(format!("frontmon-sdk-{}.png", std::process::id()));
+    let report = drive(
+        "captures",
+        &collector,
+        Some(screenshot.to_str().expect("a path")),
+    )
+    .await;
+    assert_simple_requests(&report);
+    let origin = report["page_origin"].as_str().expect("origin").to_owned();
+    let sent = sent(&report);
+
+    // One session and one visitor on every event, the ids the SDK made.
+    let sessions: BTreeSet<&str> = sent
+        .iter()
+        .filter_map(|e| e["session_id"].as_str())
+        .collect();
+    let visitors: BTreeSet<&str> = sent
+        .iter()
+        .filter_map(|e| e["visitor_id"].as_str())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(visitors.len(), 1, "{visitors:?}");
+    for event in &sent {
+        let id = event["event_id"].as_str().expect("an event id");
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert!(event["visitor_id"].is_string(), "{event:#}");
+    }
+
+    let list = |kind: &'static str| {
+        let processor = &processor;
+        async move { events(processor, kind).await.unwrap_or_default() }
+    };
+    let (errors, resources, apis, views, vitals, clicks) =
+        eventually("every capture to be stored", WAIT, || async {
+            let errors = list("error.js").await;
+            let resources = list("error.resource").await;
+            let apis = list("error.api").await;
+            let views = list("behavior.pageview").await;
+            let vitals = list("perf.vital").await;
+            let clicks = list("behavior.click").await;
+            let names: BTreeSet<String> = vitals
+                .iter()
+                .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                .collect();
+            (errors.len() >= 2
+                && resources.len() >= 2
+                && apis.len() >= 2
+                && views.len() >= 6
+                && names.len() == 5
+                && !clicks.is_empty())
+            .then_some((errors, resources, apis, views, vitals, clicks))
+        })
+        .await;
+
+    // The uncaught error and the unhandled rejection, "Type: message", with their stacks.
+    let messages: BTreeSet<&str> = errors
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        BTreeSet::from([
+            "TypeError: Cannot read properties of undefined (reading 'items')",
+            "Error: payment failed 402",
+        ]),
+        "{errors:#?}"
+    );
+    for error in &errors {
+        assert_eq!(error["release"], "shop@2.0.0", "{error:#}");
+        assert_eq!(error["environment"], "test", "{error:#}");
+        assert_eq!(error["user"]["id"], "user-7", "{error:#}");
+        assert_eq!(error["tags"]["checkout"], "v3", "{error:#}");
+        assert_eq!(error["url"], format!("{origin}/"), "{error:#}");
+        assert!(
+            error["stack"]
+                .as_str()
+                .is_some_and(|s| s.contains("page.js")),
+            "{error:#}"
+        );
+        assert_eq!(error["session_id"].as_str(), sessions.first().copied());
+    }
+    // What the collector does not keep yet, as the SDK sent it.
+    let uncaught = sent
+        .iter()
+        .find(|e| e["type"] == "error" && e["mechanism"] == "onerror")
+        .expect("the uncaught error");
+    let crumbs = uncaught["breadcrumbs"].as_array().expect("breadcrumbs");
+    assert!(
+        crumbs.iter().any(|c| c["category"] == "click"
+            && c["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("button#pay"))),
+        "{crumbs:#?}"
+    );
+    assert_eq!(uncaught["route"], "/");
+    assert!(
+        sent.iter()
+            .any(|e| e["type"] == "error" && e["mechanism"] == "onunhandledrejection")
+    );
+
+    // The failed script and image.
+    let mut failed: Vec<(String, String)> = resources
+        .iter()
+        .map(|r| {
+            (
+                r["tag_name"].as_str().unwrap_or("").to_owned(),
+                r["target"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            ("img".to_owned(), format!("{origin}/missing.png")),
+            ("script".to_owned(), format!("{origin}/missing.js")),
+        ]
+    );
+
+    // The failed fetch (its secret filtered out of the URL) and XHR.
+    let mut calls: Vec<(String, String, i64)> = apis
+        .iter()
+        .map(|a| {
+            (
+                a["method"].as_str().unwrap_or("").to_owned(),
+                a["target"].as_str().unwrap_or("").to_owned(),
+                a["status"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            ("GET".to_owned(), format!("{origin}/status/503"), 503),
+            (
+                "POST".to_owned(),
+                format!("{origin}/status/500?token=[Filtered]"),
+                500
+            ),
+        ]
+    );
+    for api in &apis {
+        assert!(api["duration_ms"].as_f64().is_some(), "{api:#}");
+        // The page the call was made on, though the XHR ended after a route change.
+        assert_eq!(api["url"], format!("{origin}/"), "{api:#}");
+    }
+
+    // The load and five route changes: six page views of one session, each with the page
+    // it left as the referrer.
+    let pages: Vec<&str> = views.iter().filter_map(|v| v["url"].as_str()).collect();
+    let expected: BTreeSet<String> = [
+        "/",
+        "/app/cart",
+        "/app/address",
+        "/app/shipping",
+        "/app/payment",
+        "/app/done",
+    ]
+    .iter()
+    .map(|p| format!("{origin}{p}"))
+    .collect();
+    assert_eq!(views.len(), 6, "{pages:?}");
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+    let done = views
+        .iter()
+        .find(|v| v["url"] == format!("{origin}/app/done"))
+        .expect("the last page view");
+    assert_eq!(done["referrer"], format!("{origin}/app/payment"));
+    assert_eq!(done["title"], "Shop /app/done");
+    let view_sessions: BTreeSet<&str> = views
+        .iter()
+        .filter_map(|v| v["session_id"].as_str())
+        .collect();
+    assert_eq!(view_sessions, sessions);
+
+    // Every vital, on the page it was measured on, with its attribution as sent.
+    for vital in &vitals {
+        assert_eq!(vital["url"], format!("{origin}/"), "{vital:#}");
+        assert!(vital["rating"].is_string(), "{vital:#}");
+    }
+    let inp = sent
+        .iter()
+        .find(|e| e["type"] == "vital" && e["name"] == "INP")
+        .expect("INP sent");
+    assert!(
+        inp["attribution"]["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("pay")),
+        "{inp:#}"
+    );
+    assert_eq!(inp["navigation_type"], "navigate");
+
+    // The click, as an event: its selector and text.
+    assert_eq!(
+        clicks[0]["selector"]
+            .as_str()
+            .map(|s| s.ends_with("button#pay")),
+        Some(true)
+    );
+    assert_eq!(clicks[0]["text"], "Pay");
+
+    // The session update, sent apart (the collector learns the type later).
+    assert!(
+        sent.iter()
+            .any(|e| e["type"] == "session" && e["pages"].as_i64() >= Some(6))
+    );
+
+    let png = std::fs::read(&screenshot).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::remove_file(&screenshot).expect("removed");
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn the_pages_own_fetch_and_xhr_behave_as_without_the_sdk() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("behaviour", &collector, None).await;
+    let without = &report["without_sdk"]["result"];
+    let with = &report["result"];
+    assert!(without["fetch"]["ok"]["resolved"] == true, "{without:#}");
+    assert_eq!(without["fetch"], with["fetch"]);
+    assert_eq!(without["xhr"], with["xhr"]);
+    assert_eq!(with["fetch"]["stream"]["chunks"], "one,two,three");
+    assert_eq!(with["fetch"]["aborted"]["name"], "AbortError");
+    assert_eq!(with["xhr"]["networkError"]["status"], 0);
+    assert_simple_requests(&report);
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn an_error_right_before_leaving_the_page_arrives() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("leave", &collector, None).await;
+    assert!(
+        report["page_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/other"))
+    );
+    let stored = eventually("the error to be stored", WAIT, || async {
+        let errors = events(&processor, "error.js").await?;
+        errors
+            .into_iter()
+            .find(|e| e["message"] == "Error: left right after this error")
+    })
+    .await;
+    assert_eq!(stored["release"], "shop@2.0.0");
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("flood", &collector, None).await;
+    let result = &report["result"];
+    assert_eq!(result["seen"], 10_000);
+    assert!(
+        result["clickMs"].as_f64().is_some_and(|ms| ms < 1000.0),
+        "{result:#}"
+    );
+    // The marker thrown after the flood arrives: everything before it has been sent.
+    let errors = eventually("the marker to be stored", WAIT, || async {
+        let errors = events(&processor, "error.js").await?;
+        errors
+            .iter()
+            .any(|e| e["message"] == "Error: after the flood")
+            .then_some(errors)
+    })
+    .await;
+    let flood = errors
+        .iter()
+        .filter(|e| e["message"] == "Error: render loop failed")
+        .count();
+    assert_eq!(flood, 5, "the per-fingerprint cap");
+    let posts = report["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
+    assert!(posts <= 4, "{posts} requests for a flood");
+    collector.stop().await;
+    processor.stop().await;
+}
