@@ -23,7 +23,12 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = ['captures', 'behaviour', 'leave', 'flood'];
+const SCENARIOS = ['captures', 'behaviour', 'leave', 'flood', 'reload', 'whitescreen', 'retry', 'rate-limit', 'offline'];
+// Scenarios answered by the driver's own collector, which answers as its plan says.
+// A flush sends two requests at once (the new types apart): both get the refusal.
+const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [] };
+const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank'];
+const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -48,39 +53,116 @@ function parseCli(argv) {
     strict: true,
   });
   if (!SCENARIOS.includes(values.scenario)) throw new Error(`unknown --scenario ${values.scenario}`);
-  let dsn;
-  try {
-    dsn = new URL(values.dsn);
-  } catch {
-    throw new Error(`--dsn is not a URL: ${values.dsn}`);
+  let dsn = null;
+  if (!PLANS[values.scenario]) {
+    try {
+      dsn = new URL(values.dsn);
+    } catch {
+      throw new Error(`--dsn is not a URL: ${values.dsn}`);
+    }
+  } else if (values.dsn) {
+    throw new Error(`--scenario ${values.scenario} runs its own collector: no --dsn`);
   }
   const timeout = Number(values.timeout);
   if (!(timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
-  return { ...values, collector: dsn.origin, timeoutMs: timeout * 1000 };
+  return { ...values, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
 }
 
-function pageHtml(opts, withSdk) {
+function pageHtml(opts, withSdk, variant) {
   const sdk = withSdk
     ? `\n  <script src="${opts.collector}/sdk/v1/frontmon.min.js" crossorigin="anonymous"></script>`
     : '';
-  return `<!doctype html>
+  const head = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>frontmon shop</title>
-  <script src="/config.js"></script>${sdk}
+  <script src="/config.js${variant ? `?variant=${variant}` : ''}"></script>${sdk}
 </head>
-<body>
-  <main id="content" style="font: 16px sans-serif; padding: 2em">
+`;
+  const shop = `<main id="content" style="font: 16px sans-serif; padding: 2em">
     <h1>Checkout</h1>
     <p>Two items in the cart, 42.00 EUR.</p>
     <button id="pay" type="button" style="font-size: 1.5em">Pay</button>
     <p id="status"></p>
-  </main>
+  </main>`;
+  const bodies = {
+    // The app's mount point stays empty: its script fails before it renders.
+    blank: `<div id="app"></div>
+  <script>throw new Error('the app failed to mount');</script>`,
+    // A skeleton the page fills in after the SDK's first check.
+    late: '<div id="app"></div>',
+    normal: `<div id="app">${shop}</div>`,
+    // A long page, scrolled far down: what is in view is text.
+    scrolled: `<div id="app" style="font: 16px sans-serif; padding: 2em">${'<p>A long article paragraph, one of many.</p>'.repeat(400)}</div>
+  <script>window.scrollTo(0, 6000);</script>`,
+  };
+  return `${head}<body style="margin: 0">
+  ${bodies[variant] ?? shop}
   <script src="/page.js"></script>
 </body>
 </html>
 `;
+}
+
+// The collector of the transport scenarios: serves the committed SDK script and answers each
+// POST of events by its plan (`503:1`: 503 with Retry-After: 1), then 200. It records what
+// came when, and resolves `delivered(ids)` once each id has been answered 200.
+async function startFakeCollector(plan) {
+  const script = await readFile(SDK_DIST);
+  const received = [];
+  const accepted = new Map();
+  const waiting = [];
+  const server = http.createServer((req, res) => {
+    const cors = { 'access-control-allow-origin': req.headers.origin || '*' };
+    if (req.method === 'GET' && req.url.startsWith('/sdk/v1/frontmon.min.js')) {
+      res.writeHead(200, { ...cors, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(script);
+      return;
+    }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let events = [];
+      try {
+        events = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        events = [];
+      }
+      const answer = plan[received.length] ?? '200';
+      const [status, retryAfter] = answer.split(':');
+      received.push({
+        at: Date.now(),
+        method: req.method,
+        content_type: req.headers['content-type'] ?? null,
+        status: Number(status),
+        ids: events.map((e) => e.event_id),
+        types: events.map((e) => e.type),
+        messages: events.map((e) => e.message ?? null),
+      });
+      const headers = { ...cors, 'access-control-expose-headers': 'Retry-After, X-Sentry-Rate-Limits', 'content-type': 'application/json' };
+      if (retryAfter) headers['retry-after'] = retryAfter;
+      if (status === '429') headers['x-sentry-rate-limits'] = `${retryAfter}::project`;
+      res.writeHead(Number(status), headers);
+      res.end(status === '200' ? JSON.stringify({ ids: events.map((e) => e.event_id) }) : '{"error":"planned"}');
+      if (status === '200') {
+        for (const e of events) accepted.set(e.event_id, (accepted.get(e.event_id) ?? 0) + 1);
+        for (const w of waiting) if (w.ids.every((id) => accepted.has(id))) w.resolve();
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    origin: `http://127.0.0.1:${server.address().port}`,
+    received,
+    delivered(ids) {
+      return new Promise((resolve) => {
+        if (ids.every((id) => accepted.has(id))) resolve();
+        else waiting.push({ ids, resolve });
+      });
+    },
+  };
 }
 
 // A port nothing listens on: connecting to it fails at once (a network error).
@@ -100,10 +182,11 @@ async function startPageServer(opts, config) {
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
       res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
-      res.end(pageHtml(opts, url.searchParams.get('sdk') !== '0'));
+      res.end(pageHtml(opts, url.searchParams.get('sdk') !== '0', url.searchParams.get('variant')));
     } else if (url.pathname === '/config.js') {
       res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-      res.end(`window.PAGE = ${JSON.stringify(config)};\n`);
+      const variant = url.searchParams.get('variant');
+      res.end(`window.PAGE = ${JSON.stringify({ ...config, variant })};\n`);
     } else if (url.pathname === '/page.js') {
       res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
       res.end(pageJs);
@@ -202,39 +285,93 @@ function hide(page) {
   });
 }
 
-async function runPage(browser, opts, origin, { withSdk }) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  const page = await context.newPage();
+function watchPage(page, opts) {
   const pageErrors = [];
   const consoleErrors = [];
   page.on('pageerror', (error) => pageErrors.length < 50 && pageErrors.push(String(error.message ?? error)));
   page.on('console', (m) => m.type() === 'error' && consoleErrors.length < 50 && consoleErrors.push(m.text()));
-  const requests = watchRequests(page, opts.collector);
+  return { pageErrors, consoleErrors, requests: watchRequests(page, opts.collector) };
+}
+
+async function openPage(context, url, watched, withSdk) {
+  const page = await context.newPage();
+  Object.assign(watched, watchPage(page, watched.opts));
+  await page.goto(url, { waitUntil: 'load' });
+  const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
+  if (withSdk && !loaded) {
+    throw new Error(`the SDK did not load from the collector; page errors: ${JSON.stringify(watched.pageErrors)}`);
+  }
+  return page;
+}
+
+async function finish(page, watched, { flush = true } = {}) {
+  if (flush) {
+    await page.evaluate(() => window.frontmon.flush());
+    await hide(page);
+  }
+  await withTimeout(watched.requests.settled(), 15000, 'every request to the collector being answered');
+  return {
+    page_url: page.url(),
+    requests: await watched.requests.describe(),
+    page_errors: watched.pageErrors,
+    console_errors: watched.consoleErrors,
+  };
+}
+
+async function runPage(browser, opts, origin, { withSdk, variant }) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const watched = { opts };
+  const query = [withSdk ? null : 'sdk=0', variant ? `variant=${variant}` : null].filter(Boolean).join('&');
   try {
-    await page.goto(`${origin}/${withSdk ? '' : '?sdk=0'}`, { waitUntil: 'load' });
-    const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
-    if (withSdk && !loaded) {
-      throw new Error(`the SDK did not load from the collector; page errors: ${JSON.stringify(pageErrors)}`);
-    }
+    const page = await openPage(context, `${origin}/${query ? `?${query}` : ''}`, watched, withSdk);
     // A real interaction before the scenario (INP, a click breadcrumb and event).
     if (opts.scenario === 'captures') await page.click('#pay');
     const navigated = opts.scenario === 'leave' ? page.waitForURL('**/other', { timeout: 0 }) : null;
     const result = await page.evaluate(() => window.runScenario());
-    if (navigated) {
-      await navigated;
-    } else if (withSdk) {
-      await page.evaluate(() => window.frontmon.flush());
-      await hide(page);
+    if (navigated) await navigated;
+    if (opts.screenshot && withSdk) {
+      const file = variant ? opts.screenshot.replace(/(\.png)?$/, `-${variant}.png`) : opts.screenshot;
+      await page.screenshot({ path: file, fullPage: false });
     }
-    if (opts.screenshot && withSdk) await page.screenshot({ path: opts.screenshot, fullPage: true });
-    await withTimeout(requests.settled(), 15000, 'every request to the collector being answered');
-    return {
-      page_url: page.url(),
-      result,
-      requests: await requests.describe(),
-      page_errors: pageErrors,
-      console_errors: consoleErrors,
-    };
+    const report = await finish(page, watched, { flush: withSdk && !navigated });
+    if (opts.scenario !== 'reload') return { result, ...report };
+    // The same tab reloaded: the second page's events, and the first's.
+    await page.reload({ waitUntil: 'load' });
+    const again = await page.evaluate(() => window.runScenario());
+    const second = await finish(page, watched);
+    return { result, reloaded: again, ...second };
+  } finally {
+    await context.close();
+  }
+}
+
+// retry, rate-limit, offline: against the driver's own collector.
+async function runTransport(browser, opts, origin, fake) {
+  const context = await browser.newContext();
+  const watched = { opts };
+  try {
+    let page = await openPage(context, `${origin}/`, watched, true);
+    if (opts.scenario !== 'offline') {
+      const result = await page.evaluate(() => window.runScenario());
+      await withTimeout(fake.delivered(result.ids), 30000, 'every event being delivered');
+      return { result, received: fake.received, page_errors: watched.pageErrors };
+    }
+    // Offline: kept, then sent when the browser is back online.
+    await context.setOffline(true);
+    const first = await page.evaluate(() => window.runScenario());
+    await context.setOffline(false);
+    await withTimeout(fake.delivered(first.ids), 30000, 'the first offline event being delivered');
+    // Offline again, and the page closed: the next page of the site sends it.
+    await context.setOffline(true);
+    await page.evaluate(() => {
+      window.PAGE.round = 2;
+    });
+    const second = await page.evaluate(() => window.runScenario());
+    await page.close({ runBeforeUnload: false });
+    await context.setOffline(false);
+    page = await openPage(context, `${origin}/`, watched, true);
+    await withTimeout(fake.delivered(second.ids), 30000, 'the second offline event being delivered by the next page');
+    return { result: { first, second }, received: fake.received, page_errors: watched.pageErrors };
   } finally {
     await context.close();
   }
@@ -242,28 +379,41 @@ async function runPage(browser, opts, origin, { withSdk }) {
 
 async function run(opts) {
   const port = await closedPort();
-  const pageServer = await startPageServer(opts, { dsn: opts.dsn, scenario: opts.scenario, closedPort: port });
+  const fake = PLANS[opts.scenario] ? await startFakeCollector(PLANS[opts.scenario]) : null;
+  if (fake) opts = { ...opts, collector: fake.origin, dsn: `http://test-key@${fake.origin.slice(7)}/1` };
+  const whiteScreen = opts.scenario === 'whitescreen' ? { delayMs: 100, intervalMs: 100, retries: 3 } : undefined;
+  const pageServer = await startPageServer(opts, {
+    dsn: opts.dsn,
+    scenario: opts.scenario,
+    closedPort: port,
+    round: 1,
+    whiteScreen,
+  });
   const browser = await chromium.launch({ executablePath: opts.chromium, headless: true, args: CHROMIUM_ARGS });
   try {
-    const report = {
-      scenario: opts.scenario,
-      page_origin: pageServer.origin,
-      user_agent: await (async () => {
-        const context = await browser.newContext();
-        const ua = await (await context.newPage()).evaluate(() => navigator.userAgent);
-        await context.close();
-        return ua;
-      })(),
-    };
-    if (opts.scenario === 'behaviour') {
-      report.without_sdk = await runPage(browser, opts, pageServer.origin, { withSdk: false });
+    const report = { scenario: opts.scenario, page_origin: pageServer.origin };
+    if (fake) {
+      Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
+    } else if (opts.scenario === 'whitescreen') {
+      report.variants = {};
+      for (const variant of WHITE_SCREEN_VARIANTS) {
+        report.variants[variant] = await runPage(browser, opts, pageServer.origin, { withSdk: true, variant });
+      }
+    } else {
+      if (opts.scenario === 'behaviour') {
+        report.without_sdk = await runPage(browser, opts, pageServer.origin, { withSdk: false });
+      }
+      Object.assign(report, await runPage(browser, opts, pageServer.origin, { withSdk: true }));
     }
-    Object.assign(report, await runPage(browser, opts, pageServer.origin, { withSdk: true }));
     return report;
   } finally {
     await browser.close().catch(() => {});
     pageServer.server.closeAllConnections();
     pageServer.server.close();
+    if (fake) {
+      fake.server.closeAllConnections();
+      fake.server.close();
+    }
   }
 }
 

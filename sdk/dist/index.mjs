@@ -309,13 +309,14 @@ function transport(url, batchSize, intervalMs) {
   };
   const drain = safe(() => {
     const saved = local.get(SAVED_KEY);
-    if (!saved || !saved.length) return;
-    local.set(SAVED_KEY, void 0);
-    for (const e of saved) add(e);
+    if (saved && saved.length) {
+      local.set(SAVED_KEY, void 0);
+      queue = queue.concat(saved);
+    }
+    flush2();
   });
   drain();
   addEventListener("online", drain);
-  addEventListener("online", safe(flush2));
   return { add, flush: flush2, leave };
 }
 

@@ -120,16 +120,17 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     }
   };
 
-  // What an earlier page could not send, with the ids it had then.
+  // Back online, or a new page: what could not be sent then goes now, with the ids it had.
   const drain = safe(() => {
     const saved: FmEvent[] | undefined = local.get(SAVED_KEY);
-    if (!saved || !saved.length) return;
-    local.set(SAVED_KEY, undefined);
-    for (const e of saved) add(e);
+    if (saved && saved.length) {
+      local.set(SAVED_KEY, undefined);
+      queue = queue.concat(saved);
+    }
+    flush();
   });
   drain();
   addEventListener('online', drain);
-  addEventListener('online', safe(flush));
 
   return { add, flush, leave };
 }

@@ -4,24 +4,59 @@
 
 const PAGE = window.PAGE;
 
+// What the SDK decided to send, in order (its beforeSend), for scenarios that wait on it.
+window.SENT = [];
+const sentListeners = [];
+function whenSent(type) {
+  return new Promise(function (resolve) {
+    if (window.SENT.indexOf(type) >= 0) return resolve();
+    sentListeners.push(function (sent) {
+      if (sent === type) resolve();
+    });
+  });
+}
+
 function initSdk() {
   if (!window.frontmon) return false;
+  const started = performance.now();
   window.frontmon.init({
     dsn: PAGE.dsn,
     release: 'shop@2.0.0',
     environment: 'test',
     clicks: true,
-    // The scenarios wait for their events themselves: no timer in the way.
+    // The scenarios flush themselves: no timer in the way.
     flushIntervalMs: 60000,
+    whiteScreen: PAGE.whiteScreen,
+    beforeSend: function (event) {
+      window.SENT.push(event.type);
+      sentListeners.forEach(function (listener) {
+        listener(event.type);
+      });
+      return event;
+    },
   });
   window.frontmon.setUser({ id: 'user-7' });
   window.frontmon.setTag('checkout', 'v3');
+  window.INIT_MS = performance.now() - started;
   return true;
 }
 const sdk = initSdk();
 
+// The longest task of the page so far, for the SDK's cost.
+let longestTask = 0;
+try {
+  new PerformanceObserver(function (list) {
+    list.getEntries().forEach(function (entry) {
+      longestTask = Math.max(longestTask, entry.duration);
+    });
+  }).observe({ type: 'longtask', buffered: true });
+} catch (error) {
+  // No long task API: 0.
+}
+
 // A real click with a slow handler: an interaction for INP, a click breadcrumb.
-document.getElementById('pay').addEventListener('click', function onPay() {
+const payButton = document.getElementById('pay');
+if (payButton) payButton.addEventListener('click', function onPay() {
   const until = performance.now() + 150;
   while (performance.now() < until) {
     // Busy: the interaction must last for INP to count it.
@@ -117,7 +152,7 @@ async function captures() {
   await new Promise(function (resolve) {
     setTimeout(resolve);
   });
-  return { sdk: sdk };
+  return { sdk: sdk, initMs: window.INIT_MS, longestTaskMs: longestTask };
 }
 
 // The page's own calls, described as the page sees them: the same with and without the SDK.
@@ -233,7 +268,92 @@ async function flood() {
   return { seen: seen, floodMs: floodMs, clickMs: clickMs };
 }
 
+// Errors the collector first refuses (503, or 429 in rate-limit), flushed; in rate-limit,
+// more while the SDK pauses. The driver's collector answers as its plan says.
+async function retry() {
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push(window.frontmon.captureException(new Error('retried ' + i)));
+  await window.frontmon.flush();
+  if (PAGE.scenario === 'rate-limit') {
+    for (let i = 0; i < 2; i++) ids.push(window.frontmon.captureException(new Error('while paused ' + i)));
+    await window.frontmon.flush();
+  }
+  return { ids: ids };
+}
+
+// Called while the browser is offline: the error is kept in localStorage.
+async function offline() {
+  const id = window.frontmon.captureException(new Error('offline ' + PAGE.round));
+  await window.frontmon.flush();
+  return { ids: [id], saved: (JSON.parse(localStorage.getItem('__fm_q') || '[]') || []).length };
+}
+
+// Counts the SDK's elementsFromPoint calls: 18 make one white-screen check.
+function checks() {
+  const original = document.elementsFromPoint;
+  let calls = 0;
+  const waiting = [];
+  document.elementsFromPoint = function () {
+    calls++;
+    if (calls % 18 === 0) {
+      const done = calls / 18;
+      setTimeout(function () {
+        waiting.forEach(function (w) {
+          if (w.n === done) w.resolve();
+        });
+      });
+    }
+    return original.apply(document, arguments);
+  };
+  return function (n) {
+    return new Promise(function (resolve) {
+      if (calls >= n * 18) resolve();
+      else waiting.push({ n: n, resolve: resolve });
+    });
+  };
+}
+const whiteScreenChecks = PAGE.scenario === 'whitescreen' ? checks() : null;
+
+// What a white screen is not (and, for `blank`, is): the SDK checks after load; on a page
+// that has content it stops after the first check, on a late one after the first filled one.
+async function whitescreen() {
+  const variant = PAGE.variant;
+  if (variant === 'blank') {
+    await whenSent('white_screen');
+  } else if (variant === 'late') {
+    await whiteScreenChecks(1);
+    document.getElementById('app').innerHTML =
+      '<main style="font: 16px sans-serif; padding: 2em; min-height: 100vh; background: #eef">' +
+      '<h1>Rendered late</h1><p>After the first check.</p></main>';
+    await whiteScreenChecks(2);
+  } else {
+    await whiteScreenChecks(1);
+  }
+  return { checks: window.SENT.filter(function (t) { return t === 'white_screen'; }).length, scrollY: window.scrollY };
+}
+
 window.runScenario = function () {
-  const scenarios = { captures: captures, behaviour: behaviour, leave: leave, flood: flood };
+  const scenarios = {
+    captures: captures,
+    behaviour: behaviour,
+    leave: leave,
+    flood: flood,
+    retry: retry,
+    'rate-limit': retry,
+    offline: offline,
+    whitescreen: whitescreen,
+    reload: function () {
+      // Two frames later, the long-task observer has had its entries of the load.
+      return new Promise(function (resolve) {
+        requestAnimationFrame(function () {
+          requestAnimationFrame(function () {
+            setTimeout(function () {
+              resolve({ initMs: window.INIT_MS, longestTaskMs: longestTask });
+            });
+          });
+        });
+      });
+    },
+  };
   return scenarios[PAGE.scenario]();
 };

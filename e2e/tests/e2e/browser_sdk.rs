@@ -18,21 +18,21 @@ use crate::support::*;
 /// Types the collector does not know yet: sent in batches of their own, refused today.
 const NEW_TYPES: [&str; 3] = ["message", "white_screen", "session"];
 
-async fn drive(scenario: &str, collector: &Service, screenshot: Option<&str>) -> Value {
+/// Runs a scenario of `own-sdk.mjs` against `collector`, or (None) against the driver's own
+/// collector, which answers as the scenario's plan says.
+async fn drive(scenario: &str, collector: Option<&Service>, screenshot: Option<&str>) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dsn = format!(
-        "http://{TEST_KEY}@{}/1",
-        collector.base.trim_start_matches("http://")
-    );
     let mut args = vec![
         root.join("e2e/browser/own-sdk.mjs")
             .to_string_lossy()
             .into_owned(),
         "--scenario".into(),
         scenario.into(),
-        "--dsn".into(),
-        dsn,
     ];
+    if let Some(collector) = collector {
+        let host = collector.base.trim_start_matches("http://");
+        args.extend(["--dsn".into(), format!("http://{TEST_KEY}@{host}/1")]);
+    }
     if let Some(file) = screenshot {
         args.extend(["--screenshot".into(), file.into()]);
     }
@@ -142,7 +142,7 @@ async fn every_capture_is_stored_with_its_fields() {
     let screenshot = std::env::temp_dir().join(format!("frontmon-sdk-{}.png", std::process::id()));
     let report = drive(
         "captures",
-        &collector,
+        Some(&collector),
         Some(screenshot.to_str().expect("a path")),
     )
     .await;
@@ -368,7 +368,7 @@ async fn the_pages_own_fetch_and_xhr_behave_as_without_the_sdk() {
     let env = TestEnv::new();
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
-    let report = drive("behaviour", &collector, None).await;
+    let report = drive("behaviour", Some(&collector), None).await;
     let without = &report["without_sdk"]["result"];
     let with = &report["result"];
     assert!(without["fetch"]["ok"]["resolved"] == true, "{without:#}");
@@ -387,7 +387,7 @@ async fn an_error_right_before_leaving_the_page_arrives() {
     let env = TestEnv::new();
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
-    let report = drive("leave", &collector, None).await;
+    let report = drive("leave", Some(&collector), None).await;
     assert!(
         report["page_url"]
             .as_str()
@@ -410,7 +410,7 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     let env = TestEnv::new();
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
-    let report = drive("flood", &collector, None).await;
+    let report = drive("flood", Some(&collector), None).await;
     let result = &report["result"];
     assert_eq!(result["seen"], 10_000);
     assert!(
@@ -440,4 +440,161 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     assert!(posts <= 4, "{posts} requests for a flood");
     collector.stop().await;
     processor.stop().await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_session_and_the_visitor() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("reload", Some(&collector), None).await;
+    assert_simple_requests(&report);
+    // The cost of init on the main thread, first load and reload (printed for the docs).
+    eprintln!(
+        "init: {} ms (first load), {} ms (reload); longest task: {} ms",
+        report["result"]["initMs"],
+        report["reloaded"]["initMs"],
+        report["reloaded"]["longestTaskMs"]
+    );
+    assert!(
+        report["reloaded"]["longestTaskMs"].as_f64() < Some(50.0),
+        "{report:#}"
+    );
+    let views = eventually("both page views to be stored", WAIT, || async {
+        let views = events(&processor, "behavior.pageview").await?;
+        (views.len() == 2).then_some(views)
+    })
+    .await;
+    let sessions: BTreeSet<&str> = views
+        .iter()
+        .filter_map(|v| v["session_id"].as_str())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{views:#?}");
+    let sent = sent(&report);
+    let visitors: BTreeSet<&str> = sent
+        .iter()
+        .filter_map(|e| e["visitor_id"].as_str())
+        .collect();
+    assert_eq!(visitors.len(), 1);
+    collector.stop().await;
+    processor.stop().await;
+}
+
+#[tokio::test]
+async fn a_white_screen_is_reported_once_and_only_when_it_is_one() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let screenshot = std::env::temp_dir().join(format!("frontmon-ws-{}.png", std::process::id()));
+    let report = drive(
+        "whitescreen",
+        Some(&collector),
+        Some(screenshot.to_str().expect("a path")),
+    )
+    .await;
+    for (variant, run) in report["variants"].as_object().expect("variants") {
+        assert_simple_requests(run);
+        let reported: Vec<Value> = sent(run)
+            .into_iter()
+            .filter(|e| e["type"] == "white_screen")
+            .collect();
+        if variant == "blank" {
+            assert_eq!(reported.len(), 1, "{run:#}");
+            assert_eq!(reported[0]["empty_ratio"], 1.0);
+            assert_eq!(reported[0]["points"], 18);
+            assert_eq!(reported[0]["route"], "/");
+        } else {
+            assert!(reported.is_empty(), "{variant}: {reported:#?}");
+        }
+        let file = screenshot
+            .to_string_lossy()
+            .replace(".png", &format!("-{variant}.png"));
+        std::fs::remove_file(file).expect("a screenshot per page");
+    }
+    assert_eq!(report["variants"]["scrolled"]["result"]["scrollY"], 6000);
+    collector.stop().await;
+    processor.stop().await;
+}
+
+/// The driver's collector answers the first requests 503 (`Retry-After: 1`), then 200.
+#[tokio::test]
+async fn a_503_is_retried_with_the_same_event_ids() {
+    let report = drive("retry", None, None).await;
+    let received = report["received"].as_array().expect("received");
+    let refused: BTreeSet<&str> = received
+        .iter()
+        .filter(|r| r["status"] == 503)
+        .flat_map(|r| {
+            r["ids"]
+                .as_array()
+                .expect("ids")
+                .iter()
+                .filter_map(Value::as_str)
+        })
+        .collect();
+    let errors: BTreeSet<&str> = report["result"]["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(errors.is_subset(&refused), "{report:#}");
+    assert_delivered_once(received, &refused);
+}
+
+/// The driver's collector answers the first requests 429 (`Retry-After: 2`): nothing more is
+/// sent for two seconds, then everything, once.
+#[tokio::test]
+async fn a_429_pauses_sending_for_its_retry_after() {
+    let report = drive("rate-limit", None, None).await;
+    let received = report["received"].as_array().expect("received");
+    let limited_at = received[0]["at"].as_i64().expect("at");
+    assert_eq!(received[0]["status"], 429, "{report:#}");
+    for request in &received[2..] {
+        assert!(
+            request["at"].as_i64().expect("at") - limited_at >= 2000,
+            "sent during the pause: {report:#}"
+        );
+    }
+    let ids: BTreeSet<&str> = report["result"]["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert_delivered_once(received, &ids);
+}
+
+/// Offline: the error is kept in localStorage, and sent once the browser is back online; kept
+/// again, the page closed, it is sent by the next page of the site.
+#[tokio::test]
+async fn offline_events_are_kept_and_sent_once_when_back_online() {
+    let report = drive("offline", None, None).await;
+    let received = report["received"].as_array().expect("received");
+    let mut ids = BTreeSet::new();
+    for round in ["first", "second"] {
+        let result = &report["result"][round];
+        assert!(result["saved"].as_i64() >= Some(1), "{report:#}");
+        ids.insert(result["ids"][0].as_str().expect("an id"));
+    }
+    assert_delivered_once(received, &ids);
+}
+
+fn assert_delivered_once(received: &[Value], ids: &BTreeSet<&str>) {
+    for id in ids {
+        let accepted = received
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .flat_map(|r| r["ids"].as_array().expect("ids"))
+            .filter(|i| i.as_str() == Some(id))
+            .count();
+        assert_eq!(accepted, 1, "{id} accepted {accepted} times: {received:#?}");
+    }
+    for request in received {
+        assert_eq!(
+            request["content_type"], "text/plain;charset=UTF-8",
+            "{request:#}"
+        );
+    }
 }
