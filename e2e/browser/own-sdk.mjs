@@ -23,10 +23,21 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = ['captures', 'behaviour', 'leave', 'flood', 'reload', 'whitescreen', 'retry', 'rate-limit', 'offline'];
+const SCENARIOS = [
+  'captures',
+  'behaviour',
+  'leave',
+  'flood',
+  'reload',
+  'whitescreen',
+  'retry',
+  'rate-limit',
+  'offline',
+  'noise',
+];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends two requests at once (the new types apart): both get the refusal.
-const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [] };
+const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [], noise: [] };
 const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank'];
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 const CHROMIUM_ARGS = [
@@ -139,6 +150,7 @@ async function startFakeCollector(plan) {
         ids: events.map((e) => e.event_id),
         types: events.map((e) => e.type),
         messages: events.map((e) => e.message ?? null),
+        tags: events.map((e) => e.tags ?? null),
       });
       const headers = { ...cors, 'access-control-expose-headers': 'Retry-After, X-Sentry-Rate-Limits', 'content-type': 'application/json' };
       if (retryAfter) headers['retry-after'] = retryAfter;
@@ -181,7 +193,16 @@ async function startPageServer(opts, config) {
     const headers = { 'cache-control': 'no-store' };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
-      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      // captures: a strict CSP that allows nothing but the page's origin and the collector.
+      const csp =
+        opts.scenario === 'captures'
+          ? {
+              'content-security-policy':
+                `default-src 'self'; script-src 'self' ${opts.collector}; ` +
+                `connect-src 'self' ${opts.collector}; style-src 'self' 'unsafe-inline'`,
+            }
+          : {};
+      res.writeHead(200, { ...headers, ...csp, 'content-type': 'text/html; charset=utf-8' });
       res.end(pageHtml(opts, url.searchParams.get('sdk') !== '0', url.searchParams.get('variant')));
     } else if (url.pathname === '/config.js') {
       res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });

@@ -315,7 +315,7 @@ function transport(url, batchSize, intervalMs) {
     }
     flush2();
   });
-  drain();
+  setTimeout(drain);
   addEventListener("online", drain);
   return { add, flush: flush2, leave };
 }
@@ -330,14 +330,21 @@ var user;
 var tags = {};
 var crumbs = [];
 function init(o) {
-  var _a;
   if (hub || typeof window === "undefined") return;
   const url = endpoint(o.dsn || "");
   if (!url) return;
   const routeOf = o.route || ((l) => /^#\//.test(l.hash) ? l.hash.slice(1).split("?")[0] : l.pathname);
-  const session = sessions(o.anonymousVisitorId !== false);
+  let stored;
+  let sessionKept = true;
+  const session = () => {
+    var _a;
+    if (!stored) {
+      stored = sessions(o.anonymousVisitorId !== false);
+      sessionKept = parseInt(hash(stored.touch().id), 16) / 4294967295 < ((_a = o.sessionSampleRate) != null ? _a : 1);
+    }
+    return stored;
+  };
   const out = sender = transport(url, o.batchSize || 20, o.flushIntervalMs || 3e3);
-  const sessionKept = parseInt(hash(session.touch().id), 16) / 4294967295 < ((_a = o.sessionSampleRate) != null ? _a : 1);
   const routeListeners = [];
   const leaveListeners = [];
   let onPage = 0;
@@ -347,20 +354,21 @@ function init(o) {
     route: () => routeOf(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
-    session: () => session.touch(),
+    session: () => session().touch(),
     crumb(b) {
       crumbs.push({ timestamp: now(), ...b });
       if (crumbs.length > CRUMBS) crumbs.shift();
     },
     capture(e, fp) {
-      var _a2;
+      var _a;
+      const ids = session();
       const isError = ERRORS.indexOf(e.type) >= 0;
-      if (isError ? Math.random() >= ((_a2 = o.sampleRate) != null ? _a2 : 1) : !sessionKept) return;
+      if (isError ? Math.random() >= ((_a = o.sampleRate) != null ? _a : 1) : !sessionKept) return;
       if (isError && matches(String(e.message), o.ignoreErrors)) return;
       const top = parseStack(e.stack)[0];
       if (matches(String(e.target || top && top.file || ""), o.denyUrls)) return;
       if (UNCAPPED.indexOf(e.type) < 0 && onPage >= (o.maxEventsPerPage || 100)) return;
-      const s = session.touch();
+      const s = ids.touch();
       if (isError) {
         const f = fp || fingerprint(e);
         if ((s.fp[f] = (s.fp[f] || 0) + 1) > (o.maxEventsPerFingerprint || 5)) return;
@@ -373,7 +381,7 @@ function init(o) {
         release: o.release,
         environment: o.environment,
         session_id: s.id,
-        visitor_id: session.visitor,
+        visitor_id: ids.visitor,
         user,
         ...e,
         tags: { ...tags, ...e.tags }
@@ -417,7 +425,7 @@ function init(o) {
   }
   const leave = safe((exit) => {
     for (const cb of leaveListeners) safe(cb)(exit);
-    session.save();
+    if (stored) stored.save();
     out.leave();
   });
   addEventListener("visibilitychange", () => document.visibilityState === "hidden" && leave(false));
@@ -554,7 +562,7 @@ var api = (hub2) => {
 var pageviews = (hub2) => {
   if (hub2.o.pageviews === false) return;
   const view = (referrer) => hub2.capture({ type: "pageview", referrer, title: document.title });
-  view(document.referrer);
+  setTimeout(safe(() => view(document.referrer)));
   hub2.onRoute((from) => {
     const url = location.href;
     const route = hub2.route();

@@ -24,9 +24,18 @@ export function init(o: Options): void {
   const url = endpoint(o.dsn || '');
   if (!url) return;
   const routeOf = o.route || ((l: Location) => (/^#\//.test(l.hash) ? l.hash.slice(1).split('?')[0] : l.pathname));
-  const session = sessions(o.anonymousVisitorId !== false);
+  // Storage is read at the first event, not in init: a page's first localStorage access
+  // costs milliseconds of main thread.
+  let stored: ReturnType<typeof sessions> | undefined;
+  let sessionKept = true;
+  const session = () => {
+    if (!stored) {
+      stored = sessions(o.anonymousVisitorId !== false);
+      sessionKept = parseInt(hash(stored.touch().id), 16) / 0xffffffff < (o.sessionSampleRate ?? 1);
+    }
+    return stored;
+  };
   const out = (sender = transport(url, o.batchSize || 20, o.flushIntervalMs || 3000));
-  const sessionKept = parseInt(hash(session.touch().id), 16) / 0xffffffff < (o.sessionSampleRate ?? 1);
   const routeListeners: Array<(from: string) => void> = [];
   const leaveListeners: Array<(exit: boolean) => void> = [];
   let onPage = 0;
@@ -37,19 +46,20 @@ export function init(o: Options): void {
     route: () => routeOf(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
-    session: () => session.touch(),
+    session: () => session().touch(),
     crumb(b) {
       crumbs.push({ timestamp: now(), ...b });
       if (crumbs.length > CRUMBS) crumbs.shift();
     },
     capture(e, fp) {
+      const ids = session();
       const isError = ERRORS.indexOf(e.type) >= 0;
       if (isError ? Math.random() >= (o.sampleRate ?? 1) : !sessionKept) return;
       if (isError && matches(String(e.message), o.ignoreErrors)) return;
       const top = parseStack(e.stack)[0];
       if (matches(String(e.target || (top && top.file) || ''), o.denyUrls)) return;
       if (UNCAPPED.indexOf(e.type) < 0 && onPage >= (o.maxEventsPerPage || 100)) return;
-      const s = session.touch();
+      const s = ids.touch();
       if (isError) {
         const f = fp || fingerprint(e);
         if ((s.fp[f] = (s.fp[f] || 0) + 1) > (o.maxEventsPerFingerprint || 5)) return;
@@ -62,7 +72,7 @@ export function init(o: Options): void {
         release: o.release,
         environment: o.environment,
         session_id: s.id,
-        visitor_id: session.visitor,
+        visitor_id: ids.visitor,
         user,
         ...e,
         tags: { ...tags, ...(e.tags as object) },
@@ -110,7 +120,7 @@ export function init(o: Options): void {
   // Never `unload`: it breaks the back/forward cache, and mobile browsers skip it.
   const leave = safe((exit: boolean) => {
     for (const cb of leaveListeners) safe(cb)(exit);
-    session.save();
+    if (stored) stored.save();
     out.leave();
   });
   addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && leave(false));

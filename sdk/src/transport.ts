@@ -129,7 +129,8 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     }
     flush();
   });
-  drain();
+  // After init's turn: reading localStorage is not free.
+  setTimeout(drain);
   addEventListener('online', drain);
 
   return { add, flush, leave };

@@ -19,7 +19,7 @@ function whenSent(type) {
 function initSdk() {
   if (!window.frontmon) return false;
   const started = performance.now();
-  window.frontmon.init({
+  const options = {
     dsn: PAGE.dsn,
     release: 'shop@2.0.0',
     environment: 'test',
@@ -28,13 +28,24 @@ function initSdk() {
     flushIntervalMs: 60000,
     whiteScreen: PAGE.whiteScreen,
     beforeSend: function (event) {
+      if (PAGE.scenario === 'noise') {
+        if (/drop me/.test(event.message)) return null;
+        if (/edit me/.test(event.message)) event.tags.edited = 'yes';
+      }
       window.SENT.push(event.type);
       sentListeners.forEach(function (listener) {
         listener(event.type);
       });
       return event;
     },
-  });
+  };
+  if (PAGE.scenario === 'noise') {
+    options.ignoreErrors = ['ResizeObserver loop', /^Error: ignored by pattern/];
+    options.denyUrls = [/^chrome-extension:/];
+    options.maxEventsPerPage = 8;
+    options.sessionSampleRate = 0;
+  }
+  window.frontmon.init(options);
   window.frontmon.setUser({ id: 'user-7' });
   window.frontmon.setTag('checkout', 'v3');
   window.INIT_MS = performance.now() - started;
@@ -281,6 +292,26 @@ async function retry() {
   return { ids: ids };
 }
 
+// Filters and caps: what is ignored, denied, dropped or edited by beforeSend, and the
+// per-page cap, with no session-sampled events at all (sessionSampleRate 0).
+async function noise() {
+  const capture = function (message, stack) {
+    const error = new Error(message);
+    if (stack) error.stack = 'Error: ' + message + '\n' + stack;
+    return window.frontmon.captureException(error);
+  };
+  const dropped = [
+    capture('ResizeObserver loop limit exceeded'),
+    capture('ignored by pattern'),
+    capture('from an extension', '    at inject (chrome-extension://abcdef/content.js:1:10)'),
+    capture('drop me'),
+  ];
+  const kept = [capture('edit me')];
+  for (const letter of 'abcdefghijklmnopqrst') kept.push(capture('distinct error ' + letter));
+  await window.frontmon.flush();
+  return { dropped: dropped, ids: kept.filter(Boolean), kept: kept };
+}
+
 // Called while the browser is offline: the error is kept in localStorage.
 async function offline() {
   const id = window.frontmon.captureException(new Error('offline ' + PAGE.round));
@@ -341,6 +372,7 @@ window.runScenario = function () {
     retry: retry,
     'rate-limit': retry,
     offline: offline,
+    noise: noise,
     whitescreen: whitescreen,
     reload: function () {
       // Two frames later, the long-task observer has had its entries of the load.

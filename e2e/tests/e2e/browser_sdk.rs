@@ -147,6 +147,10 @@ async fn every_capture_is_stored_with_its_fields() {
     )
     .await;
     assert_simple_requests(&report);
+    // The page's CSP allows scripts and connections to its origin and the collector only:
+    // the SDK needs nothing else (no eval, no inline script, no other host).
+    let console = report["console_errors"].to_string();
+    assert!(!console.contains("Content Security Policy"), "{console}");
     let origin = report["page_origin"].as_str().expect("origin").to_owned();
     let sent = sent(&report);
 
@@ -578,6 +582,55 @@ async fn offline_events_are_kept_and_sent_once_when_back_online() {
         assert!(result["saved"].as_i64() >= Some(1), "{report:#}");
         ids.insert(result["ids"][0].as_str().expect("an id"));
     }
+    assert_delivered_once(received, &ids);
+}
+
+/// ignoreErrors, denyUrls and beforeSend drop what they should, beforeSend's edits are sent,
+/// the per-page cap holds, and `sessionSampleRate: 0` sends nothing but errors.
+#[tokio::test]
+async fn filters_caps_and_sampling_drop_what_they_should() {
+    let report = drive("noise", None, None).await;
+    let result = &report["result"];
+    assert_eq!(
+        result["dropped"],
+        serde_json::json!([null, null, null, null])
+    );
+    let received = report["received"].as_array().expect("received");
+    let mut messages = Vec::new();
+    for request in received {
+        assert_eq!(request["status"], 200);
+        for (at, kind) in request["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                kind, "error",
+                "sessionSampleRate 0 keeps only errors: {report:#}"
+            );
+            let message = request["messages"][at].as_str().expect("a message");
+            if message == "Error: edit me" {
+                assert_eq!(request["tags"][at]["edited"], "yes");
+            }
+            messages.push(message.to_owned());
+        }
+    }
+    // The cap of 8 per page: the edited one and the first seven others.
+    assert_eq!(messages.len(), 8, "{messages:?}");
+    assert_eq!(messages[0], "Error: edit me");
+    assert!(
+        messages[1..]
+            .iter()
+            .all(|m| m.starts_with("Error: distinct error"))
+    );
+    let ids: BTreeSet<&str> = result["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ids.len(), 8);
     assert_delivered_once(received, &ids);
 }
 

@@ -5,7 +5,8 @@ import { safe } from '../util';
 export const pageviews: Plugin = (hub) => {
   if (hub.o.pageviews === false) return;
   const view = (referrer: string) => hub.capture({ type: 'pageview', referrer, title: document.title });
-  view(document.referrer);
+  // After init's turn, like everything that reads storage (the session).
+  setTimeout(safe(() => view(document.referrer)));
   // After the router's own code of this turn, which usually sets the title.
   hub.onRoute((from) => {
     const url = location.href;
