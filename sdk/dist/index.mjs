@@ -179,7 +179,12 @@ function bodies(events, max) {
     };
     for (const e of events) {
       if (NEW_TYPES.indexOf(e.type) >= 0 !== fresh) continue;
-      const json = JSON.stringify(e);
+      let json;
+      try {
+        json = JSON.stringify(e);
+      } catch {
+        continue;
+      }
       const bytes = json.length + (json.match(/[^\x00-\x7f]/g) || []).length * 2;
       if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
       parts.push(json);
@@ -235,10 +240,13 @@ function transport(url, batchSize, intervalMs) {
     if (timer && due <= at) return;
     clearTimeout(timer);
     due = at;
-    timer = setTimeout(() => {
-      timer = void 0;
-      flush2();
-    }, at - now());
+    timer = setTimeout(
+      safe(() => {
+        timer = void 0;
+        flush2();
+      }),
+      at - now()
+    );
   };
   const add = (e) => {
     queue.push(e);

@@ -27,7 +27,13 @@ export function bodies(events: FmEvent[], max: number): Array<{ body: string; ev
     };
     for (const e of events) {
       if (NEW_TYPES.indexOf(e.type) >= 0 !== fresh) continue;
-      const json = JSON.stringify(e);
+      let json: string;
+      try {
+        json = JSON.stringify(e);
+      } catch {
+        // A cycle or a BigInt in `data` or `extra`: the event cannot be sent, its neighbours can.
+        continue;
+      }
       // UTF-8 bytes, without encoding the string twice.
       const bytes = json.length + (json.match(/[^\x00-\x7f]/g) || []).length * 2;
       if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();

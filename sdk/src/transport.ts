@@ -38,10 +38,13 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     if (timer && due <= at) return;
     clearTimeout(timer);
     due = at;
-    timer = setTimeout(() => {
-      timer = undefined;
-      flush();
-    }, at - now());
+    timer = setTimeout(
+      safe(() => {
+        timer = undefined;
+        flush();
+      }),
+      at - now(),
+    );
   };
 
   const add = (e: FmEvent) => {

@@ -39,3 +39,11 @@ test('types an older collector refuses travel apart from the others', () => {
   const out = bodies([ev(1), ev(2, 'session'), ev(3, 'pageview'), ev(4, 'white_screen'), ev(5, 'message')], 60000);
   assert.deepEqual(out.map((b) => b.events.map((e) => e.event_id)), [['1', '3'], ['2', '4', '5']]);
 });
+
+test('an event that cannot be serialized (a cycle, a BigInt) is dropped, not thrown', () => {
+  const cyclic: FmEvent = { type: 'custom', event_id: 'c', name: 'x' };
+  cyclic.data = cyclic;
+  const big: FmEvent = { type: 'custom', event_id: 'b', name: 'x', data: BigInt(1) };
+  const out = bodies([ev(1), cyclic, big, ev(2)], 60000);
+  assert.deepEqual(out.map((b) => b.events.map((e) => e.event_id)), [['1', '2']]);
+});
