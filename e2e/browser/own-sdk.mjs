@@ -34,6 +34,7 @@ const SCENARIOS = [
   'rate-limit',
   'offline',
   'noise',
+  'loads',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends two requests at once (the new types apart): both get the refusal.
@@ -318,6 +319,8 @@ async function openPage(context, url, watched, withSdk) {
   const page = await context.newPage();
   Object.assign(watched, watchPage(page, watched.opts));
   await page.goto(url, { waitUntil: 'load' });
+  // loads: the page is already on its way to the next one.
+  if (watched.opts.scenario === 'loads') return page;
   const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
   if (withSdk && !loaded) {
     throw new Error(`the SDK did not load from the collector; page errors: ${JSON.stringify(watched.pageErrors)}`);
@@ -348,7 +351,11 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
     // A real interaction before the scenario (INP, a click breadcrumb and event).
     if (opts.scenario === 'captures') await page.click('#pay');
     const navigated = opts.scenario === 'leave' ? page.waitForURL('**/other', { timeout: 0 }) : null;
-    const result = await page.evaluate(() => window.runScenario());
+    // loads: the pages lead from one to the next themselves; wait for the last.
+    const result =
+      opts.scenario === 'loads'
+        ? await page.waitForFunction(() => window.LOADS_DONE, null, { timeout: 0 }).then(() => ({}))
+        : await page.evaluate(() => window.runScenario());
     if (navigated) await navigated;
     if (opts.screenshot && withSdk) {
       const file = variant ? opts.screenshot.replace(/(\.png)?$/, `-${variant}.png`) : opts.screenshot;

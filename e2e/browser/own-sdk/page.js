@@ -363,6 +363,22 @@ async function whitescreen() {
   return { checks: window.SENT.filter(function (t) { return t === 'white_screen'; }).length, scrollY: window.scrollY };
 }
 
+// loads: page n of 50 throws its own error and leaves for page n + 1 at once; each error
+// must arrive (by beacon), once. Distinct messages (letters, not numbers: numbers are one
+// fingerprint) so that the per-fingerprint cap does not apply.
+const LOADS = 50;
+if (PAGE.scenario === 'loads') {
+  const n = Number(new URLSearchParams(location.search).get('n') || '1');
+  const name = String.fromCharCode(97 + (n % 26)) + String.fromCharCode(97 + Math.floor(n / 26));
+  once(window, 'error').then(function () {
+    if (n < LOADS) location.href = '/?n=' + (n + 1);
+    else window.LOADS_DONE = true;
+  });
+  setTimeout(function onLoadTimer() {
+    throw new Error('page load ' + name + ' failed');
+  });
+}
+
 window.runScenario = function () {
   const scenarios = {
     captures: captures,

@@ -409,6 +409,46 @@ async fn an_error_right_before_leaving_the_page_arrives() {
     processor.stop().await;
 }
 
+/// 50 page loads in a row, each throwing its own error and leaving at once: 50 stored, none
+/// twice.
+#[tokio::test]
+async fn fifty_quick_page_loads_deliver_fifty_errors_once_each() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("loads", Some(&collector), None).await;
+    assert!(
+        report["page_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("?n=50"))
+    );
+    // A marker sent after the run: once it is stored, anything sent before it is too.
+    post(
+        &http(),
+        &collector,
+        &serde_json::json!({"type": "error", "message": "marker"}),
+    )
+    .await;
+    let errors = eventually("the marker to be stored", WAIT, || async {
+        let errors = events(&processor, "error.js").await?;
+        errors
+            .iter()
+            .any(|e| e["message"] == "marker")
+            .then_some(errors)
+    })
+    .await;
+    let loads: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.starts_with("Error: page load "))
+        .collect();
+    let distinct: BTreeSet<&str> = loads.iter().copied().collect();
+    assert_eq!(distinct.len(), 50, "{loads:#?}");
+    assert_eq!(loads.len(), 50, "none twice: {loads:#?}");
+    collector.stop().await;
+    processor.stop().await;
+}
+
 #[tokio::test]
 async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     let env = TestEnv::new();
