@@ -35,6 +35,7 @@ const SCENARIOS = [
   'offline',
   'noise',
   'loads',
+  'iframe',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends two requests at once (the new types apart): both get the refusal.
@@ -89,7 +90,7 @@ function pageHtml(opts, withSdk, variant) {
 <head>
   <meta charset="utf-8">
   <title>frontmon shop</title>
-  <script src="/config.js${variant ? `?variant=${variant}` : ''}"></script>${sdk}
+  <script src="/config.js${variant ? `?variant=${variant}` : ''}" crossorigin="anonymous"></script>${sdk}
 </head>
 `;
   const shop = `<main id="content" style="font: 16px sans-serif; padding: 2em">
@@ -109,9 +110,25 @@ function pageHtml(opts, withSdk, variant) {
     scrolled: `<div id="app" style="font: 16px sans-serif; padding: 2em">${'<p>A long article paragraph, one of many.</p>'.repeat(400)}</div>
   <script>window.scrollTo(0, 6000);</script>`,
   };
+  if (opts.scenario === 'iframe' && variant !== 'frame') {
+    // The site's page: the shop in a sandboxed iframe (an opaque origin, no storage).
+    return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>frontmon shop (framed)</title></head>
+<body>
+  <iframe sandbox="allow-scripts" src="/app/frame?variant=frame" width="800" height="400"></iframe>
+  <script>
+    window.addEventListener('message', function (ev) {
+      if (ev.data && ev.data.frontmonFrame) window.FRAME_DONE = ev.data.frontmonFrame;
+    });
+  </script>
+</body>
+</html>
+`;
+  }
   return `${head}<body style="margin: 0">
   ${bodies[variant] ?? shop}
-  <script src="/page.js"></script>
+  <script src="/page.js" crossorigin="anonymous"></script>
 </body>
 </html>
 `;
@@ -206,11 +223,20 @@ async function startPageServer(opts, config) {
       res.writeHead(200, { ...headers, ...csp, 'content-type': 'text/html; charset=utf-8' });
       res.end(pageHtml(opts, url.searchParams.get('sdk') !== '0', url.searchParams.get('variant')));
     } else if (url.pathname === '/config.js') {
-      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'text/javascript; charset=utf-8',
+        'access-control-allow-origin': '*',
+      });
       const variant = url.searchParams.get('variant');
       res.end(`window.PAGE = ${JSON.stringify({ ...config, variant })};\n`);
     } else if (url.pathname === '/page.js') {
-      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      // Readable by the sandboxed frame's opaque origin too, so its errors are not muted.
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'text/javascript; charset=utf-8',
+        'access-control-allow-origin': '*',
+      });
       res.end(pageJs);
     } else if (status) {
       res.writeHead(Number(status[1]), { ...headers, 'content-type': 'text/plain', 'x-answer': status[1] });
@@ -319,8 +345,8 @@ async function openPage(context, url, watched, withSdk) {
   const page = await context.newPage();
   Object.assign(watched, watchPage(page, watched.opts));
   await page.goto(url, { waitUntil: 'load' });
-  // loads: the page is already on its way to the next one.
-  if (watched.opts.scenario === 'loads') return page;
+  // loads: the page is already on its way to the next one; iframe: the SDK is in the frame.
+  if (watched.opts.scenario === 'loads' || watched.opts.scenario === 'iframe') return page;
   const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
   if (withSdk && !loaded) {
     throw new Error(`the SDK did not load from the collector; page errors: ${JSON.stringify(watched.pageErrors)}`);
@@ -351,17 +377,21 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
     // A real interaction before the scenario (INP, a click breadcrumb and event).
     if (opts.scenario === 'captures') await page.click('#pay');
     const navigated = opts.scenario === 'leave' ? page.waitForURL('**/other', { timeout: 0 }) : null;
-    // loads: the pages lead from one to the next themselves; wait for the last.
+    // loads: the pages lead from one to the next themselves; wait for the last. iframe: the
+    // framed page runs by itself and tells the site's page.
     const result =
       opts.scenario === 'loads'
         ? await page.waitForFunction(() => window.LOADS_DONE, null, { timeout: 0 }).then(() => ({}))
-        : await page.evaluate(() => window.runScenario());
+        : opts.scenario === 'iframe'
+          ? await page.waitForFunction(() => window.FRAME_DONE, null, { timeout: 0 }).then((h) => h.jsonValue())
+          : await page.evaluate(() => window.runScenario());
     if (navigated) await navigated;
     if (opts.screenshot && withSdk) {
       const file = variant ? opts.screenshot.replace(/(\.png)?$/, `-${variant}.png`) : opts.screenshot;
       await page.screenshot({ path: file, fullPage: false });
     }
-    const report = await finish(page, watched, { flush: withSdk && !navigated });
+    const framed = opts.scenario === 'iframe' || opts.scenario === 'loads';
+    const report = await finish(page, watched, { flush: withSdk && !navigated && !framed });
     if (opts.scenario !== 'reload') return { result, ...report };
     // The same tab reloaded: the second page's events, and the first's.
     await page.reload({ waitUntil: 'load' });

@@ -590,15 +590,18 @@ var sessions2 = (hub2) => {
 };
 
 // src/plugins/clicks.ts
+var CONTROL = "a,button,[role=button],[role=link],[role=tab],[role=menuitem],summary,label";
 var clicks = (hub2) => {
   document.addEventListener(
     "click",
     safe((ev) => {
-      const el = ev.target;
-      if (!el || el.nodeType !== 1) return;
+      const target = ev.target;
+      if (!target || target.nodeType !== 1) return;
+      const control = target.closest(CONTROL);
+      const el = control || target;
       const sel = selector(el);
       const typed = /^(input|textarea|select)$/i.test(el.tagName) || el.isContentEditable;
-      const text = typed ? void 0 : (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60) || void 0;
+      const text = control && !typed ? (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60) || void 0 : void 0;
       hub2.crumb({ category: "click", message: sel, data: text ? { text } : void 0 });
       if (hub2.o.clicks) hub2.capture({ type: "click", selector: sel, text });
     }),

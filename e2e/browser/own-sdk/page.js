@@ -379,6 +379,27 @@ if (PAGE.scenario === 'loads') {
   });
 }
 
+// iframe: inside a sandboxed frame (opaque origin: localStorage and sessionStorage throw),
+// an error, flushed, then the site's page is told.
+if (PAGE.scenario === 'iframe' && PAGE.variant === 'frame') {
+  let storage = 'available';
+  try {
+    window.localStorage.getItem('x');
+  } catch (error) {
+    storage = error.name;
+  }
+  once(window, 'error')
+    .then(function () {
+      return window.frontmon.flush();
+    })
+    .then(function () {
+      parent.postMessage({ frontmonFrame: { storage: storage, sdk: sdk } }, '*');
+    });
+  setTimeout(function onFramedTimer() {
+    throw new Error('thrown in a sandboxed frame');
+  });
+}
+
 window.runScenario = function () {
   const scenarios = {
     captures: captures,

@@ -449,6 +449,28 @@ async fn fifty_quick_page_loads_deliver_fifty_errors_once_each() {
     processor.stop().await;
 }
 
+/// In a sandboxed iframe (an opaque origin, where localStorage throws), the SDK still works.
+#[tokio::test]
+async fn in_a_sandboxed_iframe_without_storage_errors_arrive() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("iframe", Some(&collector), None).await;
+    assert_eq!(report["result"]["storage"], "SecurityError", "{report:#}");
+    assert_eq!(report["result"]["sdk"], true);
+    assert_simple_requests(&report);
+    let stored = eventually("the framed error to be stored", WAIT, || async {
+        let errors = events(&processor, "error.js").await?;
+        errors
+            .into_iter()
+            .find(|e| e["message"] == "Error: thrown in a sandboxed frame")
+    })
+    .await;
+    assert!(stored["session_id"].is_string(), "{stored:#}");
+    collector.stop().await;
+    processor.stop().await;
+}
+
 #[tokio::test]
 async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     let env = TestEnv::new();

@@ -1,17 +1,23 @@
-// Clicks: always a breadcrumb, an event with `clicks: true`. The selector and a short text of
-// what was clicked; never what was typed (inputs and editable content give no text).
+// Clicks: always a breadcrumb, an event with `clicks: true`. The control clicked (the nearest
+// link, button or label around the target), as a selector and a short text; never what was
+// typed: inputs and editable content give no text, and nothing else is read.
 import type { Plugin } from '../types';
 import { safe, selector } from '../util';
+
+const CONTROL = 'a,button,[role=button],[role=link],[role=tab],[role=menuitem],summary,label';
 
 export const clicks: Plugin = (hub) => {
   document.addEventListener(
     'click',
     safe((ev: Event) => {
-      const el = ev.target as HTMLElement;
-      if (!el || el.nodeType !== 1) return;
+      const target = ev.target as HTMLElement;
+      if (!target || target.nodeType !== 1) return;
+      // Only a control's own text is read: a click on a big container reads nothing.
+      const control = target.closest(CONTROL) as HTMLElement | null;
+      const el = control || target;
       const sel = selector(el);
       const typed = /^(input|textarea|select)$/i.test(el.tagName) || el.isContentEditable;
-      const text = typed ? undefined : (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) || undefined;
+      const text = control && !typed ? (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) || undefined : undefined;
       hub.crumb({ category: 'click', message: sel, data: text ? { text } : undefined });
       if (hub.o.clicks) hub.capture({ type: 'click', selector: sel, text });
     }),
