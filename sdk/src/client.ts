@@ -152,7 +152,7 @@ export function setTag(key: string, value: string): void {
   tags[String(key)] = String(value);
 }
 
-export function addBreadcrumb(b: Breadcrumb): void {
+export function addBreadcrumb(b: Omit<Breadcrumb, 'category'> & { category?: Breadcrumb['category'] }): void {
   safe(() => hub && hub.crumb({ category: 'custom', ...b }))();
 }
 
