@@ -185,7 +185,7 @@ function bodies(events, max) {
       } catch {
         continue;
       }
-      const bytes = json.length + (json.match(/[^\x00-\x7f]/g) || []).length * 2;
+      const bytes = utf8Bytes(json);
       if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
       parts.push(json);
       group.push(e);
@@ -194,6 +194,9 @@ function bodies(events, max) {
     close();
   }
   return out;
+}
+function utf8Bytes(s) {
+  return s.length + (s.match(/[^\x00-\x7f]/g) || []).length * 2;
 }
 
 // src/retry.ts
@@ -270,10 +273,11 @@ function transport(url, batchSize, intervalMs) {
     local.set(SAVED_KEY, saved);
   };
   const send = (body, events) => {
-    const keepalive = keepaliveBytes + body.length <= BODY_MAX;
-    if (keepalive) keepaliveBytes += body.length;
+    const size = utf8Bytes(body);
+    const keepalive = !tries.get(events[0]) && keepaliveBytes + size <= BODY_MAX;
+    if (keepalive) keepaliveBytes += size;
     const done = () => {
-      if (keepalive) keepaliveBytes -= body.length;
+      if (keepalive) keepaliveBytes -= size;
     };
     return post(url, { method: "POST", body, keepalive, credentials: "omit" }).then(
       (res) => {

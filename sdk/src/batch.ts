@@ -34,8 +34,7 @@ export function bodies(events: FmEvent[], max: number): Array<{ body: string; ev
         // A cycle or a BigInt in `data` or `extra`: the event cannot be sent, its neighbours can.
         continue;
       }
-      // UTF-8 bytes, without encoding the string twice.
-      const bytes = json.length + (json.match(/[^\x00-\x7f]/g) || []).length * 2;
+      const bytes = utf8Bytes(json);
       if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
       parts.push(json);
       group.push(e);
@@ -44,4 +43,9 @@ export function bodies(events: FmEvent[], max: number): Array<{ body: string; ev
     close();
   }
   return out;
+}
+
+/** At least the UTF-8 size of `s` (3 bytes for any non-ASCII code unit), without encoding it. */
+export function utf8Bytes(s: string): number {
+  return s.length + (s.match(/[^\x00-\x7f]/g) || []).length * 2;
 }

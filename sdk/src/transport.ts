@@ -2,7 +2,7 @@
 // simple (preflight-free) requests, a beacon when the page goes away, retries with backoff, a
 // pause on 429, and a small queue in localStorage for a page that goes offline.
 import type { FmEvent } from './types';
-import { bodies } from './batch';
+import { bodies, utf8Bytes } from './batch';
 import { backoff, retryAfter, sentryLimits } from './retry';
 import { now, safe, store } from './util';
 
@@ -73,10 +73,13 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   };
 
   const send = (body: string, events: FmEvent[]): Promise<void> => {
-    const keepalive = keepaliveBytes + body.length <= BODY_MAX;
-    if (keepalive) keepaliveBytes += body.length;
+    const size = utf8Bytes(body);
+    // keepalive shares its 64 KiB with the page's own keepalive requests and beacons: a
+    // retry goes without it, so a quota someone else used up cannot fail it again.
+    const keepalive = !tries.get(events[0]) && keepaliveBytes + size <= BODY_MAX;
+    if (keepalive) keepaliveBytes += size;
     const done = () => {
-      if (keepalive) keepaliveBytes -= body.length;
+      if (keepalive) keepaliveBytes -= size;
     };
     return post(url, { method: 'POST', body, keepalive, credentials: 'omit' }).then(
       (res) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { bodies } from '../src/batch';
+import { bodies, utf8Bytes } from '../src/batch';
 import type { FmEvent } from '../src/types';
 
 const ev = (n: number, type = 'error', pad = 0): FmEvent => ({ type, event_id: String(n), message: 'x'.repeat(pad) });
@@ -46,4 +46,11 @@ test('an event that cannot be serialized (a cycle, a BigInt) is dropped, not thr
   const big: FmEvent = { type: 'custom', event_id: 'b', name: 'x', data: BigInt(1) };
   const out = bodies([ev(1), cyclic, big, ev(2)], 60000);
   assert.deepEqual(out.map((b) => b.events.map((e) => e.event_id)), [['1', '2']]);
+});
+
+test('utf8Bytes is never below the real UTF-8 size', () => {
+  for (const s of ['abc', 'é', '日本語', '😀', 'a😀é日']) {
+    assert.ok(utf8Bytes(s) >= Buffer.byteLength(s), s);
+  }
+  assert.equal(utf8Bytes('abc'), 3);
 });
