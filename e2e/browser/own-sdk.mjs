@@ -96,7 +96,8 @@ function pageHtml(opts, withSdk, variant) {
   const shop = `<main id="content" style="font: 16px sans-serif; padding: 2em">
     <h1>Checkout</h1>
     <p>Two items in the cart, 42.00 EUR.</p>
-    <button id="pay" type="button" style="font-size: 1.5em">Pay</button>
+    <label>Card <input id="card" autocomplete="off"></label>
+    <button id="pay" type="button" style="font-size: 1.5em"><span>Pay</span></button>
     <p id="status"></p>
   </main>`;
   const bodies = {
@@ -375,7 +376,12 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
   try {
     const page = await openPage(context, `${origin}/${query ? `?${query}` : ''}`, watched, withSdk);
     // A real interaction before the scenario (INP, a click breadcrumb and event).
-    if (opts.scenario === 'captures') await page.click('#pay');
+    if (opts.scenario === 'captures') {
+      // Typed text must never leave the page: not in a click, not in a breadcrumb.
+      await page.fill('#card', '4111 1111 1111 1111');
+      await page.click('#card');
+      await page.click('#pay span');
+    }
     const navigated = opts.scenario === 'leave' ? page.waitForURL('**/other', { timeout: 0 }) : null;
     // loads: the pages lead from one to the next themselves; wait for the last. iframe: the
     // framed page runs by itself and tells the site's page.

@@ -601,11 +601,11 @@ var clicks = (hub2) => {
     safe((ev) => {
       const target = ev.target;
       if (!target || target.nodeType !== 1) return;
-      const control = target.closest(CONTROL);
+      const typed = /^(input|textarea|select)$/i.test(target.tagName) || target.isContentEditable;
+      const control = typed ? null : target.closest(CONTROL);
       const el = control || target;
       const sel = selector(el);
-      const typed = /^(input|textarea|select)$/i.test(el.tagName) || el.isContentEditable;
-      const text = control && !typed ? (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60) || void 0 : void 0;
+      const text = control ? (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60) || void 0 : void 0;
       hub2.crumb({ category: "click", message: sel, data: text ? { text } : void 0 });
       if (hub2.o.clicks) hub2.capture({ type: "click", selector: sel, text });
     }),

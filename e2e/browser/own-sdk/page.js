@@ -152,6 +152,16 @@ async function captures() {
   await fetched.text();
   await xhr('GET', '/status/503');
 
+  // The API, as an app's error handler (a React boundary) and its code would call it.
+  window.frontmon.addBreadcrumb({ message: 'coupon applied', data: { code: 'X1' } });
+  window.frontmon.captureException(new Error('checkout failed'), {
+    mechanism: 'react',
+    tags: { area: 'cart' },
+    extra: { componentStack: '\n    at Cart\n    at App' },
+  });
+  window.frontmon.captureMessage('cache warmed', 'warning');
+  window.frontmon.track('purchase', { value: 42 });
+
   for (const route of ['/app/cart', '/app/address', '/app/shipping', '/app/payment', '/app/done']) {
     history.pushState({}, '', route);
     document.title = 'Shop ' + route;

@@ -190,13 +190,13 @@ async fn every_capture_is_stored_with_its_fields() {
                 .iter()
                 .filter_map(|v| v["name"].as_str().map(str::to_owned))
                 .collect();
-            (errors.len() >= 2
+            (errors.len() >= 3
                 && resources.len() >= 2
                 && apis.len() >= 2
                 && views.len() >= 6
                 && names.len() == 5
-                && !clicks.is_empty())
-            .then_some((errors, resources, apis, views, vitals, clicks))
+                && clicks.len() >= 2)
+                .then_some((errors, resources, apis, views, vitals, clicks))
         })
         .await;
 
@@ -210,6 +210,7 @@ async fn every_capture_is_stored_with_its_fields() {
         BTreeSet::from([
             "TypeError: Cannot read properties of undefined (reading 'items')",
             "Error: payment failed 402",
+            "Error: checkout failed",
         ]),
         "{errors:#?}"
     );
@@ -345,14 +346,58 @@ async fn every_capture_is_stored_with_its_fields() {
     );
     assert_eq!(inp["navigation_type"], "navigate");
 
-    // The click, as an event: its selector and text.
-    assert_eq!(
-        clicks[0]["selector"]
-            .as_str()
-            .map(|s| s.ends_with("button#pay")),
-        Some(true)
+    // The API: captureException with its mechanism, tags and extra, captureMessage (a new
+    // type, sent apart), track (a custom event).
+    let manual = sent
+        .iter()
+        .find(|e| e["message"] == "Error: checkout failed")
+        .expect("captureException sent");
+    assert_eq!(manual["mechanism"], "react");
+    assert_eq!(manual["tags"]["area"], "cart");
+    assert_eq!(manual["tags"]["checkout"], "v3");
+    assert!(manual["extra"]["componentStack"].is_string());
+    let crumbs = manual["breadcrumbs"].to_string();
+    assert!(
+        crumbs.contains("coupon applied") && crumbs.contains("custom"),
+        "{crumbs}"
     );
-    assert_eq!(clicks[0]["text"], "Pay");
+    let message = sent
+        .iter()
+        .find(|e| e["type"] == "message")
+        .expect("captureMessage sent");
+    assert_eq!(message["message"], "cache warmed");
+    assert_eq!(message["level"], "warning");
+    let custom = eventually("the custom event to be stored", WAIT, || async {
+        events(&processor, "custom.event").await?.into_iter().next()
+    })
+    .await;
+    assert_eq!(custom["name"], "purchase");
+    assert_eq!(custom["data"]["value"], 42);
+
+    // Nothing typed left the page.
+    let everything = report["requests"].to_string();
+    assert!(!everything.contains("4111"), "typed text was sent");
+
+    // The click, as an event: its selector and text.
+    // The span clicked inside the button counts as the button; the input gives no text.
+    let pay = clicks
+        .iter()
+        .find(|c| {
+            c["selector"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("button#pay"))
+        })
+        .expect("the click on Pay");
+    assert_eq!(pay["text"], "Pay");
+    let card = clicks
+        .iter()
+        .find(|c| {
+            c["selector"]
+                .as_str()
+                .is_some_and(|s| s.contains("input#card"))
+        })
+        .expect("the click on the card field");
+    assert!(card["text"].is_null(), "{card:#}");
 
     // The session update, sent apart (the collector learns the type later).
     assert!(

@@ -12,12 +12,13 @@ export const clicks: Plugin = (hub) => {
     safe((ev: Event) => {
       const target = ev.target as HTMLElement;
       if (!target || target.nodeType !== 1) return;
-      // Only a control's own text is read: a click on a big container reads nothing.
-      const control = target.closest(CONTROL) as HTMLElement | null;
+      // A field is itself what was clicked (and gives no text); otherwise only a control's own
+      // text is read: a click on a big container reads nothing.
+      const typed = /^(input|textarea|select)$/i.test(target.tagName) || target.isContentEditable;
+      const control = typed ? null : (target.closest(CONTROL) as HTMLElement | null);
       const el = control || target;
       const sel = selector(el);
-      const typed = /^(input|textarea|select)$/i.test(el.tagName) || el.isContentEditable;
-      const text = control && !typed ? (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) || undefined : undefined;
+      const text = control ? (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60) || undefined : undefined;
       hub.crumb({ category: 'click', message: sel, data: text ? { text } : undefined });
       if (hub.o.clicks) hub.capture({ type: 'click', selector: sel, text });
     }),
