@@ -40,7 +40,7 @@ const SCENARIOS = [
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends two requests at once (the new types apart): both get the refusal.
 const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [], noise: [] };
-const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank'];
+const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 const CHROMIUM_ARGS = [
   '--headless',
@@ -107,6 +107,8 @@ function pageHtml(opts, withSdk, variant) {
     // A skeleton the page fills in after the SDK's first check.
     late: '<div id="app"></div>',
     normal: `<div id="app">${shop}</div>`,
+    // Rendered, then a route change whose view fails to render.
+    route: `<div id="app">${shop}</div>`,
     // A long page, scrolled far down: what is in view is text.
     scrolled: `<div id="app" style="font: 16px sans-serif; padding: 2em">${'<p>A long article paragraph, one of many.</p>'.repeat(400)}</div>
   <script>window.scrollTo(0, 6000);</script>`,

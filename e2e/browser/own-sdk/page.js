@@ -367,6 +367,11 @@ async function whitescreen() {
       '<main style="font: 16px sans-serif; padding: 2em; min-height: 100vh; background: #eef">' +
       '<h1>Rendered late</h1><p>After the first check.</p></main>';
     await whiteScreenChecks(2);
+  } else if (variant === 'route') {
+    await whiteScreenChecks(1);
+    history.pushState({}, '', '/app/broken');
+    document.getElementById('app').innerHTML = '';
+    await whenSent('white_screen');
   } else {
     await whiteScreenChecks(1);
   }

@@ -609,11 +609,16 @@ async fn a_white_screen_is_reported_once_and_only_when_it_is_one() {
             .into_iter()
             .filter(|e| e["type"] == "white_screen")
             .collect();
-        if variant == "blank" {
+        if variant == "blank" || variant == "route" {
             assert_eq!(reported.len(), 1, "{run:#}");
             assert_eq!(reported[0]["empty_ratio"], 1.0);
             assert_eq!(reported[0]["points"], 18);
-            assert_eq!(reported[0]["route"], "/");
+            let route = if variant == "blank" {
+                "/"
+            } else {
+                "/app/broken"
+            };
+            assert_eq!(reported[0]["route"], route);
         } else {
             assert!(reported.is_empty(), "{variant}: {reported:#?}");
         }
