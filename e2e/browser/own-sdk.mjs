@@ -414,6 +414,14 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
 // retry, rate-limit, offline: against the driver's own collector.
 async function runTransport(browser, opts, origin, fake) {
   const context = await browser.newContext();
+  if (opts.scenario === 'noise') {
+    // What another script (or an older SDK) may have left under the SDK's keys.
+    await context.addInitScript(() => {
+      localStorage.setItem('__fm_s', '{"id":5}');
+      localStorage.setItem('__fm_v', '42');
+      localStorage.setItem('__fm_q', '{"type":1,"message":"not a list"}');
+    });
+  }
   const watched = { opts };
   try {
     let page = await openPage(context, `${origin}/`, watched, true);

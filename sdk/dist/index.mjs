@@ -130,11 +130,12 @@ function sessions(anonymousVisitorId) {
   let fresh = false;
   const save = () => {
     written = now();
+    if (Object.keys(s.fp).length > 200) s.fp = {};
     local.set(SESSION_KEY, s) || tab.set(SESSION_KEY, s);
   };
   const touch = () => {
     const t = now();
-    if (!s || !s.id || t - s.last > IDLE_MS) {
+    if (!s || typeof s.id !== "string" || !s.fp || typeof s.fp !== "object" || !(t - s.last <= IDLE_MS)) {
       s = { id: uid(), start: t, last: t, pages: 0, errors: 0, fp: {} };
       fresh = true;
       save();
@@ -267,10 +268,14 @@ function transport(url, batchSize, intervalMs) {
     queue = kept.concat(queue);
     if (kept.length) schedule(wait);
   };
+  const saved = () => {
+    const list = local.get(SAVED_KEY);
+    return Array.isArray(list) ? list.filter((e) => e && typeof e.type === "string") : [];
+  };
   const save = (events) => {
-    const saved = (local.get(SAVED_KEY) || []).concat(events).slice(-SAVED_MAX);
-    while (saved.length && JSON.stringify(saved).length > SAVED_BYTES) saved.shift();
-    local.set(SAVED_KEY, saved);
+    const kept = saved().concat(events).slice(-SAVED_MAX);
+    while (kept.length && JSON.stringify(kept).length > SAVED_BYTES) kept.shift();
+    local.set(SAVED_KEY, kept);
   };
   const send = (body, events) => {
     const size = utf8Bytes(body);
@@ -320,11 +325,9 @@ function transport(url, batchSize, intervalMs) {
     }
   };
   const drain = safe(() => {
-    const saved = local.get(SAVED_KEY);
-    if (saved && saved.length) {
-      local.set(SAVED_KEY, void 0);
-      queue = queue.concat(saved);
-    }
+    const list = saved();
+    local.set(SAVED_KEY, void 0);
+    queue = queue.concat(list);
     flush2();
   });
   setTimeout(drain);

@@ -26,11 +26,14 @@ export function sessions(anonymousVisitorId: boolean) {
   let fresh = false;
   const save = () => {
     written = now();
+    // Bounded: a long session of many distinct errors forgets their counts, not the page.
+    if (Object.keys(s.fp).length > 200) s.fp = {};
     local.set(SESSION_KEY, s) || tab.set(SESSION_KEY, s);
   };
   const touch = (): Session => {
     const t = now();
-    if (!s || !s.id || t - s.last > IDLE_MS) {
+    // Whatever else is stored there (another version, another script) starts a new session.
+    if (!s || typeof s.id !== 'string' || !s.fp || typeof s.fp !== 'object' || !(t - s.last <= IDLE_MS)) {
       s = { id: uid(), start: t, last: t, pages: 0, errors: 0, fp: {} };
       fresh = true;
       save();

@@ -66,10 +66,16 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   };
 
   // Offline with nowhere to send: kept for the next page of this origin.
+  // What is stored under the key, if it is a list of events (it may be anything).
+  const saved = (): FmEvent[] => {
+    const list = local.get(SAVED_KEY);
+    return Array.isArray(list) ? list.filter((e) => e && typeof e.type === 'string') : [];
+  };
+
   const save = (events: FmEvent[]) => {
-    const saved: FmEvent[] = (local.get(SAVED_KEY) || []).concat(events).slice(-SAVED_MAX);
-    while (saved.length && JSON.stringify(saved).length > SAVED_BYTES) saved.shift();
-    local.set(SAVED_KEY, saved);
+    const kept = saved().concat(events).slice(-SAVED_MAX);
+    while (kept.length && JSON.stringify(kept).length > SAVED_BYTES) kept.shift();
+    local.set(SAVED_KEY, kept);
   };
 
   const send = (body: string, events: FmEvent[]): Promise<void> => {
@@ -128,11 +134,9 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
 
   // Back online, or a new page: what could not be sent then goes now, with the ids it had.
   const drain = safe(() => {
-    const saved: FmEvent[] | undefined = local.get(SAVED_KEY);
-    if (saved && saved.length) {
-      local.set(SAVED_KEY, undefined);
-      queue = queue.concat(saved);
-    }
+    const list = saved();
+    local.set(SAVED_KEY, undefined);
+    queue = queue.concat(list);
     flush();
   });
   // After init's turn: reading localStorage is not free.
