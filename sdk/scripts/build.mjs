@@ -74,7 +74,9 @@ async function check() {
       process.stderr.write(
         `sdk: ${stale.join(', ')} differ from a fresh build of sdk/src: run \`npm run build\` in sdk/ and commit dist/\n`,
       );
-      process.exit(1);
+      // Not process.exit: the temporary build is removed first.
+      process.exitCode = 1;
+      return;
     }
     process.stdout.write('sdk: dist/ matches a fresh build\n');
   } finally {

@@ -15,6 +15,17 @@ use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
 
 use crate::support::*;
 
+/// Screenshot files of a test, removed when it ends, passed or failed.
+struct Screenshots(Vec<PathBuf>);
+
+impl Drop for Screenshots {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 /// Types the collector does not know yet: sent in batches of their own, refused today.
 const NEW_TYPES: [&str; 3] = ["message", "white_screen", "session"];
 
@@ -140,6 +151,7 @@ async fn every_capture_is_stored_with_its_fields() {
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
     let screenshot = std::env::temp_dir().join(format!("frontmon-sdk-{}.png", std::process::id()));
+    let _cleanup = Screenshots(vec![screenshot.clone()]);
     let report = drive(
         "captures",
         Some(&collector),
@@ -407,7 +419,6 @@ async fn every_capture_is_stored_with_its_fields() {
 
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::remove_file(&screenshot).expect("removed");
     collector.stop().await;
     processor.stop().await;
 }
@@ -597,6 +608,19 @@ async fn a_white_screen_is_reported_once_and_only_when_it_is_one() {
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
     let screenshot = std::env::temp_dir().join(format!("frontmon-ws-{}.png", std::process::id()));
+    let shot = |variant: &str| {
+        PathBuf::from(
+            screenshot
+                .to_string_lossy()
+                .replace(".png", &format!("-{variant}.png")),
+        )
+    };
+    let _cleanup = Screenshots(
+        ["normal", "late", "scrolled", "blank", "route"]
+            .into_iter()
+            .map(shot)
+            .collect(),
+    );
     let report = drive(
         "whitescreen",
         Some(&collector),
@@ -622,10 +646,10 @@ async fn a_white_screen_is_reported_once_and_only_when_it_is_one() {
         } else {
             assert!(reported.is_empty(), "{variant}: {reported:#?}");
         }
-        let file = screenshot
-            .to_string_lossy()
-            .replace(".png", &format!("-{variant}.png"));
-        std::fs::remove_file(file).expect("a screenshot per page");
+        assert!(
+            std::fs::read(shot(variant)).is_ok_and(|png| png.starts_with(b"\x89PNG")),
+            "a screenshot per page"
+        );
     }
     assert_eq!(report["variants"]["scrolled"]["result"]["scrollY"], 6000);
     collector.stop().await;
