@@ -345,6 +345,12 @@ var user;
 var tags = {};
 var crumbs = [];
 function init(o) {
+  try {
+    start(o);
+  } catch {
+  }
+}
+function start(o) {
   if (hub || typeof window === "undefined") return;
   const url = endpoint(o.dsn || "");
   if (!url) return;
@@ -518,9 +524,9 @@ var api = (hub2) => {
   const cfg = hub2.o.captureApi;
   if (cfg === false) return;
   const [lo, hi] = cfg && cfg.failedStatus || [500, 599];
-  const done = safe((kind, method, raw, start, page, status) => {
+  const done = safe((kind, method, raw, start2, page, status) => {
     const target = scrub(new URL(raw, page).href);
-    const duration_ms = now() - start;
+    const duration_ms = now() - start2;
     hub2.crumb({ category: kind, message: `${method} ${target}`, data: { status, duration_ms } });
     if (matches(target, cfg && cfg.ignoreUrls) || status && (status < lo || status > hi)) return;
     hub2.capture({ type: "api_error", target, method, status, duration_ms, url: page });
@@ -537,15 +543,15 @@ var api = (hub2) => {
       }
       const res = f.apply(this, arguments);
       if (!url || hub2.own(url)) return res;
-      const start = now();
+      const start2 = now();
       const page = location.href;
       return res.then(
         (r) => {
-          done("fetch", method, url, start, page, r.status);
+          done("fetch", method, url, start2, page, r.status);
           return r;
         },
         (err) => {
-          if (!(err && err.name === "AbortError")) done("fetch", method, url, start, page);
+          if (!(err && err.name === "AbortError")) done("fetch", method, url, start2, page);
           throw err;
         }
       );
@@ -563,11 +569,11 @@ var api = (hub2) => {
   X.send = function() {
     const call = calls.get(this);
     if (call && !hub2.own(call[1])) {
-      const start = now();
+      const start2 = now();
       const page = location.href;
       let aborted = false;
       this.addEventListener("abort", () => aborted = true);
-      this.addEventListener("loadend", () => aborted || done("xhr", call[0], call[1], start, page, this.status || void 0));
+      this.addEventListener("loadend", () => aborted || done("xhr", call[0], call[1], start2, page, this.status || void 0));
     }
     return send.apply(this, arguments);
   };
@@ -644,13 +650,13 @@ var whiteScreen = (hub2) => {
     if (left > 1) setTimeout(() => check(id, left - 1), every);
     else hub2.capture({ type: "white_screen", empty_ratio: ratio, points: 18 });
   });
-  const start = () => {
+  const start2 = () => {
     const id = ++run;
     setTimeout(() => check(id, checks), cfg && cfg.delayMs || 1e3);
   };
-  if (document.readyState === "complete") start();
-  else addEventListener("load", start);
-  hub2.onRoute(start);
+  if (document.readyState === "complete") start2();
+  else addEventListener("load", start2);
+  hub2.onRoute(start2);
 };
 
 // src/plugins/vitals.ts

@@ -20,6 +20,14 @@ const tags: Record<string, string> = {};
 const crumbs: Breadcrumb[] = [];
 
 export function init(o: Options): void {
+  try {
+    start(o);
+  } catch {
+    // A page the SDK cannot run on gets no monitoring, never an error of ours.
+  }
+}
+
+function start(o: Options): void {
   if (hub || typeof window === 'undefined') return;
   const url = endpoint(o.dsn || '');
   if (!url) return;

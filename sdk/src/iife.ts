@@ -6,5 +6,5 @@ const all = [m.errors, m.resources, m.api, m.clicks, m.pageviews, m.sessions, m.
 
 (window as any).frontmon = {
   ...m,
-  init: (o: Options) => m.init({ ...o, plugins: all.concat(o.plugins || []) }),
+  init: (o: Options) => m.init({ ...o, plugins: all.concat((o && o.plugins) || []) }),
 };

@@ -16,8 +16,22 @@ function whenSent(type) {
   });
 }
 
+// What a careless page may do: calls before init, an init without options. None may throw.
+function misuse() {
+  try {
+    window.frontmon.captureException(new Error('before init'));
+    window.frontmon.setTag(undefined, undefined);
+    window.frontmon.init(null);
+    window.frontmon.init({ dsn: 'not a DSN' });
+    return 'ok';
+  } catch (error) {
+    return String(error);
+  }
+}
+
 function initSdk() {
   if (!window.frontmon) return false;
+  if (PAGE.scenario === 'noise') window.MISUSE = misuse();
   const started = performance.now();
   const options = {
     dsn: PAGE.dsn,
@@ -319,7 +333,7 @@ async function noise() {
   const kept = [capture('edit me')];
   for (const letter of 'abcdefghijklmnopqrst') kept.push(capture('distinct error ' + letter));
   await window.frontmon.flush();
-  return { dropped: dropped, ids: kept.filter(Boolean), kept: kept };
+  return { dropped: dropped, ids: kept.filter(Boolean), kept: kept, misuse: window.MISUSE };
 }
 
 // Called while the browser is offline: the error is kept in localStorage.

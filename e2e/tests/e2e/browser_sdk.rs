@@ -727,6 +727,9 @@ async fn offline_events_are_kept_and_sent_once_when_back_online() {
 async fn filters_caps_and_sampling_drop_what_they_should() {
     let report = drive("noise", None, None).await;
     let result = &report["result"];
+    // Calls before init and inits without a usable DSN threw nothing, and did not stop the
+    // real init after them.
+    assert_eq!(result["misuse"], "ok");
     assert_eq!(
         result["dropped"],
         serde_json::json!([null, null, null, null])
