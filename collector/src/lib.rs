@@ -30,6 +30,7 @@ mod metrics;
 pub mod payload;
 mod rate_limit;
 mod routes;
+mod sdk_file;
 pub mod sentry;
 mod startup;
 mod state;

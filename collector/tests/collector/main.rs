@@ -9,6 +9,7 @@ mod hostile;
 mod memory;
 mod raw;
 mod recorded;
+mod sdk_script;
 mod sentry;
 mod support;
 

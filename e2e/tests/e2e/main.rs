@@ -4,6 +4,7 @@
 // The fault tests print the figures they measured (docs/operations.md quotes them).
 #![allow(clippy::print_stdout)]
 
+mod browser_sdk;
 mod faro_sdk;
 mod faults;
 mod import_cycles;

@@ -51,3 +51,15 @@ fn the_broker_fault_tests_are_opt_in_and_always_run_in_ci() {
         );
     }
 }
+
+/// The browser SDK's build check (the committed `sdk/dist` is a fresh build of `sdk/src`),
+/// its size budget and its unit tests are steps of every run.
+#[test]
+fn the_sdk_is_checked_before_the_rust_tests() {
+    let steps = plan("scripts/test", &[]);
+    let sdk = steps.find("npm --prefix sdk test").expect("the SDK's step");
+    assert!(
+        sdk < steps.find("cargo test --workspace").unwrap(),
+        "{steps}"
+    );
+}
