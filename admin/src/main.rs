@@ -1,5 +1,8 @@
 //! `frontmon-admin`: operator commands. See `frontmon-admin --help`.
 
+// Printing the answer on stdout is this command's job.
+#![allow(clippy::print_stdout)]
+
 use anyhow::Context;
 use clap::CommandFactory;
 

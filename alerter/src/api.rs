@@ -15,6 +15,7 @@ use std::sync::Arc;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
+use shared::auth::{BearerError, check_bearer};
 use shared::config::Secret;
 use shared::query::{NoParams, Query};
 
@@ -44,6 +45,15 @@ pub enum ApiError {
     InvalidParameter(String),
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<BearerError> for ApiError {
+    fn from(error: BearerError) -> Self {
+        match error {
+            BearerError::Missing => ApiError::Unauthenticated,
+            BearerError::Wrong => ApiError::Forbidden,
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -114,23 +124,5 @@ pub async fn test_channel(
 }
 
 fn authorize(request: &HttpRequest, state: &ApiState) -> Result<(), ApiError> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthenticated)?;
-    let expected = state.admin_token.expose().as_bytes();
-    let given = token.trim().as_bytes();
-    let same = given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
+    Ok(check_bearer(request.headers(), &state.admin_token)?)
 }

@@ -3,13 +3,17 @@
 //!
 //! Deliveries are handled as they come, up to the prefetch in flight. Ack once the pipeline
 //! has written what the delivery caused (or found nothing to notify); dead-letter a delivery
-//! that is not an event nor a notice; while the database is down, hold the delivery and retry
-//! with backoff (outages do not count toward the queue's delivery limit), handing it back to
-//! the queue only at shutdown or when the connection is lost.
+//! that is not an event nor a notice, or whose data the database refuses; after a conflict
+//! with another transaction, run it again at once; while the database is down, hold the
+//! delivery and retry with backoff (outages do not count toward the queue's delivery limit),
+//! handing it back to the queue only at shutdown or when the connection is lost.
+//!
+//! Start at [`Consumer::decide`].
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use shared::consumer::{Delivery, Disposition, Subscription, backoff};
+use shared::db::DbError;
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +63,8 @@ impl Consumer {
         }
     }
 
+    /// What becomes of a delivery: it is handled until it is done, found poison, or shutdown
+    /// stops the wait for the database.
     async fn decide(&self, delivery: &Delivery, stop: &CancellationToken) -> Disposition {
         // A replayed dead letter comes back under the queue's name: what it is (an event, which
         // notice) is told by the key it was published with.
@@ -67,8 +73,9 @@ impl Consumer {
             delivery.properties().headers().as_ref(),
         );
         let mut failures = 0;
+        let mut conflicts = 0;
         loop {
-            match self.pipeline.handle(routing_key, delivery.data()).await {
+            let wait = match self.pipeline.handle(routing_key, delivery.data()).await {
                 Ok(handled) => {
                     self.database_ready.set(true);
                     if let Handled::Notified(count) = handled {
@@ -81,18 +88,33 @@ impl Consumer {
                     tracing::error!(error = %error, routing_key, "Not an event nor an issue notice: dead-lettered.");
                     return Disposition::DeadLetter;
                 }
-                Err(PipelineError::Database(error)) => {
+                // The data's fault, not the database's health: holding it would hold it
+                // forever, and readiness stays as it is.
+                Err(PipelineError::Database(DbError::Rejected(error))) => {
+                    self.metrics.dead_lettered.inc();
+                    tracing::error!(error = %error, cause = ?std::error::Error::source(&error), routing_key, "The database refused the delivery's data: dead-lettered.");
+                    return Disposition::DeadLetter;
+                }
+                // A short, random wait lets the other transaction finish before this one runs
+                // again.
+                Err(PipelineError::Database(DbError::Conflict(error))) => {
+                    conflicts += 1;
+                    tracing::info!(error = %error, conflicts, routing_key, "Transaction conflict; handling the delivery again.");
+                    backoff(conflicts.min(4)) / 4
+                }
+                Err(PipelineError::Database(DbError::Unavailable(error))) => {
                     failures += 1;
                     self.database_ready.set(false);
                     tracing::warn!(error = %error, failures, "Database unavailable; holding the delivery.");
-                    tokio::select! {
-                        () = stop.cancelled() => {
-                            self.metrics.requeued.inc();
-                            return Disposition::Retry;
-                        }
-                        () = tokio::time::sleep(backoff(failures)) => {}
-                    }
+                    backoff(failures)
                 }
+            };
+            tokio::select! {
+                () = stop.cancelled() => {
+                    self.metrics.requeued.inc();
+                    return Disposition::Retry;
+                }
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -19,19 +19,19 @@
 //!
 //! Start with [`startup`], which wires it all together, then [`pipeline`].
 
-pub mod api;
+mod api;
 pub mod channels;
-pub mod compose;
-pub mod consumer;
-pub mod dead_letter;
-pub mod dispatch;
-pub mod limiter;
-pub mod metrics;
-pub mod pipeline;
-pub mod rules;
-pub mod send;
-pub mod signature;
-pub mod startup;
-pub mod store;
+mod compose;
+mod consumer;
+mod dead_letter;
+mod dispatch;
+mod limiter;
+mod metrics;
+mod pipeline;
+mod rules;
+mod send;
+mod signature;
+mod startup;
+mod store;
 
 pub use startup::Application;

@@ -96,8 +96,8 @@ impl Metrics {
         );
         registry.register(
             "deliveries_dead_lettered",
-            "Messages parked in the dead-letter queue: deliveries that are not events, and \
-             what triggered a notification that failed for good",
+            "Messages parked in the dead-letter queue: deliveries that are not events or whose \
+             data the database refuses, and what triggered a notification that failed for good",
             metrics.dead_lettered.clone(),
         );
         registry.register(

@@ -19,7 +19,8 @@ use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::config::Settings;
-use shared::event::Event;
+use shared::db::DbError;
+use shared::event::{Event, RoutingKey};
 use shared::grouping::group_event;
 use shared::notice::{IssueNotice, NoticeKind};
 use tokio::sync::Notify;
@@ -34,9 +35,16 @@ pub enum PipelineError {
     /// Poison: never handled, whatever the retries.
     #[error("the delivery is neither an event nor an issue notice")]
     Unreadable(#[source] serde_json::Error),
-    /// The database is unavailable: the same delivery may succeed later.
+    /// The database failed: unavailable or in a conflict (the same delivery may succeed
+    /// later), or it refused the data (it never will).
     #[error("the database failed")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DbError),
+}
+
+impl From<sqlx::Error> for PipelineError {
+    fn from(error: sqlx::Error) -> Self {
+        PipelineError::Database(error.into())
+    }
 }
 
 /// What became of a delivery.
@@ -114,17 +122,16 @@ impl Pipeline {
     }
 
     pub async fn handle(&self, routing_key: &str, body: &[u8]) -> Result<Handled, PipelineError> {
-        match routing_key {
-            "issue.created" | "issue.resolved" | "issue.regressed" => {
-                let notice: IssueNotice =
-                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
-                self.notice(&notice, body).await
-            }
-            _ => {
-                let event: Event =
-                    serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
-                self.event(&event, body).await
-            }
+        if routing_key
+            .parse::<RoutingKey>()
+            .is_ok_and(RoutingKey::is_notice)
+        {
+            let notice: IssueNotice =
+                serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+            self.notice(&notice, body).await
+        } else {
+            let event: Event = serde_json::from_slice(body).map_err(PipelineError::Unreadable)?;
+            self.event(&event, body).await
         }
     }
 

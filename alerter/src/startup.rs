@@ -123,7 +123,7 @@ impl Application {
         let options = ConsumeOptions {
             url: settings.amqp.url.expose().into(),
             topology,
-            queue: settings.alerter.queue.clone(),
+            queue: settings.alerter.queue.to_string(),
             prefetch: settings.alerter.prefetch.get(),
             // Starts with the exchange name, so one deployment's connections are found by it.
             connection_name: format!("{}.alerter", settings.amqp.exchange),
@@ -135,7 +135,7 @@ impl Application {
             .flag("database", database_ready);
         let api_state = web::Data::new(ApiState {
             store,
-            admin_token: settings.processor.admin_token.clone(),
+            admin_token: settings.processor.admin_token.clone().into(),
             senders,
             test_message: composer.test_message(),
         });

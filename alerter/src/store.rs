@@ -5,13 +5,11 @@
 //! triggered them is acknowledged; the dispatcher then sends them. So a notification is never
 //! lost to a crash, and one pending at shutdown is sent after the restart.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use shared::config::DatabaseSettings;
-use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use shared::db::{DbError, Schema};
+use sqlx::migrate::Migrator;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use crate::rules::CooldownRecord;
@@ -19,13 +17,7 @@ use crate::rules::CooldownRecord;
 /// The schema the alerter's tables (and its migration history) live in.
 const SCHEMA: &str = "alerter";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("the database failed")]
-    Database(#[from] sqlx::Error),
-    #[error("the alerter's schema could not be migrated")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]
 pub struct AlertStore {
@@ -102,42 +94,11 @@ impl Notification {
 
 impl AlertStore {
     /// Creates the database if it does not exist, the `alerter` schema in it, and migrates.
-    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let url = settings.url.expose();
-        if !Postgres::database_exists(url).await? {
-            // The processor may be creating it at the same moment; the loser's error is
-            // harmless.
-            if let Err(error) = Postgres::create_database(url).await
-                && !Postgres::database_exists(url).await?
-            {
-                return Err(error.into());
-            }
-        }
-        let options: PgConnectOptions = url.parse()?;
-        {
-            let mut connection: PgConnection =
-                <PgConnection as sqlx::Connection>::connect_with(&options).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS {SCHEMA}"
-            )))
-            .execute(&mut connection)
-            .await
-            .or_else(ignore_concurrent_create)?;
-            sqlx::Connection::close(connection).await?;
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections.get())
-            .acquire_timeout(Duration::from_secs(5))
-            // Every connection works in the alerter's schema: its tables and its own
-            // migration history, apart from the processor's.
-            .connect_with(options.options([("search_path", SCHEMA)]))
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        // Every connection works in the alerter's schema: its tables and its own migration
+        // history, apart from the processor's.
+        let pool = shared::db::connect(settings, Schema::Own(SCHEMA), &MIGRATOR).await?;
         Ok(Self { pool })
-    }
-
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
@@ -383,16 +344,4 @@ async fn insert_one(tx: &mut PgConnection, n: &NewNotification) -> Result<i64, s
     .bind(n.breaks_quiet)
     .fetch_one(&mut *tx)
     .await
-}
-
-/// Two alerters starting at once may both create the schema; the loser's error is harmless.
-fn ignore_concurrent_create(
-    error: sqlx::Error,
-) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
-    match &error {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-            Ok(Default::default())
-        }
-        _ => Err(error),
-    }
 }

@@ -20,24 +20,24 @@
 //!
 //! `scripts/bench` builds everything with the release profile and runs `target/release/bench`.
 
-pub mod broker;
-pub mod ceiling;
-pub mod client;
-pub mod drain;
-pub mod error;
-pub mod histogram;
-pub mod http_load;
-pub mod machine;
+mod broker;
+mod ceiling;
+mod client;
+mod drain;
+mod error;
+mod histogram;
+mod http_load;
+mod machine;
 pub mod options;
-pub mod peak;
-pub mod report;
-pub mod rounds;
-pub mod sample;
-pub mod sandbox;
-pub mod services;
-pub mod stats;
-pub mod table;
-pub mod usage;
+mod peak;
+mod report;
+mod rounds;
+mod sample;
+mod sandbox;
+mod services;
+mod stats;
+mod table;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

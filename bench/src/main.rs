@@ -1,5 +1,8 @@
 //! `bench`: see the library's documentation, or `bench --help`.
 
+// The report table and the usage go to stdout: printing is this command's job.
+#![allow(clippy::print_stdout)]
+
 use std::process::ExitCode;
 
 use bench::options::{Options, USAGE, UsageError};

@@ -26,6 +26,12 @@ pub fn allow(response: &mut HttpResponse, project: Option<&Project>, origin: Opt
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         // The answer depends on the Origin header: caches must keep one per origin.
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        // How long to wait after a 429 or 503: an SDK on another origin may read these only
+        // when they are exposed.
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After, X-Sentry-Rate-Limits"),
+        );
     }
 }
 

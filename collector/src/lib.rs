@@ -20,18 +20,19 @@
 //! which handler answers what), then [`ingest`] (one request, top to bottom).
 
 pub mod body;
-pub mod budget;
-pub mod client;
-pub mod cors;
-pub mod error;
-pub mod faro;
-pub mod ingest;
-pub mod metrics;
+mod budget;
+mod client;
+mod cors;
+mod error;
+mod faro;
+mod ingest;
+mod metrics;
 pub mod payload;
-pub mod rate_limit;
-pub mod routes;
+mod rate_limit;
+mod routes;
+mod sdk_file;
 pub mod sentry;
-pub mod startup;
-pub mod state;
+mod startup;
+mod state;
 
 pub use startup::Application;

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{cors, faro, ingest, sentry};
+use crate::{cors, faro, ingest, sdk_file, sentry};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -30,5 +30,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(faro::collect))
             .route(web::method(actix_web::http::Method::OPTIONS).to(faro::preflight))
             .default_service(web::to(faro::wrong_method)),
+    )
+    // The browser SDK's script-tag build, for pages to load from the collector itself.
+    .service(
+        web::resource(sdk_file::PATH)
+            .route(web::get().to(sdk_file::script))
+            .route(web::head().to(sdk_file::script))
+            .default_service(web::to(sdk_file::wrong_method)),
     );
 }

@@ -11,18 +11,21 @@
 //! and name.
 //!
 //! Every committed change bumps a [generation](ArtifactStore::generation), which the resolver
-//! reads to forget what it cached, including the frames it found no map for.
+//! reads to forget what it cached, including the frames it found no map for. The statements
+//! are in [`crate::db::sourcemaps`].
+//!
+//! Start at [`NewSourceMap::new`], then [`ArtifactStore::upload`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use shared::event::ProjectId;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::store_error::StoreError;
+use crate::db::StoreError;
+pub use crate::db::sourcemaps::SourceMapInfo;
+use crate::db::sourcemaps::{self as table, Upload};
 
 mod check;
 mod mappings;
@@ -184,20 +187,6 @@ fn minified_debug_id(minified: &[u8]) -> Result<Option<Uuid>, ArtifactError> {
         ))
 }
 
-/// A stored source map, as listed: never its contents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceMapInfo {
-    pub id: i64,
-    pub name: String,
-    pub release: String,
-    pub debug_id: Option<Uuid>,
-    /// The map and the minified file together.
-    pub size_bytes: i64,
-    pub has_minified: bool,
-    #[serde(serialize_with = "shared::time::serialize")]
-    pub uploaded_at: DateTime<Utc>,
-}
-
 /// What an upload did.
 #[derive(Debug, Clone)]
 pub struct Uploaded {
@@ -205,10 +194,6 @@ pub struct Uploaded {
     /// An earlier upload of the same project, release and name was replaced.
     pub replaced: bool,
 }
-
-/// Only constant text goes into the statements below: values are bound.
-const COLUMNS: &str =
-    "id, name, release, debug_id, size_bytes, minified IS NOT NULL AS has_minified, uploaded_at";
 
 #[derive(Clone)]
 pub struct ArtifactStore {
@@ -242,35 +227,23 @@ impl ArtifactStore {
         map: NewSourceMap,
     ) -> Result<Uploaded, StoreError> {
         let size_bytes = i64::try_from(map.size_bytes()).unwrap_or(i64::MAX);
-        // xmax is 0 on a row this statement inserted, and set on one it updated.
-        // A release's maps are one per name; maps without a release one per debug id and
-        // name (migration 0005), so two builds' app.js do not replace each other.
-        let conflict = if map.release.is_empty() {
-            "(project_id, debug_id, name) WHERE release = ''"
-        } else {
-            "(project_id, release, name) WHERE release <> ''"
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO sourcemaps (project_id, release, name, debug_id, map, minified, size_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT {conflict} DO UPDATE
-             SET debug_id = EXCLUDED.debug_id, map = EXCLUDED.map, minified = EXCLUDED.minified,
-                 size_bytes = EXCLUDED.size_bytes, uploaded_at = now()
-             RETURNING {COLUMNS}, xmax = 0 AS inserted"
-        )))
-        .bind(i64::from(project.get()))
-        .bind(&map.release)
-        .bind(map.name.as_str())
-        .bind(map.debug_id)
-        .bind(&map.map)
-        .bind(&map.minified)
-        .bind(size_bytes)
-        .fetch_one(&self.pool)
+        let (sourcemap, replaced) = table::upsert(
+            &self.pool,
+            &Upload {
+                project,
+                release: &map.release,
+                name: map.name.as_str(),
+                debug_id: map.debug_id,
+                map: &map.map,
+                minified: map.minified.as_deref(),
+                size_bytes,
+            },
+        )
         .await?;
         self.changed();
         Ok(Uploaded {
-            sourcemap: info(&row)?,
-            replaced: !row.try_get::<bool, _>("inserted")?,
+            sourcemap,
+            replaced,
         })
     }
 
@@ -280,15 +253,7 @@ impl ArtifactStore {
         project: ProjectId,
         release: &str,
     ) -> Result<Vec<SourceMapInfo>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = $1 AND release = $2
-             ORDER BY name, id"
-        )))
-        .bind(i64::from(project.get()))
-        .bind(release)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(info).collect()
+        Ok(table::list_release(&self.pool, project, release).await?)
     }
 
     /// The maps with a debug id, whatever their release.
@@ -297,25 +262,12 @@ impl ArtifactStore {
         project: ProjectId,
         debug_id: Uuid,
     ) -> Result<Vec<SourceMapInfo>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = $1 AND debug_id = $2
-             ORDER BY release, name, id"
-        )))
-        .bind(i64::from(project.get()))
-        .bind(debug_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(info).collect()
+        Ok(table::list_debug_id(&self.pool, project, debug_id).await?)
     }
 
     /// Deletes one map of `project`; false if it has none with that id.
     pub async fn delete(&self, project: ProjectId, id: i64) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM sourcemaps WHERE project_id = $1 AND id = $2")
-            .bind(i64::from(project.get()))
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let deleted = table::delete(&self.pool, project, id).await?;
         if deleted > 0 {
             self.changed();
         }
@@ -328,29 +280,12 @@ impl ArtifactStore {
         project: ProjectId,
         release: &str,
     ) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM sourcemaps WHERE project_id = $1 AND release = $2")
-            .bind(i64::from(project.get()))
-            .bind(release)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let deleted = table::delete_release(&self.pool, project, release).await?;
         if deleted > 0 {
             self.changed();
         }
         Ok(deleted)
     }
-}
-
-fn info(row: &sqlx::postgres::PgRow) -> Result<SourceMapInfo, StoreError> {
-    Ok(SourceMapInfo {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        release: row.try_get("release")?,
-        debug_id: row.try_get("debug_id")?,
-        size_bytes: row.try_get("size_bytes")?,
-        has_minified: row.try_get("has_minified")?,
-        uploaded_at: row.try_get("uploaded_at")?,
-    })
 }
 
 #[cfg(test)]

@@ -20,13 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::consumer::{Deliveries, Delivery, Disposition, SettleError, Subscription, backoff};
-use shared::event::Event;
+use shared::event::{Event, RoutingKey};
 use shared::health::ReadyFlag;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::{NewEvent, Store, StoreError};
 use crate::enrich::Enricher;
 use crate::metrics::{Metrics, ReasonLabel};
-use crate::store::{NewEvent, Store, StoreError};
 use crate::symbolicate::{Outcome, Symbolicator, parse_native, prepend_exceptions};
 
 pub struct Processor {
@@ -113,7 +113,7 @@ impl Processor {
         while let Some(mut delivery) = pending.next() {
             // Our own issue notices come back through the `#` binding: not events, acked
             // and left for the alerter.
-            let settled = if delivery.routing_key().starts_with("issue.") {
+            let settled = if RoutingKey::is_notice_category(delivery.routing_key()) {
                 delivery.ack().await
             } else {
                 // The body becomes the stored text without a copy, checked as UTF-8 once

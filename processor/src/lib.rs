@@ -1,10 +1,10 @@
 //! The processor: stores every event and serves them back.
 //!
 //! It consumes its own queue (bound to `#`, so every event) with manual acks and a prefetch
-//! ([`consume`]), writes deliveries to PostgreSQL in batches, one transaction each, and acks
-//! only after the commit ([`store`]). The event id is the primary key, so a redelivery is
-//! absorbed, never stored twice. The read API ([`api`]) lists events, fetches one, and
-//! counts them per routing key over time.
+//! ([`consume`]), writes deliveries to PostgreSQL in batches, one transaction each
+//! ([`db::batch`]; the SQL, by table, is in [`db`]), and acks only after the commit. The
+//! event id is the primary key, so a redelivery is absorbed, never stored twice. The read API
+//! ([`api`]) lists events, fetches one, and counts them per routing key over time.
 //!
 //! Errors are grouped into issues in the same transaction ([`issues`]); a resolved issue that
 //! comes back, or one resolved through the API, is announced on the exchange through the
@@ -12,17 +12,16 @@
 //!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
-pub mod api;
+mod api;
 pub mod artifacts;
-pub mod consume;
-pub mod enrich;
-pub mod issues;
-pub mod metrics;
-pub mod outbox;
-pub mod startup;
-pub mod store;
-pub mod store_error;
+mod consume;
+mod db;
+mod enrich;
+mod issues;
+mod metrics;
+mod outbox;
+mod startup;
 pub mod symbolicate;
-pub mod user_agent;
+mod user_agent;
 
 pub use startup::Application;

@@ -17,11 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api;
 use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
+use crate::db::Store;
 use crate::enrich::Enricher;
 use crate::issues::Issues;
 use crate::metrics::Metrics;
 use crate::outbox;
-use crate::store::Store;
 use crate::symbolicate::Symbolicator;
 use crate::user_agent::UserAgents;
 
@@ -81,7 +81,7 @@ impl Application {
         let options = ConsumeOptions {
             url: settings.amqp.url.expose().to_owned(),
             topology,
-            queue: settings.processor.queue.clone(),
+            queue: settings.processor.queue.to_string(),
             prefetch: settings.processor.prefetch.get(),
             connection_name: format!("{}.processor", settings.amqp.exchange),
         };
@@ -124,7 +124,7 @@ impl Application {
         let api_state = web::Data::new(api::State {
             store: store.clone(),
             issues: Issues::new(store.pool().clone(), store.outbox()),
-            admin_token: settings.processor.admin_token.clone(),
+            admin_token: settings.processor.admin_token.clone().into(),
             projects: settings.projects.iter().map(|p| p.id).collect(),
             artifacts,
             sourcemap_max_bytes: settings.processor.sourcemap_max_bytes.get(),

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 #
 # What the real-browser tests need: Debian's Chromium and the Node packages of e2e/browser/
-# (the pinned @sentry/browser SDKs, playwright-core, esbuild). Sourced, not run; installs only
-# what is missing, and says nothing when everything is there.
+# (the pinned @sentry/browser SDKs, playwright-core, esbuild), and those that build frontmon's
+# own SDK (sdk/). Sourced, not run; installs only what is missing, and says nothing when
+# everything is there.
 #
 # Needs root for apt-get (CI and the development machines run as root) and node/npm on PATH.
 
@@ -46,6 +47,20 @@ ensure_browser_node_modules() {
         return 0
     fi
     browser_log "Installing e2e/browser's Node packages (npm ci)."
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        browser_die "npm ci in $dir failed."
+}
+
+# The SDK's build tools (sdk/: the pinned esbuild and web-vitals), the same way.
+ensure_sdk_node_modules() {
+    local dir
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/sdk"
+    command -v npm >/dev/null 2>&1 || browser_die "npm is missing (apt-get install nodejs npm)."
+    if [[ -f $dir/node_modules/.package-lock.json &&
+        ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        return 0
+    fi
+    browser_log "Installing sdk/'s Node packages (npm ci)."
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
         browser_die "npm ci in $dir failed."
 }

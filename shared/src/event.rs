@@ -163,6 +163,14 @@ impl RoutingKey {
     pub fn is_notice(self) -> bool {
         RoutingKey::NOTICES.contains(&self)
     }
+
+    /// Whether `key`, as the broker delivered it, is in the notices' category (`issue.*`),
+    /// known to this version or not: a newer processor may publish a notice an older
+    /// consumer does not know, and it is still not an event.
+    pub fn is_notice_category(key: &str) -> bool {
+        key.split_once('.')
+            .is_some_and(|(category, _)| category == RoutingKey::IssueCreated.category())
+    }
 }
 
 impl fmt::Display for RoutingKey {
@@ -675,6 +683,19 @@ mod tests {
         assert!(RoutingKey::ErrorApi.is_error());
         assert!(!RoutingKey::PerfVital.is_error());
         assert!("error".parse::<RoutingKey>().is_err());
+    }
+
+    #[test]
+    fn notices_are_told_by_category_even_when_unknown() {
+        for key in RoutingKey::NOTICES {
+            assert!(RoutingKey::is_notice_category(key.as_str()), "{key}");
+        }
+        for key in RoutingKey::ALL {
+            assert!(!RoutingKey::is_notice_category(key.as_str()), "{key}");
+        }
+        assert!(RoutingKey::is_notice_category("issue.assigned"));
+        assert!(!RoutingKey::is_notice_category("issue"));
+        assert!(!RoutingKey::is_notice_category("issues.created"));
     }
 
     #[test]

@@ -9,8 +9,11 @@
 //! (how each service is told where things are).
 
 pub mod amqp;
+pub mod auth;
 pub mod config;
 pub mod consumer;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod event;
 pub mod grouping;
 pub mod health;

@@ -47,13 +47,13 @@ pub struct Topology {
 impl Topology {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            exchange: settings.amqp.exchange.clone(),
+            exchange: settings.amqp.exchange.to_string(),
             processor: ConsumerQueue {
-                name: settings.processor.queue.clone(),
+                name: settings.processor.queue.to_string(),
                 patterns: &["#"],
             },
             alerter: ConsumerQueue {
-                name: settings.alerter.queue.clone(),
+                name: settings.alerter.queue.to_string(),
                 // Errors, and the processor's issue notices (regressions, resolutions).
                 patterns: &["error.*", "issue.*"],
             },

@@ -10,17 +10,17 @@
 //! signed JSON), [`dingtalk`], [`feishu`] (and Lark), [`wecom`], [`slack`], [`email`].
 //!
 //! A channel sends once; retries, rate limits and digests are the dispatcher's. It reads
-//! [`SendError::is_permanent`] and [`SendError::retry_after`], and
-//! [`Channel::rate_per_minute`] (the configured limit, else [`default_rate_per_minute`]).
+//! [`SendError::is_permanent`] and [`SendError::retry_after`]; the vendors' rate limits are
+//! the limiter's (`crate::limiter`).
 
-pub mod dingtalk;
-pub mod email;
-pub mod feishu;
+mod dingtalk;
+mod email;
+mod feishu;
 mod http;
-pub mod slack;
+mod slack;
 mod text;
-pub mod webhook;
-pub mod wecom;
+mod webhook;
+mod wecom;
 
 use std::fmt;
 use std::time::Duration;
@@ -289,33 +289,11 @@ impl ChannelError {
     }
 }
 
-/// Messages a minute a vendor takes from one robot or webhook, from its documentation; what a
-/// channel without `rate_per_minute` is held to.
-pub fn default_rate_per_minute(kind: ChannelKind) -> u32 {
-    match kind {
-        // Custom robot: 20 a minute; past that the robot is blocked for 10 minutes (130101).
-        ChannelKind::Dingtalk => 20,
-        // Group robot: 20 a minute (45009 past it).
-        ChannelKind::Wecom => 20,
-        // Custom bot: 100 a minute and 5 a second (11232 past either).
-        ChannelKind::Feishu => 100,
-        // Incoming webhook: about one a second, short bursts allowed (429 past it).
-        ChannelKind::Slack => 60,
-        // Our own receivers have no vendor limit; 10 a second still keeps a burst of alerts
-        // from flooding one, and more than that is better read as a digest.
-        ChannelKind::Webhook => 600,
-        // Every one lands in someone's inbox, and mail providers throttle senders that burst
-        // (Gmail, SES): past 10 a minute a digest reads better and keeps us off their lists.
-        ChannelKind::Email => 10,
-    }
-}
-
 /// One configured channel, ready to send.
 #[derive(Clone)]
 pub struct Channel {
     name: String,
     kind: ChannelKind,
-    rate_per_minute: u32,
     vendor: Vendor,
 }
 
@@ -353,9 +331,6 @@ impl Channel {
         Ok(Self {
             name: settings.name.clone(),
             kind: settings.kind,
-            rate_per_minute: settings
-                .rate_per_minute
-                .map_or_else(|| default_rate_per_minute(settings.kind), |rate| rate.get()),
             vendor,
         })
     }
@@ -366,11 +341,6 @@ impl Channel {
 
     pub fn kind(&self) -> ChannelKind {
         self.kind
-    }
-
-    /// The configured `rate_per_minute`, else the vendor's [`default_rate_per_minute`].
-    pub fn rate_per_minute(&self) -> u32 {
-        self.rate_per_minute
     }
 
     /// One attempt to deliver `message`. `http` should not follow redirects (a signed
@@ -390,7 +360,6 @@ impl Channel {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::num::NonZeroU32;
 
     use shared::config::Secret;
 
@@ -530,22 +499,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn rates_default_to_the_vendors_documented_limits_unless_configured() {
-        assert_eq!(default_rate_per_minute(ChannelKind::Dingtalk), 20);
-        assert_eq!(default_rate_per_minute(ChannelKind::Wecom), 20);
-        assert_eq!(default_rate_per_minute(ChannelKind::Feishu), 100);
-        assert_eq!(default_rate_per_minute(ChannelKind::Slack), 60);
-        let mut settings = settings(
+    fn a_channel_has_its_settings_name_and_kind() {
+        let settings = settings(
             ChannelKind::Dingtalk,
             "https://oapi.dingtalk.com/robot/send?access_token=abc",
         );
         let channel = Channel::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(channel.rate_per_minute(), 20);
         assert_eq!(channel.name(), "ops");
         assert_eq!(channel.kind(), ChannelKind::Dingtalk);
-        settings.rate_per_minute = NonZeroU32::new(5);
-        let channel = Channel::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(channel.rate_per_minute(), 5);
     }
 
     #[test]

@@ -30,6 +30,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.capacity
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }

@@ -54,7 +54,7 @@
 //! keeps more than 250,000 users) and [`PROJECTS_PER_RULE`] projects, forgetting the least
 //! recently seen, and at most [`COOLDOWNS_PER_RULE`] cooldowns, expired ones dropped first,
 //! then the oldest (a forgotten cooldown can send one notification too many, never one too
-//! few). [`Engine::footprint`] tells how much is held.
+//! few). The tests measure what is held with `Engine::footprint`.
 //!
 //! Quiet hours, for the dispatcher: [`breaks_through`]; the schedule itself is
 //! [`shared::config::QuietSchedule`], parsed once when the configuration loads.
@@ -194,7 +194,8 @@ pub struct CooldownRecord {
     pub escalated: bool,
 }
 
-/// How much the engine holds, for metrics and tests.
+/// How much the engine holds, for the tests of its bounds.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Footprint {
     /// Issues with a window, over all rules.
@@ -250,6 +251,7 @@ impl Engine {
     }
 
     /// The rules' names, in order.
+    #[cfg(test)]
     pub fn rule_names(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|rule| rule.name.as_str())
     }
@@ -562,6 +564,7 @@ impl Engine {
     }
 
     /// How much the engine holds.
+    #[cfg(test)]
     pub fn footprint(&self) -> Footprint {
         let mut footprint = Footprint::default();
         for rule in &self.rules {
@@ -650,14 +653,14 @@ impl Rule {
             } => State::Frequency {
                 threshold: threshold.get(),
                 window_secs: window_secs.get(),
-                shape: Shape::new(window_secs.get()),
+                shape: Shape::new(window_secs),
                 issues: Lru::new(ISSUES_PER_RULE),
             },
             Condition::Users {
                 threshold,
                 window_secs,
             } => {
-                let sampling = Sampling::new(threshold.get());
+                let sampling = Sampling::new(threshold);
                 let issues = (USERS_PER_RULE / sampling.needed).clamp(1, ISSUES_PER_RULE as u64);
                 State::Users {
                     window_secs: window_secs.get(),
@@ -671,7 +674,7 @@ impl Rule {
             } => State::Spike {
                 factor: factor.get(),
                 window_secs: window_secs.get(),
-                shape: Shape::new(window_secs.get()),
+                shape: Shape::new(window_secs),
                 projects: Lru::new(PROJECTS_PER_RULE),
             },
         };

@@ -12,6 +12,8 @@
 //! seen, but never more of them than the threshold needs; past [`MAX_USERS_PER_ISSUE`], only
 //! a sample of users (by a hash of their key) is kept, and the count is estimated from it.
 
+use std::num::NonZeroU64;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -30,10 +32,10 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    pub(crate) fn new(window_secs: u64) -> Self {
+    pub(crate) fn new(window_secs: NonZeroU64) -> Self {
         // Up to about 2 * 10 ^ 9 years: far beyond any configuration, and it keeps every
         // product below in i64.
-        let window = window_secs.clamp(1, 1 << 40) as i64;
+        let window = window_secs.get().min(1 << 40) as i64;
         let bucket_secs = (window / BUCKETS_PER_WINDOW as i64).max(1);
         Self {
             bucket_secs,
@@ -150,8 +152,8 @@ pub(crate) struct Sampling {
 }
 
 impl Sampling {
-    pub(crate) fn new(threshold: u64) -> Self {
-        let threshold = threshold.max(1);
+    pub(crate) fn new(threshold: NonZeroU64) -> Self {
+        let threshold = threshold.get();
         let every = threshold.div_ceil(MAX_USERS_PER_ISSUE);
         Self {
             every,
@@ -288,12 +290,16 @@ impl History {
 mod tests {
     use super::*;
 
+    fn nonzero(n: u64) -> NonZeroU64 {
+        NonZeroU64::new(n).expect("not zero")
+    }
+
     #[test]
     fn shapes_never_span_more_than_the_window() {
         for window in [
             1, 2, 9, 10, 11, 19, 25, 59, 60, 61, 300, 3600, 86_400, 1_000_003,
         ] {
-            let shape = Shape::new(window);
+            let shape = Shape::new(nonzero(window));
             assert!(
                 shape.buckets * shape.bucket_secs <= window as i64,
                 "{window}"
@@ -303,14 +309,14 @@ mod tests {
             assert!((window as i64) - shape.buckets * shape.bucket_secs < shape.bucket_secs);
         }
         assert_eq!(
-            Shape::new(60),
+            Shape::new(nonzero(60)),
             Shape {
                 bucket_secs: 6,
                 buckets: 10
             }
         );
         assert_eq!(
-            Shape::new(5),
+            Shape::new(nonzero(5)),
             Shape {
                 bucket_secs: 1,
                 buckets: 5
@@ -339,7 +345,7 @@ mod tests {
 
     #[test]
     fn users_are_counted_once_and_capped() {
-        let sampling = Sampling::new(3);
+        let sampling = Sampling::new(nonzero(3));
         assert_eq!(
             sampling,
             Sampling {
@@ -365,7 +371,7 @@ mod tests {
 
     #[test]
     fn high_thresholds_count_a_sample() {
-        let sampling = Sampling::new(10_000);
+        let sampling = Sampling::new(nonzero(10_000));
         assert_eq!(
             sampling,
             Sampling {
@@ -383,7 +389,7 @@ mod tests {
 
     #[test]
     fn spike_history_counts_only_watched_windows() {
-        let shape = Shape::new(10);
+        let shape = Shape::new(nonzero(10));
         let mut history = History::new(shape, 0);
         for bucket in 0..30 {
             history.ring.add(bucket);

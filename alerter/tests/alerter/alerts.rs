@@ -422,6 +422,40 @@ async fn quiet_hours_hold_notifications_then_send_one_digest() {
 }
 
 #[tokio::test]
+async fn a_notice_the_database_refuses_is_dead_lettered_not_held() {
+    let env = TestEnv::new();
+    let app = TestApp::spawn(env.settings.clone()).await;
+    app.wait_ready().await;
+    let publisher = publisher(&env).await;
+    // PostgreSQL refuses a NUL in text (SQLSTATE 22021): however long it is held, this notice
+    // can never be written.
+    let refused = notice(NoticeKind::Resolved, "fp\u{0}a", "shop@1.4.0");
+    let fine = notice(NoticeKind::Resolved, "fp-b", "shop@1.4.0");
+    publish_confirmed(
+        &publisher,
+        &[notice_message(&refused), notice_message(&fine)],
+    )
+    .await;
+    eventually("the refused notice to be dead-lettered", WAIT, || async {
+        (env.queue_depth(&env.topology().alerter.dead_letter_queue())
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    settled(&app, &env, 2.0).await;
+    assert_eq!(
+        app.metric("frontmon_alerter_deliveries_dead_lettered_total")
+            .await,
+        1.0
+    );
+    // The database is up: the refusal is the data's fault, not a reason to look unready.
+    app.wait_ready().await;
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn poison_is_dead_lettered_and_the_api_and_channel_test_answer() {
     let receiver = Receiver::start();
     let mut env = TestEnv::new();

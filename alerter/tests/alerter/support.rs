@@ -1,12 +1,11 @@
 //! What the alerter's tests share: a running alerter, a webhook receiver, events to publish.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use alerter::Application;
 use chrono::Utc;
 use shared::config::Settings;
-use shared::event::{Client, Detail, Event, EventId, ProjectId, Rating, VitalName};
+use shared::event::{Detail, Event, EventId, ProjectId, Rating, VitalName};
 use shared::notice::IssueNotice;
 use shared::publisher::{Outgoing, Publisher};
 use shared::testing::TestEnv;
@@ -136,14 +135,9 @@ pub async fn announce(publisher: &Publisher, events: &[&Event]) {
 
 fn event(detail: Detail, message: Option<&str>) -> Event {
     let now = Utc::now();
+    let project = ProjectId::new(1).unwrap_or_else(|| panic!("zero"));
     Event {
-        event_id: EventId::new_random(),
-        project_id: ProjectId::new(1).unwrap_or_else(|| panic!("zero")),
-        timestamp: now,
-        received_at: now,
-        detail,
         url: Some("https://shop.example/cart".into()),
-        route: None,
         message: message.map(Into::into),
         // The frame is named after the message: each message its own problem (issue), as
         // the cooldown tests need, and copies of one message the same problem.
@@ -156,16 +150,7 @@ fn event(detail: Detail, message: Option<&str>) -> Event {
         }),
         release: Some("1.4.2".into()),
         environment: Some("production".into()),
-        user: None,
-        tags: BTreeMap::new(),
-        session_id: None,
-        client: Client::default(),
-        level: None,
-        exceptions: Vec::new(),
-        fingerprint: Vec::new(),
-        contexts: serde_json::Map::new(),
-        sentry: serde_json::Map::new(),
-        processing_errors: Vec::new(),
+        ..Event::new(EventId::new_random(), project, now, now, detail)
     }
 }
 

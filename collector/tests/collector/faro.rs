@@ -338,7 +338,9 @@ async fn a_key_shared_by_projects_needs_the_project_in_the_path() {
     let mut three = env.settings.projects[0].clone();
     three.id = shared::event::ProjectId::new(3).expect("non-zero");
     three.name = "same key".into();
-    env.settings.projects.push(three);
+    let mut projects = env.settings.projects.to_vec();
+    projects.push(three);
+    env.settings.projects = shared::config::Projects::parse(projects).expect("projects");
     let app = Running::start(env.settings.clone()).await;
     let response = faro_post(format!("{}/collect", app.base), ERROR, "k1")
         .send()

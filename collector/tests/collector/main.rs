@@ -10,6 +10,7 @@ mod memory;
 mod partial;
 mod raw;
 mod recorded;
+mod sdk_script;
 mod sentry;
 mod support;
 
@@ -270,7 +271,8 @@ async fn cors_answers_allowed_origins_only() {
 async fn without_a_broker_the_answer_is_503_with_retry_after_never_2xx() {
     let mut env = TestEnv::new();
     // Nothing listens on port 1.
-    env.settings.amqp.url = shared::config::Secret::new("amqp://guest:guest@127.0.0.1:1/%2f");
+    env.settings.amqp.url =
+        shared::config::AmqpUrl::parse("amqp://guest:guest@127.0.0.1:1/%2f").unwrap();
     let app = Running::start(env.settings.clone()).await;
 
     let ready = http()

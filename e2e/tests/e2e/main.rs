@@ -1,7 +1,10 @@
 //! End-to-end tests: the three services together against the real RabbitMQ and PostgreSQL.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+// The fault tests print the figures they measured (docs/operations.md quotes them).
+#![allow(clippy::print_stdout)]
 
+mod browser_sdk;
 mod faro_sdk;
 mod faults;
 mod import_cycles;

@@ -1,7 +1,7 @@
 //! The documented default secrets: each service, built as `main` builds it, refuses them when
 //! it listens beyond loopback, before it connects to anything or binds a port.
 
-use shared::config::{DEFAULT_ADMIN_TOKEN, DEMO_PUBLIC_KEY, PublicKey, Secret, Settings};
+use shared::config::{AdminToken, DEFAULT_ADMIN_TOKEN, DEMO_PUBLIC_KEY, PublicKey, Settings};
 use shared::testing::TestEnv;
 use tokio_util::sync::CancellationToken;
 
@@ -12,7 +12,7 @@ fn exposed_with_defaults(env: &TestEnv) -> Settings {
     settings.collector.listen = "0.0.0.0:0".parse().unwrap();
     settings.processor.listen = "[::]:0".parse().unwrap();
     settings.alerter.listen = "0.0.0.0:0".parse().unwrap();
-    settings.processor.admin_token = Secret::new(DEFAULT_ADMIN_TOKEN);
+    settings.processor.admin_token = AdminToken::parse(DEFAULT_ADMIN_TOKEN).unwrap();
     settings.projects[0].public_key = PublicKey::parse(DEMO_PUBLIC_KEY).unwrap();
     settings
 }

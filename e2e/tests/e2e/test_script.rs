@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-const FAULT_TESTS: &str = "cargo test -p frontmon-e2e -- --ignored --test-threads=1";
+const FAULT_TESTS: &str = "cargo test -p e2e -- --ignored --test-threads=1";
 
 /// The steps `script --plan` prints, with only `env` of the FRONTMON_ variables set.
 fn plan(script: &str, env: &[(&str, &str)]) -> String {
@@ -50,4 +50,16 @@ fn the_broker_fault_tests_are_opt_in_and_always_run_in_ci() {
             "{env:?}: {steps}"
         );
     }
+}
+
+/// The browser SDK's build check (the committed `sdk/dist` is a fresh build of `sdk/src`),
+/// its size budget and its unit tests are steps of every run.
+#[test]
+fn the_sdk_is_checked_before_the_rust_tests() {
+    let steps = plan("scripts/test", &[]);
+    let sdk = steps.find("npm --prefix sdk test").expect("the SDK's step");
+    assert!(
+        sdk < steps.find("cargo test --workspace").unwrap(),
+        "{steps}"
+    );
 }

@@ -17,7 +17,7 @@ use shared::query::{NoParams, Query};
 use super::{
     ApiError, DEFAULT_LIMIT, MAX_LIMIT, State, authorize, event_id, invalid, optional_instant,
 };
-use crate::store::{Cursor, EventFilter, StoredEvent};
+use crate::db::{Cursor, EventFilter, StoredEvent};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -195,7 +195,7 @@ impl StoredEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Cursor;
+    use crate::db::Cursor;
 
     #[test]
     fn kinds_are_routing_keys_or_categories() {

@@ -18,7 +18,7 @@ use shared::query::{NoParams, Query};
 
 use super::events::{EventsQuery, page};
 use super::{ApiError, DEFAULT_LIMIT, MAX_LIMIT, State, authorize, invalid};
-use crate::issues::{Issue, IssueFilter, Sort, Status};
+use crate::db::issues::{Issue, IssueFilter, Sort, Status};
 
 #[derive(Debug, Deserialize)]
 pub struct IssuesQuery {

@@ -22,9 +22,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
+use shared::auth::{BearerError, check_bearer};
 use shared::event::{EventId, ProjectId};
 
-use crate::store_error::StoreError;
+use crate::db::StoreError;
 
 /// The read API's endpoints, beside their handlers; `startup` mounts them.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -88,6 +89,15 @@ pub enum ApiError {
     InvalidBody(String),
     #[error("the database is unavailable")]
     Store(#[from] StoreError),
+}
+
+impl From<BearerError> for ApiError {
+    fn from(error: BearerError) -> Self {
+        match error {
+            BearerError::Missing => ApiError::Unauthenticated,
+            BearerError::Wrong => ApiError::Forbidden,
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -162,27 +172,12 @@ pub(crate) fn authorize(
     state: &State,
     project: &str,
 ) -> Result<ProjectId, ApiError> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthenticated)?;
-    if !constant_time_eq(
-        token.trim().as_bytes(),
-        state.admin_token.expose().as_bytes(),
-    ) {
-        return Err(ApiError::Forbidden);
-    }
+    check_bearer(request.headers(), &state.admin_token)?;
     project
         .parse::<ProjectId>()
         .ok()
         .filter(|id| state.projects.contains(id))
         .ok_or_else(|| ApiError::UnknownProject(project.to_owned()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::{ApiError, State, authorize, invalid};
 use crate::artifacts::{ArtifactError, ArtifactName, MAX_NAME_BYTES, NewSourceMap};
-use crate::store_error::StoreError;
+use crate::db::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourcemapError {

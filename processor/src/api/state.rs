@@ -6,8 +6,8 @@ use shared::config::Secret;
 use shared::event::ProjectId;
 
 use crate::artifacts::ArtifactStore;
+use crate::db::Store;
 use crate::issues::Issues;
-use crate::store::Store;
 
 /// What the read API's handlers share.
 pub struct State {

@@ -12,7 +12,7 @@ use shared::query::Query;
 
 use super::buckets::{BucketError, buckets};
 use super::{ApiError, State, authorize, invalid, optional_instant};
-use crate::store::CountFilter;
+use crate::db::CountFilter;
 
 const MAX_BUCKETS: usize = 2000;
 

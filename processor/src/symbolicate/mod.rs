@@ -35,10 +35,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shared::event::{Event, ProcessingError, StackFrame};
 use sourcemap::SourceView;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::artifacts::{check_map, decode_map};
+use crate::db::sourcemaps::{self, Candidate, Contents};
 use cache::{MapCache, ParsedMap};
 
 pub use native::{parse as parse_native, prepend_exceptions};
@@ -265,17 +266,15 @@ impl Symbolicator {
         if let Some(map) = self.lock_maps().get(id) {
             return Ok(Some(map));
         }
-        let row = sqlx::query("SELECT name, map, minified FROM sourcemaps WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
+        let Some(Contents {
+            name,
+            map,
+            minified,
+        }) = sourcemaps::contents(&self.pool, id).await?
+        else {
             // Deleted since it was looked up.
             return Ok(None);
         };
-        let name: String = row.try_get("name")?;
-        let map: Vec<u8> = row.try_get("map")?;
-        let minified: Option<Vec<u8>> = row.try_get("minified")?;
         // Parsing a large map takes milliseconds of CPU: off the async workers.
         let parsed = tokio::task::spawn_blocking(move || parse(name, &map, minified))
             .await
@@ -298,24 +297,23 @@ impl Symbolicator {
         if let Some(found) = self.lock_index().found.get(&key) {
             return Ok(*found);
         }
-        let rows = sqlx::query(
-            "SELECT id, release, name, debug_id FROM sourcemaps
-             WHERE project_id = $1
-               AND ((release = $2 AND $2 <> '' AND name = ANY($3)) OR debug_id = $4)",
+        let candidates = sourcemaps::candidates(
+            &self.pool,
+            wanted.project,
+            &wanted.release,
+            &wanted.names[..],
+            wanted.debug_id,
         )
-        .bind(wanted.project)
-        .bind(&wanted.release)
-        .bind(&wanted.names[..])
-        .bind(wanted.debug_id)
-        .fetch_all(&self.pool)
         .await?;
         // Best first: the debug id, the URL, the path.
         let mut best: Option<(usize, i64)> = None;
-        for row in &rows {
-            let id: i64 = row.try_get("id")?;
-            let release: String = row.try_get("release")?;
-            let name: String = row.try_get("name")?;
-            let debug_id: Option<Uuid> = row.try_get("debug_id")?;
+        for Candidate {
+            id,
+            release,
+            name,
+            debug_id,
+        } in candidates
+        {
             let rank = if debug_id.is_some() && debug_id == wanted.debug_id {
                 0
             } else if release == wanted.release && name == wanted.names[0] {
@@ -350,9 +348,7 @@ impl Symbolicator {
                 return Ok(());
             }
         }
-        let projects: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT project_id FROM sourcemaps")
-            .fetch_all(&self.pool)
-            .await?;
+        let projects = sourcemaps::projects(&self.pool).await?;
         let mut index = self.lock_index();
         if index.generation != generation {
             // Maps were replaced or deleted: what was parsed may be stale.

@@ -1,14 +1,14 @@
 //! What the processor's tests share: a running processor, a test publisher, events to publish,
 //! and a look into the database.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::Value;
 use shared::config::Settings;
-use shared::event::{Client, Detail, Event, EventId, ProjectId};
+use shared::event::{Detail, Event, EventId, ProjectId};
 use shared::publisher::{Outgoing, Publisher};
 use shared::testing::spawned::Spawned;
 use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
@@ -216,27 +216,16 @@ pub fn at(ms: i64) -> DateTime<Utc> {
 /// An event of project 1 received at `received_at`, with the common fields set.
 pub fn event(detail: Detail, received_at: DateTime<Utc>) -> Event {
     Event {
-        event_id: EventId::new_random(),
-        project_id: project(1),
-        timestamp: received_at - chrono::Duration::milliseconds(250),
-        received_at,
-        detail,
         url: Some("https://shop.example/cart".into()),
-        route: None,
-        message: None,
-        stack: None,
         release: Some("1.4.2".into()),
         environment: Some("production".into()),
-        user: None,
-        tags: BTreeMap::new(),
-        session_id: None,
-        client: Client::default(),
-        level: None,
-        exceptions: Vec::new(),
-        fingerprint: Vec::new(),
-        contexts: serde_json::Map::new(),
-        sentry: serde_json::Map::new(),
-        processing_errors: Vec::new(),
+        ..Event::new(
+            EventId::new_random(),
+            project(1),
+            received_at - chrono::Duration::milliseconds(250),
+            received_at,
+            detail,
+        )
     }
 }
 

@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ChannelSettings, NonZeroDuration, RuleSettings, nonzero_millis, nonzero_secs, secs};
+use super::{
+    AmqpName, ChannelSettings, NonZeroDuration, RuleSettings, nonzero_millis, nonzero_secs, secs,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlerterSettings {
     pub listen: SocketAddr,
-    pub queue: String,
+    pub queue: AmqpName,
     /// At most one notification per fingerprint in this window.
     #[serde(rename = "cooldown_secs", deserialize_with = "secs")]
     pub cooldown: Duration,
@@ -32,7 +34,7 @@ impl Default for AlerterSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8082)),
-            queue: "frontmon.alerter".into(),
+            queue: AmqpName("frontmon.alerter".into()),
             cooldown: Duration::from_secs(300),
             prefetch: NonZeroU16::new(32).unwrap_or(NonZeroU16::MIN),
             webhook_timeout: NonZeroDuration::from_secs(

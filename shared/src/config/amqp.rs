@@ -1,15 +1,16 @@
+use std::fmt;
 use std::num::NonZeroU32;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmqpSettings {
-    pub url: Secret,
+    pub url: AmqpUrl,
     /// The topic exchange every event is published to; the other names derive from it.
-    pub exchange: String,
+    pub exchange: AmqpName,
     /// Deliveries of one message before its queue dead-letters it.
     pub delivery_limit: NonZeroU32,
     /// Messages a consumer queue holds before the broker refuses new ones (and the collector
@@ -20,10 +21,106 @@ pub struct AmqpSettings {
 impl Default for AmqpSettings {
     fn default() -> Self {
         Self {
-            url: Secret::new("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            exchange: "frontmon.events".into(),
+            url: AmqpUrl(Secret::new("amqp://guest:guest@127.0.0.1:5672/%2f")),
+            exchange: AmqpName("frontmon.events".into()),
             delivery_limit: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN),
             max_queue_length: NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN),
         }
+    }
+}
+
+/// The broker's address, `amqp://user:pass@host:port/vhost`, known to parse as one; a
+/// [`Secret`] because it holds the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpUrl(Secret);
+
+impl AmqpUrl {
+    pub fn parse(url: &str) -> Result<Self, &'static str> {
+        match url.parse::<lapin::uri::AMQPUri>() {
+            Ok(_) => Ok(Self(Secret::new(url))),
+            Err(_) => Err("not an AMQP URL (amqp://user:pass@host:port/vhost)"),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl<'de> Deserialize<'de> for AmqpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(deserializer)?;
+        Self::parse(&url).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The name of an exchange or a queue, never empty: the broker names an empty queue itself
+/// (a new one at each start) and takes an empty exchange for its default exchange, so either
+/// would lose events quietly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AmqpName(pub(super) String);
+
+impl AmqpName {
+    pub fn parse(name: impl Into<String>) -> Result<Self, &'static str> {
+        let name = name.into();
+        if name.is_empty() {
+            Err("must not be empty")
+        } else {
+            Ok(Self(name))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AmqpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for AmqpName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AmqpName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for AmqpName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amqp_urls_parse_and_stay_secret() {
+        let url: AmqpUrl =
+            serde_json::from_value("amqp://guest:hunter2@broker:5672/%2f".into()).expect("valid");
+        assert_eq!(url.expose(), "amqp://guest:hunter2@broker:5672/%2f");
+        assert!(!format!("{url:?}").contains("hunter2"), "{url:?}");
+        for bad in ["http://broker", "amqp://broker:port", ""] {
+            let err = serde_json::from_value::<AmqpUrl>(bad.into()).expect_err(bad);
+            assert!(err.to_string().contains("not an AMQP URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn names_are_not_empty() {
+        let name: AmqpName = serde_json::from_value("frontmon.events".into()).expect("valid");
+        assert_eq!(name, "frontmon.events");
+        assert_eq!(name.to_string(), "frontmon.events");
+        let err = serde_json::from_value::<AmqpName>("".into()).expect_err("empty");
+        assert!(err.to_string().contains("must not be empty"), "{err}");
     }
 }

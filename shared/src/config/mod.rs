@@ -24,21 +24,20 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use url::Url;
 
 use crate::event::ProjectId;
 
 pub use alerter::AlerterSettings;
-pub use amqp::AmqpSettings;
+pub use amqp::{AmqpName, AmqpSettings, AmqpUrl};
 pub use channels::{ChannelKind, ChannelSettings};
 pub use collector::CollectorSettings;
-pub use database::DatabaseSettings;
+pub use database::{DatabaseSettings, PostgresUrl};
 pub use duration::NonZeroDuration;
 use duration::{millis, nonzero_millis, nonzero_secs, secs};
 pub use log::{LogFormat, LogSettings};
-pub use processor::{Consumers, ProcessorSettings};
+pub use processor::{AdminToken, Consumers, ProcessorSettings};
 use projects::demo_projects;
-pub use projects::{Project, PublicKey};
+pub use projects::{AllowedOrigins, Project, Projects, PublicKey};
 pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
 pub use rules::{Condition, RuleCondition, RuleError, RuleSettings, SpikeFactor};
 pub use secret::Secret;
@@ -67,7 +66,7 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default = "demo_projects")]
-    pub projects: Vec<Project>,
+    pub projects: Projects,
 }
 
 /// The configuration file named by `--config PATH` (or `--config=PATH`), else by the
@@ -180,6 +179,9 @@ impl Settings {
         Ok(settings)
     }
 
+    /// What no single key can say: each value was refused as it was read if it was wrong
+    /// on its own, so what is left are rules between keys (and between the entries of a
+    /// list, such as unique names).
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: &str| {
             Err(ConfigError::Invalid {
@@ -187,36 +189,8 @@ impl Settings {
                 reason: reason.into(),
             })
         };
-        if self
-            .amqp
-            .url
-            .expose()
-            .parse::<lapin::uri::AMQPUri>()
-            .is_err()
-        {
-            return invalid(
-                "amqp.url",
-                "not an AMQP URL (amqp://user:pass@host:port/vhost)",
-            );
-        }
-        if self.amqp.exchange.is_empty() {
-            return invalid("amqp.exchange", "must not be empty");
-        }
-        match Url::parse(self.database.url.expose()) {
-            Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {}
-            _ => return invalid("database.url", "not a postgres:// URL"),
-        }
-        if self.processor.queue.is_empty() {
-            return invalid("processor.queue", "must not be empty");
-        }
-        if self.alerter.queue.is_empty() || self.alerter.queue == self.processor.queue {
-            return invalid(
-                "alerter.queue",
-                "must be set and differ from processor.queue",
-            );
-        }
-        if self.processor.admin_token.expose().len() < 8 {
-            return invalid("processor.admin_token", "must be at least 8 characters");
+        if self.alerter.queue == self.processor.queue {
+            return invalid("alerter.queue", "must differ from processor.queue");
         }
         let mut names = HashSet::new();
         for channel in &self.alerter.channels {
@@ -256,19 +230,10 @@ impl Settings {
                 );
             }
         }
-        if self.projects.is_empty() {
-            return invalid("projects", "at least one project is needed");
-        }
         let mut ids = HashSet::new();
         for project in &self.projects {
             if !ids.insert(project.id) {
                 return invalid("projects.id", "project ids must be unique");
-            }
-            if project.allowed_origins.is_empty() {
-                return invalid(
-                    "projects.allowed_origins",
-                    "list at least one origin, or \"*\"",
-                );
             }
         }
         Ok(())
@@ -414,6 +379,75 @@ mod tests {
         }
         let settings = Settings::from_toml("[processor]\nconsumers = 16\n").expect("in range");
         assert_eq!(settings.processor.consumers.get(), 16);
+    }
+
+    /// Refused by the key's type as the configuration is read ([`ConfigError::Load`]), not
+    /// afterwards by [`Settings::validate`].
+    fn assert_refused_as_read(err: ConfigError, key: &str, message: &str) {
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::Load(_)), "{text}");
+        assert!(text.contains(key), "{text}");
+        assert!(text.contains(message), "{text}");
+    }
+
+    #[test]
+    fn unusable_values_are_refused_as_read_naming_the_key() {
+        for (section, key, value, message) in [
+            ("amqp", "url", "http://broker", "not an AMQP URL"),
+            ("amqp", "exchange", "", "must not be empty"),
+            (
+                "database",
+                "url",
+                "mysql://db/frontmon",
+                "not a postgres:// URL",
+            ),
+            ("processor", "queue", "", "must not be empty"),
+            ("alerter", "queue", "", "must not be empty"),
+            (
+                "processor",
+                "admin_token",
+                "short",
+                "must be at least 8 characters",
+            ),
+        ] {
+            let named = format!("{section}.{key}");
+            let err = Settings::from_toml(&format!("[{section}]\n{key} = \"{value}\"\n"))
+                .expect_err("refused in the file");
+            assert_refused_as_read(err, &named, message);
+            let variable = format!(
+                "FRONTMON__{}__{}",
+                section.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+            let err = Settings::load_from(None, env(&[(&variable, value)]))
+                .expect_err("refused in the environment");
+            assert_refused_as_read(err, &named, message);
+        }
+
+        let err = Settings::from_toml("projects = []\n").expect_err("no project");
+        assert_refused_as_read(err, "projects", "at least one project is needed");
+        let err = Settings::from_toml(&format!(
+            "[[projects]]\nid = 1\nname = \"shop\"\npublic_key = \"{DEMO_PUBLIC_KEY}\"\n\
+             allowed_origins = []\n"
+        ))
+        .expect_err("no origin");
+        assert_refused_as_read(
+            err,
+            "allowed_origins",
+            r#"list at least one origin, or "*""#,
+        );
+    }
+
+    #[test]
+    fn what_spans_keys_is_checked_once_everything_is_read() {
+        let err = Settings::from_toml("[alerter]\nqueue = \"frontmon.processor\"\n")
+            .expect_err("one queue for two services");
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("alerter.queue: must differ from processor.queue"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,14 +6,14 @@ use serde::de::{Error, Unexpected};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use super::{DEFAULT_ADMIN_TOKEN, Secret, millis};
+use super::{AmqpName, DEFAULT_ADMIN_TOKEN, Secret, millis};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorSettings {
     pub listen: SocketAddr,
-    pub queue: String,
-    pub admin_token: Secret,
+    pub queue: AmqpName,
+    pub admin_token: AdminToken,
     /// Consume sessions, each on its own connection: while one session's batch is written
     /// to PostgreSQL, another parses and groups the next.
     pub consumers: Consumers,
@@ -37,8 +37,8 @@ impl Default for ProcessorSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
-            queue: "frontmon.processor".into(),
-            admin_token: Secret::new(DEFAULT_ADMIN_TOKEN),
+            queue: AmqpName("frontmon.processor".into()),
+            admin_token: AdminToken(Secret::new(DEFAULT_ADMIN_TOKEN)),
             consumers: Consumers(2),
             prefetch: NonZeroU16::new(1000).unwrap_or(NonZeroU16::MIN),
             batch_size: NonZeroUsize::new(500).unwrap_or(NonZeroUsize::MIN),
@@ -77,9 +77,58 @@ impl<'de> Deserialize<'de> for Consumers {
     }
 }
 
+/// The bearer token of the read APIs (the processor's and the alerter's): at least
+/// [`AdminToken::MIN_LEN`] characters, a [`Secret`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken(Secret);
+
+impl AdminToken {
+    /// Shorter tokens are guessed too easily.
+    pub const MIN_LEN: usize = 8;
+
+    pub fn parse(token: &str) -> Result<Self, &'static str> {
+        if token.len() < Self::MIN_LEN {
+            Err("must be at least 8 characters")
+        } else {
+            Ok(Self(Secret::new(token)))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl From<AdminToken> for Secret {
+    fn from(token: AdminToken) -> Self {
+        token.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AdminToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let token = String::deserialize(deserializer)?;
+        Self::parse(&token).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_tokens_have_8_characters_or_more_and_stay_secret() {
+        let token: AdminToken = serde_json::from_value("hunter22".into()).expect("8 characters");
+        assert_eq!(token.expose(), "hunter22");
+        assert!(!format!("{token:?}").contains("hunter22"), "{token:?}");
+        for short in ["", "hunter2"] {
+            let err = serde_json::from_value::<AdminToken>(short.into()).expect_err(short);
+            assert!(
+                err.to_string().contains("must be at least 8 characters"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn consumers_are_between_1_and_16() {

@@ -1,5 +1,6 @@
 use std::fmt;
 use std::num::NonZeroU32;
+use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer};
 
@@ -14,7 +15,7 @@ pub struct Project {
     pub public_key: PublicKey,
     /// Origins whose pages may send events (`https://shop.example`), or `*` for any.
     #[serde(default = "any_origin")]
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: AllowedOrigins,
     /// Events a minute the project may send, over all endpoints; more are refused with 429
     /// until the minute's budget refills. None: no limit.
     #[serde(default)]
@@ -84,17 +85,134 @@ fn yes() -> bool {
     true
 }
 
-fn any_origin() -> Vec<String> {
-    vec!["*".into()]
+fn any_origin() -> AllowedOrigins {
+    AllowedOrigins(vec!["*".into()])
 }
 
-pub(super) fn demo_projects() -> Vec<Project> {
-    vec![Project {
+pub(super) fn demo_projects() -> Projects {
+    Projects(vec![Project {
         id: ProjectId::new(1).unwrap_or_else(|| unreachable!("1 is not zero")),
         name: "demo".into(),
         public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
         allowed_origins: any_origin(),
         rate_limit_per_minute: None,
         store_ip: true,
-    }]
+    }])
+}
+
+/// The projects, at least one: a collector without any would refuse every event.
+#[derive(Debug, Clone)]
+pub struct Projects(Vec<Project>);
+
+impl Projects {
+    pub fn parse(projects: Vec<Project>) -> Result<Self, &'static str> {
+        if projects.is_empty() {
+            Err("at least one project is needed")
+        } else {
+            Ok(Self(projects))
+        }
+    }
+
+    pub fn as_slice(&self) -> &[Project] {
+        &self.0
+    }
+}
+
+// A slice cannot be emptied, so handing one out mutably keeps "at least one".
+impl Deref for Projects {
+    type Target = [Project];
+
+    fn deref(&self) -> &[Project] {
+        &self.0
+    }
+}
+
+impl DerefMut for Projects {
+    fn deref_mut(&mut self) -> &mut [Project] {
+        &mut self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Projects {
+    type Item = &'a Project;
+    type IntoIter = std::slice::Iter<'a, Project>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for Projects {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(Vec::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The origins a project's pages are served from (`https://shop.example`), or `*` for any;
+/// at least one, since none would refuse every browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigins(Vec<String>);
+
+impl AllowedOrigins {
+    pub fn parse(origins: Vec<String>) -> Result<Self, &'static str> {
+        if origins.is_empty() {
+            Err("list at least one origin, or \"*\"")
+        } else {
+            Ok(Self(origins))
+        }
+    }
+}
+
+impl Deref for AllowedOrigins {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AllowedOrigins {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(Vec::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop(origins: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": 1,
+            "name": "shop",
+            "public_key": "0123456789abcdef0123456789abcdef",
+            "allowed_origins": serde_json::from_str::<serde_json::Value>(origins).expect("json"),
+        })
+    }
+
+    #[test]
+    fn projects_are_at_least_one() {
+        let projects: Projects =
+            serde_json::from_value(serde_json::json!([shop(r#"["*"]"#)])).expect("one");
+        assert_eq!(projects.len(), 1);
+        let err = serde_json::from_value::<Projects>(serde_json::json!([])).expect_err("none");
+        assert!(
+            err.to_string().contains("at least one project is needed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn allowed_origins_are_at_least_one() {
+        let project: Project =
+            serde_json::from_value(shop(r#"["https://shop.example"]"#)).expect("one");
+        assert!(project.allows_origin("https://SHOP.example"));
+        assert!(!project.allows_origin("https://evil.example"));
+        let err = serde_json::from_value::<Project>(shop("[]")).expect_err("none");
+        assert!(
+            err.to_string()
+                .contains(r#"list at least one origin, or "*""#),
+            "{err}"
+        );
+    }
 }

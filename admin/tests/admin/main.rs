@@ -3,11 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-// One test binary for the crate: the modules live in `admin/`, not beside this file, where
-// cargo would build each as a second one.
-#[path = "admin/cli.rs"]
 mod cli;
-#[path = "admin/sourcemaps.rs"]
 mod sourcemaps;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};

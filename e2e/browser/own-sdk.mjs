@@ -1,0 +1,516 @@
+#!/usr/bin/env node
+// Drives frontmon's own browser SDK (sdk/), loaded from the collector, in headless Chromium.
+//
+//   node e2e/browser/own-sdk.mjs --dsn DSN --scenario captures|behaviour|leave|flood
+//                                [--screenshot FILE] [--timeout SECONDS] [--chromium PATH]
+//
+// It serves a small shop (own-sdk/page.js) from its own HTTP server on 127.0.0.1: another
+// origin than the collector, whose `/sdk/v1/frontmon.min.js` the page loads with a script tag
+// (the DSN's origin), then runs the scenario in the page, has the SDK flush, simulates the page
+// being hidden (when the SDK sends by beacon, and web-vitals reports CLS and INP), waits until
+// every request to the collector has been answered, and prints ONE JSON line: what the page
+// reported, and every request to the collector with its method, headers, body and answer.
+// `behaviour` loads the page twice, without the SDK and with it, and reports both. Exit 0 if it
+// ran, 1 with a message on stderr if the browser or the page could not, 2 for bad arguments.
+
+import http from 'node:http';
+import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SCENARIOS = [
+  'captures',
+  'behaviour',
+  'leave',
+  'flood',
+  'reload',
+  'whitescreen',
+  'retry',
+  'rate-limit',
+  'offline',
+  'noise',
+  'loads',
+  'iframe',
+];
+// Scenarios answered by the driver's own collector, which answers as its plan says.
+// A flush sends two requests at once (the new types apart): both get the refusal.
+const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [], noise: [] };
+const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
+const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function parseCli(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dsn: { type: 'string' },
+      scenario: { type: 'string' },
+      screenshot: { type: 'string' },
+      timeout: { type: 'string', default: '90' },
+      chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
+    },
+    strict: true,
+  });
+  if (!SCENARIOS.includes(values.scenario)) throw new Error(`unknown --scenario ${values.scenario}`);
+  let dsn = null;
+  if (!PLANS[values.scenario]) {
+    try {
+      dsn = new URL(values.dsn);
+    } catch {
+      throw new Error(`--dsn is not a URL: ${values.dsn}`);
+    }
+  } else if (values.dsn) {
+    throw new Error(`--scenario ${values.scenario} runs its own collector: no --dsn`);
+  }
+  const timeout = Number(values.timeout);
+  if (!(timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
+  return { ...values, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
+}
+
+function pageHtml(opts, withSdk, variant) {
+  const sdk = withSdk
+    ? `\n  <script src="${opts.collector}/sdk/v1/frontmon.min.js" crossorigin="anonymous"></script>`
+    : '';
+  const head = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>frontmon shop</title>
+  <script src="/config.js${variant ? `?variant=${variant}` : ''}" crossorigin="anonymous"></script>${sdk}
+</head>
+`;
+  const shop = `<main id="content" style="font: 16px sans-serif; padding: 2em">
+    <h1>Checkout</h1>
+    <p>Two items in the cart, 42.00 EUR.</p>
+    <label>Card <input id="card" autocomplete="off"></label>
+    <button id="pay" type="button" style="font-size: 1.5em"><span>Pay</span></button>
+    <p id="status"></p>
+  </main>`;
+  const bodies = {
+    // The app's mount point stays empty: its script fails before it renders.
+    blank: `<div id="app"></div>
+  <script>throw new Error('the app failed to mount');</script>`,
+    // A skeleton the page fills in after the SDK's first check.
+    late: '<div id="app"></div>',
+    normal: `<div id="app">${shop}</div>`,
+    // Rendered, then a route change whose view fails to render.
+    route: `<div id="app">${shop}</div>`,
+    // A long page, scrolled far down: what is in view is text.
+    scrolled: `<div id="app" style="font: 16px sans-serif; padding: 2em">${'<p>A long article paragraph, one of many.</p>'.repeat(400)}</div>
+  <script>window.scrollTo(0, 6000);</script>`,
+  };
+  if (opts.scenario === 'iframe' && variant !== 'frame') {
+    // The site's page: the shop in a sandboxed iframe (an opaque origin, no storage).
+    return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>frontmon shop (framed)</title></head>
+<body>
+  <iframe sandbox="allow-scripts" src="/app/frame?variant=frame" width="800" height="400"></iframe>
+  <script>
+    window.addEventListener('message', function (ev) {
+      if (ev.data && ev.data.frontmonFrame) window.FRAME_DONE = ev.data.frontmonFrame;
+    });
+  </script>
+</body>
+</html>
+`;
+  }
+  return `${head}<body style="margin: 0">
+  ${bodies[variant] ?? shop}
+  <script src="/page.js" crossorigin="anonymous"></script>
+</body>
+</html>
+`;
+}
+
+// The collector of the transport scenarios: serves the committed SDK script and answers each
+// POST of events by its plan (`503:1`: 503 with Retry-After: 1), then 200. It records what
+// came when, and resolves `delivered(ids)` once each id has been answered 200.
+async function startFakeCollector(plan) {
+  const script = await readFile(SDK_DIST);
+  const received = [];
+  const accepted = new Map();
+  const waiting = [];
+  const server = http.createServer((req, res) => {
+    const cors = { 'access-control-allow-origin': req.headers.origin || '*' };
+    if (req.method === 'GET' && req.url.startsWith('/sdk/v1/frontmon.min.js')) {
+      res.writeHead(200, { ...cors, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(script);
+      return;
+    }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let events = [];
+      try {
+        events = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        events = [];
+      }
+      const answer = plan[received.length] ?? '200';
+      const [status, retryAfter] = answer.split(':');
+      received.push({
+        at: Date.now(),
+        method: req.method,
+        content_type: req.headers['content-type'] ?? null,
+        status: Number(status),
+        ids: events.map((e) => e.event_id),
+        types: events.map((e) => e.type),
+        messages: events.map((e) => e.message ?? null),
+        tags: events.map((e) => e.tags ?? null),
+      });
+      const headers = { ...cors, 'access-control-expose-headers': 'Retry-After, X-Sentry-Rate-Limits', 'content-type': 'application/json' };
+      if (retryAfter) headers['retry-after'] = retryAfter;
+      if (status === '429') headers['x-sentry-rate-limits'] = `${retryAfter}::project`;
+      res.writeHead(Number(status), headers);
+      res.end(status === '200' ? JSON.stringify({ ids: events.map((e) => e.event_id) }) : '{"error":"planned"}');
+      if (status === '200') {
+        for (const e of events) accepted.set(e.event_id, (accepted.get(e.event_id) ?? 0) + 1);
+        for (const w of waiting) if (w.ids.every((id) => accepted.has(id))) w.resolve();
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    origin: `http://127.0.0.1:${server.address().port}`,
+    received,
+    delivered(ids) {
+      return new Promise((resolve) => {
+        if (ids.every((id) => accepted.has(id))) resolve();
+        else waiting.push({ ids, resolve });
+      });
+    },
+  };
+}
+
+// A port nothing listens on: connecting to it fails at once (a network error).
+async function closedPort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startPageServer(opts, config) {
+  const pageJs = await readFile(path.join(HERE, 'own-sdk', 'page.js'));
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const headers = { 'cache-control': 'no-store' };
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
+      // captures: a strict CSP that allows nothing but the page's origin and the collector.
+      const csp =
+        opts.scenario === 'captures'
+          ? {
+              'content-security-policy':
+                `default-src 'self'; script-src 'self' ${opts.collector}; ` +
+                `connect-src 'self' ${opts.collector}; style-src 'self' 'unsafe-inline'`,
+            }
+          : {};
+      res.writeHead(200, { ...headers, ...csp, 'content-type': 'text/html; charset=utf-8' });
+      res.end(pageHtml(opts, url.searchParams.get('sdk') !== '0', url.searchParams.get('variant')));
+    } else if (url.pathname === '/config.js') {
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'text/javascript; charset=utf-8',
+        'access-control-allow-origin': '*',
+      });
+      const variant = url.searchParams.get('variant');
+      res.end(`window.PAGE = ${JSON.stringify({ ...config, variant })};\n`);
+    } else if (url.pathname === '/page.js') {
+      // Readable by the sandboxed frame's opaque origin too, so its errors are not muted.
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'text/javascript; charset=utf-8',
+        'access-control-allow-origin': '*',
+      });
+      res.end(pageJs);
+    } else if (status) {
+      res.writeHead(Number(status[1]), { ...headers, 'content-type': 'text/plain', 'x-answer': status[1] });
+      res.end(`status ${status[1]}`);
+    } else if (url.pathname === '/stream') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/plain' });
+      res.write('one,');
+      setTimeout(() => res.write('two,'), 20);
+      setTimeout(() => res.end('three'), 40);
+    } else if (url.pathname === '/slow') {
+      // Never answered: the page aborts it.
+      req.on('close', () => res.destroy());
+    } else if (url.pathname === '/other') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>other</title><p>Another page.</p>');
+    } else {
+      res.writeHead(404, headers);
+      res.end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+// Every request to the collector, as the browser made it and as it was answered.
+function watchRequests(page, origin) {
+  const entries = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).origin !== origin) return;
+    let finish;
+    const done = new Promise((resolve) => {
+      finish = resolve;
+    });
+    entries.push({ request, done, finish, failure: null });
+  });
+  const settle = (failed) => (request) => {
+    const entry = entries.find((e) => e.request === request);
+    if (!entry) return;
+    if (failed) entry.failure = request.failure()?.errorText ?? 'failed';
+    entry.finish();
+  };
+  page.on('requestfinished', settle(false));
+  page.on('requestfailed', settle(true));
+  return {
+    async settled() {
+      let seen = -1;
+      while (seen !== entries.length) {
+        seen = entries.length;
+        await Promise.all(entries.map((e) => e.done));
+      }
+    },
+    async describe() {
+      const out = [];
+      for (const { request, failure } of entries) {
+        const response = failure ? null : await request.response().catch(() => null);
+        const body = request.postData();
+        let events = null;
+        try {
+          events = body ? JSON.parse(body) : null;
+        } catch {
+          events = null;
+        }
+        out.push({
+          url: request.url(),
+          method: request.method(),
+          resource_type: request.resourceType(),
+          request_headers: await request.allHeaders(),
+          events,
+          status: response ? response.status() : null,
+          headers: response ? await response.allHeaders().catch(() => ({})) : {},
+          response_body: response ? await response.text().catch(() => null) : null,
+          failure,
+        });
+      }
+      return out;
+    },
+  };
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// What a browser does when the tab is hidden: web-vitals reports, the SDK sends by beacon.
+function hide(page) {
+  return page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+    delete document.visibilityState;
+  });
+}
+
+function watchPage(page, opts) {
+  const pageErrors = [];
+  const consoleErrors = [];
+  page.on('pageerror', (error) => pageErrors.length < 50 && pageErrors.push(String(error.message ?? error)));
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.length < 50 && consoleErrors.push(m.text()));
+  return { pageErrors, consoleErrors, requests: watchRequests(page, opts.collector) };
+}
+
+async function openPage(context, url, watched, withSdk) {
+  const page = await context.newPage();
+  Object.assign(watched, watchPage(page, watched.opts));
+  await page.goto(url, { waitUntil: 'load' });
+  // loads: the page is already on its way to the next one; iframe: the SDK is in the frame.
+  if (watched.opts.scenario === 'loads' || watched.opts.scenario === 'iframe') return page;
+  const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
+  if (withSdk && !loaded) {
+    throw new Error(`the SDK did not load from the collector; page errors: ${JSON.stringify(watched.pageErrors)}`);
+  }
+  return page;
+}
+
+async function finish(page, watched, { flush = true } = {}) {
+  if (flush) {
+    await page.evaluate(() => window.frontmon.flush());
+    await hide(page);
+  }
+  await withTimeout(watched.requests.settled(), 15000, 'every request to the collector being answered');
+  return {
+    page_url: page.url(),
+    requests: await watched.requests.describe(),
+    page_errors: watched.pageErrors,
+    console_errors: watched.consoleErrors,
+  };
+}
+
+async function runPage(browser, opts, origin, { withSdk, variant }) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const watched = { opts };
+  const query = [withSdk ? null : 'sdk=0', variant ? `variant=${variant}` : null].filter(Boolean).join('&');
+  try {
+    const page = await openPage(context, `${origin}/${query ? `?${query}` : ''}`, watched, withSdk);
+    // A real interaction before the scenario (INP, a click breadcrumb and event).
+    if (opts.scenario === 'captures') {
+      // Typed text must never leave the page: not in a click, not in a breadcrumb.
+      await page.fill('#card', '4111 1111 1111 1111');
+      await page.click('#card');
+      await page.click('#pay span');
+    }
+    const navigated = opts.scenario === 'leave' ? page.waitForURL('**/other', { timeout: 0 }) : null;
+    // loads: the pages lead from one to the next themselves; wait for the last. iframe: the
+    // framed page runs by itself and tells the site's page.
+    const result =
+      opts.scenario === 'loads'
+        ? await page.waitForFunction(() => window.LOADS_DONE, null, { timeout: 0 }).then(() => ({}))
+        : opts.scenario === 'iframe'
+          ? await page.waitForFunction(() => window.FRAME_DONE, null, { timeout: 0 }).then((h) => h.jsonValue())
+          : await page.evaluate(() => window.runScenario());
+    if (navigated) await navigated;
+    if (opts.screenshot && withSdk) {
+      const file = variant ? opts.screenshot.replace(/(\.png)?$/, `-${variant}.png`) : opts.screenshot;
+      await page.screenshot({ path: file, fullPage: false });
+    }
+    const framed = opts.scenario === 'iframe' || opts.scenario === 'loads';
+    const report = await finish(page, watched, { flush: withSdk && !navigated && !framed });
+    if (opts.scenario !== 'reload') return { result, ...report };
+    // The same tab reloaded: the second page's events, and the first's.
+    await page.reload({ waitUntil: 'load' });
+    const again = await page.evaluate(() => window.runScenario());
+    const second = await finish(page, watched);
+    return { result, reloaded: again, ...second };
+  } finally {
+    await context.close();
+  }
+}
+
+// retry, rate-limit, offline: against the driver's own collector.
+async function runTransport(browser, opts, origin, fake) {
+  const context = await browser.newContext();
+  if (opts.scenario === 'noise') {
+    // What another script (or an older SDK) may have left under the SDK's keys.
+    await context.addInitScript(() => {
+      localStorage.setItem('__fm_s', '{"id":5}');
+      localStorage.setItem('__fm_v', '42');
+      localStorage.setItem('__fm_q', '{"type":1,"message":"not a list"}');
+    });
+  }
+  const watched = { opts };
+  try {
+    let page = await openPage(context, `${origin}/`, watched, true);
+    if (opts.scenario !== 'offline') {
+      const result = await page.evaluate(() => window.runScenario());
+      await withTimeout(fake.delivered(result.ids), 30000, 'every event being delivered');
+      return { result, received: fake.received, page_errors: watched.pageErrors };
+    }
+    // Offline: kept, then sent when the browser is back online.
+    await context.setOffline(true);
+    const first = await page.evaluate(() => window.runScenario());
+    await context.setOffline(false);
+    await withTimeout(fake.delivered(first.ids), 30000, 'the first offline event being delivered');
+    // Offline again, and the page closed: the next page of the site sends it.
+    await context.setOffline(true);
+    await page.evaluate(() => {
+      window.PAGE.round = 2;
+    });
+    const second = await page.evaluate(() => window.runScenario());
+    await page.close({ runBeforeUnload: false });
+    await context.setOffline(false);
+    page = await openPage(context, `${origin}/`, watched, true);
+    await withTimeout(fake.delivered(second.ids), 30000, 'the second offline event being delivered by the next page');
+    return { result: { first, second }, received: fake.received, page_errors: watched.pageErrors };
+  } finally {
+    await context.close();
+  }
+}
+
+async function run(opts) {
+  const port = await closedPort();
+  const fake = PLANS[opts.scenario] ? await startFakeCollector(PLANS[opts.scenario]) : null;
+  if (fake) opts = { ...opts, collector: fake.origin, dsn: `http://test-key@${fake.origin.slice(7)}/1` };
+  const whiteScreen = opts.scenario === 'whitescreen' ? { delayMs: 100, intervalMs: 100, retries: 3 } : undefined;
+  const pageServer = await startPageServer(opts, {
+    dsn: opts.dsn,
+    scenario: opts.scenario,
+    closedPort: port,
+    round: 1,
+    whiteScreen,
+  });
+  const browser = await chromium.launch({ executablePath: opts.chromium, headless: true, args: CHROMIUM_ARGS });
+  try {
+    const report = { scenario: opts.scenario, page_origin: pageServer.origin };
+    if (fake) {
+      Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
+    } else if (opts.scenario === 'whitescreen') {
+      report.variants = {};
+      for (const variant of WHITE_SCREEN_VARIANTS) {
+        report.variants[variant] = await runPage(browser, opts, pageServer.origin, { withSdk: true, variant });
+      }
+    } else {
+      if (opts.scenario === 'behaviour') {
+        report.without_sdk = await runPage(browser, opts, pageServer.origin, { withSdk: false });
+      }
+      Object.assign(report, await runPage(browser, opts, pageServer.origin, { withSdk: true }));
+    }
+    return report;
+  } finally {
+    await browser.close().catch(() => {});
+    pageServer.server.closeAllConnections();
+    pageServer.server.close();
+    if (fake) {
+      fake.server.closeAllConnections();
+      fake.server.close();
+    }
+  }
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`own-sdk.mjs: ${error.message}\n`);
+    process.exit(2);
+  }
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`own-sdk.mjs: gave up after ${opts.timeoutMs / 1000} s\n`);
+    process.exit(1);
+  }, opts.timeoutMs);
+  watchdog.unref();
+  try {
+    const report = await run(opts);
+    process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
+  } catch (error) {
+    process.stderr.write(`own-sdk.mjs: ${error.stack || error}\n`);
+    process.exit(1);
+  }
+}
+
+await main();

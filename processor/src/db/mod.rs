@@ -1,0 +1,56 @@
+//! PostgreSQL: the processor's SQL, by table ([`events`], [`issues`], [`sourcemaps`],
+//! [`outbox`]), and the one transaction a batch is written in ([`batch`]).
+//!
+//! Each table's module holds its statements and the rows they read, and takes a connection
+//! (a transaction's) or the pool; deciding what to write is the domain modules' work
+//! ([`crate::issues`], [`crate::artifacts`], [`crate::outbox`]), which call in here. Errors are
+//! classified once, into [`StoreError`]: unavailable (hold and retry), rejected
+//! (dead-letter), conflict (run again at once).
+//!
+//! Start at [`batch`] (a batch, from rows to commit), then [`events`].
+
+pub mod batch;
+pub mod events;
+pub mod issues;
+pub mod outbox;
+pub mod sourcemaps;
+
+use shared::config::DatabaseSettings;
+use shared::db::Schema;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::outbox::Outbox;
+pub use events::{CountFilter, Cursor, EventFilter, NewEvent, StoredEvent};
+/// The one classification of database errors, shared with the alerter.
+pub use shared::db::DbError as StoreError;
+
+/// The processor's schema, in the database's default schema.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The processor's database: the pool, and what wakes the outbox relay when a transaction has
+/// queued notices.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+}
+
+impl Store {
+    /// Creates the database if it does not exist, connects, and migrates the schema.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        Ok(Self {
+            pool: shared::db::connect(settings, Schema::Public, &MIGRATOR).await?,
+            outbox: Outbox::default(),
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// What wakes the outbox relay.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+}

@@ -1,0 +1,16 @@
+// A page view on load and on every SPA route change, with the referrer (the URL left).
+import type { Plugin } from '../types';
+import { safe } from '../util';
+
+export const pageviews: Plugin = (hub) => {
+  if (hub.o.pageviews === false) return;
+  const view = (referrer: string) => hub.capture({ type: 'pageview', referrer, title: document.title });
+  // After init's turn, like everything that reads storage (the session).
+  setTimeout(safe(() => view(document.referrer)));
+  // After the router's own code of this turn, which usually sets the title.
+  hub.onRoute((from) => {
+    const url = location.href;
+    const route = hub.route();
+    setTimeout(safe(() => hub.capture({ type: 'pageview', referrer: from, title: document.title, url, route })));
+  });
+};
