@@ -165,6 +165,8 @@ pub fn vital() -> Event {
             name: VitalName::Lcp,
             value: 5000.0,
             rating: Rating::Poor,
+            navigation_type: None,
+            attribution: None,
         },
         None,
     )

@@ -211,6 +211,9 @@ fn field_value() -> impl Strategy<Value = Value> {
         prop::collection::btree_map(text(), text(), 0..80)
             .prop_map(|map| Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())),
         Just(serde_json::json!({"id": "u1"})),
+        (0.0f64..1.5).prop_map(Value::from),
+        prop_oneof![Just("ok"), Just("exited"), Just("error"), Just("info")].prop_map(Value::from),
+        prop::collection::vec(breadcrumb(), 0..130).prop_map(Value::from),
     ]
 }
 

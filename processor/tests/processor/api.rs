@@ -74,6 +74,7 @@ fn one_of_each() -> Vec<Event> {
             Detail::ResourceError {
                 target: "https://cdn.example/app.js".into(),
                 tag_name: Some("script".into()),
+                selector: None,
             },
             t(7),
         ),
