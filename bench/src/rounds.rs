@@ -134,7 +134,7 @@ impl Rig<'_> {
         progress(number, "ceiling", ceiling.published.per_sec(), "msg/s");
         // Odd rounds measure this build first, even rounds the baseline: neither always gets
         // the broker right after the other's run.
-        let baseline_first = number % 2 == 0;
+        let baseline_first = number.is_multiple_of(2);
         let (single, baseline_single) = self
             .paired(
                 "single events",

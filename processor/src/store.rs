@@ -8,7 +8,7 @@ use shared::event::{Event, EventId, ProjectId};
 use shared::grouping::Grouping;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, Row};
+use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
 use crate::outbox::Outbox;
@@ -79,8 +79,7 @@ impl Store {
             .zip(&groupings)
             .filter_map(|(row, grouping)| grouping.as_ref().map(|g| (row.event, g)))
             .collect();
-        let mut connection = self.pool.acquire().await?;
-        let mut tx = connection.begin().await?;
+        let mut tx = self.pool.begin().await?;
         // Errors get their issue first, so each event row is written once, with its issue.
         let issue_ids = crate::issues::issue_ids(&mut tx, &grouped).await?;
         let issues: Vec<Option<i64>> = rows
@@ -157,9 +156,6 @@ impl Store {
             .collect();
         let notices = crate::issues::record(&mut tx, &errors, &issue_ids.created).await?;
         tx.commit().await?;
-        // The connection's buffers grew to hold the batch (its payloads, a few MiB), and
-        // would keep that size in the pool, on every connection a batch ever used.
-        connection.shrink_buffers();
         if notices > 0 {
             self.outbox.wake();
         }
