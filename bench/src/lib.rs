@@ -51,7 +51,7 @@ use crate::http_load::Target;
 use crate::machine::Machine;
 use crate::options::Options;
 use crate::report::Report;
-use crate::rounds::Rig;
+use crate::rounds::{Contender, Rig};
 use crate::sample::RequestBody;
 use crate::sandbox::Sandbox;
 use crate::services::{Launcher, Service};
@@ -120,6 +120,18 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
     // Let start-up allocations settle (connection handshakes, worker threads).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = [collector.memory()?, processor.memory()?, alerter.memory()?];
+    // Another build of the collector, for an A/B in the same run: same configuration, own port.
+    let baseline = match &options.baseline_collector {
+        Some(binary) => {
+            let running = launcher
+                .start_binary(Service::Collector, binary, "baseline")
+                .await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let idle = running.memory()?;
+            Some((running, idle))
+        }
+        None => None,
+    };
     for service in [processor, alerter] {
         if let Err(error) = service.stop().await {
             notes.push(error.to_string());
@@ -155,6 +167,17 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
         singles,
         batches,
         gzipped,
+        baseline: baseline.as_ref().map(|(running, _)| Contender {
+            target: Target {
+                addr: running.addr(),
+                path: format!("/api/1/events?key={}", sandbox.public_key),
+            },
+            watch: Watch::new(vec![
+                ("collector", Who::Pid(running.pid())),
+                ("bench", Who::Pid(std::process::id())),
+                ("broker", Who::Command("beam.smp")),
+            ]),
+        }),
     };
     let mut rounds = Vec::with_capacity(options.rounds);
     for number in 1..=options.rounds {
@@ -164,6 +187,16 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
     if let Err(error) = collector.stop().await {
         notes.push(error.to_string());
     }
+    let baseline_memory = match baseline {
+        Some((running, idle)) => {
+            let peak = running.memory()?;
+            if let Err(error) = running.stop().await {
+                notes.push(format!("baseline: {error}"));
+            }
+            Some((idle, peak))
+        }
+        None => None,
+    };
 
     let drain = drain::run(
         options.drain_events,
@@ -187,6 +220,7 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
             (Service::Processor, idle[1], drain.processor_memory),
             (Service::Alerter, idle[2], drain.alerter_memory),
         ],
+        baseline_memory,
         drain,
         notes,
     })

@@ -1,5 +1,6 @@
 //! The benchmark's flags, with environment fallbacks for where the broker and database are.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
@@ -22,6 +23,11 @@ Options:
   --processor-batch-size N   processor.batch_size during the bench (default 1000)
   --processor-prefetch N     processor.prefetch (per consume session) during the bench
                              (default 4000)
+  --baseline-collector PATH  a second collector binary (another build, for an A/B) measured
+                             in every round beside this build's, under the same conditions:
+                             single events and batches of 20, interleaved with this build's
+                             (which goes first alternates by round); the table adds its
+                             rates, ratios, memory and CPU per accepted event
   --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
                              stopped, then its drain (20000 is the reference)
   --in-flight N              requests in flight for --peak-shaving (default 8)
@@ -44,6 +50,8 @@ pub struct Options {
     pub channels: usize,
     pub processor_batch_size: usize,
     pub processor_prefetch: u16,
+    /// Another collector binary measured beside this build's.
+    pub baseline_collector: Option<PathBuf>,
     /// Run only the peak-shaving scenario, with this many events.
     pub peak_shaving: Option<usize>,
     pub peak_in_flight: usize,
@@ -63,6 +71,7 @@ impl Default for Options {
             channels: 4,
             processor_batch_size: 1000,
             processor_prefetch: 4000,
+            baseline_collector: None,
             peak_shaving: None,
             peak_in_flight: 8,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
@@ -138,6 +147,7 @@ impl Options {
                 "--processor-prefetch" => {
                     options.processor_prefetch = positive::<u16>(&flag, &value)?;
                 }
+                "--baseline-collector" => options.baseline_collector = Some(value.into()),
                 "--peak-shaving" => options.peak_shaving = Some(positive(&flag, &value)?),
                 "--in-flight" => options.peak_in_flight = positive(&flag, &value)?,
                 "--amqp-url" => options.amqp_url = value,
@@ -175,13 +185,26 @@ mod tests {
     #[test]
     fn flags_override_defaults_and_env_supplies_urls() {
         let options = Options::parse(
-            args(&["--rounds", "5", "--duration=2.5", "--connections", "8"]),
+            args(&[
+                "--rounds",
+                "5",
+                "--duration=2.5",
+                "--connections",
+                "8",
+                "--baseline-collector",
+                "/tmp/old/collector",
+            ]),
             |key| (key == "FRONTMON_BENCH_AMQP_URL").then(|| "amqp://elsewhere".to_owned()),
         )
         .expect("valid");
         assert_eq!(options.rounds, 5);
         assert_eq!(options.duration, Duration::from_millis(2500));
         assert_eq!(options.connections, 8);
+        assert_eq!(
+            options.baseline_collector,
+            Some(PathBuf::from("/tmp/old/collector"))
+        );
+        assert_eq!(Options::default().baseline_collector, None);
         assert_eq!(options.amqp_url, "amqp://elsewhere");
         assert_eq!(options.database_url, Options::default().database_url);
     }

@@ -9,7 +9,7 @@ use crate::drain::{COPIES, Drain};
 use crate::histogram::Histogram;
 use crate::machine::Machine;
 use crate::options::Options;
-use crate::rounds::{HttpRun, PROBE_RATE, Round};
+use crate::rounds::{BaselineRuns, HttpRun, PROBE_RATE, Round};
 use crate::services::Service;
 use crate::stats::{Latencies, Spread};
 use crate::table::{Align, Table, thousands};
@@ -23,6 +23,8 @@ const DRAIN_PER_SEC: f64 = 10_000.0;
 const DRAIN_VS_COPY: f64 = 0.5;
 const IDLE_MIB: f64 = 30.0;
 const PEAK_MIB: f64 = 100.0;
+/// A collector change meant to save CPU, against the baseline (`--baseline-collector`).
+const CPU_VS_BASELINE: f64 = 0.7;
 
 /// Which part of a round a row is about.
 type Pick<T> = fn(&Round) -> &T;
@@ -34,6 +36,8 @@ pub struct Report {
     pub drain: Drain,
     /// Each service's memory when idle after start, and its high-water mark after its load.
     pub memory: Vec<(Service, Memory, Memory)>,
+    /// The baseline collector's (`--baseline-collector`), idle and peak.
+    pub baseline_memory: Option<(Memory, Memory)>,
     pub notes: Vec<String>,
 }
 
@@ -297,6 +301,8 @@ impl Report {
             thousands(drain.alerter.per_sec()),
         ]);
 
+        self.per_event_rows(&mut table, &ceilings);
+
         for (service, idle, peak) in &self.memory {
             let name = service.name();
             let after = match service {
@@ -403,6 +409,101 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The collector's CPU per accepted event and, with `--baseline-collector`, the
+    /// baseline's rates, ratios and CPU per event from the same rounds, with this build's
+    /// CPU per event as a fraction of the baseline's (round by round, then the spread).
+    fn per_event_rows(&self, table: &mut Table, ceilings: &[f64]) {
+        type PickBaseline = fn(&BaselineRuns) -> &HttpRun;
+        let scenarios: [(&str, Pick<HttpRun>, PickBaseline); 2] = [
+            ("single events", |r| &r.single, |b| &b.single),
+            ("batches of 20", |r| &r.batch, |b| &b.batch),
+        ];
+        for (label, ours, theirs) in scenarios {
+            let cpu = Spread::of(
+                self.rounds
+                    .iter()
+                    .filter_map(|r| ours(r).cpu_per_event_us()),
+            );
+            let vs_baseline = Spread::of(self.rounds.iter().filter_map(|r| {
+                let baseline = theirs(r.baseline.as_ref()?).cpu_per_event_us()?;
+                Some(ours(r).cpu_per_event_us()? / baseline)
+            }));
+            let (detail, target, met) = if self.baseline_memory.is_some() {
+                (
+                    ratio_cell(vs_baseline, "the baseline's"),
+                    format!("≤ {CPU_VS_BASELINE} × the baseline's"),
+                    verdict(vs_baseline.map(|r| r.median <= CPU_VS_BASELINE)),
+                )
+            } else {
+                (String::new(), String::new(), String::new())
+            };
+            table.row(
+                [
+                    format!("collector CPU per accepted event, {label} (/proc)"),
+                    "µs".into(),
+                ]
+                .into_iter()
+                .chain(spread_cells(cpu, micros))
+                .chain([detail, target, met]),
+            );
+            let baselines: Vec<(&HttpRun, f64)> = self
+                .rounds
+                .iter()
+                .zip(ceilings)
+                .filter_map(|(r, ceiling)| Some((theirs(r.baseline.as_ref()?), *ceiling)))
+                .collect();
+            if baselines.is_empty() {
+                continue;
+            }
+            let rates = Spread::of(baselines.iter().map(|(run, _)| run.load.events_per_sec()));
+            let ratios = Spread::of(
+                baselines
+                    .iter()
+                    .map(|(run, ceiling)| run.load.events_per_sec() / ceiling),
+            );
+            table.row(
+                [format!("  baseline collector, {label}"), "events/s".into()]
+                    .into_iter()
+                    .chain(spread_cells(rates, thousands))
+                    .chain([ratio_cell(ratios, "ceiling")]),
+            );
+            table.row(
+                [
+                    format!("  baseline collector CPU per accepted event, {label}"),
+                    "µs".into(),
+                ]
+                .into_iter()
+                .chain(spread_cells(
+                    Spread::of(
+                        baselines
+                            .iter()
+                            .filter_map(|(run, _)| run.cpu_per_event_us()),
+                    ),
+                    micros,
+                )),
+            );
+        }
+        if let Some((idle, peak)) = &self.baseline_memory {
+            for (label, kb) in [
+                ("idle after ready", idle.rss_kb),
+                ("peak after the collector scenarios", peak.peak_kb),
+            ] {
+                table.row([
+                    format!("baseline collector RSS, {label}"),
+                    "MiB".into(),
+                    String::new(),
+                    format!("{:.1}", kb as f64 / 1024.0),
+                ]);
+            }
+        }
+    }
+}
+
+fn micros(us: f64) -> String {
+    format!("{us:.1}")
+}
+
 fn spread_cells(spread: Option<Spread>, format: fn(f64) -> String) -> [String; 3] {
     match spread {
         Some(s) => [format(s.min), format(s.median), format(s.max)],
@@ -477,6 +578,7 @@ mod tests {
     fn cpu_cells_show_each_groups_median() {
         let round = |collector, bench, other| CpuUse {
             groups: vec![("collector", collector), ("bench", bench)],
+            seconds: 10.0,
             other: Some(other),
         };
         let uses = [

@@ -34,6 +34,29 @@ pub struct HttpRun {
     pub cpu: CpuUse,
 }
 
+impl HttpRun {
+    /// The collector's CPU time per event it accepted, in µs, from `/proc`: what each event
+    /// costs it, whatever the broker let it reach.
+    pub fn cpu_per_event_us(&self) -> Option<f64> {
+        let seconds = self.cpu.seconds_of("collector")?;
+        (self.load.accepted_events > 0).then(|| seconds * 1e6 / self.load.accepted_events as f64)
+    }
+}
+
+/// The baseline collector's runs of one round (`--baseline-collector`).
+#[derive(Debug)]
+pub struct BaselineRuns {
+    pub single: HttpRun,
+    pub batch: HttpRun,
+}
+
+/// A collector measured beside the one under test: where it listens, and its process for the
+/// CPU figures (grouped as "collector", like the one under test).
+pub struct Contender {
+    pub target: Target,
+    pub watch: Watch,
+}
+
 #[derive(Debug)]
 pub struct CeilingRun {
     pub published: Published,
@@ -83,6 +106,8 @@ pub struct Round {
     pub ceiling_half: PacedRun,
     pub batch: HttpRun,
     pub gzip: HttpRun,
+    /// The same single-event and batch scenarios against `--baseline-collector`.
+    pub baseline: Option<BaselineRuns>,
     pub checks: Vec<Check>,
 }
 
@@ -99,6 +124,7 @@ pub struct Rig<'a> {
     pub singles: Arc<Vec<RequestBody>>,
     pub batches: Arc<Vec<RequestBody>>,
     pub gzipped: Arc<Vec<RequestBody>>,
+    pub baseline: Option<Contender>,
 }
 
 impl Rig<'_> {
@@ -106,15 +132,18 @@ impl Rig<'_> {
         let mut checks = Vec::new();
         let ceiling = self.ceiling_run(&mut checks).await?;
         progress(number, "ceiling", ceiling.published.per_sec(), "msg/s");
-        let single = self
-            .http_run("single events", &self.singles, Pace::Flat, &mut checks)
+        // Odd rounds measure this build first, even rounds the baseline: neither always gets
+        // the broker right after the other's run.
+        let baseline_first = number.is_multiple_of(2);
+        let (single, baseline_single) = self
+            .paired(
+                "single events",
+                &self.singles,
+                baseline_first,
+                number,
+                &mut checks,
+            )
             .await?;
-        progress(
-            number,
-            "collector, single events",
-            single.load.events_per_sec(),
-            "events/s",
-        );
         let half_rate = single.load.requests_per_sec() / 2.0;
         let confirms_before = self.confirm_histogram().await;
         let (mut half, mut probe) = self.half_run(half_rate, &mut checks).await?;
@@ -141,15 +170,15 @@ impl Rig<'_> {
             ceiling_half.paced.published.per_sec(),
             ceiling_half.paced.latencies.percentile(99.0),
         );
-        let batch = self
-            .http_run("batches of 20", &self.batches, Pace::Flat, &mut checks)
+        let (batch, baseline_batch) = self
+            .paired(
+                "batches of 20",
+                &self.batches,
+                baseline_first,
+                number,
+                &mut checks,
+            )
             .await?;
-        progress(
-            number,
-            "collector, batches of 20",
-            batch.load.events_per_sec(),
-            "events/s",
-        );
         let gzip = self
             .http_run("gzip'd batches", &self.gzipped, Pace::Flat, &mut checks)
             .await?;
@@ -169,8 +198,74 @@ impl Rig<'_> {
             ceiling_half,
             batch,
             gzip,
+            baseline: baseline_single
+                .zip(baseline_batch)
+                .map(|(single, batch)| BaselineRuns { single, batch }),
             checks,
         })
+    }
+
+    /// A scenario against this build and, with `--baseline-collector`, against the baseline,
+    /// in the order asked for.
+    async fn paired(
+        &self,
+        scenario: &'static str,
+        pool: &Arc<Vec<RequestBody>>,
+        baseline_first: bool,
+        number: usize,
+        checks: &mut Vec<Check>,
+    ) -> Result<(HttpRun, Option<HttpRun>), BenchError> {
+        let ours = Contender {
+            target: self.target.clone(),
+            watch: self.watch.clone(),
+        };
+        let Some(baseline) = &self.baseline else {
+            let run = self
+                .measured(&ours, scenario, "collector", pool, number, checks)
+                .await?;
+            return Ok((run, None));
+        };
+        let (first, second) = if baseline_first {
+            (baseline, &ours)
+        } else {
+            (&ours, baseline)
+        };
+        let names = if baseline_first {
+            ["baseline collector", "collector"]
+        } else {
+            ["collector", "baseline collector"]
+        };
+        let a = self
+            .measured(first, scenario, names[0], pool, number, checks)
+            .await?;
+        let b = self
+            .measured(second, scenario, names[1], pool, number, checks)
+            .await?;
+        Ok(if baseline_first {
+            (b, Some(a))
+        } else {
+            (a, Some(b))
+        })
+    }
+
+    async fn measured(
+        &self,
+        who: &Contender,
+        scenario: &'static str,
+        name: &str,
+        pool: &Arc<Vec<RequestBody>>,
+        number: usize,
+        checks: &mut Vec<Check>,
+    ) -> Result<HttpRun, BenchError> {
+        let run = self
+            .http_run_on(who, scenario, pool, Pace::Flat, checks)
+            .await?;
+        let per_event = run.cpu_per_event_us().unwrap_or(f64::NAN);
+        eprintln!(
+            "bench: round {number}: {name}, {scenario}: {:.0} events/s, {per_event:.1} µs CPU per event",
+            run.load.events_per_sec()
+        );
+        Ok(run)
     }
 
     async fn ceiling_run(&self, checks: &mut Vec<Check>) -> Result<CeilingRun, BenchError> {
@@ -275,17 +370,32 @@ impl Rig<'_> {
         pace: Pace,
         checks: &mut Vec<Check>,
     ) -> Result<HttpRun, BenchError> {
+        let ours = Contender {
+            target: self.target.clone(),
+            watch: self.watch.clone(),
+        };
+        self.http_run_on(&ours, scenario, pool, pace, checks).await
+    }
+
+    async fn http_run_on(
+        &self,
+        who: &Contender,
+        scenario: &'static str,
+        pool: &Arc<Vec<RequestBody>>,
+        pace: Pace,
+        checks: &mut Vec<Check>,
+    ) -> Result<HttpRun, BenchError> {
         self.broker.purge().await?;
-        let before = self.watch.sample();
+        let before = who.watch.sample();
         let load = http_load::run(
-            &self.target,
+            &who.target,
             pool.clone(),
             self.connections,
             pace,
             self.duration,
         )
         .await?;
-        let cpu = self.watch.between(&before, &self.watch.sample());
+        let cpu = who.watch.between(&before, &who.watch.sample());
         checks.push(Check {
             scenario,
             accepted: load.accepted_events,

@@ -77,14 +77,37 @@ impl Launcher {
         Ok(running)
     }
 
+    /// Starts another build of a service, from `binary`, and waits until it is ready; it
+    /// logs to `<name>-<label>.log`.
+    pub async fn start_binary(
+        &self,
+        service: Service,
+        binary: &Path,
+        label: &str,
+    ) -> Result<Running, BenchError> {
+        let log = format!("{}-{label}", service.name());
+        let mut running = self.spawn_from(service, binary, &log)?;
+        running.wait_ready().await?;
+        Ok(running)
+    }
+
     /// Starts a service without waiting for it: for timings that include its start.
     pub fn spawn(&self, service: Service) -> Result<Running, BenchError> {
+        self.spawn_from(service, &self.bin_dir.join(service.name()), service.name())
+    }
+
+    fn spawn_from(
+        &self,
+        service: Service,
+        binary: &Path,
+        log_name: &str,
+    ) -> Result<Running, BenchError> {
         let failed = |problem: String| BenchError::Service {
             service: service.name(),
             problem,
         };
         let addr = free_local_port().map_err(|e| failed(format!("has no free port: {e}")))?;
-        let log = self.log_dir.join(format!("{}.log", service.name()));
+        let log = self.log_dir.join(format!("{log_name}.log"));
         let output = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -93,7 +116,7 @@ impl Launcher {
         let errors = output
             .try_clone()
             .map_err(|e| failed(format!("cannot log to {}: {e}", log.display())))?;
-        let mut command = Command::new(self.bin_dir.join(service.name()));
+        let mut command = Command::new(binary);
         command
             .arg("--config")
             .arg(&self.config_path)

@@ -17,6 +17,16 @@ pub struct Memory {
     pub peak_kb: u64,
 }
 
+impl CpuUse {
+    /// The CPU time one group used over the interval, in seconds.
+    pub fn seconds_of(&self, group: &str) -> Option<f64> {
+        self.groups
+            .iter()
+            .find(|(name, _)| *name == group)
+            .map(|(_, percent)| percent / 100.0 * self.seconds)
+    }
+}
+
 pub fn memory(pid: u32) -> std::io::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     Ok(parse_status(&status))
@@ -90,6 +100,8 @@ pub struct Sample {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CpuUse {
     pub groups: Vec<(&'static str, f64)>,
+    /// The length of the interval.
+    pub seconds: f64,
     /// Everything else the machine did meanwhile.
     pub other: Option<f64>,
 }
@@ -156,7 +168,11 @@ impl Watch {
             }
             _ => None,
         };
-        CpuUse { groups, other }
+        CpuUse {
+            groups,
+            seconds,
+            other,
+        }
     }
 }
 

@@ -203,6 +203,8 @@ mod tests {
     }
 
     #[test]
+    // Decodes the embedded, known-size script, not a body from the internet.
+    #[allow(clippy::disallowed_types)]
     fn the_embedded_files_are_the_same_script() {
         let mut gunzipped = Vec::new();
         std::io::Read::read_to_end(

@@ -143,11 +143,15 @@ pub async fn issue_ids(
         .copied()
         .filter(|(project, fingerprint)| !ids.contains_key(&(*project, (*fingerprint).to_owned())))
         .collect();
+    let previous: Vec<(i64, String, &str)> = missing
+        .iter()
+        .filter_map(|key| Some((key.0, first[key].1.previous()?, key.1)))
+        .collect();
     let carried = rows::carry_over(
         tx,
-        missing
+        previous
             .iter()
-            .filter_map(|key| Some((key.0, first[key].1.previous.as_deref()?, key.1))),
+            .map(|(project, old, new)| (*project, old.as_str(), *new)),
     )
     .await?;
     ids.extend(carried);

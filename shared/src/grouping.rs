@@ -97,9 +97,17 @@ pub struct Grouping {
     /// Where it happened: the innermost frame of the application's code, `function (file)`,
     /// or `file:line` for an anonymous function.
     pub culprit: Option<String>,
+    /// What the fingerprint hashes, kept for [`Grouping::previous`]; empty when unknown.
+    pub components: Vec<String>,
+}
+
+impl Grouping {
     /// The fingerprint of the same parts under the previous grouping version: an issue stored
-    /// under it is this group's, from before the upgrade.
-    pub previous: Option<String>,
+    /// under it is this group's, from before the upgrade. Computed when asked for, not with
+    /// the grouping: only an error whose issue is not found under this version needs it.
+    pub fn previous(&self) -> Option<String> {
+        (!self.components.is_empty()).then(|| hash(PREVIOUS_GROUPING_VERSION, &self.components))
+    }
 }
 
 /// Groups one error.
@@ -123,7 +131,7 @@ pub fn group(input: &Input<'_>) -> Grouping {
         version: GROUPING_VERSION,
         title: title(input),
         culprit: culprit(input.frames),
-        previous: Some(hash(PREVIOUS_GROUPING_VERSION, &components)),
+        components,
     }
 }
 
@@ -820,7 +828,8 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
     fn fingerprints_are_stable_within_the_grouping_version() {
         let fingerprint = |event: &Event| {
             let grouping = group_event(event).expect("grouped");
-            (grouping.fingerprint, grouping.previous.unwrap_or_default())
+            let previous = grouping.previous().unwrap_or_default();
+            (grouping.fingerprint, previous)
         };
         let message = "TypeError: Cannot read properties of undefined (reading 'total')";
         let recursive = "RangeError: Maximum call stack size exceeded

@@ -43,7 +43,7 @@ fn grouping(fingerprint: &str) -> Grouping {
         version: 1,
         title: "TypeError: cart is undefined".into(),
         culprit: None,
-        previous: None,
+        components: Vec::new(),
     }
 }
 

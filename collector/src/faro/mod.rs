@@ -165,6 +165,7 @@ async fn accept(
         };
         parse(&body)?
     };
+    let body_len = body.len();
     drop(body);
     let items = batch.item_count();
     if items > state.max_batch {
@@ -176,10 +177,11 @@ async fn accept(
     let ids = RequestIds::new(project.id, header_str(request, "idempotency-key"));
     let converted = convert::convert(&batch, &ids, &context);
     drop(batch);
+    let capacity = ingest::serialized_size(body_len, converted.events.len(), &context);
     let messages = converted
         .events
         .iter()
-        .map(ingest::outgoing)
+        .map(|event| ingest::outgoing(event, capacity))
         .collect::<Result<Vec<_>, _>>()?;
     if !messages.is_empty() {
         ingest::limit(state, project, messages.len())?;

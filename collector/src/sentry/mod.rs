@@ -209,10 +209,11 @@ async fn accept(
             items(&envelope, &context, state)?
         }
     };
+    let capacity = ingest::serialized_size(body.len(), events.len(), &context);
     drop(body);
     let messages = events
         .iter()
-        .map(ingest::outgoing)
+        .map(|event| ingest::outgoing(event, capacity))
         .collect::<Result<Vec<_>, _>>()?;
     drop(events);
     if !messages.is_empty() {

@@ -562,7 +562,7 @@ async fn issues_of_the_previous_grouping_version_carry_on_where_the_grouping_is_
     };
     // What a processor of the previous version stored: an issue the team chose to ignore.
     let grouping = shared::grouping::group_event(&error(0)).expect("an error");
-    let previous = grouping.previous.clone().expect("a previous fingerprint");
+    let previous = grouping.previous().expect("a previous fingerprint");
     let old_id: i64 = sqlx::query_scalar(
         "INSERT INTO issues (project_id, grouping_version, fingerprint, title, level, status,
                              first_seen, last_seen, event_count)
