@@ -536,7 +536,9 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     let result = &report["result"];
     assert_eq!(result["seen"], 10_000);
     assert!(
-        result["clickMs"].as_f64().is_some_and(|ms| ms < 1000.0),
+        // Generous: the suite runs many browsers on two cores; a page the flood had blocked
+        // would not answer within seconds.
+        result["clickMs"].as_f64().is_some_and(|ms| ms < 3000.0),
         "{result:#}"
     );
     // The marker thrown after the flood arrives: everything before it has been sent.
@@ -559,7 +561,9 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
         .iter()
         .filter(|r| r["method"] == "POST")
         .count();
-    assert!(posts <= 4, "{posts} requests for a flood");
+    // How many batches the flush timer cuts depends on how fast the page runs; what must
+    // not happen is a request per throw.
+    assert!(posts <= 10, "{posts} requests for a flood of 10,000 throws");
     collector.stop().await;
     processor.stop().await;
 }
