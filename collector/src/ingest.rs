@@ -286,7 +286,7 @@ fn authenticate(
 }
 
 /// JSON, or `text/plain` (what `sendBeacon` with a string and preflight-free `fetch` send).
-fn check_content_type(request: &HttpRequest) -> Result<(), IngestError> {
+pub(crate) fn check_content_type(request: &HttpRequest) -> Result<(), IngestError> {
     let Some(content_type) = header_str(request, header::CONTENT_TYPE.as_str()) else {
         return Ok(());
     };

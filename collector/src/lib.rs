@@ -29,6 +29,7 @@ mod ingest;
 mod metrics;
 pub mod payload;
 mod rate_limit;
+mod relay;
 mod routes;
 mod sdk_file;
 pub mod sentry;

@@ -38,8 +38,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 
-import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
+import {
+  bundleScript,
+  bundleAsGlobal,
+  cleanUp,
+  launchChromium,
+  listen,
+  main,
+  serve,
+  watchRequests,
+  withTimeout,
+} from './lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGE_DIR = path.join(HERE, 'page');
@@ -59,16 +68,6 @@ const SCENARIOS = [
   'bundled-sdk',
 ];
 const MODES = ['sentry', 'native'];
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 // The demo project of scripts/run-local, used in --record mode when no --dsn is given.
 const RECORD_DEFAULT_KEY = '5f0c7a3e9b1d4e6f8a2c4b6d8e0f1a3c';
 const RECORD_DEFAULT_PROJECT = '1';
@@ -220,40 +219,16 @@ function summarizeEnvelope(buf) {
 
 // ---- The page's server. ----
 
-async function bundleSdk(packageName) {
-  const result = await esbuild.build({
-    stdin: {
-      contents: `import * as Sentry from '${packageName}';\nwindow.Sentry = Sentry;\n`,
-      resolveDir: HERE,
-      sourcefile: 'sentry-entry.js',
-    },
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0].contents;
-}
-
 // The bundled-sdk scenario's script: the site's code and the SDK in one minified IIFE, the way
 // a site's build makes it. The SDK's wrappers get minified names, as on such a site.
 async function bundleSiteWithSdk(packageName) {
-  const result = await esbuild.build({
+  return bundleScript({
     entryPoints: [path.join(PAGE_DIR, 'bundled', 'main.js')],
     alias: { '@sentry/browser': packageName },
     // esbuild resolves an alias from the working directory, wherever the driver runs from.
     absWorkingDir: HERE,
-    bundle: true,
     minify: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
   });
-  return result.outputFiles[0].contents;
 }
 
 const BUNDLED_SDK_PAGE_HTML = `<!doctype html>
@@ -392,13 +367,6 @@ document.addEventListener('DOMContentLoaded', function onReady() {
 });
 `;
 
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
-  });
-}
-
 // `bundle`: {js, mode}, the bundle scenario's minified build and mode, which then has the page;
 // `siteJs`: the bundled-sdk scenario's script, which then has the page.
 async function startPageServer({ sentryJs, config, bundle, siteJs }) {
@@ -409,55 +377,47 @@ async function startPageServer({ sentryJs, config, bundle, siteJs }) {
     '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   };
   const configJs = `window.FRONTMON = ${JSON.stringify(config)};\n`;
-  const server = http.createServer(async (req, res) => {
-    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+  return serve(async (req, res, { pathname }) => {
     const headers = { 'cache-control': 'no-store' };
-    try {
-      if (siteJs && (pathname === '/' || pathname === '/index.html')) {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
-        res.end(BUNDLED_SDK_PAGE_HTML);
-      } else if (siteJs && pathname === '/static/app.min.js') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-        res.end(siteJs);
-      } else if (bundle && (pathname === '/' || pathname === '/index.html')) {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
-        res.end(bundlePageHtml(bundle.mode));
-      } else if (bundle && pathname === '/bundle-page.js') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-        res.end(BUNDLE_PAGE_JS);
-      } else if (bundle && pathname === '/static/app.min.js') {
-        // Its map is never served: the processor has it, as on a real site.
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-        res.end(bundle.js);
-      } else if (pathname === '/config.js') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-        res.end(configJs);
-      } else if (pathname === '/sentry.js' && sentryJs) {
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
-        res.end(sentryJs);
-      } else if (files[pathname]) {
-        const [file, type] = files[pathname];
-        const body = await readFile(path.join(PAGE_DIR, file));
-        res.writeHead(200, { ...headers, 'content-type': type });
-        res.end(body);
-      } else if (pathname === '/checkout/done') {
-        // The tracing scenario's pushState target; only fetched if the page is reloaded.
-        res.writeHead(302, { location: '/' });
-        res.end();
-      } else if (pathname === '/favicon.ico') {
-        res.writeHead(204, headers);
-        res.end();
-      } else {
-        res.writeHead(404, headers);
-        res.end();
-      }
-    } catch (error) {
-      res.writeHead(500, headers);
-      res.end(String(error));
+    if (siteJs && (pathname === '/' || pathname === '/index.html')) {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      res.end(BUNDLED_SDK_PAGE_HTML);
+    } else if (siteJs && pathname === '/static/app.min.js') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(siteJs);
+    } else if (bundle && (pathname === '/' || pathname === '/index.html')) {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      res.end(bundlePageHtml(bundle.mode));
+    } else if (bundle && pathname === '/bundle-page.js') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(BUNDLE_PAGE_JS);
+    } else if (bundle && pathname === '/static/app.min.js') {
+      // Its map is never served: the processor has it, as on a real site.
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(bundle.js);
+    } else if (pathname === '/config.js') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(configJs);
+    } else if (pathname === '/sentry.js' && sentryJs) {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(sentryJs);
+    } else if (files[pathname]) {
+      const [file, type] = files[pathname];
+      const body = await readFile(path.join(PAGE_DIR, file));
+      res.writeHead(200, { ...headers, 'content-type': type });
+      res.end(body);
+    } else if (pathname === '/checkout/done') {
+      // The tracing scenario's pushState target; only fetched if the page is reloaded.
+      res.writeHead(302, { location: '/' });
+      res.end();
+    } else if (pathname === '/favicon.ico') {
+      res.writeHead(204, headers);
+      res.end();
+    } else {
+      res.writeHead(404, headers);
+      res.end();
     }
   });
-  const port = await listen(server);
-  return { server, origin: `http://127.0.0.1:${port}` };
 }
 
 // ---- The recording server (--record). ----
@@ -559,70 +519,15 @@ async function startRecorder({ dir, prefix, rateLimitAfter }) {
 
 // ---- Watching the page's requests to the DSN's host. ----
 
-function watchRequests(page, dsnOrigin) {
-  const entries = [];
-  const isDsnRequest = (request) => {
-    try {
-      return new URL(request.url()).origin === dsnOrigin;
-    } catch {
-      return false;
-    }
-  };
-  page.on('request', (request) => {
-    if (!isDsnRequest(request)) return;
-    let finish;
-    const done = new Promise((resolve) => {
-      finish = resolve;
-    });
-    const entry = { request, done, finish, failure: null };
-    entries.push(entry);
+function watchDsnRequests(page, dsnOrigin) {
+  return watchRequests(page, {
+    accept: (_, url) => url.origin === dsnOrigin,
+    describe: ({ request }) => {
+      const body = request.postDataBuffer();
+      return { request_body_bytes: body ? body.length : 0, ...summarizeEnvelope(body) };
+    },
+    responseChars: 2048,
   });
-  const settle = (failed) => (request) => {
-    const entry = entries.find((e) => e.request === request);
-    if (!entry) return;
-    if (failed) entry.failure = request.failure()?.errorText ?? 'failed';
-    entry.finish();
-  };
-  page.on('requestfinished', settle(false));
-  page.on('requestfailed', settle(true));
-
-  return {
-    // Until every request seen so far (including those seen while waiting) has been answered.
-    async settled() {
-      let seen = -1;
-      while (seen !== entries.length) {
-        seen = entries.length;
-        await Promise.all(entries.map((e) => e.done));
-      }
-    },
-    async describe() {
-      const out = [];
-      for (const { request, failure } of entries) {
-        const body = request.postDataBuffer();
-        const response = failure ? null : await request.response();
-        let responseBody = null;
-        if (response) {
-          try {
-            responseBody = (await response.text()).slice(0, 2048);
-          } catch {
-            responseBody = null;
-          }
-        }
-        out.push({
-          url: request.url(),
-          method: request.method(),
-          status: response ? response.status() : null,
-          headers: response ? await response.allHeaders() : {},
-          request_headers: await request.allHeaders(),
-          request_body_bytes: body ? body.length : 0,
-          response_body: responseBody,
-          failure,
-          ...summarizeEnvelope(body),
-        });
-      }
-      return out;
-    },
-  };
 }
 
 // bundled-sdk: one error per button, each waited for in the SDK's beforeSend; then flushed.
@@ -635,14 +540,6 @@ async function clickThroughBundledSdk(page) {
     });
   }
   return page.evaluate(() => window.FRONTMON_BUNDLED.flush());
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // ---- The run. ----
@@ -674,7 +571,7 @@ async function run(opts) {
 
     const bundledSdk = opts.scenario === 'bundled-sdk';
     // bundled-sdk: no /sentry.js; the SDK is in the site's script.
-    const sentryJs = packageName && !bundledSdk ? await bundleSdk(packageName) : null;
+    const sentryJs = packageName && !bundledSdk ? await bundleAsGlobal(packageName, 'Sentry') : null;
     const siteJs = bundledSdk ? await bundleSiteWithSdk(packageName) : null;
     const page_ = await startPageServer({
       sentryJs,
@@ -692,11 +589,7 @@ async function run(opts) {
     cleanups.push(() => page_.server.close());
 
     // launch() gives the browser a fresh, temporary user-data-dir and deletes it on close.
-    const browser = await chromium.launch({
-      executablePath: opts.chromium,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    const browser = await launchChromium(opts.chromium);
     cleanups.push(() => browser.close());
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -707,7 +600,7 @@ async function run(opts) {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
     page.on('pageerror', (error) => pageErrors.push(String(error.message ?? error)));
-    const requests = watchRequests(page, dsnOrigin);
+    const requests = watchDsnRequests(page, dsnOrigin);
 
     let reportDone;
     const pageResult = new Promise((resolve) => {
@@ -783,37 +676,8 @@ async function run(opts) {
       ...(recorder ? { recorded: recorder.recorded } : {}),
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // Closing is best effort; the process exits next.
-      }
-    }
+    await cleanUp(cleanups);
   }
 }
 
-async function main() {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`drive.mjs: ${error.message}\n${usage()}\n`);
-    process.exit(2);
-  }
-  // A last resort, so a wedged browser never hangs the test that spawned us.
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`drive.mjs: gave up after ${(opts.timeoutMs + 30000) / 1000} s\n`);
-    process.exit(1);
-  }, opts.timeoutMs + 30000);
-  watchdog.unref();
-  try {
-    const report = await run(opts);
-    process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
-  } catch (error) {
-    process.stderr.write(`drive.mjs: ${error.stack || error}\n`);
-    process.exit(1);
-  }
-}
-
-await main();
+await main({ name: 'drive.mjs', parseCli, usage: usage(), run, graceMs: 30000 });

@@ -27,28 +27,24 @@
 // Exit status 0 if it ran, whatever the server answered; 1 with a message on stderr if the
 // browser or the page could not run; 2 for bad arguments.
 
-import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
+import {
+  bundleAsGlobal,
+  cleanUp,
+  launchChromium,
+  main,
+  serve,
+  watchRequests,
+  withTimeout,
+} from './lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGE_DIR = path.join(HERE, 'faro-page');
 const PACKAGE = '@grafana/faro-web-sdk';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 class UsageError extends Error {}
 
@@ -87,60 +83,28 @@ function parseCli(argv) {
   };
 }
 
-async function bundleSdk() {
-  const result = await esbuild.build({
-    stdin: {
-      contents: `import * as FaroSdk from '${PACKAGE}';\nwindow.FaroSdk = FaroSdk;\n`,
-      resolveDir: HERE,
-      sourcefile: 'faro-entry.js',
-    },
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0].contents;
-}
-
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
-  });
-}
-
 async function startPageServer({ faroJs, config }) {
   const configJs = `window.FARO_E2E = ${JSON.stringify(config)};\n`;
-  const server = http.createServer(async (req, res) => {
-    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+  return serve(async (req, res, { pathname }) => {
     const headers = { 'cache-control': 'no-store' };
     const js = { ...headers, 'content-type': 'text/javascript; charset=utf-8' };
-    try {
-      if (pathname === '/' || pathname === '/index.html') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
-        res.end(await readFile(path.join(PAGE_DIR, 'index.html')));
-      } else if (pathname === '/app.js') {
-        res.writeHead(200, js);
-        res.end(await readFile(path.join(PAGE_DIR, 'app.js')));
-      } else if (pathname === '/config.js') {
-        res.writeHead(200, js);
-        res.end(configJs);
-      } else if (pathname === '/faro.js') {
-        res.writeHead(200, js);
-        res.end(faroJs);
-      } else {
-        res.writeHead(pathname === '/favicon.ico' ? 204 : 404, headers);
-        res.end();
-      }
-    } catch (error) {
-      res.writeHead(500, headers);
-      res.end(String(error));
+    if (pathname === '/' || pathname === '/index.html') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      res.end(await readFile(path.join(PAGE_DIR, 'index.html')));
+    } else if (pathname === '/app.js') {
+      res.writeHead(200, js);
+      res.end(await readFile(path.join(PAGE_DIR, 'app.js')));
+    } else if (pathname === '/config.js') {
+      res.writeHead(200, js);
+      res.end(configJs);
+    } else if (pathname === '/faro.js') {
+      res.writeHead(200, js);
+      res.end(faroJs);
+    } else {
+      res.writeHead(pathname === '/favicon.ico' ? 204 : 404, headers);
+      res.end();
     }
   });
-  const port = await listen(server);
-  return { server, origin: `http://127.0.0.1:${port}` };
 }
 
 function parseBody(buffer) {
@@ -167,91 +131,25 @@ function signals(body) {
   };
 }
 
-// Watches the page's requests to the collector: every POST's body as sent, and its answer.
-function watchRequests(page, origin) {
-  const entries = [];
-  const changed = new Set();
-  const notify = () => {
-    for (const wake of changed) wake();
-  };
-  page.on('request', (request) => {
-    let url;
-    try {
-      url = new URL(request.url());
-    } catch {
-      return;
-    }
-    if (url.origin !== origin || request.method() !== 'POST') return;
-    let finish;
-    const done = new Promise((resolve) => {
-      finish = resolve;
-    });
-    entries.push({
-      request,
-      done,
-      finish,
-      failure: null,
+// Watches the page's POSTs to the collector: every body as sent, and its answer.
+function watchPosts(page, origin) {
+  const watched = watchRequests(page, {
+    accept: (request, url) => url.origin === origin && request.method() === 'POST',
+    fields: (request) => ({
       body: parseBody(request.postDataBuffer()),
       key: request.headers()['idempotency-key'] ?? null,
-    });
-    notify();
+    }),
+    describe: async ({ request, body }) => ({
+      idempotency_key: (await request.allHeaders())['idempotency-key'] ?? null,
+      signals: signals(body),
+    }),
   });
-  const settle = (failed) => (request) => {
-    const entry = entries.find((e) => e.request === request);
-    if (!entry) return;
-    if (failed) entry.failure = request.failure()?.errorText ?? 'failed';
-    entry.finish();
-    notify();
-  };
-  page.on('requestfinished', settle(false));
-  page.on('requestfailed', settle(true));
-
+  const bodies = () => watched.entries.map((e) => e.body).filter(Boolean);
   return {
-    bodies: () => entries.map((e) => e.body).filter(Boolean),
-    // Resolves once `predicate(bodies, entries)` holds, re-checked at every request seen or
-    // answered.
-    until(predicate) {
-      return new Promise((resolve) => {
-        const check = () => {
-          if (predicate(entries.map((e) => e.body).filter(Boolean), entries)) {
-            changed.delete(check);
-            resolve();
-          }
-        };
-        changed.add(check);
-        check();
-      });
-    },
-    async settled() {
-      let seen = -1;
-      while (seen !== entries.length) {
-        seen = entries.length;
-        await Promise.all(entries.map((e) => e.done));
-      }
-    },
-    async describe() {
-      const out = [];
-      for (const { request, failure, body } of entries) {
-        const response = failure ? null : await request.response();
-        let responseBody = null;
-        if (response) {
-          responseBody = await response.text().catch(() => null);
-        }
-        const requestHeaders = await request.allHeaders();
-        out.push({
-          url: request.url(),
-          method: request.method(),
-          status: response ? response.status() : null,
-          headers: response ? await response.allHeaders() : {},
-          request_headers: requestHeaders,
-          idempotency_key: requestHeaders['idempotency-key'] ?? null,
-          response_body: responseBody,
-          failure,
-          signals: signals(body),
-        });
-      }
-      return out;
-    },
+    ...watched,
+    bodies,
+    // Resolves once `predicate(bodies, entries)` holds.
+    until: (predicate) => watched.until((entries) => predicate(bodies(), entries)),
   };
 }
 
@@ -282,14 +180,6 @@ async function failFirstBatch(page, opts) {
 
 const has = (bodies, pick, wanted) => bodies.some((body) => (pick(body) || []).some(wanted));
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function run(opts) {
   const sdkPackage = JSON.parse(
     await readFile(path.join(HERE, 'node_modules', PACKAGE, 'package.json'), 'utf8'),
@@ -297,15 +187,11 @@ async function run(opts) {
   const cleanups = [];
   try {
     const pageServer = await startPageServer({
-      faroJs: await bundleSdk(),
+      faroJs: await bundleAsGlobal(PACKAGE, 'FaroSdk'),
       config: { url: opts.url, key: opts.key, release: opts.release },
     });
     cleanups.push(() => pageServer.server.close());
-    const browser = await chromium.launch({
-      executablePath: opts.chromium,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    const browser = await launchChromium(opts.chromium);
     cleanups.push(() => browser.close());
     const page = await (await browser.newContext()).newPage();
     const pageErrors = [];
@@ -314,7 +200,7 @@ async function run(opts) {
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
-    const requests = watchRequests(page, opts.origin);
+    const requests = watchPosts(page, opts.origin);
     if (opts.failFirst) await failFirstBatch(page, opts);
 
     await page.goto(`${pageServer.origin}/`, { waitUntil: 'load' });
@@ -370,39 +256,16 @@ async function run(opts) {
       page_errors: pageErrors,
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // Closing is best effort; the process exits next.
-      }
-    }
+    await cleanUp(cleanups);
   }
 }
 
-async function main() {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(
-      `faro.mjs: ${error.message}\nusage: node faro.mjs --url URL --key KEY [--release R] ` +
-        '[--fail-first] [--record DIR] [--timeout SECONDS] [--chromium PATH]\n',
-    );
-    process.exit(2);
-  }
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`faro.mjs: gave up after ${(opts.timeoutMs + 30000) / 1000} s\n`);
-    process.exit(1);
-  }, opts.timeoutMs + 30000);
-  watchdog.unref();
-  try {
-    const report = await run(opts);
-    process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
-  } catch (error) {
-    process.stderr.write(`faro.mjs: ${error.stack || error}\n`);
-    process.exit(1);
-  }
-}
-
-await main();
+await main({
+  name: 'faro.mjs',
+  parseCli,
+  usage:
+    'usage: node faro.mjs --url URL --key KEY [--release R] ' +
+    '[--fail-first] [--record DIR] [--timeout SECONDS] [--chromium PATH]',
+  run,
+  graceMs: 30000,
+});

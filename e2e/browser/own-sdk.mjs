@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { launchChromium, listen, main, serve, watchRequests, withTimeout } from './lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCENARIOS = [
@@ -42,16 +42,6 @@ const SCENARIOS = [
 const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [], noise: [] };
 const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -184,10 +174,10 @@ async function startFakeCollector(plan) {
       }
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listen(server);
   return {
     server,
-    origin: `http://127.0.0.1:${server.address().port}`,
+    origin: `http://127.0.0.1:${port}`,
     received,
     delivered(ids) {
       return new Promise((resolve) => {
@@ -209,8 +199,7 @@ async function closedPort() {
 
 async function startPageServer(opts, config) {
   const pageJs = await readFile(path.join(HERE, 'own-sdk', 'page.js'));
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
+  return serve((req, res, url) => {
     const headers = { 'cache-control': 'no-store' };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
@@ -260,71 +249,23 @@ async function startPageServer(opts, config) {
       res.end();
     }
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
 // Every request to the collector, as the browser made it and as it was answered.
-function watchRequests(page, origin) {
-  const entries = [];
-  page.on('request', (request) => {
-    if (new URL(request.url()).origin !== origin) return;
-    let finish;
-    const done = new Promise((resolve) => {
-      finish = resolve;
-    });
-    entries.push({ request, done, finish, failure: null });
-  });
-  const settle = (failed) => (request) => {
-    const entry = entries.find((e) => e.request === request);
-    if (!entry) return;
-    if (failed) entry.failure = request.failure()?.errorText ?? 'failed';
-    entry.finish();
-  };
-  page.on('requestfinished', settle(false));
-  page.on('requestfailed', settle(true));
-  return {
-    async settled() {
-      let seen = -1;
-      while (seen !== entries.length) {
-        seen = entries.length;
-        await Promise.all(entries.map((e) => e.done));
+function watchCollector(page, origin) {
+  return watchRequests(page, {
+    accept: (_, url) => url.origin === origin,
+    describe: ({ request }) => {
+      const body = request.postData();
+      let events = null;
+      try {
+        events = body ? JSON.parse(body) : null;
+      } catch {
+        events = null;
       }
+      return { resource_type: request.resourceType(), events };
     },
-    async describe() {
-      const out = [];
-      for (const { request, failure } of entries) {
-        const response = failure ? null : await request.response().catch(() => null);
-        const body = request.postData();
-        let events = null;
-        try {
-          events = body ? JSON.parse(body) : null;
-        } catch {
-          events = null;
-        }
-        out.push({
-          url: request.url(),
-          method: request.method(),
-          resource_type: request.resourceType(),
-          request_headers: await request.allHeaders(),
-          events,
-          status: response ? response.status() : null,
-          headers: response ? await response.allHeaders().catch(() => ({})) : {},
-          response_body: response ? await response.text().catch(() => null) : null,
-          failure,
-        });
-      }
-      return out;
-    },
-  };
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // What a browser does when the tab is hidden: web-vitals reports, the SDK sends by beacon.
@@ -341,7 +282,7 @@ function watchPage(page, opts) {
   const consoleErrors = [];
   page.on('pageerror', (error) => pageErrors.length < 50 && pageErrors.push(String(error.message ?? error)));
   page.on('console', (m) => m.type() === 'error' && consoleErrors.length < 50 && consoleErrors.push(m.text()));
-  return { pageErrors, consoleErrors, requests: watchRequests(page, opts.collector) };
+  return { pageErrors, consoleErrors, requests: watchCollector(page, opts.collector) };
 }
 
 async function openPage(context, url, watched, withSdk) {
@@ -463,7 +404,7 @@ async function run(opts) {
     round: 1,
     whiteScreen,
   });
-  const browser = await chromium.launch({ executablePath: opts.chromium, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchChromium(opts.chromium);
   try {
     const report = { scenario: opts.scenario, page_origin: pageServer.origin };
     if (fake) {
@@ -491,26 +432,4 @@ async function run(opts) {
   }
 }
 
-async function main() {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`own-sdk.mjs: ${error.message}\n`);
-    process.exit(2);
-  }
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`own-sdk.mjs: gave up after ${opts.timeoutMs / 1000} s\n`);
-    process.exit(1);
-  }, opts.timeoutMs);
-  watchdog.unref();
-  try {
-    const report = await run(opts);
-    process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
-  } catch (error) {
-    process.stderr.write(`own-sdk.mjs: ${error.stack || error}\n`);
-    process.exit(1);
-  }
-}
-
-await main();
+await main({ name: 'own-sdk.mjs', parseCli, run, graceMs: 0 });

@@ -14,7 +14,6 @@ mod convert;
 mod fuzz;
 mod wire;
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::config::Project;
@@ -23,9 +22,11 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::body::{self, header_str};
-use crate::error::{EVENTS_METHODS, IngestError};
+use crate::cors;
+use crate::error::IngestError;
 use crate::ingest;
 use crate::metrics::FaroItemLabel;
+use crate::relay;
 use crate::state::State;
 use convert::Ids;
 
@@ -72,21 +73,13 @@ pub async fn collect(
             .body("ok"),
         Err(error) => ingest::rejected(&error, path_project.as_deref().unwrap_or("?"), &state),
     };
-    allow_any_origin(&mut response, &request);
+    cors::allow_any_origin(&mut response, &request, EXPOSED_HEADERS);
     body::close_if_unread(response, payload)
 }
 
-/// `OPTIONS`: the preflight (the SDK always sends JSON and its own headers), answered for any
-/// origin; whether the origin may send events is decided on the POST, whose refusal the page
-/// can then read.
+/// `OPTIONS`: the preflight (the SDK always sends JSON and its own headers).
 pub async fn preflight(request: HttpRequest) -> HttpResponse {
-    let mut response = HttpResponse::NoContent()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, EVENTS_METHODS))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
-        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
-        .finish();
-    allow_any_origin(&mut response, &request);
-    response
+    cors::any_origin_preflight(&request, ALLOWED_HEADERS, EXPOSED_HEADERS)
 }
 
 pub async fn wrong_method(
@@ -97,31 +90,8 @@ pub async fn wrong_method(
     let project_id = request.match_info().get("project_id").unwrap_or("?");
     let error = IngestError::MethodNotAllowed(request.method().to_string());
     let mut response = ingest::rejected(&error, project_id, &state);
-    allow_any_origin(&mut response, &request);
+    cors::allow_any_origin(&mut response, &request, EXPOSED_HEADERS);
     body::close_if_unread(response, payload)
-}
-
-/// Every answer is readable by the page that sent the request, refusals included.
-fn allow_any_origin(response: &mut HttpResponse, request: &HttpRequest) {
-    let headers = response.headers_mut();
-    match header_str(request, header::ORIGIN.as_str())
-        .and_then(|origin| HeaderValue::from_str(origin).ok())
-    {
-        Some(origin) => {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-        }
-        None => {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-        }
-    }
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSED_HEADERS),
-    );
 }
 
 /// One request, top to bottom.
@@ -142,12 +112,9 @@ async fn accept(
         Some(_) => return Err(IngestError::WrongKey),
         None => project_by_key(state, &key)?,
     };
-    if let Some(origin) = header_str(request, header::ORIGIN.as_str())
-        && !project.allows_origin(origin)
-    {
-        return Err(IngestError::OriginNotAllowed(origin.to_owned()));
-    }
-    check_content_type(request)?;
+    cors::check_origin(request, project)?;
+    // JSON is what the SDK sends; `text/plain` is a hand-written preflight-free `fetch`.
+    ingest::check_content_type(request)?;
     let mut reservation = state.budget.reservation();
     let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
     let context = ingest::context(request, project, state);
@@ -175,19 +142,10 @@ async fn accept(
         });
     }
     let ids = RequestIds::new(project.id, header_str(request, "idempotency-key"));
-    let converted = convert::convert(&batch, &ids, &context);
+    let convert::Converted { events, outcomes } = convert::convert(&batch, &ids, &context);
     drop(batch);
-    let capacity = ingest::serialized_size(body_len, converted.events.len(), &context);
-    let messages = converted
-        .events
-        .iter()
-        .map(|event| ingest::outgoing(event, capacity))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !messages.is_empty() {
-        ingest::limit(state, project, messages.len())?;
-        ingest::publish(&messages, state).await?;
-    }
-    for (signal, accepted, dropped) in converted.outcomes {
+    relay::publish_events(events, body_len, project, &context, state).await?;
+    for (signal, accepted, dropped) in outcomes {
         for (outcome, count) in [("accepted", accepted), ("dropped", dropped)] {
             if count > 0 {
                 state
@@ -262,21 +220,6 @@ fn project_by_key<'a>(state: &'a State, key: &str) -> Result<&'a Project, Ingest
         return Err(IngestError::AmbiguousKey);
     }
     Ok(project)
-}
-
-/// JSON (what the SDK sends), or `text/plain` (a hand-written preflight-free `fetch`).
-fn check_content_type(request: &HttpRequest) -> Result<(), IngestError> {
-    let Some(content_type) = header_str(request, header::CONTENT_TYPE.as_str()) else {
-        return Ok(());
-    };
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/json")
-        || essence.eq_ignore_ascii_case("text/plain")
-    {
-        Ok(())
-    } else {
-        Err(IngestError::UnsupportedMediaType(content_type.to_owned()))
-    }
 }
 
 /// The ids of a request's events: derived from the project, the batch's `Idempotency-Key`

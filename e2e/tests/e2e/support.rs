@@ -2,14 +2,15 @@
 //! and ways to look into the database.
 
 use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use shared::config::Settings;
-use shared::testing::TEST_KEY;
 use shared::testing::spawned::Spawned;
+use shared::testing::{ADMIN_TOKEN, TEST_KEY};
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
@@ -170,4 +171,41 @@ pub fn notify_every_error(settings: &mut Settings) {
     for channel in &mut settings.alerter.channels {
         channel.rate_per_minute = std::num::NonZeroU32::new(1_000_000);
     }
+}
+
+/// A driver of `e2e/browser/` (`drive.mjs`, `faro.mjs`, `own-sdk.mjs`), as the first of
+/// [`node_report`]'s arguments.
+pub fn browser_script(name: &str) -> String {
+    format!("{}/../e2e/browser/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `node` with `args` (a driver and its options) and returns the JSON report on the last
+/// line it prints; panics with its output when it fails.
+pub async fn node_report(args: Vec<String>) -> Value {
+    let shown = args.join(" ");
+    let output = tokio::task::spawn_blocking(move || Command::new("node").args(&args).output())
+        .await
+        .expect("joined")
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node {shown} failed ({}); run `source scripts/lib/browser.sh && ensure_browser_deps`?\n\
+         stderr: {}\nstdout: {stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().expect("a report line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
+}
+
+/// Project 1's `path` in the processor's admin API; `None` until it answers 200 with JSON.
+pub async fn project_get(processor: &Service, path: &str) -> Option<Value> {
+    let response = http()
+        .get(format!("{}/api/projects/1/{path}", processor.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .ok()?;
+    (response.status() == 200).then_some(response.json().await.ok()?)
 }
