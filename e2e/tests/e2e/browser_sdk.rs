@@ -55,15 +55,9 @@ async fn events(processor: &Service, kind: &str) -> Option<Vec<Value>> {
 
 /// The title of issue `id` of project 1.
 async fn issue_title(processor: &Service, id: i64) -> String {
-    let issue: Value = http()
-        .get(format!("{}/api/projects/1/issues/{id}", processor.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
+    let issue = project_get(processor, &format!("issues/{id}"))
         .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+        .expect("the issue");
     issue["title"].as_str().unwrap_or_default().to_owned()
 }
 
