@@ -2,6 +2,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use shared::publisher::PublishError;
 
 /// Seconds a client should wait before retrying when the broker cannot take events.
@@ -11,6 +12,14 @@ const RETRY_AFTER_SECS: u32 = 5;
 const MAX_ERROR_TEXT: usize = 1024;
 /// The methods of the events endpoint, for `Allow`.
 pub const EVENTS_METHODS: &str = "POST, OPTIONS";
+
+/// An event of a batch that was not accepted: its index in the batch, and why
+/// (`[3].value: must be a non-negative number`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub index: usize,
+    pub error: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -49,6 +58,9 @@ pub enum IngestError {
     MalformedJson(String),
     #[error("invalid event: {0}")]
     InvalidEvent(String),
+    /// Every event of a batch was invalid; each is named in the answer's `refused`.
+    #[error("invalid events: {}", every_reason(.0))]
+    EveryEventRefused(Vec<Refused>),
     #[error("empty batch: send at least one event")]
     EmptyBatch,
     #[error("batch of {count} events is over the limit of {max}")]
@@ -82,7 +94,7 @@ impl IngestError {
             IngestError::UnreadableBody(_) => "unreadable_body",
             IngestError::BodyTimeout { .. } => "body_timeout",
             IngestError::MalformedJson(_) => "malformed_json",
-            IngestError::InvalidEvent(_) => "invalid_event",
+            IngestError::InvalidEvent(_) | IngestError::EveryEventRefused(_) => "invalid_event",
             IngestError::EmptyBatch => "empty_batch",
             IngestError::TooManyEvents { .. } => "too_many_events",
             IngestError::Unavailable(_) => "broker_unavailable",
@@ -113,6 +125,7 @@ impl ResponseError for IngestError {
             | IngestError::UnreadableBody(_)
             | IngestError::MalformedJson(_)
             | IngestError::InvalidEvent(_)
+            | IngestError::EveryEventRefused(_)
             | IngestError::InvalidEnvelope(_)
             | IngestError::AmbiguousKey
             | IngestError::EmptyBatch => StatusCode::BAD_REQUEST,
@@ -149,6 +162,18 @@ impl ResponseError for IngestError {
             text.truncate(cut);
             text.push('…');
         }
-        response.json(serde_json::json!({ "error": text }))
+        match self {
+            IngestError::EveryEventRefused(refused) => {
+                response.json(serde_json::json!({ "error": text, "refused": refused }))
+            }
+            _ => response.json(serde_json::json!({ "error": text })),
+        }
     }
+}
+
+/// The reasons of a refused batch, in one line: the whole list is in `refused`, so the
+/// error text may be cut.
+fn every_reason(refused: &[Refused]) -> String {
+    let reasons: Vec<&str> = refused.iter().map(|r| r.error.as_str()).collect();
+    reasons.join("; ")
 }

@@ -16,7 +16,7 @@ use crate::client::client_ip;
 use crate::cors;
 use crate::error::IngestError;
 use crate::metrics::{ProjectLabel, ReasonLabel, RoutingKeyLabel};
-use crate::payload::{self, Context};
+use crate::payload::{self, Context, Refused};
 use crate::rate_limit::RetryAfter;
 use crate::state::State;
 
@@ -45,7 +45,7 @@ pub async fn ingest(
         .instrument(span)
         .await;
     let mut response = match outcome {
-        Ok(ids) => accepted(&ids),
+        Ok(accepted) => answer(&accepted),
         Err(error) => rejected(&error, project_id, &state),
     };
     // Errors carry the CORS answer too, so the page can read what it got wrong.
@@ -89,12 +89,47 @@ pub(crate) fn rejected(error: &IngestError, project_id: &str, state: &State) -> 
     error.error_response()
 }
 
+/// What became of a request's events: the ids of those the broker confirmed, in order, and
+/// the events of a batch that were refused.
+struct Accepted {
+    ids: Vec<EventId>,
+    refused: Vec<Refused>,
+}
+
+/// `{"ids":["…",…]}`, and `"refused":[{"index","error"}]` when some events of a batch were
+/// not accepted: the SDK drops those (a retry would not mend them) and keeps no other. The
+/// ids are written out directly: they are hex digits, with nothing to escape, and building a
+/// `serde_json::Value` first cost an allocation per id and per node.
+fn answer(accepted: &Accepted) -> HttpResponse {
+    use std::fmt::Write;
+    // 32 hex digits, two quotes and a comma per id.
+    let mut body = String::with_capacity(12 + accepted.ids.len() * 35);
+    body.push_str("{\"ids\":[");
+    for (index, id) in accepted.ids.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        // Writing into a `String` cannot fail.
+        let _ = write!(body, "\"{id}\"");
+    }
+    body.push(']');
+    if !accepted.refused.is_empty() {
+        // Reasons quote the input: serde escapes them.
+        body.push_str(",\"refused\":");
+        body.push_str(&serde_json::to_string(&accepted.refused).unwrap_or_else(|_| "[]".into()));
+    }
+    body.push('}');
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
 async fn accept(
     request: &HttpRequest,
     project: Option<&Project>,
     payload: &mut web::Payload,
     state: &State,
-) -> Result<Vec<EventId>, IngestError> {
+) -> Result<Accepted, IngestError> {
     let project = known(request, project)?;
     let query = shared::query::parse::<KeyQuery>(request.query_string())?;
     authenticate(request, project, query.key.as_deref())?;
@@ -104,7 +139,7 @@ async fn accept(
     let body = body::read(request, payload, state.max_body_bytes, &mut reservation).await?;
 
     let context = context(request, project, state);
-    let messages = {
+    let (messages, refused) = {
         // One large body parsed at a time, whatever the number of workers: parsing can take
         // some 40 bytes per byte of dense JSON (`data: [0,0,0,…]`), the largest transient
         // cost of a request. Small bodies, nearly all of them, never wait.
@@ -123,29 +158,15 @@ async fn accept(
     };
     // The body and the parsed events are gone by now: only the messages wait for confirms.
     drop(body);
+    if !refused.is_empty() {
+        state.metrics.events_refused.inc_by(refused.len() as u64);
+    }
     limit(state, project, messages.len())?;
     publish(&messages, state).await?;
-    Ok(messages.iter().map(|message| message.event_id).collect())
-}
-
-/// `{"ids":["…",…]}`, written out directly: event ids are hex digits, with nothing to escape,
-/// and building a `serde_json::Value` first cost an allocation per id and per node.
-fn accepted(ids: &[EventId]) -> HttpResponse {
-    use std::fmt::Write;
-    // 32 hex digits, two quotes and a comma per id.
-    let mut body = String::with_capacity(12 + ids.len() * 35);
-    body.push_str("{\"ids\":[");
-    for (index, id) in ids.iter().enumerate() {
-        if index > 0 {
-            body.push(',');
-        }
-        // Writing into a `String` cannot fail.
-        let _ = write!(body, "\"{id}\"");
-    }
-    body.push_str("]}");
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body)
+    Ok(Accepted {
+        ids: messages.iter().map(|message| message.event_id).collect(),
+        refused,
+    })
 }
 
 /// The project the path names, or 404 naming what was asked for.
@@ -186,14 +207,20 @@ pub(crate) fn context(request: &HttpRequest, project: &Project, state: &State) -
 /// in bytes of JSON, give or take: with the body's share, the size of the serialized event.
 const ADDED_BYTES: usize = 512;
 
-/// The body as the messages to publish.
-fn messages(body: &[u8], context: &Context) -> Result<Vec<Outgoing>, IngestError> {
-    let events = payload::parse(body, context)?;
-    let capacity = serialized_size(body.len(), events.len(), context);
-    events
+/// The body as the messages to publish, and the events of a batch that were refused.
+fn messages(body: &[u8], context: &Context) -> Result<(Vec<Outgoing>, Vec<Refused>), IngestError> {
+    let parsed = payload::parse(body, context)?;
+    let capacity = serialized_size(
+        body.len(),
+        parsed.events.len() + parsed.refused.len(),
+        context,
+    );
+    let messages = parsed
+        .events
         .iter()
         .map(|event| outgoing(event, capacity))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((messages, parsed.refused))
 }
 
 /// About how large each of `events` events from a body of `body_len` bytes is once

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub events_accepted: Family<RoutingKeyLabel, Counter>,
     /// Requests refused, by reason.
     pub requests_rejected: Family<ReasonLabel, Counter>,
+    /// Invalid events of batches whose other events were accepted.
+    pub events_refused: Counter,
     /// From the first publish of a request to the broker's last confirm.
     pub publish_seconds: Histogram,
     /// Sentry envelope items, by type and what became of them.
@@ -72,6 +74,7 @@ impl Metrics {
             requests_received: Counter::default(),
             events_accepted: Family::default(),
             requests_rejected: Family::default(),
+            events_refused: Counter::default(),
             // 0.25 ms to about 4 s.
             publish_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
             envelope_items: Family::default(),
@@ -95,6 +98,11 @@ impl Metrics {
             "requests_rejected",
             "Requests refused, by reason",
             metrics.requests_rejected.clone(),
+        );
+        registry.register(
+            "events_refused",
+            "Invalid events of batches whose other events were accepted (named in the answer)",
+            metrics.events_refused.clone(),
         );
         registry.register(
             "publish_confirm_seconds",

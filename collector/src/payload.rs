@@ -5,6 +5,11 @@
 //! fields are truncated to bounded sizes, missing ids and timestamps are filled in. Fields we
 //! do not know are ignored, so newer SDKs keep working against an older collector.
 //!
+//! A batch is read in two steps, so one bad event does not cost its neighbours: the array is
+//! split into its events' raw JSON first (malformed JSON anywhere refuses the whole body),
+//! then each event is parsed on its own; the invalid ones are [`Refused`] by index, the
+//! others accepted.
+//!
 //! Anyone can send anything here, so parsing is bounded: serde_json's recursion limit (128)
 //! turns deep nesting into an error instead of a stack overflow, a batch stops being collected
 //! at `max_batch` events (the rest is only counted), and NUL characters are stripped from
@@ -14,12 +19,21 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
 use chrono::{DateTime, Utc};
-use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
-use shared::event::{Client, Detail, Event, EventId, ProjectId, Rating, User, VitalName};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use shared::event::{
+    Breadcrumb, Client, Detail, Event, EventId, Level, ProcessingError, ProjectId, Rating, User,
+    VitalName,
+};
 
 use crate::error::IngestError;
+pub use crate::error::Refused;
 
 /// Upper bounds on text fields, in bytes; longer values are cut at a character boundary and
 /// end with [`TRUNCATED`], so a real error with a huge stack is still recorded, visibly cut.
@@ -32,6 +46,21 @@ pub const MAX_SHORT: usize = 256;
 /// the error it carries.
 pub const MAX_TAGS: usize = 64;
 pub const MAX_TAG_KEY: usize = 64;
+/// A visitor id is an id, not text: SDKs send 32 hex digits.
+pub const MAX_VISITOR_ID: usize = 64;
+/// Breadcrumbs beyond this many are dropped, the oldest first: the last actions before an
+/// error are the ones that explain it.
+pub const MAX_BREADCRUMBS: usize = 100;
+pub const MAX_BREADCRUMB_MESSAGE: usize = 1024;
+/// A breadcrumb's `data`, as JSON; larger is dropped (and said so on the event).
+pub const MAX_BREADCRUMB_DATA: usize = 2048;
+/// An error's `extra`, as JSON; larger is dropped (and said so on the event).
+pub const MAX_EXTRA: usize = 16 * 1024;
+/// A vital's attribution names a few elements and timings; past this many entries the first
+/// ones by key are kept.
+pub const MAX_ATTRIBUTION: usize = 16;
+/// The longest reason given for one refused event of a batch: reasons may quote the input.
+pub const MAX_REFUSAL: usize = 512;
 /// What ends a truncated text; counted within the field's limit.
 pub const TRUNCATED: &str = "…[truncated]";
 const _: () = assert!(TRUNCATED.len() < MAX_TAG_KEY);
@@ -52,6 +81,9 @@ enum EventType {
     Pageview,
     Click,
     Custom,
+    Message,
+    WhiteScreen,
+    Session,
 }
 
 impl TryFrom<String> for EventType {
@@ -66,10 +98,13 @@ impl TryFrom<String> for EventType {
             "pageview" => EventType::Pageview,
             "click" => EventType::Click,
             "custom" => EventType::Custom,
+            "message" => EventType::Message,
+            "white_screen" => EventType::WhiteScreen,
+            "session" => EventType::Session,
             _ => {
                 return Err(format!(
-                    "unknown type {name:?}: expected error, resource_error, api_error, vital, \
-                     pageview, click or custom"
+                    "unknown type {name:?}: expected error, resource_error, api_error, \
+                     white_screen, vital, pageview, click, custom, message or session"
                 ));
             }
         })
@@ -91,20 +126,112 @@ struct WireEvent {
     user: Option<WireUser>,
     tags: Option<BTreeMap<String, String>>,
     session_id: Option<String>,
+    visitor_id: Option<String>,
+    route: Option<String>,
     // Type-specific fields.
     name: Option<String>,
     value: Option<f64>,
     rating: Option<Rating>,
+    navigation_type: Option<String>,
+    attribution: Option<Map<String, Value>>,
     target: Option<String>,
     tag_name: Option<String>,
     method: Option<String>,
-    status: Option<u16>,
+    status: Option<WireStatus>,
     duration_ms: Option<f64>,
     referrer: Option<String>,
     title: Option<String>,
     selector: Option<String>,
     text: Option<String>,
-    data: Option<serde_json::Value>,
+    data: Option<Value>,
+    level: Option<String>,
+    mechanism: Option<String>,
+    breadcrumbs: Option<WireBreadcrumbs>,
+    extra: Option<Map<String, Value>>,
+    empty_ratio: Option<f64>,
+    points: Option<u32>,
+    pages: Option<u64>,
+    errors: Option<u64>,
+}
+
+/// `status`: an HTTP status for `api_error`, `ok` or `exited` for `session`. Read as either,
+/// and checked against the type later; a number that is no HTTP status is a data error here.
+#[derive(Debug)]
+enum WireStatus {
+    Code(u16),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for WireStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StatusVisitor)
+    }
+}
+
+struct StatusVisitor;
+
+impl Visitor<'_> for StatusVisitor {
+    type Value = WireStatus;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an HTTP status code or a session status")
+    }
+
+    fn visit_u64<E: de::Error>(self, code: u64) -> Result<WireStatus, E> {
+        u16::try_from(code)
+            .map(WireStatus::Code)
+            .map_err(|_| E::invalid_value(Unexpected::Unsigned(code), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<WireStatus, E> {
+        Ok(WireStatus::Name(name.to_owned()))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a breadcrumb (a JSON object)")]
+struct WireBreadcrumb {
+    timestamp: Option<f64>,
+    category: Option<String>,
+    message: Option<String>,
+    level: Option<String>,
+    data: Option<Map<String, Value>>,
+}
+
+/// The last [`MAX_BREADCRUMBS`] of an array of breadcrumbs, and how many came before them:
+/// however long the array, no more than that many are held at once.
+#[derive(Debug, Default)]
+struct WireBreadcrumbs {
+    kept: VecDeque<WireBreadcrumb>,
+    dropped: usize,
+}
+
+impl<'de> Deserialize<'de> for WireBreadcrumbs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(BreadcrumbsVisitor)
+    }
+}
+
+struct BreadcrumbsVisitor;
+
+impl<'de> Visitor<'de> for BreadcrumbsVisitor {
+    type Value = WireBreadcrumbs;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an array of breadcrumbs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireBreadcrumbs, A::Error> {
+        let mut crumbs = WireBreadcrumbs::default();
+        while let Some(crumb) = seq.next_element()? {
+            crumbs.kept.push_back(crumb);
+            if crumbs.kept.len() > MAX_BREADCRUMBS {
+                crumbs.kept.pop_front();
+                crumbs.dropped += 1;
+            }
+        }
+        Ok(crumbs)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,49 +256,131 @@ pub struct Context {
     pub max_batch: usize,
 }
 
-/// Parses a request body into events, all or nothing.
-pub fn parse(body: &[u8], context: &Context) -> Result<Vec<Event>, IngestError> {
-    let (wire, batch) = match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => return Err(IngestError::MalformedJson("empty body".into())),
-        Some(b'[') => match deserialize(
-            body,
-            Batch {
-                max: context.max_batch,
-            },
-        )? {
-            Collected::Events(events) => (events, true),
-            Collected::TooMany(count) => {
-                return Err(IngestError::TooManyEvents {
-                    count,
-                    max: context.max_batch,
-                });
-            }
-        },
-        Some(b'{') => (vec![deserialize(body, std::marker::PhantomData)?], false),
+/// What a body held: the events accepted, in order, and the events of a batch that were
+/// not, by index.
+#[derive(Debug)]
+pub struct Parsed {
+    pub events: Vec<Event>,
+    pub refused: Vec<Refused>,
+}
+
+/// Parses a request body into events. A single event is accepted or refused; a batch's
+/// events each on their own, and only a batch whose every event is invalid is refused.
+pub fn parse(body: &[u8], context: &Context) -> Result<Parsed, IngestError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(IngestError::MalformedJson("empty body".into())),
+        Some(b'[') => batch(body, context),
+        Some(b'{') => {
+            let wire: WireEvent = deserialize(body, std::marker::PhantomData)?;
+            let event = wire.into_event(context).map_err(|(field, reason)| {
+                IngestError::InvalidEvent(format!("{field}: {reason}"))
+            })?;
+            Ok(Parsed {
+                events: vec![event],
+                refused: Vec::new(),
+            })
+        }
         Some(_) => {
             // Valid JSON of the wrong shape (`42`, `"x"`, `null`) is told apart from garbage.
             deserialize(body, std::marker::PhantomData::<IgnoredAny>)?;
-            return Err(IngestError::InvalidEvent(
+            Err(IngestError::InvalidEvent(
                 "the body must be an event (a JSON object) or an array of events".into(),
-            ));
+            ))
         }
+    }
+}
+
+/// A JSON array of events: split into each event's JSON (a syntax error anywhere refuses the
+/// body), then each event parsed on its own.
+fn batch(body: &[u8], context: &Context) -> Result<Parsed, IngestError> {
+    let max = context.max_batch;
+    let too_many = |count| IngestError::TooManyEvents { count, max };
+    // Nearly every batch reads as events at once, as it always did, at no extra cost; only
+    // one that does not is split into its events' JSON, to tell the bad ones from the others.
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let at_once = Batch::<WireEvent>::new(max)
+        .deserialize(&mut deserializer)
+        .ok()
+        .filter(|_| deserializer.end().is_ok());
+    let events: Vec<Result<Event, String>> = match at_once {
+        Some(Collected::Events(wire)) => wire
+            .into_iter()
+            .map(|wire| checked(wire, context))
+            .collect(),
+        Some(Collected::TooMany(count)) => return Err(too_many(count)),
+        None => match deserialize(body, Batch::<&RawValue>::new(max))? {
+            Collected::Events(raw) => raw.into_iter().map(|raw| event(raw, context)).collect(),
+            Collected::TooMany(count) => return Err(too_many(count)),
+        },
     };
-    if wire.is_empty() {
+    if events.is_empty() {
         return Err(IngestError::EmptyBatch);
     }
-    wire.into_iter()
-        .enumerate()
-        .map(|(index, event)| {
-            event.into_event(context).map_err(|(field, reason)| {
-                let path = if batch {
-                    format!("[{index}].{field}")
-                } else {
-                    field.to_owned()
-                };
-                IngestError::InvalidEvent(format!("{path}: {reason}"))
-            })
-        })
-        .collect()
+    let mut parsed = Parsed {
+        events: Vec::with_capacity(events.len()),
+        refused: Vec::new(),
+    };
+    for (index, event) in events.into_iter().enumerate() {
+        match event {
+            Ok(event) => parsed.events.push(event),
+            Err(reason) => parsed.refused.push(Refused {
+                index,
+                error: bounded(format!("[{index}]{reason}")),
+            }),
+        }
+    }
+    if parsed.events.is_empty() {
+        return Err(IngestError::EveryEventRefused(parsed.refused));
+    }
+    Ok(parsed)
+}
+
+/// An event of a batch, checked; the reason it is invalid, as the path after its index.
+fn checked(wire: WireEvent, context: &Context) -> Result<Event, String> {
+    wire.into_event(context)
+        .map_err(|(field, reason)| format!(".{field}: {reason}"))
+}
+
+/// One event of a batch, from its JSON; the reason it is invalid, as the path after its index
+/// (`.value: must be …`, or `: invalid type …` for the event itself).
+fn event(raw: &RawValue, context: &Context) -> Result<Event, String> {
+    let json = raw.get();
+    // Read without tracking the path, which copies every key as it goes by; an event that
+    // fails is read again, tracking it, for the error.
+    let wire = match WireEvent::deserialize(&mut serde_json::Deserializer::from_str(json)) {
+        Ok(wire) => wire,
+        Err(_) => {
+            let mut track = serde_path_to_error::Track::new();
+            let mut deserializer = serde_json::Deserializer::from_str(json);
+            let error = match WireEvent::deserialize(serde_path_to_error::Deserializer::new(
+                &mut deserializer,
+                &mut track,
+            )) {
+                Err(error) => error.to_string(),
+                Ok(_) => "unreadable".to_owned(),
+            };
+            let path = track.path().to_string();
+            return Err(if path == "." {
+                format!(": {error}")
+            } else {
+                format!(".{}: {error}", text(path, MAX_ERROR_PATH))
+            });
+        }
+    };
+    checked(wire, context)
+}
+
+/// A reason as answered: at most [`MAX_REFUSAL`] bytes.
+fn bounded(mut reason: String) -> String {
+    if reason.len() > MAX_REFUSAL {
+        let mut cut = MAX_REFUSAL - '…'.len_utf8();
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        reason.push('…');
+    }
+    reason
 }
 
 /// Deserializes the whole body with `seed`, naming the path of an error (`[3].value`), and the
@@ -231,33 +440,52 @@ fn deserialize_tracked<'de, S: DeserializeSeed<'de>>(
 }
 
 /// A JSON array of events, collected up to `max`: past that the rest is only counted, so a
-/// body of 60,000 tiny events costs no more memory than one of `max`.
-#[derive(Clone, Copy)]
-struct Batch {
+/// body of 60,000 tiny events costs no more memory than one of `max`. Each event is read as
+/// a `T`: an event, or its JSON (`&RawValue`, borrowed from the body).
+struct Batch<T> {
     max: usize,
+    element: std::marker::PhantomData<T>,
 }
 
-enum Collected {
-    Events(Vec<WireEvent>),
+impl<T> Batch<T> {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            element: std::marker::PhantomData,
+        }
+    }
+}
+
+// By hand: derived, they would require `T: Clone`, and an event is not.
+impl<T> Clone for Batch<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Batch<T> {}
+
+enum Collected<T> {
+    Events(Vec<T>),
     TooMany(usize),
 }
 
-impl<'de> DeserializeSeed<'de> for Batch {
-    type Value = Collected;
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Batch<T> {
+    type Value = Collected<T>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Collected, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Collected<T>, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Batch {
-    type Value = Collected;
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Batch<T> {
+    type Value = Collected<T>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an array of events")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Collected, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Collected<T>, A::Error> {
         let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
         while events.len() < self.max {
             match seq.next_element()? {
@@ -278,16 +506,21 @@ impl<'de> Visitor<'de> for Batch {
     }
 }
 
-type FieldError = (&'static str, String);
+/// The field that is invalid (`value`, `breadcrumbs[2].level`) and why.
+type FieldError = (Cow<'static, str>, String);
+
+fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> FieldError {
+    (field.into(), reason.into())
+}
 
 impl WireEvent {
     fn into_event(self, context: &Context) -> Result<Event, FieldError> {
         let event_id = match self.event_id.as_deref() {
             None => EventId::new_random(),
             Some(id) => id.parse::<EventId>().map_err(|_| {
-                (
+                invalid(
                     "event_id",
-                    "must be a UUID (32 hex digits, dashes optional)".to_owned(),
+                    "must be a UUID (32 hex digits, dashes optional)",
                 )
             })?,
         };
@@ -295,12 +528,18 @@ impl WireEvent {
             None => context.received_at,
             Some(ms) => timestamp(ms, context.received_at)?,
         };
+        let url = self.url.map(|u| text(u, MAX_URL));
+        let route = self.route.map(|r| text(r, MAX_URL));
         let mut message = self.message.map(|m| text(m, MAX_MESSAGE));
         let stack = self.stack.map(|s| text(s, MAX_STACK));
         let target = self.target.map(|t| text(t, MAX_URL));
         let tag_name = self.tag_name.map(short);
         let method = self.method.map(|m| short(m).to_ascii_uppercase());
         let name = self.name.map(short);
+        let selector = self.selector.map(|s| text(s, MAX_URL));
+        let mut level = None;
+        let mut processing_errors = Vec::new();
+        let (mut mechanism, mut breadcrumbs, mut extra) = (None, Vec::new(), Map::new());
 
         let detail = match self.kind {
             EventType::Error => {
@@ -313,7 +552,14 @@ impl WireEvent {
                         .map(|line| text(line.to_owned(), MAX_MESSAGE));
                 }
                 if message.is_none() {
-                    return Err(("message", "an error needs a message or a stack".into()));
+                    return Err(invalid("message", "an error needs a message or a stack"));
+                }
+                mechanism = self.mechanism.map(short);
+                if let Some(crumbs) = self.breadcrumbs {
+                    breadcrumbs = breadcrumbs_of(crumbs, &mut processing_errors)?;
+                }
+                if let Some(sent) = self.extra {
+                    extra = bounded_json(sent, "extra", MAX_EXTRA, &mut processing_errors);
                 }
                 Detail::Error {}
             }
@@ -325,7 +571,11 @@ impl WireEvent {
                         tag_name.as_deref().unwrap_or("resource")
                     )
                 });
-                Detail::ResourceError { target, tag_name }
+                Detail::ResourceError {
+                    target,
+                    tag_name,
+                    selector,
+                }
             }
             EventType::ApiError => {
                 let target = required(target, "target", "api_error")?;
@@ -333,9 +583,19 @@ impl WireEvent {
                     .duration_ms
                     .map(|d| non_negative(d, "duration_ms"))
                     .transpose()?;
+                let status = match self.status {
+                    None => None,
+                    Some(WireStatus::Code(code)) => Some(code),
+                    Some(WireStatus::Name(_)) => {
+                        return Err(invalid(
+                            "status",
+                            "must be an HTTP status code (a number) for api_error",
+                        ));
+                    }
+                };
                 message.get_or_insert_with(|| {
                     let method = method.as_deref().unwrap_or("GET");
-                    match self.status {
+                    match status {
                         Some(status) => format!("{method} {target} failed with {status}"),
                         None => format!("{method} {target} failed without a response"),
                     }
@@ -343,8 +603,27 @@ impl WireEvent {
                 Detail::ApiError {
                     target,
                     method,
-                    status: self.status,
+                    status,
                     duration_ms,
+                }
+            }
+            EventType::WhiteScreen => {
+                let empty_ratio = self
+                    .empty_ratio
+                    .ok_or_else(|| invalid("empty_ratio", "required for white_screen"))?;
+                if !(0.0..=1.0).contains(&empty_ratio) {
+                    return Err(invalid("empty_ratio", "must be between 0 and 1"));
+                }
+                message.get_or_insert_with(|| {
+                    let page = route.as_deref().filter(|r| !r.trim().is_empty());
+                    match page.or_else(|| url.as_deref().map(path_of)) {
+                        Some(page) => format!("White screen on {page}"),
+                        None => "White screen".to_owned(),
+                    }
+                });
+                Detail::WhiteScreen {
+                    empty_ratio,
+                    points: self.points,
                 }
             }
             EventType::Vital => {
@@ -352,13 +631,15 @@ impl WireEvent {
                 let name = vital_name(&name)?;
                 let value = self
                     .value
-                    .ok_or(("value", "required for a vital".to_owned()))?;
+                    .ok_or_else(|| invalid("value", "required for a vital"))?;
                 let value = non_negative(value, "value")?;
                 let rating = self.rating.unwrap_or_else(|| name.rate(value));
                 Detail::Vital {
                     name,
                     value,
                     rating,
+                    navigation_type: self.navigation_type.map(short),
+                    attribution: self.attribution.map(attribution).transpose()?,
                 }
             }
             EventType::Pageview => Detail::Pageview {
@@ -366,19 +647,54 @@ impl WireEvent {
                 title: self.title.map(short),
             },
             EventType::Click => Detail::Click {
-                selector: self.selector.map(|s| text(s, MAX_URL)),
+                selector,
                 text: self.text.map(short),
             },
             EventType::Custom => {
                 let name = required(name, "name", "custom")?;
                 if name.is_empty() {
-                    return Err(("name", "must not be empty".into()));
+                    return Err(invalid("name", "must not be empty"));
                 }
                 let mut data = self.data;
                 if let Some(data) = &mut data {
                     strip_nul(data);
                 }
                 Detail::Custom { name, data }
+            }
+            EventType::Message => {
+                if message.as_deref().is_none_or(str::is_empty) {
+                    return Err(invalid("message", "required for message"));
+                }
+                // As a Sentry SDK's message: below error it is a log line, at error or
+                // fatal an error, grouped into an issue by its text.
+                let parsed = match self.level.as_deref() {
+                    None => Level::Info,
+                    Some(name) => level_of(name).map_err(|reason| invalid("level", reason))?,
+                };
+                level = Some(parsed);
+                if parsed.is_error() {
+                    Detail::Error {}
+                } else {
+                    Detail::Message {}
+                }
+            }
+            EventType::Session => {
+                let status = match self.status {
+                    Some(WireStatus::Name(name)) if name == "ok" || name == "exited" => name,
+                    Some(_) => return Err(invalid("status", "must be \"ok\" or \"exited\"")),
+                    None => return Err(invalid("status", "required for session")),
+                };
+                Detail::Session {
+                    sid: self.session_id.clone().map(short),
+                    status,
+                    errors: self.errors.unwrap_or(0),
+                    init: false,
+                    duration_ms: self
+                        .duration_ms
+                        .map(|d| non_negative(d, "duration_ms"))
+                        .transpose()?,
+                    pages: self.pages,
+                }
             }
         };
 
@@ -396,9 +712,8 @@ impl WireEvent {
             timestamp,
             received_at: context.received_at,
             detail,
-            url: self.url.map(|u| text(u, MAX_URL)),
-            // The native SDK sends the address only.
-            route: None,
+            url,
+            route,
             message,
             stack,
             release: self.release.map(short),
@@ -412,26 +727,180 @@ impl WireEvent {
             }),
             tags,
             session_id: self.session_id.map(short),
+            visitor_id: self.visitor_id.map(|v| text(v, MAX_VISITOR_ID)),
+            mechanism,
+            breadcrumbs,
+            extra,
             client: context.client.clone(),
-            level: None,
+            level,
             exceptions: Vec::new(),
             fingerprint: Vec::new(),
-            contexts: serde_json::Map::new(),
-            sentry: serde_json::Map::new(),
-            processing_errors: Vec::new(),
+            contexts: Map::new(),
+            sentry: Map::new(),
+            processing_errors,
         })
     }
 }
 
+/// The breadcrumbs kept, bounded like the event's own fields; what was dropped is said on
+/// the event rather than refusing the error it explains.
+fn breadcrumbs_of(
+    crumbs: WireBreadcrumbs,
+    notes: &mut Vec<ProcessingError>,
+) -> Result<Vec<Breadcrumb>, FieldError> {
+    if crumbs.dropped > 0 {
+        notes.push(ProcessingError {
+            kind: "breadcrumbs_dropped".into(),
+            detail: format!(
+                "{} breadcrumbs sent; the last {MAX_BREADCRUMBS} kept",
+                crumbs.dropped + crumbs.kept.len()
+            ),
+        });
+    }
+    crumbs
+        .kept
+        .into_iter()
+        .enumerate()
+        .map(|(at, crumb)| {
+            let index = crumbs.dropped + at;
+            let timestamp = crumb
+                .timestamp
+                .map(|ms| {
+                    // A breadcrumb's time is the browser's: not clamped, only checked.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let whole = ms as i64;
+                    (ms.is_finite()
+                        && ms >= 1.0
+                        && DateTime::from_timestamp_millis(whole).is_some())
+                    .then_some(whole)
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("breadcrumbs[{index}].timestamp"),
+                            "must be a positive number of milliseconds since the Unix epoch",
+                        )
+                    })
+                })
+                .transpose()?;
+            let level = crumb
+                .level
+                .as_deref()
+                .map(|name| {
+                    level_of(name)
+                        .map_err(|reason| invalid(format!("breadcrumbs[{index}].level"), reason))
+                })
+                .transpose()?;
+            let data = crumb.data.map(|data| {
+                bounded_json(
+                    data,
+                    &format!("breadcrumbs[{index}].data"),
+                    MAX_BREADCRUMB_DATA,
+                    notes,
+                )
+            });
+            Ok(Breadcrumb {
+                timestamp,
+                category: crumb.category.map(short),
+                message: crumb.message.map(|m| text(m, MAX_BREADCRUMB_MESSAGE)),
+                level,
+                data: data.filter(|data| !data.is_empty()),
+            })
+        })
+        .collect()
+}
+
+/// A JSON object as kept: without NUL characters, and dropped (said on the event) when its
+/// JSON is over `max` bytes, since JSON cannot be cut like text.
+fn bounded_json(
+    mut object: Map<String, Value>,
+    field: &str,
+    max: usize,
+    notes: &mut Vec<ProcessingError>,
+) -> Map<String, Value> {
+    let size = json_size(&object);
+    if size > max {
+        notes.push(ProcessingError {
+            kind: "too_large".into(),
+            detail: format!("{field} was {size} bytes of JSON, over the {max} kept: dropped"),
+        });
+        return Map::new();
+    }
+    let mut value = Value::Object(std::mem::take(&mut object));
+    strip_nul(&mut value);
+    match value {
+        Value::Object(object) => object,
+        _ => Map::new(),
+    }
+}
+
+/// The length of `object` as JSON, counted without writing it anywhere.
+fn json_size(object: &Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a map of JSON values to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, object);
+    count.0
+}
+
+/// A vital's attribution: a few entries of short strings, numbers or booleans (`null` is
+/// the same as absent); anything nested is refused, naming the key.
+fn attribution(sent: Map<String, Value>) -> Result<Map<String, Value>, FieldError> {
+    let mut kept = Map::new();
+    for (key, value) in sent {
+        let value = match value {
+            Value::Null => continue,
+            Value::String(text_value) => Value::String(text(text_value, MAX_URL)),
+            scalar @ (Value::Number(_) | Value::Bool(_)) => scalar,
+            Value::Array(_) | Value::Object(_) => {
+                return Err(invalid(
+                    format!("attribution.{}", text(key, MAX_TAG_KEY)),
+                    "must be a string, a number or a boolean",
+                ));
+            }
+        };
+        if kept.len() < MAX_ATTRIBUTION {
+            kept.insert(text(key, MAX_TAG_KEY), value);
+        }
+    }
+    Ok(kept)
+}
+
+/// A level by name, as Sentry SDKs spell them.
+fn level_of(name: &str) -> Result<Level, String> {
+    Level::parse(name).ok_or_else(|| {
+        format!(
+            "{:?} is not a level (expected fatal, error, warning, info or debug)",
+            text(name.to_owned(), MAX_SHORT)
+        )
+    })
+}
+
+/// The path of a URL, without its query or fragment.
+fn path_of(url: &str) -> &str {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => url,
+    }
+}
+
 fn required(value: Option<String>, field: &'static str, kind: &str) -> Result<String, FieldError> {
-    value.ok_or_else(|| (field, format!("required for {kind}")))
+    value.ok_or_else(|| invalid(field, format!("required for {kind}")))
 }
 
 fn non_negative(value: f64, field: &'static str) -> Result<f64, FieldError> {
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {
-        Err((field, "must be a non-negative number".into()))
+        Err(invalid(field, "must be a non-negative number"))
     }
 }
 
@@ -443,7 +912,7 @@ fn vital_name(name: &str) -> Result<VitalName, FieldError> {
         "FCP" => VitalName::Fcp,
         "TTFB" => VitalName::Ttfb,
         _ => {
-            return Err((
+            return Err(invalid(
                 "name",
                 format!("{name:?} is not a web vital (expected LCP, INP, CLS, FCP or TTFB)"),
             ));
@@ -454,15 +923,15 @@ fn vital_name(name: &str) -> Result<VitalName, FieldError> {
 /// Milliseconds since the epoch; a timestamp from a browser clock running ahead of ours is
 /// replaced by our receive time, so events never appear to come from the future.
 fn timestamp(ms: f64, received_at: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
-    let invalid = || {
-        (
+    let refused = || {
+        invalid(
             "timestamp",
-            "must be a positive number of milliseconds since the Unix epoch".to_owned(),
+            "must be a positive number of milliseconds since the Unix epoch",
         )
     };
     // Below 1 ms it would be the epoch itself: a zero, not a time.
     if !ms.is_finite() || ms < 1.0 {
-        return Err(invalid());
+        return Err(refused());
     }
     #[allow(clippy::cast_precision_loss)]
     let latest = (received_at.timestamp_millis() + MAX_CLOCK_AHEAD_MS) as f64;
@@ -470,7 +939,7 @@ fn timestamp(ms: f64, received_at: DateTime<Utc>) -> Result<DateTime<Utc>, Field
         return Ok(received_at);
     }
     #[allow(clippy::cast_possible_truncation)]
-    DateTime::from_timestamp_millis(ms as i64).ok_or_else(invalid)
+    DateTime::from_timestamp_millis(ms as i64).ok_or_else(refused)
 }
 
 pub(crate) fn short(value: String) -> String {
@@ -532,7 +1001,31 @@ mod tests {
     }
 
     fn parse_str(body: &str) -> Result<Vec<Event>, IngestError> {
-        parse(body.as_bytes(), &context())
+        let parsed = parse(body.as_bytes(), &context())?;
+        assert!(parsed.refused.is_empty(), "{:?}", parsed.refused);
+        Ok(parsed.events)
+    }
+
+    /// The reasons the events of a batch were refused, by index, and the events accepted.
+    fn partly(body: &str) -> (Vec<Event>, Vec<(usize, String)>) {
+        let context = Context {
+            max_batch: 10,
+            ..context()
+        };
+        let parsed = parse(body.as_bytes(), &context).expect("some events accepted");
+        let refused = parsed
+            .refused
+            .into_iter()
+            .map(|refused| (refused.index, refused.error))
+            .collect();
+        (parsed.events, refused)
+    }
+
+    /// The one event of `body`, accepted.
+    fn one(body: serde_json::Value) -> Event {
+        let mut events = parse_str(&body.to_string()).expect("valid");
+        assert_eq!(events.len(), 1);
+        events.remove(0)
     }
 
     fn error_text(body: &str) -> String {
@@ -622,11 +1115,16 @@ mod tests {
                 .contains("type: invalid type: integer `7`, expected a string")
         );
         assert!(error_text(r#"{"message":"x"}"#).contains("missing field `type`"));
+        let (events, refused) =
+            partly(r#"[{"type":"error","message":"x"},{"type":"vital","name":"FID","value":1}]"#);
+        assert_eq!(events.len(), 1);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, 1);
         assert!(
-            error_text(
-                r#"[{"type":"error","message":"x"},{"type":"vital","name":"FID","value":1}]"#
-            )
-            .contains("[1].name: \"FID\" is not a web vital")
+            refused[0]
+                .1
+                .starts_with("[1].name: \"FID\" is not a web vital"),
+            "{refused:?}"
         );
         assert!(error_text(r#"{"type":"vital","name":"LCP"}"#).contains("value: required"));
         assert!(
@@ -756,7 +1254,7 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(matches!(
             parse_str(&deep),
-            Err(IngestError::MalformedJson(_)) | Err(IngestError::InvalidEvent(_))
+            Err(IngestError::MalformedJson(_) | IngestError::EveryEventRefused(_))
         ));
         let text = error_text(&format!(r#"{{"type":"custom","name":"x","data":{deep}}}"#));
         assert!(text.contains("recursion limit exceeded"), "{text}");
@@ -816,6 +1314,319 @@ mod tests {
         ));
         let exact = format!("[{}]", [r#"{"type":"click"}"#; 3].join(","));
         assert_eq!(parse_str(&exact).expect("valid").len(), 3);
+    }
+
+    #[test]
+    fn a_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
+        let (events, refused) = partly(
+            r#"[{"type":"click"},{"type":"vital","name":"LCP","value":-1},
+                {"type":"teleport"},{"message":"x"},42,
+                {"type":"error","message":"kept","event_id":"6f1c0a6e0b8e4f6e9a613c2b1a0f9e8d"}]"#,
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].message.as_deref(), Some("kept"));
+        let indexes: Vec<usize> = refused.iter().map(|(index, _)| *index).collect();
+        assert_eq!(indexes, [1, 2, 3, 4]);
+        assert_eq!(refused[0].1, "[1].value: must be a non-negative number");
+        assert!(
+            refused[1]
+                .1
+                .starts_with("[2].type: unknown type \"teleport\""),
+            "{refused:?}"
+        );
+        assert!(
+            refused[2].1.starts_with("[3]: missing field `type`"),
+            "{refused:?}"
+        );
+        assert!(
+            refused[3]
+                .1
+                .starts_with("[4]: invalid type: integer `42`, expected an event"),
+            "{refused:?}"
+        );
+
+        // Every event invalid: the batch is refused, each named.
+        let error = parse_str(r#"[{"type":"vital"},{"type":"nope"}]"#).expect_err("refused");
+        let IngestError::EveryEventRefused(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(refused.len(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("[0].name: required for vital; [1].type")
+        );
+
+        // A syntax error anywhere still refuses the whole body.
+        assert!(matches!(
+            parse_str(r#"[{"type":"click"},{"type":"click",}]"#),
+            Err(IngestError::MalformedJson(_))
+        ));
+        // A reason quoting a huge input is bounded.
+        let huge = format!(
+            r#"[{{"type":"click"}},{{"type":"{}"}}]"#,
+            "x".repeat(100_000)
+        );
+        let (_, refused) = partly(&huge);
+        assert!(refused[0].1.len() <= MAX_REFUSAL, "{}", refused[0].1.len());
+    }
+
+    #[test]
+    fn every_event_takes_visitor_and_route() {
+        let event = one(serde_json::json!({
+            "type": "pageview", "url": "https://shop.example/p/12", "route": "/p/:id",
+            "visitor_id": "7c9e6679742540de944be07fc1f90ae7", "title": "Product"
+        }));
+        assert_eq!(event.route.as_deref(), Some("/p/:id"));
+        assert_eq!(
+            event.visitor_id.as_deref(),
+            Some("7c9e6679742540de944be07fc1f90ae7")
+        );
+        let event = one(serde_json::json!({"type": "click", "visitor_id": "v".repeat(1000)}));
+        let visitor = event.visitor_id.expect("kept");
+        assert!(visitor.len() <= MAX_VISITOR_ID && visitor.ends_with(TRUNCATED));
+        assert!(
+            error_text(r#"{"type":"click","visitor_id":7}"#).contains("visitor_id: invalid type")
+        );
+    }
+
+    #[test]
+    fn errors_keep_mechanism_breadcrumbs_and_extra_within_bounds() {
+        let event = one(serde_json::json!({
+            "type": "error", "message": "TypeError: x", "mechanism": "onerror",
+            "extra": {"componentStack": "at Cart\u{0}"},
+            "breadcrumbs": [
+                {"timestamp": 1_749_999_999_000_i64, "category": "click", "message": "button#pay"},
+                {"timestamp": 1_749_999_999_500.5, "category": "fetch", "message": "GET /api/cart",
+                 "level": "error", "data": {"status": 500, "k\u{0}": "v"}},
+                {"category": "custom"}
+            ]
+        }));
+        assert_eq!(event.mechanism.as_deref(), Some("onerror"));
+        assert_eq!(event.extra["componentStack"], "at Cart");
+        assert_eq!(event.breadcrumbs.len(), 3);
+        assert_eq!(event.breadcrumbs[1].timestamp, Some(1_749_999_999_500));
+        assert_eq!(event.breadcrumbs[1].level, Some(Level::Error));
+        assert_eq!(
+            event.breadcrumbs[1].data.as_ref().map(|d| d["k"].clone()),
+            Some("v".into())
+        );
+        assert!(event.processing_errors.is_empty());
+
+        // Past the limits: the oldest breadcrumbs, an oversize `extra` and breadcrumb `data`
+        // are dropped and said so; long text is cut.
+        let crumbs: Vec<_> = (0..MAX_BREADCRUMBS + 20)
+            .map(|i| serde_json::json!({"message": format!("{i} {}", "m".repeat(5000))}))
+            .collect();
+        let mut crumbs = crumbs;
+        crumbs.push(serde_json::json!({"data": {"big": "d".repeat(MAX_BREADCRUMB_DATA)}}));
+        let event = one(serde_json::json!({
+            "type": "error", "message": "x", "breadcrumbs": crumbs,
+            "extra": {"big": "e".repeat(MAX_EXTRA)}
+        }));
+        assert_eq!(event.breadcrumbs.len(), MAX_BREADCRUMBS);
+        let first = event.breadcrumbs[0].message.as_deref().expect("message");
+        assert!(first.starts_with("21 ") && first.len() <= MAX_BREADCRUMB_MESSAGE);
+        assert_eq!(event.breadcrumbs[MAX_BREADCRUMBS - 1].data, None);
+        assert!(event.extra.is_empty());
+        let kinds: Vec<&str> = event
+            .processing_errors
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["breadcrumbs_dropped", "too_large", "too_large"]);
+        assert!(
+            event.processing_errors[1]
+                .detail
+                .starts_with("breadcrumbs[120].data")
+        );
+        assert!(event.processing_errors[2].detail.starts_with("extra was"));
+
+        // Wrong shapes are refused, naming the field.
+        assert!(
+            error_text(r#"{"type":"error","message":"x","extra":[1]}"#)
+                .contains("extra: invalid type: sequence")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":{}}"#)
+                .contains("breadcrumbs: invalid type: map")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{},"x"]}"#)
+                .contains("breadcrumbs[1]: invalid type: string")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{},{"level":"loud"}]}"#)
+                .contains("breadcrumbs[1].level: \"loud\" is not a level")
+        );
+        assert!(
+            error_text(r#"{"type":"error","message":"x","breadcrumbs":[{"timestamp":-5}]}"#)
+                .contains("breadcrumbs[0].timestamp: must be a positive number")
+        );
+    }
+
+    #[test]
+    fn messages_are_logs_below_error_and_errors_at_it() {
+        let info = one(serde_json::json!({"type": "message", "message": "cache warmed"}));
+        assert_eq!(info.routing_key(), RoutingKey::LogMessage);
+        assert_eq!(info.level, Some(Level::Info));
+        let warning = one(serde_json::json!({"type": "message", "message": "m", "level": "warn"}));
+        assert_eq!(warning.level, Some(Level::Warning));
+        let error =
+            one(serde_json::json!({"type": "message", "message": "paid twice", "level": "error"}));
+        assert_eq!(error.routing_key(), RoutingKey::ErrorJs);
+        assert_eq!(error.level, Some(Level::Error));
+        assert!(error_text(r#"{"type":"message"}"#).contains("message: required for message"));
+        assert!(
+            error_text(r#"{"type":"message","message":"m","level":"loud"}"#)
+                .contains("level: \"loud\" is not a level")
+        );
+    }
+
+    #[test]
+    fn white_screens_need_a_ratio_and_name_their_page() {
+        let event = one(serde_json::json!({
+            "type": "white_screen", "empty_ratio": 0.95, "points": 18,
+            "url": "https://shop.example/checkout?step=2", "route": "/checkout"
+        }));
+        assert_eq!(event.routing_key(), RoutingKey::ErrorWhiteScreen);
+        assert_eq!(
+            event.detail,
+            Detail::WhiteScreen {
+                empty_ratio: 0.95,
+                points: Some(18)
+            }
+        );
+        assert_eq!(event.message.as_deref(), Some("White screen on /checkout"));
+        let by_url = one(serde_json::json!({
+            "type": "white_screen", "empty_ratio": 1, "url": "https://shop.example/cart?x=1#y"
+        }));
+        assert_eq!(by_url.message.as_deref(), Some("White screen on /cart"));
+        let said =
+            one(serde_json::json!({"type": "white_screen", "empty_ratio": 1, "message": "blank"}));
+        assert_eq!(said.message.as_deref(), Some("blank"));
+        let nowhere = one(serde_json::json!({"type": "white_screen", "empty_ratio": 0}));
+        assert_eq!(nowhere.message.as_deref(), Some("White screen"));
+
+        assert!(error_text(r#"{"type":"white_screen"}"#).contains("empty_ratio: required"));
+        for ratio in ["1.01", "-0.1"] {
+            let body = format!(r#"{{"type":"white_screen","empty_ratio":{ratio}}}"#);
+            assert!(error_text(&body).contains("empty_ratio: must be between 0 and 1"));
+        }
+        assert!(
+            error_text(r#"{"type":"white_screen","empty_ratio":1,"points":1.5}"#)
+                .contains("points: invalid type: floating point")
+        );
+        assert!(
+            error_text(r#"{"type":"white_screen","empty_ratio":1,"points":-1}"#)
+                .contains("points: invalid value")
+        );
+    }
+
+    #[test]
+    fn vitals_keep_navigation_type_and_a_bounded_attribution() {
+        let event = one(serde_json::json!({
+            "type": "vital", "name": "INP", "value": 320, "navigation_type": "navigate",
+            "attribution": {"target": "button#pay", "input_delay": 12.5, "url": null,
+                            "long": "s".repeat(10_000)}
+        }));
+        let Detail::Vital {
+            navigation_type,
+            attribution: Some(attribution),
+            ..
+        } = &event.detail
+        else {
+            panic!("{:?}", event.detail)
+        };
+        assert_eq!(navigation_type.as_deref(), Some("navigate"));
+        assert_eq!(attribution["target"], "button#pay");
+        assert_eq!(attribution["input_delay"], 12.5);
+        assert!(!attribution.contains_key("url"));
+        assert!(
+            attribution["long"]
+                .as_str()
+                .is_some_and(|s| s.len() <= MAX_URL)
+        );
+
+        let many: serde_json::Map<String, serde_json::Value> = (0..100)
+            .map(|i| (format!("k{i:03}"), serde_json::Value::from(i)))
+            .collect();
+        let event = one(
+            serde_json::json!({"type": "vital", "name": "CLS", "value": 0.1, "attribution": many}),
+        );
+        let Detail::Vital {
+            attribution: Some(attribution),
+            ..
+        } = &event.detail
+        else {
+            panic!("{:?}", event.detail)
+        };
+        assert_eq!(attribution.len(), MAX_ATTRIBUTION);
+        assert!(
+            error_text(r#"{"type":"vital","name":"LCP","value":1,"attribution":{"el":{"a":1}}}"#)
+                .contains("attribution.el: must be a string, a number or a boolean")
+        );
+        assert!(
+            error_text(r#"{"type":"vital","name":"LCP","value":1,"attribution":"x"}"#)
+                .contains("attribution: invalid type: string")
+        );
+    }
+
+    #[test]
+    fn resource_errors_keep_their_selector() {
+        let event = one(serde_json::json!({
+            "type": "resource_error", "target": "https://cdn/app.js", "tag_name": "script",
+            "selector": "head > script#app"
+        }));
+        assert!(matches!(
+            &event.detail,
+            Detail::ResourceError { selector: Some(selector), .. } if selector == "head > script#app"
+        ));
+    }
+
+    #[test]
+    fn sessions_carry_status_duration_pages_and_errors() {
+        let event = one(serde_json::json!({
+            "type": "session", "status": "exited", "duration_ms": 61_000, "pages": 6,
+            "errors": 1, "session_id": "s1"
+        }));
+        assert_eq!(event.routing_key(), RoutingKey::BehaviorSession);
+        assert_eq!(
+            event.detail,
+            Detail::Session {
+                sid: Some("s1".into()),
+                status: "exited".into(),
+                errors: 1,
+                init: false,
+                duration_ms: Some(61_000.0),
+                pages: Some(6),
+            }
+        );
+        assert!(error_text(r#"{"type":"session"}"#).contains("status: required for session"));
+        assert!(
+            error_text(r#"{"type":"session","status":"crashed"}"#)
+                .contains("status: must be \"ok\" or \"exited\"")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":200}"#).contains("status: must be \"ok\"")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":"ok","duration_ms":-1}"#)
+                .contains("duration_ms: must be a non-negative number")
+        );
+        assert!(
+            error_text(r#"{"type":"session","status":"ok","pages":-1}"#)
+                .contains("pages: invalid value")
+        );
+        // An API error's status is a number.
+        assert!(
+            error_text(r#"{"type":"api_error","target":"/x","status":"ok"}"#)
+                .contains("status: must be an HTTP status code")
+        );
+        assert!(
+            error_text(r#"{"type":"api_error","target":"/x","status":70000}"#)
+                .contains("status: invalid value: integer `70000`")
+        );
     }
 
     #[test]

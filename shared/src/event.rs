@@ -88,6 +88,8 @@ pub enum RoutingKey {
     ErrorJs,
     ErrorResource,
     ErrorApi,
+    /// A page that stayed blank (its app did not render).
+    ErrorWhiteScreen,
     PerfVital,
     BehaviorPageview,
     BehaviorClick,
@@ -108,10 +110,11 @@ pub enum RoutingKey {
 
 impl RoutingKey {
     /// The routing keys of events.
-    pub const ALL: [RoutingKey; 10] = [
+    pub const ALL: [RoutingKey; 11] = [
         RoutingKey::ErrorJs,
         RoutingKey::ErrorResource,
         RoutingKey::ErrorApi,
+        RoutingKey::ErrorWhiteScreen,
         RoutingKey::PerfVital,
         RoutingKey::BehaviorPageview,
         RoutingKey::BehaviorClick,
@@ -133,6 +136,7 @@ impl RoutingKey {
             RoutingKey::ErrorJs => "error.js",
             RoutingKey::ErrorResource => "error.resource",
             RoutingKey::ErrorApi => "error.api",
+            RoutingKey::ErrorWhiteScreen => "error.white_screen",
             RoutingKey::PerfVital => "perf.vital",
             RoutingKey::BehaviorPageview => "behavior.pageview",
             RoutingKey::BehaviorClick => "behavior.click",
@@ -250,6 +254,9 @@ pub enum Detail {
         /// The element that asked for it (`script`, `link`, `img`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tag_name: Option<String>,
+        /// Where that element is in the page (`div#app > img.logo`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        selector: Option<String>,
     },
     /// A fetch/XHR call that failed or answered with a server error.
     ApiError {
@@ -267,6 +274,14 @@ pub enum Detail {
         name: VitalName,
         value: f64,
         rating: Rating,
+        /// How the page was reached (`navigate`, `reload`, `back-forward`, …), as `web-vitals`
+        /// says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        navigation_type: Option<String>,
+        /// What caused the value (the LCP element, the INP target, the largest layout shift),
+        /// as a few short strings and numbers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attribution: Option<serde_json::Map<String, serde_json::Value>>,
     },
     Pageview {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,8 +300,18 @@ pub enum Detail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data: Option<serde_json::Value>,
     },
-    /// A message below level error, from a Sentry SDK.
+    /// A message below level error (`captureMessage('…', 'info')`), the level in
+    /// [`Event::level`].
     Message {},
+    /// A page that stayed blank: most points sampled across the viewport showed only the
+    /// page's wrappers (`html`, `body`, the app's root), after the SDK's retries.
+    WhiteScreen {
+        /// The share of sampled points that were empty, 0 to 1.
+        empty_ratio: f64,
+        /// How many points were sampled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        points: Option<u32>,
+    },
     /// A performance transaction from a Sentry SDK: a page load or navigation and its spans
     /// (kept in [`Event::sentry`]).
     Transaction {
@@ -296,8 +321,9 @@ pub enum Detail {
         op: Option<String>,
         duration_ms: f64,
     },
-    /// A release-health session update from a Sentry SDK: one per page session start and
-    /// end, the same `sid` in each.
+    /// A session update: from a Sentry SDK one per page session start and end, the same
+    /// `sid` in each; from frontmon's SDK one per page load and when the page is hidden or
+    /// left, with the session's duration and pages so far.
     Session {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sid: Option<String>,
@@ -307,6 +333,11 @@ pub enum Detail {
         errors: u64,
         #[serde(default)]
         init: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<f64>,
+        /// Page views in the session so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pages: Option<u64>,
     },
 }
 
@@ -321,6 +352,7 @@ impl Detail {
             Detail::Click { .. } => RoutingKey::BehaviorClick,
             Detail::Custom { .. } => RoutingKey::CustomEvent,
             Detail::Message {} => RoutingKey::LogMessage,
+            Detail::WhiteScreen { .. } => RoutingKey::ErrorWhiteScreen,
             Detail::Transaction { .. } => RoutingKey::PerfTransaction,
             Detail::Session { .. } => RoutingKey::BehaviorSession,
         }
@@ -502,6 +534,19 @@ pub struct Event {
     pub tags: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// An anonymous id of the browser (random, kept in its storage), so visitors can be
+    /// counted without a user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
+    /// How a native error was caught (`onerror`, `onunhandledrejection`, `manual`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    /// What happened before a native error, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breadcrumbs: Vec<Breadcrumb>,
+    /// What the page attached to a native error (`captureException(e, {extra})`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub client: Client,
     /// Set by Sentry SDKs; native events are errors or not by their type.
@@ -525,6 +570,24 @@ pub struct Event {
     /// rather than failing it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processing_errors: Vec<ProcessingError>,
+}
+
+/// One thing that happened before an error: a click, a navigation, a request, a console
+/// message, or what the page recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Breadcrumb {
+    /// Milliseconds since the epoch, by the browser's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// `click`, `navigation`, `fetch`, `xhr`, `console`, `custom`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A problem met while processing an event, kept on the event for the people reading it.
@@ -560,6 +623,10 @@ impl Event {
             user: None,
             tags: BTreeMap::new(),
             session_id: None,
+            visitor_id: None,
+            mechanism: None,
+            breadcrumbs: Vec::new(),
+            extra: serde_json::Map::new(),
             client: Client::default(),
             level: None,
             exceptions: Vec::new(),
@@ -572,6 +639,22 @@ impl Event {
 
     pub fn routing_key(&self) -> RoutingKey {
         self.detail.routing_key()
+    }
+
+    /// Which page of the site this is: its route when the SDK named one, else the path of
+    /// its URL (without query or fragment); `None` when neither is known.
+    pub fn page(&self) -> Option<&str> {
+        if let Some(route) = self.route.as_deref().filter(|r| !r.trim().is_empty()) {
+            return Some(route);
+        }
+        let url = self.url.as_deref()?;
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        // `https://host/path`: the path starts at the first `/` after the authority.
+        let path = match url.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+            None => url,
+        };
+        Some(if path.is_empty() { "/" } else { path })
     }
 
     /// The first line of the stack that names a frame, which is what distinguishes two
@@ -636,17 +719,60 @@ mod tests {
 
     #[test]
     fn event_json_round_trips_with_flat_type() {
-        let event = sample(Detail::Vital {
+        let mut event = sample(Detail::Vital {
             name: VitalName::Inp,
             value: 120.0,
             rating: Rating::Good,
+            navigation_type: Some("navigate".into()),
+            attribution: serde_json::json!({"target": "button#pay"})
+                .as_object()
+                .cloned(),
         });
+        event.visitor_id = Some("v1".into());
         let json = serde_json::to_value(&event).expect("serializes");
         assert_eq!(json["type"], "vital");
         assert_eq!(json["name"], "INP");
+        assert_eq!(json["attribution"]["target"], "button#pay");
         assert_eq!(json["timestamp"], 1_700_000_000_123_i64);
         let back: Event = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, event);
+
+        let mut event = sample(Detail::WhiteScreen {
+            empty_ratio: 0.95,
+            points: Some(18),
+        });
+        event.breadcrumbs = vec![Breadcrumb {
+            timestamp: Some(1_700_000_000_000),
+            category: Some("click".into()),
+            message: Some("button#pay".into()),
+            level: Some(Level::Info),
+            data: None,
+        }];
+        event.extra = serde_json::json!({"cart": 3})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(json["type"], "white_screen");
+        assert_eq!(json["breadcrumbs"][0]["category"], "click");
+        let back: Event = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, event);
+        assert_eq!(back.routing_key(), RoutingKey::ErrorWhiteScreen);
+        assert!(back.routing_key().is_error());
+    }
+
+    #[test]
+    fn the_page_is_the_route_else_the_path() {
+        let mut event = sample(Detail::Error {});
+        event.url = Some("https://shop.example/checkout/pay?step=2#top".into());
+        assert_eq!(event.page(), Some("/checkout/pay"));
+        event.url = Some("https://shop.example".into());
+        assert_eq!(event.page(), Some("/"));
+        event.route = Some("/checkout/:step".into());
+        assert_eq!(event.page(), Some("/checkout/:step"));
+        event.route = Some(" ".into());
+        event.url = None;
+        assert_eq!(event.page(), None);
     }
 
     #[test]

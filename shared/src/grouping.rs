@@ -15,7 +15,8 @@
 //! 4. the message template, likewise.
 //!
 //! A failed resource groups by element and URL, a failed API call by method, host, path
-//! ([`endpoint`]) and status class.
+//! ([`endpoint`]) and status class, a white screen by its page: the route, else the URL's
+//! path, ids collapsed as in an API path.
 //!
 //! Version 1 differed in: SDK wrapper frames, engine frames (`JSON.parse (<anonymous>)`) and
 //! minified names counted as named in-app frames; anonymous frames never counted; an API
@@ -306,7 +307,9 @@ fn culprit(frames: &[Frame<'_>]) -> Option<String> {
 /// A JavaScript error groups by its stack, else its message. A resource that failed to load
 /// is its own problem whatever page asked for it: it groups by element and URL (without the
 /// query). A failed API call groups by method, host, path (ids normalized; a relative target
-/// resolved against the page's URL) and status class.
+/// resolved against the page's URL) and status class. A white screen groups by its page
+/// ([`Event::page`], ids normalized): one blank checkout is one problem, whatever the order
+/// id in its address.
 pub fn group_event(event: &Event) -> Option<Grouping> {
     let message = event.message.as_deref().unwrap_or_default();
     let fingerprint = Some(event.fingerprint.as_slice()).filter(|f| !f.is_empty());
@@ -356,7 +359,9 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
                 fingerprint,
             }))
         }
-        Detail::ResourceError { target, tag_name } => {
+        Detail::ResourceError {
+            target, tag_name, ..
+        } => {
             let fingerprint = [
                 "resource_error".to_owned(),
                 tag_name.clone().unwrap_or_default(),
@@ -389,6 +394,24 @@ pub fn group_event(event: &Event) -> Option<Grouping> {
                 fingerprint: Some(&fingerprint),
                 ..Input::default()
             }))
+        }
+        Detail::WhiteScreen { .. } => {
+            let page = event
+                .page()
+                .map_or_else(|| "/".to_owned(), endpoint::page_path);
+            let fingerprint = ["white_screen".to_owned(), page];
+            let mut grouping = group(&Input {
+                message: Some(message),
+                fingerprint: Some(&fingerprint),
+                ..Input::default()
+            });
+            // Titled by the group, not by whichever address of it came first; bounded as
+            // every title is.
+            grouping.title = title(&Input {
+                message: Some(&format!("White screen on {}", fingerprint[1])),
+                ..Input::default()
+            });
+            Some(grouping)
         }
         _ => None,
     }
@@ -664,6 +687,38 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
         assert_eq!(same.fingerprint, default.fingerprint);
     }
 
+    #[test]
+    fn white_screens_group_by_page_with_ids_collapsed() {
+        let blank = |url: &str, route: Option<&str>| {
+            let mut event = sample(
+                Detail::WhiteScreen {
+                    empty_ratio: 1.0,
+                    points: Some(18),
+                },
+                "whatever the page said",
+                None,
+            );
+            event.url = Some(url.to_owned());
+            event.route = route.map(str::to_owned);
+            group_event(&event).expect("grouped")
+        };
+        let order_12 = blank("https://shop.example/orders/12?x=1", None);
+        let order_13 = blank("https://shop.example/orders/13#top", None);
+        assert_eq!(order_12.fingerprint, order_13.fingerprint);
+        assert_eq!(order_12.title, "White screen on /orders/<int>");
+        let checkout = blank("https://shop.example/#/checkout", Some("/checkout"));
+        assert_eq!(checkout.title, "White screen on /checkout");
+        assert_ne!(checkout.fingerprint, order_12.fingerprint);
+        // The same page, named by its route or by its address.
+        assert_eq!(
+            blank("https://shop.example/checkout", None).fingerprint,
+            checkout.fingerprint
+        );
+        // Not a JavaScript error of the same text.
+        let error = group_event(&sample(Detail::Error {}, "White screen on /checkout", None));
+        assert_ne!(error.map(|g| g.fingerprint), Some(checkout.fingerprint));
+    }
+
     fn sample(detail: Detail, message: &str, stack: Option<&str>) -> Event {
         let json = serde_json::json!({
             "event_id": "6f1c0a6e0b8e4f6e9a613c2b1a0f9e8d",
@@ -691,6 +746,7 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
         let script = |target: &str| Detail::ResourceError {
             target: target.into(),
             tag_name: Some("script".into()),
+            selector: None,
         };
         let first =
             group_event(&sample(script("https://cdn/x.js?v=1"), "m", None)).expect("grouped");
@@ -719,6 +775,8 @@ render@https://shop.example/node_modules/react-dom/index.js:1:2";
             name: crate::event::VitalName::Lcp,
             value: 1.0,
             rating: crate::event::Rating::Good,
+            navigation_type: None,
+            attribution: None,
         };
         assert_eq!(group_event(&sample(vital, "m", None)), None);
     }

@@ -533,3 +533,37 @@ async fn poison_is_dead_lettered_and_the_api_and_channel_test_answer() {
     publisher.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_white_screen_issue_notifies_like_any_new_issue() {
+    let receiver = Receiver::start();
+    let mut env = TestEnv::new();
+    env.add_webhook("ops", &receiver.url("/ops"), Some("webhook-secret"));
+    let app = TestApp::spawn(env.settings.clone()).await;
+    app.wait_ready().await;
+    let publisher = publisher(&env).await;
+
+    // The event reaches the alerter's queue by its key (`error.*`), and the processor's
+    // word that its issue is new follows.
+    let blank = white_screen();
+    assert_eq!(outgoing(&blank).routing_key.as_str(), "error.white_screen");
+    publish(&publisher, &[&blank]).await;
+    announce(&publisher, &[&blank]).await;
+    let alerts = settled(&app, &env, 2.0).await;
+
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["status"], "sent");
+    assert_eq!(alerts[0]["reason"], "new_issue");
+    let delivered = receiver.delivered("/ops");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].event_id(), blank.event_id);
+    let body = delivered[0].json();
+    assert_eq!(body["kind"], "new_issue");
+    assert_eq!(
+        body["issue"]["title"], "White screen on /checkout",
+        "{body:#}"
+    );
+    assert_eq!(body["routing_key"], "error.white_screen", "{body:#}");
+    publisher.close().await;
+    app.stop().await;
+}

@@ -159,12 +159,28 @@ pub fn js_error(message: &str) -> Event {
     event(Detail::Error {}, Some(message))
 }
 
+/// A page of the shop's checkout that stayed blank, as frontmon's SDK reports it.
+pub fn white_screen() -> Event {
+    let mut event = event(
+        Detail::WhiteScreen {
+            empty_ratio: 1.0,
+            points: Some(18),
+        },
+        Some("White screen on /checkout"),
+    );
+    event.stack = None;
+    event.url = Some("https://shop.example/checkout?step=2".into());
+    event
+}
+
 pub fn vital() -> Event {
     event(
         Detail::Vital {
             name: VitalName::Lcp,
             value: 5000.0,
             rating: Rating::Poor,
+            navigation_type: None,
+            attribution: None,
         },
         None,
     )

@@ -369,6 +369,8 @@ impl Common {
             name,
             value,
             rating,
+            navigation_type: None,
+            attribution: None,
         };
         Some(self.stamp(id, measurement.timestamp.as_ref(), detail, faro, context))
     }
@@ -405,6 +407,8 @@ impl Common {
                     status: "ok".into(),
                     errors: 0,
                     init: name != "session_resume",
+                    duration_ms: None,
+                    pages: None,
                 },
                 None,
             ),
@@ -600,11 +604,11 @@ mod tests {
         );
         assert!(matches!(
             &events[0].detail,
-            Detail::Vital { name: VitalName::Ttfb, value, rating: Rating::Good } if *value == 109.0
+            Detail::Vital { name: VitalName::Ttfb, value, rating: Rating::Good, .. } if *value == 109.0
         ));
         assert!(matches!(
             &events[1].detail,
-            Detail::Vital { name: VitalName::Fcp, value, rating: Rating::Good } if *value == 544.0
+            Detail::Vital { name: VitalName::Fcp, value, rating: Rating::Good, .. } if *value == 544.0
         ));
         assert_eq!(
             events[1].contexts["faro"]["values"]["first_byte_to_fcp"],
@@ -616,7 +620,9 @@ mod tests {
                 sid: Some(session_id),
                 status: "ok".into(),
                 errors: 0,
-                init: true
+                init: true,
+                duration_ms: None,
+                pages: None,
             }
         );
         assert_eq!(events[3].url.as_deref(), Some("http://127.0.0.1:43043/"));

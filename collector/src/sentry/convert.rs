@@ -248,6 +248,8 @@ pub fn session(
         status,
         errors,
         init,
+        duration_ms: None,
+        pages: None,
     };
     event.sentry = rest(map);
     Ok(event)
@@ -278,6 +280,8 @@ pub fn sessions(payload: &[u8], context: &Context) -> Result<Event, ItemError> {
         status: "aggregate".into(),
         errors,
         init: false,
+        duration_ms: None,
+        pages: None,
     };
     event.sentry = rest(map);
     Ok(event)
@@ -364,6 +368,8 @@ pub fn spans(
                 name,
                 value,
                 rating: name.rate(value),
+                navigation_type: None,
+                attribution: None,
             };
             events.push(vital);
         }
@@ -800,6 +806,8 @@ fn vitals(measurements: Option<&Value>, transaction: &Event) -> Vec<Event> {
                 name,
                 value,
                 rating: name.rate(value),
+                navigation_type: None,
+                attribution: None,
             };
             vital.contexts = Map::new();
             vital.sentry = Map::new();

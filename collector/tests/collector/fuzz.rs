@@ -10,7 +10,10 @@
 use std::path::PathBuf;
 
 use chrono::DateTime;
-use collector::payload::{self, Context, MAX_MESSAGE, MAX_SHORT, MAX_STACK, MAX_TAGS, MAX_URL};
+use collector::payload::{
+    self, Context, MAX_BREADCRUMB_MESSAGE, MAX_BREADCRUMBS, MAX_EXTRA, MAX_MESSAGE, MAX_REFUSAL,
+    MAX_SHORT, MAX_STACK, MAX_TAGS, MAX_URL, MAX_VISITOR_ID,
+};
 use collector::sentry::{convert, envelope};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -32,10 +35,19 @@ fn context() -> Context {
 /// shared `Event` type unchanged (floats to the last few bits: serde_json's default float
 /// parsing is not exact), carries no NUL, and its text fits the documented bounds.
 fn check(body: &[u8]) -> Result<(), TestCaseError> {
-    let Ok(events) = payload::parse(body, &context()) else {
+    let Ok(parsed) = payload::parse(body, &context()) else {
         return Ok(());
     };
-    prop_assert!(!events.is_empty() && events.len() <= 100);
+    let events = parsed.events;
+    prop_assert!(!events.is_empty() && events.len() + parsed.refused.len() <= 100);
+    // Refusals name distinct events, in order, each within its bound.
+    prop_assert!(parsed.refused.windows(2).all(|w| w[0].index < w[1].index));
+    for refused in &parsed.refused {
+        prop_assert!(refused.index < events.len() + parsed.refused.len());
+        let prefix = format!("[{}]", refused.index);
+        prop_assert!(refused.error.starts_with(&prefix), "{}", refused.error);
+        prop_assert!(refused.error.len() <= MAX_REFUSAL);
+    }
     for event in events {
         let json = serde_json::to_vec(&event).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let back: Event =
@@ -58,6 +70,21 @@ fn check(body: &[u8]) -> Result<(), TestCaseError> {
         prop_assert!(within(&event.release, MAX_SHORT));
         prop_assert!(event.tags.len() <= MAX_TAGS);
         prop_assert!(event.tags.values().all(|v| v.len() <= MAX_SHORT));
+        prop_assert!(within(&event.route, MAX_URL));
+        prop_assert!(within(&event.visitor_id, MAX_VISITOR_ID));
+        prop_assert!(within(&event.mechanism, MAX_SHORT));
+        prop_assert!(event.breadcrumbs.len() <= MAX_BREADCRUMBS);
+        prop_assert!(
+            event
+                .breadcrumbs
+                .iter()
+                .all(|b| within(&b.message, MAX_BREADCRUMB_MESSAGE)
+                    && within(&b.category, MAX_SHORT))
+        );
+        prop_assert!(serde_json::to_vec(&event.extra).map_or(0, |j| j.len()) <= MAX_EXTRA);
+        if let Detail::WhiteScreen { empty_ratio, .. } = event.detail {
+            prop_assert!((0.0..=1.0).contains(&empty_ratio));
+        }
         prop_assert!(event.timestamp.timestamp_millis() > 0);
         prop_assert!(event.timestamp <= context().received_at + chrono::Duration::seconds(60));
         if let Detail::Vital { value, .. } = event.detail {
@@ -121,17 +148,20 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-const TYPES: [&str; 8] = [
+const TYPES: [&str; 11] = [
     "error",
     "resource_error",
     "api_error",
+    "white_screen",
     "vital",
     "pageview",
     "click",
     "custom",
+    "message",
+    "session",
     "nope",
 ];
-const FIELDS: [&str; 24] = [
+const FIELDS: [&str; 36] = [
     "event_id",
     "timestamp",
     "url",
@@ -155,6 +185,18 @@ const FIELDS: [&str; 24] = [
     "selector",
     "text",
     "data",
+    "visitor_id",
+    "route",
+    "level",
+    "mechanism",
+    "breadcrumbs",
+    "extra",
+    "empty_ratio",
+    "points",
+    "pages",
+    "errors",
+    "navigation_type",
+    "attribution",
     "unknown",
 ];
 
@@ -169,6 +211,42 @@ fn field_value() -> impl Strategy<Value = Value> {
         prop::collection::btree_map(text(), text(), 0..80)
             .prop_map(|map| Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())),
         Just(serde_json::json!({"id": "u1"})),
+        (0.0f64..1.5).prop_map(Value::from),
+        prop_oneof![Just("ok"), Just("exited"), Just("error"), Just("info")].prop_map(Value::from),
+        // A few drawn freely, or past the limit of 100 (small ones: a long run stays fast).
+        prop_oneof![
+            prop::collection::vec(breadcrumb(), 0..6),
+            (95usize..110).prop_map(|n| vec![serde_json::json!({"message": "m"}); n]),
+        ]
+        .prop_map(Value::from),
+    ]
+}
+
+/// A breadcrumb, or something in its place.
+fn breadcrumb() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => (
+            prop::option::of(prop_oneof![(0.0f64..2e12).prop_map(Value::from), json_value()]),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(prop_oneof![Just("error"), Just("loud")]),
+            prop::option::of(json_value()),
+        )
+            .prop_map(|(timestamp, category, message, level, data)| {
+                let mut crumb = Map::new();
+                let mut put = |key: &str, value: Option<Value>| {
+                    if let Some(value) = value {
+                        crumb.insert(key.to_owned(), value);
+                    }
+                };
+                put("timestamp", timestamp);
+                put("category", category.map(Value::from));
+                put("message", message.map(Value::from));
+                put("level", level.map(Value::from));
+                put("data", data);
+                Value::Object(crumb)
+            }),
+        1 => json_value(),
     ]
 }
 
@@ -215,7 +293,7 @@ proptest! {
 
     #[test]
     fn event_shaped_json_is_accepted_or_refused_cleanly(
-        events in prop::collection::vec(event_like(), 1..4),
+        events in prop::collection::vec(event_like(), 1..8),
         batch in any::<bool>(),
     ) {
         let body = if batch || events.len() > 1 {

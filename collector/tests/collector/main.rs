@@ -7,6 +7,7 @@ mod faro;
 mod fuzz;
 mod hostile;
 mod memory;
+mod partial;
 mod raw;
 mod recorded;
 mod sdk_script;
@@ -118,7 +119,7 @@ async fn bad_requests_get_clear_errors_and_the_service_stays_healthy() {
         ),
         (
             post(format!("{}?key={TEST_KEY}", app.events_url(1)))
-                .body(r#"[{"type":"click"},{"type":"teleport"}]"#),
+                .body(r#"[{"type":"vital"},{"type":"teleport"}]"#),
             400,
             "[1].type: unknown type \"teleport\"",
         ),

@@ -25,7 +25,8 @@ impl Drop for Screenshots {
     }
 }
 
-/// Types the collector does not know yet: sent in batches of their own, refused today.
+/// Types an older collector did not know: the SDK sends them in batches of their own, which
+/// this collector stores like any other.
 const NEW_TYPES: [&str; 3] = ["message", "white_screen", "session"];
 
 /// Runs a scenario of `own-sdk.mjs` against `collector`, or (None) against the driver's own
@@ -52,6 +53,14 @@ async fn events(processor: &Service, kind: &str) -> Option<Vec<Value>> {
         .cloned()
 }
 
+/// The title of issue `id` of project 1.
+async fn issue_title(processor: &Service, id: i64) -> String {
+    let issue = project_get(processor, &format!("issues/{id}"))
+        .await
+        .expect("the issue");
+    issue["title"].as_str().unwrap_or_default().to_owned()
+}
+
 /// The events the SDK sent, from the request bodies the browser made.
 fn sent(report: &Value) -> Vec<Value> {
     report["requests"]
@@ -65,8 +74,8 @@ fn sent(report: &Value) -> Vec<Value> {
 }
 
 /// Every request to the collector was a simple one: the script, and POSTs of `text/plain`
-/// with no header a page could not send without a preflight; answered 200, except the
-/// batches of types this collector does not know yet.
+/// with no header a page could not send without a preflight; answered 200 with every event
+/// accepted (none `refused`).
 fn assert_simple_requests(report: &Value) {
     let requests = report["requests"].as_array().expect("requests");
     assert!(requests.len() >= 2, "{report:#}");
@@ -110,8 +119,10 @@ fn assert_simple_requests(report: &Value) {
             fresh == 0 || fresh == events.len(),
             "new types in a batch of their own: {request:#}"
         );
-        if fresh == 0 && request["resource_type"] != "ping" {
+        if request["resource_type"] != "ping" {
             assert_eq!(request["status"], 200, "{request:#}");
+            let answer = request["response_body"].as_str().unwrap_or_default();
+            assert!(!answer.contains("\"refused\""), "{request:#}");
         }
     }
 }
@@ -344,12 +355,31 @@ async fn every_capture_is_stored_with_its_fields() {
         crumbs.contains("coupon applied") && crumbs.contains("custom"),
         "{crumbs}"
     );
-    let message = sent
-        .iter()
-        .find(|e| e["type"] == "message")
-        .expect("captureMessage sent");
+    let message = eventually("the message to be stored", WAIT, || async {
+        events(&processor, "log.message").await?.into_iter().next()
+    })
+    .await;
     assert_eq!(message["message"], "cache warmed");
     assert_eq!(message["level"], "warning");
+    assert_eq!(message["session_id"].as_str(), sessions.first().copied());
+    // What an error carries beyond the older fields, stored as sent.
+    let stored = errors
+        .iter()
+        .find(|e| e["message"] == "Error: checkout failed")
+        .expect("captureException stored");
+    assert_eq!(stored["mechanism"], "react");
+    assert!(stored["extra"]["componentStack"].is_string(), "{stored:#}");
+    assert!(
+        stored["breadcrumbs"].to_string().contains("coupon applied"),
+        "{stored:#}"
+    );
+    assert_eq!(stored["visitor_id"].as_str(), visitors.first().copied());
+    let inp = vitals
+        .iter()
+        .find(|v| v["name"] == "INP")
+        .expect("INP stored");
+    assert_eq!(inp["navigation_type"], "navigate");
+    assert!(inp["attribution"]["target"].is_string(), "{inp:#}");
     let custom = eventually("the custom event to be stored", WAIT, || async {
         events(&processor, "custom.event").await?.into_iter().next()
     })
@@ -382,11 +412,20 @@ async fn every_capture_is_stored_with_its_fields() {
         .expect("the click on the card field");
     assert!(card["text"].is_null(), "{card:#}");
 
-    // The session update, sent apart (the collector learns the type later).
+    // The session updates, stored with what the server counts sessions by.
+    let session = eventually("a session update to be stored", WAIT, || async {
+        events(&processor, "behavior.session")
+            .await?
+            .into_iter()
+            .find(|e| e["pages"].as_i64() >= Some(6))
+    })
+    .await;
+    assert_eq!(session["session_id"].as_str(), sessions.first().copied());
     assert!(
-        sent.iter()
-            .any(|e| e["type"] == "session" && e["pages"].as_i64() >= Some(6))
+        session["status"] == "ok" || session["status"] == "exited",
+        "{session:#}"
     );
+    assert!(session["duration_ms"].as_f64().is_some(), "{session:#}");
 
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
@@ -618,6 +657,20 @@ async fn a_white_screen_is_reported_once_and_only_when_it_is_one() {
                 "/app/broken"
             };
             assert_eq!(reported[0]["route"], route);
+            // Stored, as an error of its own key, in an issue named by its page.
+            let id = reported[0]["event_id"].as_str().expect("an id").to_owned();
+            let stored = eventually("the white screen to be stored", WAIT, || async {
+                events(&processor, "error.white_screen")
+                    .await?
+                    .into_iter()
+                    .find(|e| e["event_id"] == id.as_str())
+            })
+            .await;
+            assert_eq!(stored["empty_ratio"], 1.0);
+            assert_eq!(stored["message"], format!("White screen on {route}"));
+            let issue = stored["issue_id"].as_i64().expect("grouped into an issue");
+            let title = issue_title(&processor, issue).await;
+            assert_eq!(title, format!("White screen on {route}"));
         } else {
             assert!(reported.is_empty(), "{variant}: {reported:#?}");
         }

@@ -23,23 +23,29 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
         {"type": "error", "message": "TypeError: cart is undefined", "stack": "TypeError: cart is undefined\n    at checkout (https://shop.example/app.js:10:5)", "url": "https://shop.example/cart", "release": "1.2.3"},
         {"type": "resource_error", "target": "https://cdn.example/app.css", "tag_name": "link"},
         {"type": "api_error", "target": "https://shop.example/api/pay", "method": "POST", "status": 502, "duration_ms": 812.5},
+        {"type": "white_screen", "empty_ratio": 1, "points": 18, "url": "https://shop.example/checkout?step=2"},
         {"type": "vital", "name": "LCP", "value": 2300, "url": "https://shop.example/"},
         {"type": "pageview", "url": "https://shop.example/", "referrer": "https://search.example/"},
         {"type": "click", "selector": "button#pay", "text": "Pay"},
-        {"type": "custom", "name": "checkout_started", "data": {"items": 3}}
+        {"type": "custom", "name": "checkout_started", "data": {"items": 3}},
+        {"type": "message", "message": "cache warmed", "level": "info"},
+        {"type": "session", "status": "exited", "duration_ms": 61000, "pages": 6}
     ]);
     let ids = post(&client, &collector, &batch).await;
-    assert_eq!(ids.len(), 7);
+    assert_eq!(ids.len(), 10);
 
     // Every event readable by id, with the routing key its type maps to.
     let expected_keys = [
         "error.js",
         "error.resource",
         "error.api",
+        "error.white_screen",
         "perf.vital",
         "behavior.pageview",
         "behavior.click",
         "custom.event",
+        "log.message",
+        "behavior.session",
     ];
     for (id, key) in ids.iter().zip(expected_keys) {
         let event: Value = eventually(&format!("event {id} stored"), WAIT, || async {
@@ -50,11 +56,11 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
     }
     // ... exactly once.
     let (total, distinct) = stored_ids(&env.settings).await;
-    assert_eq!((total, distinct.len()), (7, 7));
+    assert_eq!((total, distinct.len()), (10, 10));
 
-    // The three errors were notified, signed; then a marker error proves nothing else came.
+    // The four errors were notified, signed; then a marker error proves nothing else came.
     let errors: Vec<shared::event::EventId> =
-        ids[..3].iter().map(|id| id.parse().unwrap()).collect();
+        ids[..4].iter().map(|id| id.parse().unwrap()).collect();
     receiver.wait_for("/ops", &errors).await;
     let marker = post(
         &client,
@@ -67,14 +73,14 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
         .await;
     let delivered = receiver.delivered("/ops");
     let notified: Vec<String> = delivered.iter().map(|r| r.event_id().to_string()).collect();
-    let mut expected: Vec<String> = ids[..3].to_vec();
+    let mut expected: Vec<String> = ids[..4].to_vec();
     expected.push(marker[0].clone());
     assert_eq!(
         notified.iter().collect::<BTreeSet<_>>(),
         expected.iter().collect::<BTreeSet<_>>(),
         "only the errors are notified"
     );
-    assert_eq!(notified.len(), 4, "each error notified once");
+    assert_eq!(notified.len(), 5, "each error notified once");
     for request in &delivered {
         verify_signature(
             request.timestamp.as_deref().expect("timestamp header"),
@@ -91,6 +97,13 @@ async fn a_mixed_batch_is_stored_once_and_only_errors_are_notified_signed() {
     assert_eq!(notification["routing_key"], "error.js");
     assert_eq!(notification["release"], "1.2.3");
     assert_eq!(notification["project_id"], 1);
+    let blank = delivered
+        .iter()
+        .find(|r| r.event_id().to_string() == ids[3])
+        .expect("the white screen")
+        .json();
+    assert_eq!(blank["routing_key"], "error.white_screen");
+    assert_eq!(blank["message"], "White screen on /checkout");
 
     collector.stop().await;
     alerter.stop().await;

@@ -201,8 +201,17 @@ mod tests {
     fn kinds_are_routing_keys_or_categories() {
         assert_eq!(routing_keys("error.api").ok(), Some(vec!["error.api"]));
         assert_eq!(
+            routing_keys("error.white_screen").ok(),
+            Some(vec!["error.white_screen"])
+        );
+        assert_eq!(
             routing_keys("error").ok(),
-            Some(vec!["error.js", "error.resource", "error.api"])
+            Some(vec![
+                "error.js",
+                "error.resource",
+                "error.api",
+                "error.white_screen"
+            ])
         );
         assert!(routing_keys("issue.resolved").is_err(), "not an event");
         let error = routing_keys("errors").expect_err("unknown");

@@ -74,6 +74,7 @@ fn one_of_each() -> Vec<Event> {
             Detail::ResourceError {
                 target: "https://cdn.example/app.js".into(),
                 tag_name: Some("script".into()),
+                selector: None,
             },
             t(7),
         ),
@@ -747,5 +748,128 @@ async fn health_readiness_and_metrics() {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }
 
+    app.stop().await;
+}
+
+/// What frontmon's browser SDK sends beyond the older types: stored as sent, read back with
+/// their fields, and white screens grouped into one issue per page.
+#[tokio::test]
+async fn the_sdk_kinds_are_stored_with_their_fields_and_white_screens_are_issues() {
+    let env = TestEnv::new();
+    let app = TestApp::ready(&env.settings).await;
+    let publisher = publisher(&env).await;
+    let t = now() - Duration::minutes(5);
+    let as_event = |sent: Value| -> Event {
+        let mut event: Event = serde_json::from_value(sent).expect("an event");
+        event.event_id = EventId::new_random();
+        event.project_id = crate::support::project(1);
+        event.received_at = t;
+        event.timestamp = t;
+        event
+    };
+    let common = json!({"event_id": "00000000000000000000000000000000", "project_id": 1,
+                        "timestamp": 1, "received_at": 1, "visitor_id": "v-1",
+                        "session_id": "s-1", "route": "/checkout/:step"});
+    let with = |fields: Value| {
+        let mut sent = common.clone();
+        let (Some(sent_map), Some(fields)) = (sent.as_object_mut(), fields.as_object()) else {
+            unreachable!("objects")
+        };
+        sent_map.extend(fields.clone());
+        as_event(sent)
+    };
+    let blank = |url: &str| {
+        let mut event = with(
+            json!({"type": "white_screen", "empty_ratio": 0.94, "points": 18,
+                                    "url": url, "message": format!("White screen on {url}")}),
+        );
+        event.route = None;
+        event
+    };
+    let events = vec![
+        blank("https://shop.example/orders/12"),
+        blank("https://shop.example/orders/13?x=1"),
+        with(
+            json!({"type": "session", "status": "exited", "sid": "s-1", "duration_ms": 61000.0,
+                    "pages": 6, "errors": 1}),
+        ),
+        with(json!({"type": "message", "message": "cache warmed", "level": "warning"})),
+        with(
+            json!({"type": "error", "message": "TypeError: x", "mechanism": "onerror",
+                    "breadcrumbs": [{"timestamp": 1_765_000_000_000_i64, "category": "click",
+                                     "message": "button#pay", "data": {"text": "Pay"}}],
+                    "extra": {"componentStack": "at Cart"}}),
+        ),
+        with(
+            json!({"type": "vital", "name": "INP", "value": 320.0, "rating": "needs-improvement",
+                    "navigation_type": "navigate", "attribution": {"target": "button#pay"}}),
+        ),
+        with(
+            json!({"type": "resource_error", "target": "https://cdn/app.js", "tag_name": "script",
+                    "selector": "head > script#app"}),
+        ),
+    ];
+    publish(&publisher, &events).await;
+    app.wait_for_events(&ids(&events)).await;
+
+    let read = |i: usize| {
+        let app = &app;
+        let id = events[i].event_id;
+        async move { app.event(id).await.expect("stored") }
+    };
+    let white = read(0).await;
+    assert_eq!(white["routing_key"], "error.white_screen");
+    assert_eq!(white["empty_ratio"], 0.94);
+    assert_eq!(white["points"], 18);
+    assert_eq!(white["visitor_id"], "v-1");
+    assert!(white["issue_id"].is_i64(), "{white}");
+    let session = read(2).await;
+    assert_eq!(session["routing_key"], "behavior.session");
+    assert_eq!(
+        (
+            &session["status"],
+            &session["duration_ms"],
+            &session["pages"],
+            &session["errors"]
+        ),
+        (&json!("exited"), &json!(61000.0), &json!(6), &json!(1))
+    );
+    let message = read(3).await;
+    assert_eq!(message["routing_key"], "log.message");
+    assert_eq!(message["level"], "warning");
+    assert!(message["issue_id"].is_null(), "a log line is no issue");
+    let error = read(4).await;
+    assert_eq!(error["mechanism"], "onerror");
+    assert_eq!(error["breadcrumbs"][0]["data"]["text"], "Pay");
+    assert_eq!(error["extra"]["componentStack"], "at Cart");
+    assert_eq!(error["route"], "/checkout/:step");
+    let vital = read(5).await;
+    assert_eq!(vital["navigation_type"], "navigate");
+    assert_eq!(vital["attribution"]["target"], "button#pay");
+    assert_eq!(read(6).await["selector"], "head > script#app");
+
+    // Both blank order pages are one issue, titled by the page.
+    let (status, body) = app.get("/api/projects/1/issues?status=all").await;
+    assert_eq!(status, 200, "{body}");
+    let issue = body["issues"]
+        .as_array()
+        .and_then(|issues| {
+            issues
+                .iter()
+                .find(|i| i["title"] == "White screen on /orders/<int>")
+        })
+        .unwrap_or_else(|| panic!("{body:#}"))
+        .clone();
+    assert_eq!(issue["count"], 2, "{issue:#}");
+    assert_eq!(read(1).await["issue_id"], white["issue_id"]);
+    // The read API filters by the new key and by its category.
+    let (listed, _) = app.list("kind=error.white_screen").await;
+    assert_eq!(listed.len(), 2);
+    let (errors, _) = app.list("kind=error&limit=100").await;
+    assert_eq!(
+        errors.len(),
+        4,
+        "two white screens, the error, the resource"
+    );
     app.stop().await;
 }

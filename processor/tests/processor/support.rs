@@ -245,6 +245,8 @@ pub fn vital(received_at: DateTime<Utc>) -> Event {
             name: shared::event::VitalName::Lcp,
             value: 5000.0,
             rating: shared::event::Rating::Poor,
+            navigation_type: None,
+            attribution: None,
         },
         received_at,
     )

@@ -40,6 +40,12 @@ pub(super) fn endpoint(target: &str, page: Option<&str>) -> (String, String) {
     }
 }
 
+/// A page's route or path, its variable parts collapsed as an API path's are:
+/// `/orders/12` → `/orders/<int>`; a route's own placeholders (`/orders/:id`) stay.
+pub(super) fn page_path(page: &str) -> String {
+    normalize_path(without_query(page.trim()))
+}
+
 fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
