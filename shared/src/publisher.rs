@@ -140,23 +140,29 @@ impl Publisher {
     async fn publish_on(&self, link: &Link, messages: &[Outgoing]) -> Result<(), PublishError> {
         // One channel per call keeps a batch in order; the calls spread over the channels.
         let channel = link.channel();
+        // Handed to the I/O thread together, not one after the other: each `basic_publish`
+        // waits until its frames are written, so awaiting them in turn paid a wake-up of the
+        // I/O thread and of this task per message. `join_all` polls them in order the first
+        // time, which is when each takes its delivery tag and queues its frames: the batch
+        // keeps its order on the channel.
+        let sent = futures::future::join_all(messages.iter().map(|message| {
+            channel.basic_publish(
+                self.options.topology.exchange.as_str().into(),
+                message.routing_key.as_str().into(),
+                // Mandatory: an event no queue would receive comes back to us as a
+                // failure instead of vanishing.
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &message.body,
+                properties(message),
+            )
+        }))
+        .await;
         let mut confirms = Vec::with_capacity(messages.len());
-        for message in messages {
-            let confirm = channel
-                .basic_publish(
-                    self.options.topology.exchange.as_str().into(),
-                    message.routing_key.as_str().into(),
-                    // Mandatory: an event no queue would receive comes back to us as a
-                    // failure instead of vanishing.
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    &message.body,
-                    properties(message),
-                )
-                .await
-                .map_err(|e| PublishError::Unavailable(Some(e)))?;
+        for (message, confirm) in messages.iter().zip(sent) {
+            let confirm = confirm.map_err(|e| PublishError::Unavailable(Some(e)))?;
             confirms.push((message.routing_key, confirm));
         }
         for (routing_key, confirm) in confirms {

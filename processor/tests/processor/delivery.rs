@@ -1,12 +1,15 @@
 //! One disposition per delivery: a redelivery is acked without a second row, poison and rows
 //! the database refuses are dead-lettered, and the events around them are stored.
 
+use std::time::Duration;
+
 use shared::event::Event;
 use shared::testing::TestEnv;
 
 use crate::support::{
-    TestApp, database, garbage, id_of, js_error, now, outgoing, pageview, publish, publish_raw,
-    publisher, row_counts, take_dead_letters, vital, wait_queue_depth,
+    TestApp, database, garbage, id_of, ids, js_error, now, outgoing, pageview, pageviews, publish,
+    publish_many, publish_raw, publisher, row_counts, take_dead_letters, vital, wait_queue_depth,
+    wait_stored_exactly,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,6 +212,41 @@ async fn a_deadlock_runs_the_batch_again_without_going_unready() {
     watching.cancel();
     assert_eq!(unready.await.expect("joined"), 0, "/readyz answered 503");
     assert_eq!(row_counts(&db).await, (1, 1));
+    assert!(take_dead_letters(&env).await.is_empty());
+
+    db.close().await;
+    publisher.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_one_statement_is_stored_whole_and_once() {
+    let mut env = TestEnv::new();
+    // Queued before the processor starts, so one batch takes them all: over 250 rows, the
+    // batch is written in several statements inside its transaction.
+    env.settings.processor.prefetch = 2000.try_into().expect("not zero");
+    env.settings.processor.batch_size = 1000.try_into().expect("not zero");
+    let publisher = publisher(&env).await;
+    let events = pageviews(700, now());
+    // Copies, spread over the batch: stored once, counted as duplicates.
+    let copies: Vec<Event> = events.iter().step_by(9).cloned().collect();
+    let mut all = events.clone();
+    all.extend(copies.iter().cloned());
+    publish_many(&publisher, &all).await;
+    wait_queue_depth(&env, &env.topology().processor.name, all.len() as u32).await;
+
+    let app = TestApp::ready(&env.settings).await;
+    let db = database(&env).await;
+    wait_stored_exactly(&env, &db, &ids(&events), Duration::from_secs(30)).await;
+    app.wait_for_metric(
+        "frontmon_processor_events_duplicate_total",
+        copies.len() as f64,
+    )
+    .await;
+    assert_eq!(
+        app.metric("frontmon_processor_events_stored_total").await,
+        events.len() as f64
+    );
     assert!(take_dead_letters(&env).await.is_empty());
 
     db.close().await;
