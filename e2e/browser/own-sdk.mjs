@@ -333,7 +333,12 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
         ? await page.waitForFunction(() => window.LOADS_DONE, null, { timeout: 0 }).then(() => ({}))
         : opts.scenario === 'iframe'
           ? await page.waitForFunction(() => window.FRAME_DONE, null, { timeout: 0 }).then((h) => h.jsonValue())
-          : await page.evaluate(() => window.runScenario());
+          : await page.evaluate(() => window.runScenario()).catch((error) => {
+              // Leaving is the scenario: on a loaded machine the next page can replace this
+              // one before the answer of `runScenario` comes back.
+              if (navigated && /context was destroyed|navigat/i.test(String(error))) return {};
+              throw error;
+            });
     if (navigated) await navigated;
     if (opts.screenshot && withSdk) {
       const file = variant ? opts.screenshot.replace(/(\.png)?$/, `-${variant}.png`) : opts.screenshot;
