@@ -415,28 +415,30 @@ fn deserialize_tracked<'de, S: DeserializeSeed<'de>>(
             &mut deserializer,
             &mut track,
         ))
-        .map_err(|inner| {
-            // Where the parser was: the field of a data error, and for a syntax error the
-            // event of a batch it is in. The root's path is "."; say nothing rather than that.
-            let mut path = track.path().to_string();
-            if path.len() > MAX_ERROR_PATH {
-                path = text(path, MAX_ERROR_PATH);
-            }
-            let said = if path == "." {
-                inner.to_string()
-            } else {
-                format!("{path}: {inner}")
-            };
-            if inner.is_data() {
-                IngestError::InvalidEvent(said)
-            } else {
-                IngestError::MalformedJson(said)
-            }
-        })?;
+        .map_err(|inner| json_error(track.path().to_string(), inner))?;
     deserializer
         .end()
         .map_err(|error| IngestError::MalformedJson(error.to_string()))?;
     Ok(value)
+}
+
+/// A body the parser refused, as the answer that says where: the field of a data error, and
+/// for a syntax error the event of a batch it is in (`path`, cut to a bounded length). The
+/// root's path is "."; say nothing rather than that.
+pub(crate) fn json_error(mut path: String, inner: serde_json::Error) -> IngestError {
+    if path.len() > MAX_ERROR_PATH {
+        path = text(path, MAX_ERROR_PATH);
+    }
+    let said = if path == "." {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    };
+    if inner.is_data() {
+        IngestError::InvalidEvent(said)
+    } else {
+        IngestError::MalformedJson(said)
+    }
 }
 
 /// A JSON array of events, collected up to `max`: past that the rest is only counted, so a

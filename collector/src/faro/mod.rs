@@ -26,6 +26,7 @@ use crate::cors;
 use crate::error::IngestError;
 use crate::ingest;
 use crate::metrics::FaroItemLabel;
+use crate::payload;
 use crate::relay;
 use crate::state::State;
 use convert::Ids;
@@ -179,17 +180,7 @@ fn parse(body: &[u8]) -> Result<wire::Body, IngestError> {
     let parsed: Result<wire::Body, _> = serde_path_to_error::deserialize(&mut deserializer);
     let batch = parsed.map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        let said = if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        };
-        if inner.is_data() {
-            IngestError::InvalidEvent(said)
-        } else {
-            IngestError::MalformedJson(said)
-        }
+        payload::json_error(path, error.into_inner())
     })?;
     deserializer
         .end()
