@@ -32,14 +32,15 @@ const SCENARIOS = [
   'whitescreen',
   'retry',
   'rate-limit',
+  'rate-limit-reload',
   'offline',
   'noise',
   'loads',
   'iframe',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
-// A flush sends two requests at once (the new types apart): both get the refusal.
-const PLANS = { retry: ['503:1', '503:1'], 'rate-limit': ['429:2', '429:2'], offline: [], noise: [] };
+// A flush sends one request (every kind in one batch): it gets the refusal.
+const PLANS = { retry: ['503:1'], 'rate-limit': ['429:2'], 'rate-limit-reload': ['429:4'], offline: [], noise: [] };
 const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 
@@ -371,6 +372,17 @@ async function runTransport(browser, opts, origin, fake) {
   const watched = { opts };
   try {
     let page = await openPage(context, `${origin}/`, watched, true);
+    if (opts.scenario === 'rate-limit-reload') {
+      // Limited, then the page reloaded during the pause: the next page must wait too.
+      const first = await page.evaluate(() => window.runScenario());
+      await page.reload({ waitUntil: 'load' });
+      await page.evaluate(() => {
+        window.PAGE.round = 2;
+      });
+      const second = await page.evaluate(() => window.runScenario());
+      await withTimeout(fake.delivered(first.ids.concat(second.ids)), 30000, 'every event being delivered');
+      return { result: { first, second }, received: fake.received, page_errors: watched.pageErrors };
+    }
     if (opts.scenario !== 'offline') {
       const result = await page.evaluate(() => window.runScenario());
       await withTimeout(fake.delivered(result.ids), 30000, 'every event being delivered');

@@ -164,36 +164,32 @@ function sessions(anonymousVisitorId) {
 }
 
 // src/batch.ts
-var NEW_TYPES = ["message", "white_screen", "session"];
 var MAX_EVENTS = 100;
 function bodies(events, max) {
   const out = [];
-  for (const fresh of [false, true]) {
-    let parts = [];
-    let group = [];
-    let size = 2;
-    const close = () => {
-      if (group.length) out.push({ body: "[" + parts.join(",") + "]", events: group });
-      parts = [];
-      group = [];
-      size = 2;
-    };
-    for (const e of events) {
-      if (NEW_TYPES.indexOf(e.type) >= 0 !== fresh) continue;
-      let json;
-      try {
-        json = JSON.stringify(e);
-      } catch {
-        continue;
-      }
-      const bytes = utf8Bytes(json);
-      if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
-      parts.push(json);
-      group.push(e);
-      size += bytes + 1;
+  let parts = [];
+  let group = [];
+  let size = 2;
+  const close = () => {
+    if (group.length) out.push({ body: "[" + parts.join(",") + "]", events: group });
+    parts = [];
+    group = [];
+    size = 2;
+  };
+  for (const e of events) {
+    let json;
+    try {
+      json = JSON.stringify(e);
+    } catch {
+      continue;
     }
-    close();
+    const bytes = utf8Bytes(json);
+    if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
+    parts.push(json);
+    group.push(e);
+    size += bytes + 1;
   }
+  close();
   return out;
 }
 function utf8Bytes(s) {
@@ -230,6 +226,8 @@ var ATTEMPTS = 6;
 var SAVED_KEY = "__fm_q";
 var SAVED_MAX = 50;
 var SAVED_BYTES = 1e5;
+var PAUSE_KEY = "__fm_p";
+var PAUSE_MAX = 864e5;
 function transport(url, batchSize, intervalMs) {
   const post = window.fetch && window.fetch.bind(window);
   const local = store("localStorage");
@@ -238,8 +236,18 @@ function transport(url, batchSize, intervalMs) {
   let timer;
   let due = 0;
   let pausedUntil = 0;
+  let pauseRead = false;
   let keepaliveBytes = 0;
+  const paused = () => {
+    if (!pauseRead) {
+      pauseRead = true;
+      const at = local.get(PAUSE_KEY);
+      if (typeof at === "number") pausedUntil = Math.max(pausedUntil, Math.min(at, now() + PAUSE_MAX));
+    }
+    return now() < pausedUntil;
+  };
   const schedule = (ms) => {
+    paused();
     const at = now() + Math.max(ms, pausedUntil - now());
     if (timer && due <= at) return;
     clearTimeout(timer);
@@ -255,7 +263,7 @@ function transport(url, batchSize, intervalMs) {
   const add = (e) => {
     queue.push(e);
     if (queue.length > MEMORY_MAX) tries.delete(queue.shift());
-    if (queue.length >= batchSize && now() >= pausedUntil) flush2();
+    if (queue.length >= batchSize && !paused()) flush2();
     else schedule(intervalMs);
   };
   const requeue = (events, wait) => {
@@ -290,7 +298,8 @@ function transport(url, batchSize, intervalMs) {
         const s = res.status;
         const after = retryAfter(res.headers.get("retry-after"), now());
         if (s === 429) {
-          pausedUntil = now() + (sentryLimits(res.headers.get("x-sentry-rate-limits")) || after || 6e4);
+          pausedUntil = now() + Math.min(PAUSE_MAX, sentryLimits(res.headers.get("x-sentry-rate-limits")) || after || 6e4);
+          local.set(PAUSE_KEY, pausedUntil);
           queue = events.concat(queue);
           schedule(0);
         } else if (s === 408 || s >= 500) {
@@ -305,7 +314,7 @@ function transport(url, batchSize, intervalMs) {
     );
   };
   const flush2 = () => {
-    if (!post || !queue.length || now() < pausedUntil) {
+    if (!post || !queue.length || paused()) {
       if (queue.length) schedule(0);
       return Promise.resolve();
     }
@@ -319,7 +328,7 @@ function transport(url, batchSize, intervalMs) {
     const events = queue;
     queue = [];
     if (!events.length) return;
-    if (navigator.onLine === false || now() < pausedUntil || !navigator.sendBeacon) return save(events);
+    if (navigator.onLine === false || paused() || !navigator.sendBeacon) return save(events);
     for (const b of bodies(events, BODY_MAX)) {
       if (!navigator.sendBeacon(url, b.body)) save(b.events);
     }

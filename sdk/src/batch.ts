@@ -1,47 +1,39 @@
 import type { FmEvent } from './types';
 
-/**
- * Types the collector learns in a later version: an older one refuses the whole batch that
- * holds one, so they travel in batches of their own.
- */
-const NEW_TYPES = ['message', 'white_screen', 'session'];
 /** The collector's `collector.max_batch`. */
 const MAX_EVENTS = 100;
 
 /**
- * JSON arrays of the events, each body under `max` bytes and 100 events (sendBeacon and keepalive fetch
- * share a 64 KiB budget), new types apart from the others. An event alone over `max` still
- * gets a body of its own: a non-keepalive fetch can carry it.
+ * JSON arrays of the events, every kind together, each body under `max` bytes and 100 events
+ * (sendBeacon and keepalive fetch share a 64 KiB budget). An event alone over `max` still gets
+ * a body of its own: a non-keepalive fetch can carry it.
  */
 export function bodies(events: FmEvent[], max: number): Array<{ body: string; events: FmEvent[] }> {
   const out: Array<{ body: string; events: FmEvent[] }> = [];
-  for (const fresh of [false, true]) {
-    let parts: string[] = [];
-    let group: FmEvent[] = [];
-    let size = 2;
-    const close = () => {
-      if (group.length) out.push({ body: '[' + parts.join(',') + ']', events: group });
-      parts = [];
-      group = [];
-      size = 2;
-    };
-    for (const e of events) {
-      if (NEW_TYPES.indexOf(e.type) >= 0 !== fresh) continue;
-      let json: string;
-      try {
-        json = JSON.stringify(e);
-      } catch {
-        // A cycle or a BigInt in `data` or `extra`: the event cannot be sent, its neighbours can.
-        continue;
-      }
-      const bytes = utf8Bytes(json);
-      if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
-      parts.push(json);
-      group.push(e);
-      size += bytes + 1;
+  let parts: string[] = [];
+  let group: FmEvent[] = [];
+  let size = 2;
+  const close = () => {
+    if (group.length) out.push({ body: '[' + parts.join(',') + ']', events: group });
+    parts = [];
+    group = [];
+    size = 2;
+  };
+  for (const e of events) {
+    let json: string;
+    try {
+      json = JSON.stringify(e);
+    } catch {
+      // A cycle or a BigInt in `data` or `extra`: the event cannot be sent, its neighbours can.
+      continue;
     }
-    close();
+    const bytes = utf8Bytes(json);
+    if (group.length && (size + bytes + 1 > max || group.length >= MAX_EVENTS)) close();
+    parts.push(json);
+    group.push(e);
+    size += bytes + 1;
   }
+  close();
   return out;
 }
 

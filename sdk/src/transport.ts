@@ -13,6 +13,9 @@ const ATTEMPTS = 6;
 const SAVED_KEY = '__fm_q';
 const SAVED_MAX = 50;
 const SAVED_BYTES = 100_000;
+/** "Paused until" of a 429, for the next pages of the origin; never believed beyond a day. */
+const PAUSE_KEY = '__fm_p';
+const PAUSE_MAX = 86_400_000;
 
 export interface Transport {
   add(e: FmEvent): void;
@@ -31,9 +34,22 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   let timer: ReturnType<typeof setTimeout> | undefined;
   let due = 0;
   let pausedUntil = 0;
+  let pauseRead = false;
   let keepaliveBytes = 0;
 
+  // Whether a 429 (of this page or an earlier one of the origin) still forbids sending. The
+  // stored pause is read at the first need, not in init: localStorage is not free.
+  const paused = () => {
+    if (!pauseRead) {
+      pauseRead = true;
+      const at = local.get(PAUSE_KEY);
+      if (typeof at === 'number') pausedUntil = Math.max(pausedUntil, Math.min(at, now() + PAUSE_MAX));
+    }
+    return now() < pausedUntil;
+  };
+
   const schedule = (ms: number) => {
+    paused();
     const at = now() + Math.max(ms, pausedUntil - now());
     if (timer && due <= at) return;
     clearTimeout(timer);
@@ -50,7 +66,7 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   const add = (e: FmEvent) => {
     queue.push(e);
     if (queue.length > MEMORY_MAX) tries.delete(queue.shift()!);
-    if (queue.length >= batchSize && now() >= pausedUntil) flush();
+    if (queue.length >= batchSize && !paused()) flush();
     else schedule(intervalMs);
   };
 
@@ -93,7 +109,9 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
         const s = res.status;
         const after = retryAfter(res.headers.get('retry-after'), now());
         if (s === 429) {
-          pausedUntil = now() + (sentryLimits(res.headers.get('x-sentry-rate-limits')) || after || 60_000);
+          pausedUntil = now() + Math.min(PAUSE_MAX, sentryLimits(res.headers.get('x-sentry-rate-limits')) || after || 60_000);
+          // A reload or the next page must not send during the pause either.
+          local.set(PAUSE_KEY, pausedUntil);
           queue = events.concat(queue);
           schedule(0);
         } else if (s === 408 || s >= 500) {
@@ -111,7 +129,7 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   };
 
   const flush = (): Promise<void> => {
-    if (!post || !queue.length || now() < pausedUntil) {
+    if (!post || !queue.length || paused()) {
       if (queue.length) schedule(0);
       return Promise.resolve();
     }
@@ -126,7 +144,7 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     const events = queue;
     queue = [];
     if (!events.length) return;
-    if (navigator.onLine === false || now() < pausedUntil || !navigator.sendBeacon) return save(events);
+    if (navigator.onLine === false || paused() || !navigator.sendBeacon) return save(events);
     for (const b of bodies(events, BODY_MAX)) {
       if (!navigator.sendBeacon(url, b.body)) save(b.events);
     }

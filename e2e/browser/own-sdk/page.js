@@ -303,11 +303,18 @@ async function flood() {
   return { seen: seen, floodMs: floodMs, clickMs: clickMs };
 }
 
-// Errors the collector first refuses (503, or 429 in rate-limit), flushed; in rate-limit,
-// more while the SDK pauses. The driver's collector answers as its plan says.
+// Errors and a message the collector first refuses (503, or 429 in rate-limit), flushed; in
+// rate-limit, more while the SDK pauses. The driver's collector answers as its plan says.
+// rate-limit-reload: round 1 is limited, round 2 is the reloaded page, still in the pause.
 async function retry() {
   const ids = [];
+  if (PAGE.round === 2) {
+    for (let i = 0; i < 2; i++) ids.push(window.frontmon.captureException(new Error('after the reload ' + i)));
+    await window.frontmon.flush();
+    return { ids: ids };
+  }
   for (let i = 0; i < 3; i++) ids.push(window.frontmon.captureException(new Error('retried ' + i)));
+  ids.push(window.frontmon.captureMessage('retried message', 'warning'));
   await window.frontmon.flush();
   if (PAGE.scenario === 'rate-limit') {
     for (let i = 0; i < 2; i++) ids.push(window.frontmon.captureException(new Error('while paused ' + i)));
@@ -437,6 +444,7 @@ window.runScenario = function () {
     flood: flood,
     retry: retry,
     'rate-limit': retry,
+    'rate-limit-reload': retry,
     offline: offline,
     noise: noise,
     whitescreen: whitescreen,
