@@ -20,6 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import * as esbuild from 'esbuild';
+
 import { launchChromium, listen, main, serve, watchRequests, withTimeout } from './lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -37,11 +39,15 @@ const SCENARIOS = [
   'noise',
   'loads',
   'iframe',
+  'frameworks',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends one request (every kind in one batch): it gets the refusal.
 const PLANS = { retry: ['503:1'], 'rate-limit': ['429:2'], 'rate-limit-reload': ['429:4'], offline: [], noise: [] };
 const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
+// frameworks: a real Vue 3 and a real React app (own-sdk/vue-app.js, react-app.js) with the
+// helpers of sdk/README.md.
+const FRAMEWORKS = ['vue', 'react'];
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 
 function parseCli(argv) {
@@ -104,6 +110,15 @@ function pageHtml(opts, withSdk, variant) {
     scrolled: `<div id="app" style="font: 16px sans-serif; padding: 2em">${'<p>A long article paragraph, one of many.</p>'.repeat(400)}</div>
   <script>window.scrollTo(0, 6000);</script>`,
   };
+  if (opts.scenario === 'frameworks') {
+    return `${head}<body style="margin: 0">
+  <div id="root"></div>
+  <script src="/page.js" crossorigin="anonymous"></script>
+  <script src="/framework/${variant}.js" crossorigin="anonymous"></script>
+</body>
+</html>
+`;
+  }
   if (opts.scenario === 'iframe' && variant !== 'frame') {
     // The site's page: the shop in a sandboxed iframe (an opaque origin, no storage).
     return `<!doctype html>
@@ -198,12 +213,41 @@ async function closedPort() {
   return port;
 }
 
+// The app of a framework, bundled as a site would: its production build, not minified (so
+// that React's component stacks name the components).
+async function bundleApp(framework) {
+  const result = await esbuild.build({
+    entryPoints: [path.join(HERE, 'own-sdk', `${framework}-app.js`)],
+    bundle: true,
+    format: 'iife',
+    target: 'es2019',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      __VUE_OPTIONS_API__: 'true',
+      __VUE_PROD_DEVTOOLS__: 'false',
+      __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
+    },
+  });
+  return result.outputFiles[0].contents;
+}
+
 async function startPageServer(opts, config) {
   const pageJs = await readFile(path.join(HERE, 'own-sdk', 'page.js'));
+  const apps = {};
+  if (opts.scenario === 'frameworks') {
+    for (const framework of FRAMEWORKS) apps[framework] = await bundleApp(framework);
+  }
   return serve((req, res, url) => {
     const headers = { 'cache-control': 'no-store' };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
-    if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
+    const app = /^\/framework\/(\w+)\.js$/.exec(url.pathname);
+    if (app && apps[app[1]]) {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(apps[app[1]]);
+    } else if (url.pathname === '/' || url.pathname.startsWith('/app/')) {
       // captures: a strict CSP that allows nothing but the page's origin and the collector.
       const csp =
         opts.scenario === 'captures'
@@ -426,9 +470,10 @@ async function run(opts) {
     const report = { scenario: opts.scenario, page_origin: pageServer.origin };
     if (fake) {
       Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
-    } else if (opts.scenario === 'whitescreen') {
+    } else if (opts.scenario === 'whitescreen' || opts.scenario === 'frameworks') {
       report.variants = {};
-      for (const variant of WHITE_SCREEN_VARIANTS) {
+      const variants = opts.scenario === 'whitescreen' ? WHITE_SCREEN_VARIANTS : FRAMEWORKS;
+      for (const variant of variants) {
         report.variants[variant] = await runPage(browser, opts, pageServer.origin, { withSdk: true, variant });
       }
     } else {

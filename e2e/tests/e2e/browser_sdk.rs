@@ -849,3 +849,83 @@ fn assert_delivered_once(received: &[Value], ids: &BTreeSet<&str>) {
         );
     }
 }
+
+/// A real Vue 3 app and a real React app (their production builds, bundled by esbuild) with
+/// sdk/README.md's helpers pasted in: an error while rendering and one in a click handler are
+/// each stored once, with the component; the apps' own error handling still runs (Vue's
+/// handler of the app, React's boundary fallback and `onCaughtError`).
+#[tokio::test]
+async fn vue_and_react_errors_are_stored_once_with_their_component() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    let report = drive("frameworks", Some(&collector), None).await;
+    let vue = &report["variants"]["vue"];
+    let react = &report["variants"]["react"];
+    assert_simple_requests(vue);
+    assert_simple_requests(react);
+    assert_eq!(
+        vue["result"]["appErrors"],
+        serde_json::json!(["vue: cart total failed to render", "vue: pay handler failed"]),
+        "{vue:#}"
+    );
+    assert_eq!(vue["result"]["heading"], "Vue shop");
+    assert_eq!(
+        vue["result"]["status"],
+        "Something went wrong: vue: pay handler failed"
+    );
+    assert_eq!(
+        react["result"]["appErrors"],
+        serde_json::json!(["react: cart total failed to render"]),
+        "{react:#}"
+    );
+    assert_eq!(react["result"]["status"], "The cart is unavailable.");
+    assert_eq!(react["result"]["heading"], "React shop");
+    // A handler's error is no boundary's: it stays uncaught for the page, as without the SDK.
+    assert_eq!(
+        react["page_errors"],
+        serde_json::json!(["react: pay handler failed"])
+    );
+
+    // A marker sent after both apps: once it is stored, anything sent before it is too.
+    post(
+        &http(),
+        &collector,
+        &serde_json::json!({"type": "error", "message": "marker"}),
+    )
+    .await;
+    let errors = eventually("the marker to be stored", WAIT, || async {
+        let errors = events(&processor, "error.js").await?;
+        errors
+            .iter()
+            .any(|e| e["message"] == "marker")
+            .then_some(errors)
+    })
+    .await;
+    let stored = |message: &str| -> Value {
+        let found: Vec<&Value> = errors
+            .iter()
+            .filter(|e| e["message"] == format!("Error: {message}"))
+            .collect();
+        assert_eq!(found.len(), 1, "{message} stored once: {errors:#?}");
+        found[0].clone()
+    };
+    let render = stored("vue: cart total failed to render");
+    assert_eq!(render["mechanism"], "vue");
+    assert_eq!(render["extra"]["component"], "CartTotal", "{render:#}");
+    assert!(render["extra"]["info"].is_string(), "{render:#}");
+    let handler = stored("vue: pay handler failed");
+    assert_eq!(handler["mechanism"], "vue");
+    assert_eq!(handler["extra"]["component"], "PayButton", "{handler:#}");
+    let render = stored("react: cart total failed to render");
+    assert_eq!(render["mechanism"], "react");
+    let stack = render["extra"]["componentStack"].as_str().unwrap_or("");
+    assert!(
+        stack.contains("at CartTotal") && stack.contains("at ErrorBoundary"),
+        "{render:#}"
+    );
+    let handler = stored("react: pay handler failed");
+    assert_eq!(handler["mechanism"], "onerror");
+    collector.stop().await;
+    processor.stop().await;
+}
