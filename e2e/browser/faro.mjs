@@ -3,7 +3,7 @@
 // reports what it sent and how it was answered.
 //
 //   node e2e/browser/faro.mjs --url http://HOST:PORT[/PREFIX]/collect/PROJECT --key KEY
-//                             [--release R] [--fail-first] [--record DIR]
+//                             [--release R] [--fail-first] [--spa] [--record DIR]
 //                             [--timeout SECONDS] [--chromium PATH]
 //
 // It serves the shop page (faro-page/) from its own HTTP server on 127.0.0.1 (another origin
@@ -17,6 +17,9 @@
 //
 // --fail-first: the first batch is delivered to the collector, but the page is told 503, as if
 // the answer had been lost: the SDK sends the same batch again with the same Idempotency-Key.
+// --spa: instead of "Pay", three route changes, each a click on a link of the page's router
+// (pushState, faro.api.setView, a new view in the DOM), one after the other once the SDK has
+// sent the previous one's `view_changed`. The router names the page's first view `home`.
 // --record DIR: each batch the SDK sent is also written to DIR/faro-<version>-<n>.json, with
 // its request headers in DIR/faro-<version>-<n>.headers.json (the collector's fixtures).
 //
@@ -56,6 +59,7 @@ function parseCli(argv) {
       key: { type: 'string' },
       release: { type: 'string' },
       'fail-first': { type: 'boolean', default: false },
+      spa: { type: 'boolean', default: false },
       record: { type: 'string' },
       timeout: { type: 'string', default: '60' },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
@@ -77,6 +81,7 @@ function parseCli(argv) {
     key: values.key,
     release: values.release ?? null,
     failFirst: values['fail-first'],
+    spa: values.spa,
     recordDir: values.record,
     timeoutMs: timeout * 1000,
     chromium: values.chromium,
@@ -188,7 +193,7 @@ async function run(opts) {
   try {
     const pageServer = await startPageServer({
       faroJs: await bundleAsGlobal(PACKAGE, 'FaroSdk'),
-      config: { url: opts.url, key: opts.key, release: opts.release },
+      config: { url: opts.url, key: opts.key, release: opts.release, spa: opts.spa },
     });
     cleanups.push(() => pageServer.server.close());
     const browser = await launchChromium(opts.chromium);
@@ -207,15 +212,24 @@ async function run(opts) {
     if (!(await page.evaluate(() => typeof window.FaroSdk?.faro?.api?.pushError === 'function'))) {
       throw new Error(`the SDK did not start in the page; page errors: ${JSON.stringify(pageErrors)}`);
     }
-    await page.click('#pay');
     const sent = (what, predicate) =>
       withTimeout(requests.until(predicate), opts.timeoutMs, `the SDK sending ${what}`);
-    // What the page pushed during the click is held in the SDK's user action until it ends.
-    await sent('the error and what the click pushed', (b) =>
-      has(b, (x) => x.exceptions, () => true) &&
-      has(b, (x) => x.logs, (l) => l.message === 'cache warmed') &&
-      has(b, (x) => x.events, (e) => e.name === 'checkout_started'),
-    );
+    if (opts.spa) {
+      for (const route of ['cart', 'address', 'done']) {
+        await page.click(`#route-${route}`);
+        await sent(`the view change to ${route}`, (b) =>
+          has(b, (x) => x.events, (e) => e.name === 'view_changed' && e.attributes?.toView === route),
+        );
+      }
+    } else {
+      await page.click('#pay');
+      // What the page pushed during the click is held in the SDK's user action until it ends.
+      await sent('the error and what the click pushed', (b) =>
+        has(b, (x) => x.exceptions, () => true) &&
+        has(b, (x) => x.logs, (l) => l.message === 'cache warmed') &&
+        has(b, (x) => x.events, (e) => e.name === 'checkout_started'),
+      );
+    }
     await page.evaluate(() => window.faroScenario.hidden());
     await sent('a page load, a session start and LCP', (b) =>
       has(b, (x) => x.events, (e) => e.name === 'faro.performance.navigation') &&
@@ -265,7 +279,7 @@ await main({
   parseCli,
   usage:
     'usage: node faro.mjs --url URL --key KEY [--release R] ' +
-    '[--fail-first] [--record DIR] [--timeout SECONDS] [--chromium PATH]',
+    '[--fail-first] [--spa] [--record DIR] [--timeout SECONDS] [--chromium PATH]',
   run,
   graceMs: 30000,
 });

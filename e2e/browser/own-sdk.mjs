@@ -40,6 +40,7 @@ const SCENARIOS = [
   'loads',
   'iframe',
   'frameworks',
+  'cost',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends one request (every kind in one batch): it gets the refusal.
@@ -48,6 +49,9 @@ const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
 // frameworks: a real Vue 3 and a real React app (own-sdk/vue-app.js, react-app.js) with the
 // helpers of sdk/README.md.
 const FRAMEWORKS = ['vue', 'react'];
+// cost: cold loads (each in a new browser context: no HTTP cache, no storage) with the SDK,
+// and as many without it, alternating.
+const COST_LOADS = 20;
 const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
 
 function parseCli(argv) {
@@ -402,6 +406,41 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
   }
 }
 
+// cost: `init`'s time and the longest task of each cold load, with the SDK and without it.
+async function runCost(browser, origin) {
+  const loads = { with_sdk: [], without_sdk: [] };
+  for (let i = 0; i < COST_LOADS; i++) {
+    for (const withSdk of [true, false]) {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${origin}/${withSdk ? '' : '?sdk=0'}`, { waitUntil: 'load' });
+        const measured = await page.evaluate(() => window.runScenario());
+        loads[withSdk ? 'with_sdk' : 'without_sdk'].push(measured);
+      } finally {
+        await context.close();
+      }
+    }
+  }
+  const median = (values) => {
+    const sorted = values.slice().sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const summary = (list, key) => {
+    const values = list.map((m) => m[key]).filter((v) => typeof v === 'number');
+    return { n: values.length, median: median(values), max: Math.max(...values) };
+  };
+  return {
+    loads,
+    init_ms: summary(loads.with_sdk, 'initMs'),
+    longest_task_ms: {
+      with_sdk: summary(loads.with_sdk, 'longestTaskMs'),
+      without_sdk: summary(loads.without_sdk, 'longestTaskMs'),
+    },
+  };
+}
+
 // retry, rate-limit, offline: against the driver's own collector.
 async function runTransport(browser, opts, origin, fake) {
   const context = await browser.newContext();
@@ -470,6 +509,8 @@ async function run(opts) {
     const report = { scenario: opts.scenario, page_origin: pageServer.origin };
     if (fake) {
       Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
+    } else if (opts.scenario === 'cost') {
+      Object.assign(report, await runCost(browser, pageServer.origin));
     } else if (opts.scenario === 'whitescreen' || opts.scenario === 'frameworks') {
       report.variants = {};
       const variants = opts.scenario === 'whitescreen' ? WHITE_SCREEN_VARIANTS : FRAMEWORKS;

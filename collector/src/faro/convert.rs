@@ -7,10 +7,11 @@
 //! | a `web-vitals` measurement | `perf.vital` (LCP, INP, CLS, FCP, TTFB) |
 //! | another measurement | `custom.event` named after its type, the values as data |
 //! | event `faro.performance.navigation` (a page load) | `behavior.pageview` |
-//! | event `faro.navigation` (a route change in the page) | `behavior.pageview` of the new address |
+//! | event `faro.navigation` (a route change in the page), when the app names no views | `behavior.pageview` of the new address |
+//! | event `view_changed` but the page's first (the app's `setView`: a route change) | `behavior.pageview` of the page, the new view as its route |
 //! | event `session_start`, `session_extend`, `session_resume` | `behavior.session` |
 //! | event `faro.performance.resource` | dropped (one per file the page loads), counted |
-//! | any other event (`view_changed`, `faro.user.action`, the app's own) | `custom.event` |
+//! | any other event (the first `view_changed`, `faro.navigation` when the app names views, `faro.user.action`, the app's own) | `custom.event` |
 //!
 //! The batch's `meta` gives every event its common fields: `app.release` (else
 //! `app.version`) the release, `app.environment`, `session.id`, `user`, `page.url`, and
@@ -42,6 +43,8 @@ const MAX_ATTRIBUTE: usize = 2048;
 const DEFAULT_VIEW: &str = "default";
 /// What the SDK writes for a value it does not know (`unknownString`).
 const UNKNOWN: &str = "?";
+/// The `fromView` of the first view the SDK reports on a page.
+const UNKNOWN_VIEW: &str = "unknown";
 
 /// What became of a batch: the events to publish, and per signal how many items were kept
 /// and dropped.
@@ -398,9 +401,17 @@ impl Common {
             };
             (detail, url.map(|url| text(url.clone(), MAX_URL)))
         };
+        // A route change is one page view: the app's `view_changed` when it names views (not
+        // the page's first, which the page load already counts), else `faro.navigation`.
         let (detail, url) = match name {
             "faro.performance.navigation" => view(attribute("name")),
-            "faro.navigation" => view(attribute("toUrl")),
+            "faro.navigation" if self.route.is_none() => view(attribute("toUrl")),
+            "view_changed"
+                if attribute("fromView").is_some_and(|from| from != UNKNOWN_VIEW)
+                    && attribute("toView").is_some() =>
+            {
+                view(None)
+            }
             "session_start" | "session_extend" | "session_resume" => (
                 Detail::Session {
                     sid: self.session_id.clone(),
@@ -437,6 +448,11 @@ impl Common {
         );
         if let Some(url) = url {
             stored.url = Some(url);
+        }
+        if name == "view_changed" {
+            stored.route = attribute("toView")
+                .filter(|view| view.as_str() != DEFAULT_VIEW)
+                .map(|view| short(view.clone()));
         }
         Some(stored)
     }
@@ -732,6 +748,45 @@ mod tests {
     }
 
     #[test]
+    fn a_view_change_is_a_page_view_and_a_url_change_only_without_views() {
+        // The app names its views: its setView on a route change is the page view; the
+        // page's first view (fromView unknown) is not, the page load counted it.
+        let body = r#"{
+            "meta": {"view": {"name": "cart"}, "page": {"url": "https://x/spa/cart"},
+                     "session": {"id": "s1"}},
+            "events": [
+                {"name": "view_changed", "attributes": {"fromView": "unknown", "toView": "home"}},
+                {"name": "view_changed", "attributes": {"fromView": "home", "toView": "cart"}},
+                {"name": "view_changed", "attributes": {"fromView": "home"}},
+                {"name": "faro.navigation", "attributes": {"fromUrl": "https://x/", "toUrl": "https://x/spa/cart"}}
+            ]
+        }"#;
+        let events = convert_str(body).events;
+        assert_eq!(
+            keys(&events),
+            [
+                RoutingKey::CustomEvent,
+                RoutingKey::BehaviorPageview,
+                RoutingKey::CustomEvent,
+                RoutingKey::CustomEvent
+            ]
+        );
+        assert_eq!(events[1].url.as_deref(), Some("https://x/spa/cart"));
+        assert_eq!(events[1].route.as_deref(), Some("cart"));
+        // No views named (Faro's `default`): the URL change is the page view.
+        let body = r#"{
+            "meta": {"view": {"name": "default"}, "page": {"url": "https://x/done"}},
+            "events": [
+                {"name": "faro.navigation", "attributes": {"fromUrl": "https://x/", "toUrl": "https://x/done"}}
+            ]
+        }"#;
+        let events = convert_str(body).events;
+        assert_eq!(keys(&events), [RoutingKey::BehaviorPageview]);
+        assert_eq!(events[0].url.as_deref(), Some("https://x/done"));
+        assert_eq!(events[0].route, None);
+    }
+
+    #[test]
     fn route_changes_sessions_resources_and_spans_map_as_documented() {
         let body = r#"{
             "meta": {"app": {"name": "shop", "release": "r-7", "version": "1.0"},
@@ -762,7 +817,7 @@ mod tests {
                 RoutingKey::LogMessage,
                 RoutingKey::LogMessage,
                 RoutingKey::PerfVital,
-                RoutingKey::BehaviorPageview,
+                RoutingKey::CustomEvent,
                 RoutingKey::BehaviorSession
             ]
         );
@@ -793,7 +848,10 @@ mod tests {
             ),
             "rated as the native path does without the SDK's rating"
         );
-        assert_eq!(events[4].url.as_deref(), Some("https://x/done"));
+        assert!(
+            matches!(&events[4].detail, Detail::Custom { name, .. } if name == "faro.navigation"),
+            "the app names views: its view_changed is the page view, not faro.navigation"
+        );
         assert!(matches!(
             &events[5].detail,
             Detail::Session { sid: Some(sid), init: false, .. } if sid == "s1"

@@ -13,6 +13,9 @@
     instrumentations: getWebInstrumentations(),
   });
 
+  // --spa: the router names the first view, as a router integration does on its first render.
+  if (config.spa) faro.api.setView({ name: 'home' });
+
   function renderCart(cart) {
     return cart.items.length;
   }
@@ -29,6 +32,18 @@
     done.id = 'done';
     done.textContent = 'Thank you for your order.';
     document.getElementById('content').appendChild(done);
+  }
+
+  // The SPA's router (--spa): a click on a link changes the address (pushState), the view
+  // (faro.api.setView) and what is shown. The SDK reports the view as `view_changed` (and
+  // would report the address as `faro.navigation`, which Faro 2.12.1 did not in Chromium).
+  function route(name) {
+    history.pushState({}, '', '/spa/' + name);
+    faro.api.setView({ name: name });
+    const view = document.createElement('p');
+    view.className = 'view';
+    view.textContent = 'The ' + name + ' view.';
+    document.getElementById('content').appendChild(view);
   }
 
   // Simulates the page becoming hidden: web-vitals then reports LCP, CLS and INP, and the SDK
@@ -55,6 +70,11 @@
   document.addEventListener('DOMContentLoaded', function onReady() {
     document.getElementById('pay').addEventListener('click', function onPayClick() {
       window.faroScenario.all();
+    });
+    document.querySelectorAll('[data-route]').forEach(function (link) {
+      link.addEventListener('click', function onRouteClick() {
+        route(link.getAttribute('data-route'));
+      });
     });
   });
 })();

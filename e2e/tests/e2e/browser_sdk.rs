@@ -866,7 +866,10 @@ async fn vue_and_react_errors_are_stored_once_with_their_component() {
     assert_simple_requests(react);
     assert_eq!(
         vue["result"]["appErrors"],
-        serde_json::json!(["vue: cart total failed to render", "vue: pay handler failed"]),
+        serde_json::json!([
+            "vue: cart total failed to render",
+            "vue: pay handler failed"
+        ]),
         "{vue:#}"
     );
     assert_eq!(vue["result"]["heading"], "Vue shop");

@@ -197,3 +197,75 @@ async fn a_batch_the_faro_sdk_sends_again_is_stored_once() {
     collector.stop().await;
     processor.stop().await;
 }
+
+/// An SPA on Faro: the router names the first view (`home`), then three clicks change the
+/// address (pushState), the view (`faro.api.setView`) and the DOM. Stored: four page views of
+/// one session, the load and one per route change, each with its address and its view as the
+/// route (the load's is `home`); the first view is no page view of its own (the load is).
+#[tokio::test]
+async fn faro_route_changes_are_page_views_of_one_session() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+
+    let report = drive(&collector, &["--spa"]).await;
+    let origin = report["page_origin"].as_str().expect("the page's origin");
+    for request in report["requests"].as_array().expect("requests") {
+        assert_eq!(request["status"], 202, "{request:#}");
+    }
+    // Everything the SDK sent was confirmed before its 202: once this marker is stored, so is
+    // every page view.
+    let marker = http()
+        .post(format!("{}/api/1/events?key={TEST_KEY}", collector.base))
+        .body(json!({"type": "custom", "name": "faro-marker"}).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(marker.status(), 200);
+    let custom = eventually("the marker to be stored", WAIT, || async {
+        let custom = events(&processor, "custom.event").await?;
+        custom
+            .iter()
+            .any(|event| event["name"] == "faro-marker")
+            .then_some(custom)
+    })
+    .await;
+    let views = events(&processor, "behavior.pageview")
+        .await
+        .expect("page views");
+    let mut pages: Vec<(String, Value)> = views
+        .iter()
+        .map(|v| {
+            (
+                v["url"].as_str().unwrap_or("").to_owned(),
+                v["route"].clone(),
+            )
+        })
+        .collect();
+    pages.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        pages,
+        [
+            (format!("{origin}/"), json!("home")),
+            (format!("{origin}/spa/address"), json!("address")),
+            (format!("{origin}/spa/cart"), json!("cart")),
+            (format!("{origin}/spa/done"), json!("done")),
+        ],
+        "{views:#?}"
+    );
+    let sessions: BTreeSet<&str> = views
+        .iter()
+        .filter_map(|v| v["session_id"].as_str())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{views:#?}");
+    // The page's first view, named by the router at load: a custom event, not a page view.
+    assert!(
+        custom
+            .iter()
+            .any(|e| e["name"] == "view_changed" && e["data"]["attributes"]["toView"] == "home"),
+        "{custom:#?}"
+    );
+
+    collector.stop().await;
+    processor.stop().await;
+}
