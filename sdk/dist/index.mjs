@@ -74,16 +74,21 @@ function scrub(url) {
   return url.replace(/([?&][^=&#]*(?:token|key|secret|pass|auth|sig|code|session)[^=&#]*=)[^&#]*/gi, "$1[Filtered]");
 }
 function store(kind) {
-  let s;
-  try {
-    s = window[kind];
-  } catch {
-    s = void 0;
-  }
+  let s = null;
+  const open = () => {
+    if (s === null) {
+      try {
+        s = window[kind];
+      } catch {
+        s = void 0;
+      }
+    }
+    return s;
+  };
   return {
     get(key) {
       try {
-        const v = s && s.getItem(key);
+        const v = open() && s.getItem(key);
         return v ? JSON.parse(v) : void 0;
       } catch {
         return void 0;
@@ -91,7 +96,7 @@ function store(kind) {
     },
     set(key, value) {
       try {
-        if (!s) return false;
+        if (!open()) return false;
         if (value === void 0) s.removeItem(key);
         else s.setItem(key, JSON.stringify(value));
         return true;
@@ -689,7 +694,11 @@ var vitals = (hub2) => {
       route: soft ? hub2.route() : route
     });
   });
-  for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
+  setTimeout(
+    safe(() => {
+      for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
+    })
+  );
 };
 export {
   addBreadcrumb,

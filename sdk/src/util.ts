@@ -48,18 +48,27 @@ export function scrub(url: string): string {
   return url.replace(/([?&][^=&#]*(?:token|key|secret|pass|auth|sig|code|session)[^=&#]*=)[^&#]*/gi, '$1[Filtered]');
 }
 
-/** Safe storage access: private modes, sandboxed iframes and full quotas throw. */
+/**
+ * Safe storage access: private modes, sandboxed iframes and full quotas throw. The storage is
+ * opened at the first read or write, never before: a page's first `localStorage` access costs
+ * milliseconds of main thread.
+ */
 export function store(kind: 'localStorage' | 'sessionStorage') {
-  let s: Storage | undefined;
-  try {
-    s = window[kind];
-  } catch {
-    s = undefined;
-  }
+  let s: Storage | undefined | null = null;
+  const open = () => {
+    if (s === null) {
+      try {
+        s = window[kind];
+      } catch {
+        s = undefined;
+      }
+    }
+    return s;
+  };
   return {
     get(key: string): any {
       try {
-        const v = s && s.getItem(key);
+        const v = open() && s!.getItem(key);
         return v ? JSON.parse(v) : undefined;
       } catch {
         return undefined;
@@ -67,9 +76,9 @@ export function store(kind: 'localStorage' | 'sessionStorage') {
     },
     set(key: string, value: unknown): boolean {
       try {
-        if (!s) return false;
-        if (value === undefined) s.removeItem(key);
-        else s.setItem(key, JSON.stringify(value));
+        if (!open()) return false;
+        if (value === undefined) s!.removeItem(key);
+        else s!.setItem(key, JSON.stringify(value));
         return true;
       } catch {
         return false;

@@ -31,5 +31,11 @@ export const vitals: Plugin = (hub) => {
       route: soft ? hub.route() : route,
     });
   });
-  for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
+  // In a task of its own, not init's: setting up the observers is most of the SDK's start-up
+  // cost, and their entries are buffered, so none is missed.
+  setTimeout(
+    safe(() => {
+      for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
+    }),
+  );
 };
