@@ -311,6 +311,12 @@ async fn every_capture_is_stored_with_its_fields() {
         .filter_map(|v| v["session_id"].as_str())
         .collect();
     assert_eq!(view_sessions, sessions);
+    // And one visitor: the six page views count as one unique visitor.
+    let view_visitors: BTreeSet<&str> = views
+        .iter()
+        .filter_map(|v| v["visitor_id"].as_str())
+        .collect();
+    assert_eq!(view_visitors, visitors);
 
     // Every vital, on the page it was measured on, with its attribution as sent.
     for vital in &vitals {
