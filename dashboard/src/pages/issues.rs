@@ -61,7 +61,7 @@ impl Row {
             id: issue.id,
             level: level_class(&issue.level).to_owned(),
             title: clip(&issue.title, 300),
-            culprit: clip(issue.culprit.as_deref().unwrap_or(""), 200),
+            culprit: clip(issue.culprit.as_deref().unwrap_or(""), 120),
             events: count(&issue.events),
             users: count(&issue.users),
             first_seen: utc(&issue.first_seen),
