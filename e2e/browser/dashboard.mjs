@@ -2,11 +2,12 @@
 // Drives frontmon's dashboard (served by the processor) in headless Chromium, as a person would.
 //
 //   node e2e/browser/dashboard.mjs --base URL --admin EMAIL --member EMAIL --password PW
-//        --project N --issue ID --injection ID --other-project N --shots DIR
+//        --project N --issue ID --injection ID --sourced ID --other-project N --shots DIR
 //        [--timeout SECONDS] [--chromium PATH]
 //
 // As the admin: signs in through the form, finds issue ID in the project's Unresolved list,
-// opens it, resolves it, sees it leave the list and appear under Resolved; switches to 简体中文;
+// opens it, resolves it, sees it leave the list and appear under Resolved; reads the source
+// lines of issue --sourced's frame; switches to 简体中文;
 // opens the injection issue (every field of its event hostile) on a desktop and a phone
 // viewport, watching for any dialog, any script the event could have run, any request leaving
 // the page's origin, and the page growing wider than the viewport; runs axe-core on every
@@ -40,13 +41,14 @@ function parseCli(argv) {
       'other-project': { type: 'string' },
       issue: { type: 'string' },
       injection: { type: 'string' },
+      sourced: { type: 'string' },
       shots: { type: 'string' },
       timeout: { type: 'string', default: '120' },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
     },
     strict: true,
   });
-  for (const key of ['base', 'admin', 'member', 'password', 'project', 'other-project', 'issue', 'injection', 'shots']) {
+  for (const key of ['base', 'admin', 'member', 'password', 'project', 'other-project', 'issue', 'injection', 'sourced', 'shots']) {
     if (!values[key]) throw new Error(`--${key} is required`);
   }
   return { ...values, timeoutMs: Number(values.timeout) * 1000 };
@@ -145,7 +147,6 @@ async function run(opts) {
         await Promise.all([page.waitForURL(new RegExp(`/issues/${issue}$`)), row.first().click()]);
         report.detail_title = await page.locator('h1.issue-title').innerText();
         report.detail_frames = await page.locator('.frame').count();
-        report.detail_source_line = await page.locator('.source .current').first().innerText().catch(() => null);
         await screen('issue-en');
         await page.click('button[name=status][value=resolved]');
         await page.waitForSelector('.facts dd.status-resolved');
@@ -155,6 +156,11 @@ async function run(opts) {
         await page.goto(`${list}?status=resolved`);
         report.listed_resolved = await page.locator(`a[href="/projects/${project}/issues/${issue}"]`).count();
         await screen('issues-resolved-en');
+
+        await page.goto(`${list}/${opts.sourced}`);
+        report.sourced_line = await page.locator('.source .current').first().innerText();
+        report.sourced_context_lines = await page.locator('.source > span').count();
+        await screen('issue-sourced-en');
 
         // 简体中文, by the switch; remembered on the next page.
         await page.goto(list);

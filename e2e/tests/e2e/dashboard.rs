@@ -141,8 +141,32 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     )
     .await;
     post(&client, &collector, &injection_event(now_ms)).await;
+    // A Sentry SDK's event carries its frames' source lines, as a resolved frame has them.
+    let stored = client
+        .post(format!(
+            "{}/api/1/store/?sentry_key={}",
+            collector.base,
+            shared::testing::TEST_KEY
+        ))
+        .json(&json!({
+            "event_id": "4f3c2b1a0d9e8f7a6b5c4d3e2f1a0b9c",
+            "platform": "javascript",
+            "level": "error",
+            "exception": {"values": [{"type": "RangeError", "value": "Invalid array length",
+                "stacktrace": {"frames": [{
+                    "filename": "src/list.js", "function": "render", "lineno": 12, "colno": 10,
+                    "in_app": true,
+                    "pre_context": ["function render(items) {"],
+                    "context_line": "  return new Array(items.length - 1);",
+                    "post_context": ["}"]}]}}]}
+        }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stored.status(), 200);
     let issue = issue_id(&processor, "cart is undefined").await;
     let injection = issue_id(&processor, "Injected").await;
+    let sourced = issue_id(&processor, "Invalid array length").await;
 
     // Every page carries the security headers; assets are immutable under hashed names.
     let page = get(&processor, "/projects/1/issues", &admin_cookie).await;
@@ -288,6 +312,8 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
         issue.to_string(),
         "--injection".into(),
         injection.to_string(),
+        "--sourced".into(),
+        sourced.to_string(),
         "--shots".into(),
         shots,
     ])
@@ -303,6 +329,12 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     );
     assert_eq!(report["detail_frames"], 2, "{report:#}");
     assert_eq!(report["detail_status_after"], 1, "{report:#}");
+    // The frame's own line, numbered, among its neighbours.
+    assert_eq!(
+        report["sourced_line"], "12   return new Array(items.length - 1);",
+        "{report:#}"
+    );
+    assert_eq!(report["sourced_context_lines"], 3, "{report:#}");
     assert_eq!(
         report["listed_after"], 0,
         "resolved leaves the list: {report:#}"
