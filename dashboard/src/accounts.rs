@@ -16,7 +16,8 @@ use shared::db::DbError;
 use shared::event::ProjectId;
 use sqlx::PgPool;
 
-use crate::db::{self, login_failures, sessions, users};
+pub use crate::db::api_tokens::TokenRow;
+use crate::db::{self, api_tokens, login_failures, sessions, users};
 
 /// How long a session lasts from sign-in.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -28,6 +29,8 @@ pub const FAILURES_PER_ADDRESS: i64 = 50;
 pub const PASSWORD_MIN_CHARS: usize = 10;
 pub const PASSWORD_MAX_BYTES: usize = 1024;
 pub const EMAIL_MAX_BYTES: usize = 254;
+/// What a personal API token starts with, so it is told from the admin token at a glance.
+pub const API_TOKEN_PREFIX: &str = "fmt_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -64,10 +67,13 @@ impl Viewer {
         self.role == Role::Admin || self.projects.contains(&i64::from(project.get()))
     }
 
-    /// Whether `presented` is this session's CSRF token (compared in constant time).
+    /// Whether `presented` is this session's CSRF token (compared in constant time). A viewer
+    /// of an API token has none, and matches nothing.
     pub fn csrf_matches(&self, presented: &str) -> bool {
         let (a, b) = (self.csrf.as_bytes(), presented.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -85,6 +91,10 @@ pub enum AccountError {
     WrongCredentials,
     #[error("too many failed sign-ins; wait a quarter of an hour")]
     Throttled,
+    #[error("a token needs a name of 1 to 100 characters")]
+    InvalidTokenName,
+    #[error("no more than 20 tokens per user: revoke one first")]
+    TooManyTokens,
     #[error("password hashing failed")]
     Hash,
     #[error("the database is unavailable")]
@@ -183,9 +193,33 @@ impl Accounts {
             return Ok(None);
         }
         let hash = token_hash(token);
-        let Some(user) = sessions::user(&self.pool, &hash).await? else {
+        match sessions::user(&self.pool, &hash).await? {
+            Some(user) => Ok(Some(self.viewer_of(user, csrf_token(token), hash).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The viewer a personal API token stands for (`fmt_` and 64 hex digits), if it exists.
+    pub async fn api_viewer(&self, token: &str) -> Result<Option<Viewer>, AccountError> {
+        let Some(secret) = token.strip_prefix(API_TOKEN_PREFIX) else {
             return Ok(None);
         };
+        if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        match api_tokens::user(&self.pool, &token_hash(token)).await? {
+            // A token changes nothing through the pages: it has no CSRF token and no session.
+            Some(user) => Ok(Some(self.viewer_of(user, String::new(), Vec::new()).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn viewer_of(
+        &self,
+        user: users::UserRow,
+        csrf: String,
+        token_hash: Vec<u8>,
+    ) -> Result<Viewer, AccountError> {
         let role = if user.role == "admin" {
             Role::Admin
         } else {
@@ -195,14 +229,49 @@ impl Accounts {
             Role::Admin => Vec::new(),
             Role::Member => users::projects(&self.pool, user.id).await?,
         };
-        Ok(Some(Viewer {
+        Ok(Viewer {
             user_id: user.id,
             email: user.email,
             role,
             projects,
-            csrf: csrf_token(token),
-            token_hash: hash,
-        }))
+            csrf,
+            token_hash,
+        })
+    }
+
+    /// A new personal API token for the viewer: returned once, kept only as its hash.
+    pub async fn create_api_token(
+        &self,
+        viewer: &Viewer,
+        name: &str,
+    ) -> Result<String, AccountError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AccountError::InvalidTokenName);
+        }
+        let token = format!("{API_TOKEN_PREFIX}{}", random_token()?);
+        if !api_tokens::insert(&self.pool, viewer.user_id, name, &token_hash(&token)).await? {
+            return Err(AccountError::TooManyTokens);
+        }
+        tracing::info!(user_id = viewer.user_id, "API token created.");
+        Ok(token)
+    }
+
+    pub async fn api_tokens(&self, viewer: &Viewer) -> Result<Vec<TokenRow>, AccountError> {
+        Ok(api_tokens::list(&self.pool, viewer.user_id).await?)
+    }
+
+    /// Revokes one of the viewer's tokens; `false` if they have no such token.
+    pub async fn revoke_api_token(&self, viewer: &Viewer, id: i64) -> Result<bool, AccountError> {
+        let revoked = api_tokens::delete(&self.pool, viewer.user_id, id).await?;
+        if revoked {
+            tracing::info!(
+                user_id = viewer.user_id,
+                token_id = id,
+                "API token revoked."
+            );
+        }
+        Ok(revoked)
     }
 
     pub async fn sign_out(&self, viewer: &Viewer) -> Result<(), AccountError> {

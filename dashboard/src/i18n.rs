@@ -153,6 +153,18 @@ pub struct Text {
     pub sort_by: &'static str,
     pub environment: &'static str,
     pub release: &'static str,
+    pub api_tokens: &'static str,
+    pub api_tokens_help: &'static str,
+    pub token_name: &'static str,
+    pub create_token: &'static str,
+    pub token_created: &'static str,
+    pub revoke: &'static str,
+    pub no_tokens: &'static str,
+    pub created: &'static str,
+    pub last_used: &'static str,
+    pub never: &'static str,
+    pub invalid_token_name: &'static str,
+    pub too_many_tokens: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -228,6 +240,18 @@ pub static EN: Text = Text {
     sort_by: "Sort by",
     environment: "Environment",
     release: "Release",
+    api_tokens: "API tokens",
+    api_tokens_help: "A token reads the JSON API as you: Authorization: Bearer <token>, on GET requests, for the projects you see.",
+    token_name: "Name",
+    create_token: "Create a token",
+    token_created: "Your new token. Copy it now: it is not shown again.",
+    revoke: "Revoke",
+    no_tokens: "No tokens.",
+    created: "Created",
+    last_used: "Last used",
+    never: "never",
+    invalid_token_name: "A token needs a name of 1 to 100 characters.",
+    too_many_tokens: "At most 20 tokens: revoke one first.",
 };
 
 pub static ZH: Text = Text {
@@ -303,6 +327,18 @@ pub static ZH: Text = Text {
     sort_by: "排序",
     environment: "环境",
     release: "版本",
+    api_tokens: "API 令牌",
+    api_tokens_help: "令牌以你的身份读取 JSON API：在 GET 请求中带上 Authorization: Bearer <令牌>，可访问你能看到的项目。",
+    token_name: "名称",
+    create_token: "创建令牌",
+    token_created: "这是你的新令牌，请立即复制：它不会再次显示。",
+    revoke: "撤销",
+    no_tokens: "还没有令牌。",
+    created: "创建时间",
+    last_used: "最近使用",
+    never: "从未",
+    invalid_token_name: "令牌名称需为 1 到 100 个字符。",
+    too_many_tokens: "最多 20 个令牌：请先撤销一个。",
 };
 
 #[cfg(test)]

@@ -59,6 +59,28 @@ impl Dashboard {
     }
 }
 
+impl Dashboard {
+    /// The viewer of a personal API token in `Authorization: Bearer fmt_…`, if it is one and
+    /// exists; `None` for any other header (the admin token is the processor's to check).
+    pub async fn api_viewer(
+        &self,
+        request: &actix_web::HttpRequest,
+    ) -> Result<Option<Viewer>, AccountError> {
+        let token = request
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        match token {
+            Some(token) if token.starts_with(accounts::API_TOKEN_PREFIX) => {
+                self.accounts.api_viewer(token).await
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 /// The dashboard's routes; the app must hold `web::Data<Dashboard>` and `web::Data<S>`.
 pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     use pages::{account, issues, projects};
@@ -75,6 +97,10 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     .service(web::resource("/account/password", |r| {
         r.route(aw::get().to(account::password_form))
             .route(aw::post().to(account::change_password))
+    }))
+    .service(web::resource("/account/tokens", |r| {
+        r.route(aw::get().to(account::tokens))
+            .route(aw::post().to(account::change_tokens))
     }))
     .service(web::resource("/projects", |r| {
         r.route(aw::get().to(projects::list))

@@ -174,6 +174,11 @@ async function run(opts) {
         await screen('projects-zh');
         await page.goto(`${opts.base}/account/password`);
         await screen('password-zh');
+        await page.goto(`${opts.base}/account/tokens`);
+        await page.fill('input[name=name]', 'ci');
+        await page.click('form.toolbar button[type=submit]');
+        await page.waitForSelector('#new-token');
+        await screen('tokens-zh');
         await page.goto(`${list}?lang=en`);
 
         // The injection corpus: nothing runs, nothing leaves, the layout holds.

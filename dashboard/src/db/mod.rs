@@ -1,6 +1,7 @@
 //! PostgreSQL for the dashboard's accounts, by table ([`users`], [`sessions`],
-//! [`login_failures`]), in a schema of its own (`dashboard`) with its own migration history.
+//! [`login_failures`], [`api_tokens`]), in a schema of its own (`dashboard`) with its own migration history.
 
+pub mod api_tokens;
 pub mod login_failures;
 pub mod sessions;
 pub mod users;

@@ -196,3 +196,111 @@ pub async fn change_password(
     }
     Ok(response)
 }
+
+/// A token as listed.
+struct TokenView {
+    id: i64,
+    name: String,
+    created: String,
+    created_iso: String,
+    last_used: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage<'a> {
+    chrome: Chrome<'a>,
+    t: &'static Text,
+    tokens: Vec<TokenView>,
+    /// Just created: shown this once.
+    created: Option<String>,
+    error: Option<&'static str>,
+}
+
+async fn tokens_page(
+    request: &HttpRequest,
+    dashboard: &Dashboard,
+    viewer: &crate::Viewer,
+    lang: Lang,
+    created: Option<String>,
+    error: Option<&'static str>,
+) -> Result<String, PageError> {
+    let tokens = dashboard
+        .accounts
+        .api_tokens(viewer)
+        .await
+        .map_err(web::unavailable(lang))?
+        .into_iter()
+        .map(|token| TokenView {
+            id: token.id,
+            name: token.name,
+            created: super::utc(&token.created_at),
+            created_iso: super::iso(&token.created_at),
+            last_used: token
+                .last_used_at
+                .map(|at| (super::utc(&at), super::iso(&at))),
+        })
+        .collect();
+    let page = TokensPage {
+        chrome: Chrome::new(dashboard, viewer, lang, None, request.path()),
+        t: lang.text(),
+        tokens,
+        created,
+        error,
+    };
+    web::render(&page, lang)
+}
+
+pub async fn tokens(
+    request: HttpRequest,
+    params: aw::Query<LangParam>,
+    dashboard: aw::Data<Dashboard>,
+) -> Result<HttpResponse, PageError> {
+    let lang = Lang::of(&request, params.lang.as_deref());
+    let viewer = web::viewer(&request, &dashboard, lang).await?;
+    let body = tokens_page(&request, &dashboard, &viewer, lang, None, None).await?;
+    Ok(web::html(&request, lang, params.lang.as_deref(), body))
+}
+
+/// `POST /account/tokens` with `csrf` and either `name` (create) or `revoke` (a token's id).
+pub async fn change_tokens(
+    request: HttpRequest,
+    body: aw::Bytes,
+    dashboard: aw::Data<Dashboard>,
+) -> Result<HttpResponse, PageError> {
+    let lang = Lang::of(&request, None);
+    let t = lang.text();
+    let viewer = web::viewer(&request, &dashboard, lang).await?;
+    let form = Form::parse(&body);
+    web::check_csrf(&request, &viewer, &form, lang)?;
+    if let Some(id) = form.get("revoke") {
+        let id = id
+            .parse::<i64>()
+            .map_err(|_| PageError::new(Fail::BadRequest, lang))?;
+        if !dashboard
+            .accounts
+            .revoke_api_token(&viewer, id)
+            .await
+            .map_err(web::unavailable(lang))?
+        {
+            return Err(PageError::new(Fail::NotFound, lang));
+        }
+        return Ok(web::see_other("/account/tokens"));
+    }
+    let (created, error) = match dashboard
+        .accounts
+        .create_api_token(&viewer, form.get("name").unwrap_or(""))
+        .await
+    {
+        Ok(token) => (Some(token), None),
+        Err(AccountError::InvalidTokenName) => (None, Some(t.invalid_token_name)),
+        Err(AccountError::TooManyTokens) => (None, Some(t.too_many_tokens)),
+        Err(error) => return Err(web::unavailable(lang)(error)),
+    };
+    let body = tokens_page(&request, &dashboard, &viewer, lang, created, error).await?;
+    let mut response = web::html(&request, lang, None, body);
+    if error.is_some() {
+        *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}

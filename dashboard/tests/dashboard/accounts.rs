@@ -142,3 +142,65 @@ async fn guessing_is_throttled_per_account_and_per_address() {
         .await
         .expect("not throttled");
 }
+
+#[tokio::test]
+async fn an_api_token_stands_for_its_user_until_revoked() {
+    let env = TestEnv::new();
+    let accounts = accounts(&env).await;
+    let project = ProjectId::new(1).unwrap();
+    accounts
+        .create_user("dev@example.test", PASSWORD, Role::Member, &[project])
+        .await
+        .unwrap();
+    let session = accounts
+        .sign_in("dev@example.test", PASSWORD, "192.0.2.1")
+        .await
+        .unwrap();
+    let viewer = accounts.viewer(&session).await.unwrap().unwrap();
+
+    let token = accounts.create_api_token(&viewer, "ci").await.unwrap();
+    assert!(token.starts_with("fmt_") && token.len() == 68, "{token}");
+    let listed = accounts.api_tokens(&viewer).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "ci");
+    assert!(listed[0].last_used_at.is_none());
+
+    let as_token = accounts
+        .api_viewer(&token)
+        .await
+        .unwrap()
+        .expect("the user");
+    assert_eq!(as_token.user_id, viewer.user_id);
+    assert!(as_token.can_see(project));
+    assert!(!as_token.can_see(ProjectId::new(2).unwrap()));
+    // A token changes nothing through the pages: no CSRF token matches it.
+    assert!(!as_token.csrf_matches(""));
+    assert!(
+        accounts.api_tokens(&viewer).await.unwrap()[0]
+            .last_used_at
+            .is_some()
+    );
+    // Neither a session token nor a near miss is an API token.
+    assert!(accounts.api_viewer(&session).await.unwrap().is_none());
+    let mut wrong = token.clone();
+    wrong.replace_range(10..11, if &token[10..11] == "0" { "1" } else { "0" });
+    assert!(accounts.api_viewer(&wrong).await.unwrap().is_none());
+    assert!(matches!(
+        accounts.create_api_token(&viewer, "  ").await,
+        Err(AccountError::InvalidTokenName)
+    ));
+
+    assert!(
+        accounts
+            .revoke_api_token(&viewer, listed[0].id)
+            .await
+            .unwrap()
+    );
+    assert!(accounts.api_viewer(&token).await.unwrap().is_none());
+    assert!(
+        !accounts
+            .revoke_api_token(&viewer, listed[0].id)
+            .await
+            .unwrap()
+    );
+}

@@ -260,6 +260,82 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
             "{path}"
         );
     }
+    // A personal API token, created on its page, reads what the member sees, and nothing once
+    // revoked; it changes nothing (only the admin token may).
+    let token = csrf(&processor, &member_cookie).await;
+    let created = no_redirects()
+        .post(format!("{}/account/tokens", processor.base))
+        .header("cookie", &member_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&name=ci"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.expect("a page");
+    let at = html.find("fmt_").expect("the new token");
+    let api_token = html[at..at + 68].to_owned();
+    let with_token = |path: String| {
+        http()
+            .get(format!("{}{path}", processor.base))
+            .bearer_auth(&api_token)
+            .send()
+    };
+    assert_eq!(
+        with_token("/api/projects/1/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        with_token("/api/projects/2/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let patch = http()
+        .patch(format!(
+            "{}/api/projects/1/issues/{injection}",
+            processor.base
+        ))
+        .bearer_auth(&api_token)
+        .json(&json!({"status": "ignored"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(patch.status(), 403);
+    let page = get(&processor, "/account/tokens", &member_cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at = page
+        .find("name=\"revoke\" value=\"")
+        .expect("a revoke button")
+        + 21;
+    let id: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let revoked = no_redirects()
+        .post(format!("{}/account/tokens", processor.base))
+        .header("cookie", &member_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&revoke={id}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revoked.status(), 303);
+    assert_eq!(
+        with_token("/api/projects/1/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
     // Without a session, the pages lead to the sign-in page and the JSON API wants a token.
     let anonymous = get(&processor, "/projects/1/issues", "").await;
     assert_eq!(anonymous.status(), 303);

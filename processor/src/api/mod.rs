@@ -170,9 +170,10 @@ pub(crate) fn event_id(name: &'static str, text: &str) -> Result<EventId, ApiErr
         .map_err(|_| invalid(name, "must be an event id: 32 hex digits, dashes optional"))
 }
 
-/// Checks the bearer token, then that the project exists. A read (`GET`) without a bearer
-/// token may instead carry a dashboard session: then the project must be one its user may
-/// see, and any other is unknown to them (404, as for a project that does not exist).
+/// Checks the bearer token, then that the project exists. A read (`GET`) may instead carry a
+/// user's personal API token (`Bearer fmt_…`) or, without an `Authorization` header, a
+/// dashboard session: then the project must be one the user may see, and any other is unknown
+/// to them (404, as for a project that does not exist).
 pub(crate) async fn authorize(
     request: &HttpRequest,
     state: &State,
@@ -182,15 +183,20 @@ pub(crate) async fn authorize(
         .parse::<ProjectId>()
         .ok()
         .filter(|id| state.projects.contains(id));
-    if request.method() == Method::GET && !request.headers().contains_key(header::AUTHORIZATION) {
-        let viewer = state
-            .dashboard
-            .viewer(request)
-            .await
-            .map_err(|error| match error {
-                AccountError::Store(error) => ApiError::Store(error),
-                _ => ApiError::Unauthenticated,
-            })?;
+    if request.method() == Method::GET {
+        let from_store = |error| match error {
+            AccountError::Store(error) => ApiError::Store(error),
+            _ => ApiError::Unauthenticated,
+        };
+        let viewer = if request.headers().contains_key(header::AUTHORIZATION) {
+            state
+                .dashboard
+                .api_viewer(request)
+                .await
+                .map_err(from_store)?
+        } else {
+            state.dashboard.viewer(request).await.map_err(from_store)?
+        };
         if let Some(viewer) = viewer {
             return id
                 .filter(|id| viewer.can_see(*id))
