@@ -167,13 +167,11 @@ impl Accounts {
         let user = users::by_email(&self.pool, email).await?;
         // An unknown email costs the same hashing as a known one: the answer's time tells
         // nothing about which accounts exist.
-        let verified = match &user {
-            Some((_, hash)) => verify_password(password, hash),
-            None => {
-                let _ = verify_password(password, dummy_hash());
-                false
-            }
+        let hash = match &user {
+            Some((_, hash)) => hash.clone(),
+            None => dummy_hash().to_owned(),
         };
+        let verified = verify_off_thread(password, hash).await? && user.is_some();
         let Some((user, _)) = user.filter(|_| verified) else {
             login_failures::record(&self.pool, &keys, THROTTLE_WINDOW).await?;
             return Err(AccountError::WrongCredentials);
@@ -290,7 +288,7 @@ impl Accounts {
         let Some(hash) = users::password_hash(&self.pool, viewer.user_id).await? else {
             return Err(AccountError::WrongCredentials);
         };
-        if current.len() > PASSWORD_MAX_BYTES || !verify_password(current, &hash) {
+        if current.len() > PASSWORD_MAX_BYTES || !verify_off_thread(current, hash).await? {
             return Err(AccountError::WrongCredentials);
         }
         let hash = hash_password(new)?;
@@ -309,6 +307,15 @@ fn hash_password(password: &str) -> Result<String, AccountError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
+        .map_err(|_| AccountError::Hash)
+}
+
+/// Verifies on a blocking thread: a hash takes tens of milliseconds of CPU, which would stall
+/// every other request of the worker it ran on.
+async fn verify_off_thread(password: &str, hash: String) -> Result<bool, AccountError> {
+    let password = password.to_owned();
+    actix_web::web::block(move || verify_password(&password, &hash))
+        .await
         .map_err(|_| AccountError::Hash)
 }
 

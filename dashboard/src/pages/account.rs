@@ -69,11 +69,7 @@ pub async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let accounts = dashboard.accounts.clone();
-    let (email_owned, password_owned) = (email.to_owned(), password.to_owned());
-    let outcome = accounts
-        .sign_in(&email_owned, &password_owned, &address)
-        .await;
+    let outcome = dashboard.accounts.sign_in(email, password, &address).await;
     let error = match outcome {
         Ok(token) => {
             let secure = web::secure(&request, &dashboard);
