@@ -66,6 +66,29 @@ pub enum Command {
         #[command(subcommand)]
         command: SourcemapsCommand,
     },
+    /// The dashboard's accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    ///
+    /// An admin sees every project; a member only those given with --project.
+    Create {
+        /// The user's email, which they sign in with.
+        #[arg(long, value_name = "EMAIL", value_parser = not_empty)]
+        email: String,
+        /// An admin: every project, and (later) settings and users.
+        #[arg(long, conflicts_with = "project")]
+        admin: bool,
+        /// A project the member may see (repeat for several).
+        #[arg(long, value_name = "N")]
+        project: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

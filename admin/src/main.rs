@@ -6,7 +6,7 @@
 use anyhow::Context;
 use clap::CommandFactory;
 
-use admin::cli::{Cli, Command};
+use admin::cli::{Cli, Command, UsersCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,6 +38,22 @@ async fn main() -> anyhow::Result<()> {
             if !succeeded {
                 std::process::exit(1);
             }
+        }
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    email,
+                    admin,
+                    project,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let id = admin::users::create(&settings, &email, password, admin, &project).await?;
+            println!("created user {id} ({email})");
         }
     }
     Ok(())

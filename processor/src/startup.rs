@@ -1,4 +1,4 @@
-//! Wires the processor top to bottom: database, consumer, read API.
+//! Wires the processor top to bottom: database, consumer, read API, dashboard.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +13,8 @@ use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use dashboard::{Accounts, Dashboard, ProjectInfo};
 
 use crate::api;
 use crate::artifacts::ArtifactStore;
@@ -121,6 +123,27 @@ impl Application {
             )));
         }
 
+        let dashboard = web::Data::new(Dashboard {
+            accounts: Accounts::connect(&settings.database).await?,
+            projects: settings
+                .projects
+                .iter()
+                .map(|p| ProjectInfo {
+                    id: p.id,
+                    name: p.name.clone(),
+                    public_key: p.public_key.as_str().to_owned(),
+                })
+                .collect(),
+            secure_cookies: settings
+                .processor
+                .public_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "https"),
+        });
+        let pages = web::Data::new(api::Pages {
+            store: store.clone(),
+            issues: Issues::new(store.pool().clone(), store.outbox()),
+        });
         let api_state = web::Data::new(api::State {
             store: store.clone(),
             issues: Issues::new(store.pool().clone(), store.outbox()),
@@ -128,6 +151,7 @@ impl Application {
             projects: settings.projects.iter().map(|p| p.id).collect(),
             artifacts,
             sourcemap_max_bytes: settings.processor.sourcemap_max_bytes.get(),
+            dashboard: dashboard.clone(),
         });
         let health = Health::new(shutdown.clone(), Arc::new(registry))
             .check("broker", move || sessions_ready.iter().all(ReadyFlag::get))
@@ -137,6 +161,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(api_state.clone())
+                .app_data(dashboard.clone())
+                .app_data(pages.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(4096)
@@ -144,6 +170,7 @@ impl Application {
                 )
                 .configure(|cfg| health.clone().routes(cfg))
                 .configure(api::routes)
+                .configure(dashboard::routes::<api::Pages>)
                 .default_service(web::to(not_found))
         })
         .disable_signals()

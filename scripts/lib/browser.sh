@@ -66,7 +66,20 @@ ensure_sdk_node_modules() {
 }
 
 # Both; call before the tests that run e2e/browser/drive.mjs.
+# A font with Chinese glyphs: the dashboard's 简体中文 screenshots show boxes without one.
+ensure_cjk_font() {
+    if command -v fc-list >/dev/null 2>&1 && [[ -n $(fc-list :lang=zh family 2>/dev/null) ]]; then
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || return 0
+    browser_log "Installing a Chinese font (apt-get install fonts-wqy-zenhei)."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei >/dev/null 2>&1 ||
+        browser_log "fonts-wqy-zenhei could not be installed; Chinese screenshots will show boxes."
+}
+
 ensure_browser_deps() {
     ensure_chromium
+    ensure_cjk_font
     ensure_browser_node_modules
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod browser_sdk;
+mod dashboard;
 mod faro_sdk;
 mod faults;
 mod import_cycles;

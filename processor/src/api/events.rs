@@ -38,7 +38,7 @@ pub async fn list_events(
     query: Query<ListQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let query = query.into_inner();
     let keys = query.kind.as_deref().map(routing_keys).transpose()?;
     let events = EventsQuery {
@@ -155,7 +155,7 @@ pub async fn get_event(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, event) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let id = event_id("event_id", &event)?;
     match state.store.get(project, id).await? {
         Some(event) => Ok(HttpResponse::Ok().json(event.into_json())),

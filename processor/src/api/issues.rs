@@ -37,7 +37,7 @@ pub async fn list_issues(
     query: Query<IssuesQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let status = match query.status.as_deref() {
         None => Some(Status::Unresolved),
         Some("all") => None,
@@ -111,7 +111,7 @@ pub async fn get_issue(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     Ok(HttpResponse::Ok().json(find(&state, project, &issue).await?))
 }
 
@@ -122,7 +122,7 @@ pub async fn issue_events(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let issue = find(&state, project, &issue).await?;
     page(&state, project, None, Some(issue.id), &query).await
 }
@@ -141,7 +141,7 @@ pub async fn update_issue(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let (project, issue) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let id = find(&state, project, &issue).await?.id;
     let updated = state
         .issues

@@ -1,4 +1,5 @@
-//! The read API, behind `Authorization: Bearer <processor.admin_token>`: what every handler
+//! The read API, behind `Authorization: Bearer <processor.admin_token>` (or, for reads, a
+//! dashboard session whose user may see the project): what every handler
 //! shares (authorization, errors, paging limits, how times and ids are read) and the route
 //! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`] and
 //! [`sourcemaps`]; the state they share in [`State`], which imports none of them.
@@ -11,17 +12,20 @@
 mod buckets;
 mod events;
 mod issues;
+mod pages;
 pub mod sourcemaps;
 mod state;
 mod stats;
 
+pub use pages::Pages;
 pub use state::State;
 
 use actix_web::error::JsonPayloadError;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
+use dashboard::AccountError;
 use shared::auth::{BearerError, check_bearer};
 use shared::event::{EventId, ProjectId};
 
@@ -166,18 +170,41 @@ pub(crate) fn event_id(name: &'static str, text: &str) -> Result<EventId, ApiErr
         .map_err(|_| invalid(name, "must be an event id: 32 hex digits, dashes optional"))
 }
 
-/// Checks the bearer token, then that the project exists.
-pub(crate) fn authorize(
+/// Checks the bearer token, then that the project exists. A read (`GET`) may instead carry a
+/// user's personal API token (`Bearer fmt_…`) or, without an `Authorization` header, a
+/// dashboard session: then the project must be one the user may see, and any other is unknown
+/// to them (404, as for a project that does not exist).
+pub(crate) async fn authorize(
     request: &HttpRequest,
     state: &State,
     project: &str,
 ) -> Result<ProjectId, ApiError> {
-    check_bearer(request.headers(), &state.admin_token)?;
-    project
+    let id = project
         .parse::<ProjectId>()
         .ok()
-        .filter(|id| state.projects.contains(id))
-        .ok_or_else(|| ApiError::UnknownProject(project.to_owned()))
+        .filter(|id| state.projects.contains(id));
+    if request.method() == Method::GET {
+        let from_store = |error| match error {
+            AccountError::Store(error) => ApiError::Store(error),
+            _ => ApiError::Unauthenticated,
+        };
+        let viewer = if request.headers().contains_key(header::AUTHORIZATION) {
+            state
+                .dashboard
+                .api_viewer(request)
+                .await
+                .map_err(from_store)?
+        } else {
+            state.dashboard.viewer(request).await.map_err(from_store)?
+        };
+        if let Some(viewer) = viewer {
+            return id
+                .filter(|id| viewer.can_see(*id))
+                .ok_or_else(|| ApiError::UnknownProject(project.to_owned()));
+        }
+    }
+    check_bearer(request.headers(), &state.admin_token)?;
+    id.ok_or_else(|| ApiError::UnknownProject(project.to_owned()))
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ pub async fn upload(
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     store_upload(&state, project, &release, multipart).await
 }
 
@@ -192,7 +192,7 @@ pub async fn upload_by_debug_id(
     multipart: Multipart,
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     store_upload(&state, project, "", multipart).await
 }
 
@@ -207,7 +207,7 @@ pub async fn list(
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     Ok(listing(
         state.artifacts.list_release(project, &release).await?,
     ))
@@ -224,7 +224,7 @@ pub async fn list_by_debug_id(
     query: Query<DebugIdQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let debug_id = query
         .debug_id
         .as_deref()
@@ -243,7 +243,7 @@ pub async fn delete(
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, sourcemap) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let id = sourcemap
         .parse::<i64>()
         .map_err(|_| invalid("sourcemap_id", "must be a number"))?;
@@ -261,7 +261,7 @@ pub async fn delete_release(
     state: web::Data<State>,
 ) -> Result<HttpResponse, SourcemapError> {
     let (project, release) = path.into_inner();
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let deleted = state.artifacts.delete_release(project, &release).await?;
     tracing::info!(project_id = %project, release = %release, deleted, "Source maps of a release deleted.");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))

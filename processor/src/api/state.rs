@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use actix_web::web;
+use dashboard::Dashboard;
 use shared::config::Secret;
 use shared::event::ProjectId;
 
@@ -18,4 +20,6 @@ pub struct State {
     pub artifacts: ArtifactStore,
     /// The largest file a source map upload may carry.
     pub sourcemap_max_bytes: usize,
+    /// Sessions of the dashboard, which the read API accepts beside the admin token.
+    pub dashboard: web::Data<Dashboard>,
 }

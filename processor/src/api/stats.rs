@@ -32,7 +32,7 @@ pub async fn stats(
     query: Query<StatsQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = authorize(&request, &state, &project)?;
+    let project = authorize(&request, &state, &project).await?;
     let until = optional_instant("until", query.until.as_deref())?.unwrap_or_else(Utc::now);
     let since =
         optional_instant("since", query.since.as_deref())?.unwrap_or(until - Duration::hours(24));

@@ -1,0 +1,111 @@
+//! The screens: one module per subject, each handler rendering one typed template.
+
+pub mod account;
+pub mod issues;
+pub mod projects;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::accounts::{Role, Viewer};
+use crate::assets::{self, Urls};
+use crate::i18n::{Lang, Text};
+use crate::{Dashboard, ProjectInfo, web};
+
+/// `?lang=` on any page.
+#[derive(Debug, Deserialize)]
+pub struct LangParam {
+    pub lang: Option<String>,
+}
+
+/// What the frame of every signed-in page shows: the language, the assets, the viewer, the
+/// project switcher.
+pub struct Chrome<'a> {
+    pub t: &'static Text,
+    pub assets: &'static Urls,
+    pub email: &'a str,
+    pub role: &'static str,
+    pub csrf: &'a str,
+    pub projects: Vec<&'a ProjectInfo>,
+    pub current: Option<&'a ProjectInfo>,
+    /// This page's path, for the language switch.
+    pub here: String,
+}
+
+impl<'a> Chrome<'a> {
+    pub fn new(
+        dashboard: &'a Dashboard,
+        viewer: &'a Viewer,
+        lang: Lang,
+        current: Option<&'a ProjectInfo>,
+        here: &str,
+    ) -> Self {
+        let t = lang.text();
+        Self {
+            t,
+            assets: assets::urls(),
+            email: &viewer.email,
+            role: match viewer.role {
+                Role::Admin => t.role_admin,
+                Role::Member => t.role_member,
+            },
+            csrf: &viewer.csrf,
+            projects: web::visible(dashboard, viewer),
+            current,
+            here: here.to_owned(),
+        }
+    }
+}
+
+/// A time as `<time>` shows it before the page's script puts it in the reader's zone.
+pub fn utc(time: &DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// RFC 3339, for `<time datetime>`.
+pub fn iso(time: &DateTime<Utc>) -> String {
+    shared::time::format(*time)
+}
+
+/// 12345 → "12,345" (the grouping both languages use).
+pub fn count(n: &i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if *n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// At most `max` characters of hostile text, for lists (the detail page shows it whole).
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(&0), "0");
+        assert_eq!(count(&999), "999");
+        assert_eq!(count(&1000), "1,000");
+        assert_eq!(count(&1234567), "1,234,567");
+    }
+
+    #[test]
+    fn clipping_counts_characters_not_bytes() {
+        assert_eq!(clip("错误错误", 2), "错误…");
+        assert_eq!(clip("ab", 2), "ab");
+    }
+}

@@ -1,0 +1,143 @@
+//! What the pages read and change, as a trait the processor implements with the same query
+//! functions its JSON API calls: the dashboard depends on no service, and the processor
+//! mounts the dashboard (imports run processor → dashboard, never back).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use shared::event::ProjectId;
+
+/// What an issue is to the people working on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueStatus {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl IssueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Unresolved => "unresolved",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "unresolved" => Some(IssueStatus::Unresolved),
+            "resolved" => Some(IssueStatus::Resolved),
+            "ignored" => Some(IssueStatus::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// How the issue list is ordered, newest or biggest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueSort {
+    LastSeen,
+    FirstSeen,
+    Events,
+}
+
+impl IssueSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueSort::LastSeen => "last_seen",
+            IssueSort::FirstSeen => "first_seen",
+            IssueSort::Events => "events",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "last_seen" => Some(IssueSort::LastSeen),
+            "first_seen" => Some(IssueSort::FirstSeen),
+            "events" => Some(IssueSort::Events),
+            _ => None,
+        }
+    }
+}
+
+/// A page of the issue list.
+#[derive(Debug, Clone)]
+pub struct IssueQuery<'a> {
+    pub status: IssueStatus,
+    pub sort: IssueSort,
+    /// Matches the title.
+    pub search: Option<&'a str>,
+    /// An opaque position from the previous page's `next`.
+    pub cursor: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// One issue, as the pages show it.
+#[derive(Debug, Clone)]
+pub struct IssueRow {
+    pub id: i64,
+    pub title: String,
+    pub culprit: Option<String>,
+    pub level: String,
+    pub status: IssueStatus,
+    pub events: i64,
+    pub users: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub first_release: Option<String>,
+    pub last_release: Option<String>,
+    pub regressed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of issues and where the next begins.
+#[derive(Debug, Clone)]
+pub struct IssuePage {
+    pub issues: Vec<IssueRow>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("not a cursor from a previous page")]
+    BadCursor,
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The processor's data, as the pages need it. Project ids are checked against the viewer
+/// before any of these is called.
+pub trait Source: Send + Sync + 'static {
+    fn issues(
+        &self,
+        project: ProjectId,
+        query: &IssueQuery<'_>,
+    ) -> impl Future<Output = Result<IssuePage, SourceError>> + Send;
+
+    fn issue(
+        &self,
+        project: ProjectId,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<IssueRow>, SourceError>> + Send;
+
+    /// The newest stored event of an issue, as stored (source maps applied).
+    fn latest_event(
+        &self,
+        project: ProjectId,
+        issue: i64,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, SourceError>> + Send;
+
+    /// `false` if the project has no such issue.
+    fn set_status(
+        &self,
+        project: ProjectId,
+        id: i64,
+        status: IssueStatus,
+    ) -> impl Future<Output = Result<bool, SourceError>> + Send;
+
+    /// Whether the project has stored any event at all (else the pages teach the snippet).
+    fn has_events(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<bool, SourceError>> + Send;
+}

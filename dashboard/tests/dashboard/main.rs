@@ -1,0 +1,9 @@
+//! The dashboard's accounts against the real PostgreSQL, each test in its own database
+//! (`TestEnv`).
+//!
+//! - `accounts`: sign-in, sessions (live, signed out, expired, after a password change) and
+//!   the sign-in throttle per account and per address.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod accounts;

@@ -1,0 +1,459 @@
+//! The dashboard in headless Chromium and over plain HTTP, against the real services: an
+//! error posted through the collector is listed, opened, resolved and leaves the list; an
+//! admin and a member sign in, and the member is refused the other project's pages and JSON;
+//! signing out and an expired session lead back to the sign-in page; a state change without
+//! the session's CSRF token is refused; an event whose every field is hostile runs nothing,
+//! sends nothing and leaves the layout whole; axe-core finds no serious or critical
+//! violation on any screen. Every screen is saved, in English and 简体中文, on a desktop and a
+//! phone, under `target/dashboard-screens/`.
+//!
+//! `e2e/browser/dashboard.mjs` drives the browser.
+
+use serde_json::{Value, json};
+use shared::testing::{TestEnv, eventually};
+
+use crate::support::*;
+
+const PASSWORD: &str = "a long enough password";
+const ADMIN: &str = "admin@example.test";
+const MEMBER: &str = "member@example.test";
+
+/// Every string field of an error, hostile: script and attribute injections, a `javascript:`
+/// URL, a long unbroken string, a right-to-left override and zero-width characters.
+fn injection_event(now_ms: i64) -> Value {
+    let script = "<script>window.__pwned=true</script>";
+    let attribute = "\"><img src=x onerror=\"window.__pwned=true\">";
+    let long = "W".repeat(3000);
+    json!({
+        "type": "error",
+        "message": format!("Injected {script}{attribute} \u{202E}gnp.exe\u{200B}\u{200C}\u{200D}\u{FEFF} {long}"),
+        "stack": format!("Error: {script}\n    at {attribute} (javascript:window.__pwned=true:1:1)\n    at \u{202E}evil\u{200B} (https://shop.example/{long}.js:1:1)"),
+        "url": "javascript:window.__pwned=true",
+        "release": script,
+        "environment": attribute,
+        "user": {"id": attribute},
+        "tags": {"<b>k</b>": attribute, "rtl": "\u{202E}gnp.exe", "zw": "a\u{200B}b\u{200C}c\u{200D}d\u{FEFF}", "js": "javascript:alert(1)"},
+        "breadcrumbs": [
+            {"timestamp": now_ms - 1500, "category": script, "message": attribute},
+            {"timestamp": now_ms - 500, "category": "navigation", "message": format!("javascript:alert(1) {long}")}
+        ]
+    })
+}
+
+/// Signs in over HTTP: the session cookie's `name=value`.
+async fn sign_in(processor: &Service, email: &str) -> String {
+    let body = format!(
+        "email={}&password={}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let response = no_redirects()
+        .post(format!("{}/login", processor.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 303);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    cookie.split(';').next().expect("name=value").to_owned()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+async fn get(processor: &Service, path: &str, cookie: &str) -> reqwest::Response {
+    no_redirects()
+        .get(format!("{}{path}", processor.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// The CSRF token of a page (its logout form's hidden field).
+async fn csrf(processor: &Service, cookie: &str) -> String {
+    let html = get(processor, "/projects", cookie)
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+async fn issue_id(processor: &Service, title_part: &str) -> i64 {
+    eventually(&format!("issue {title_part:?}"), WAIT, || async {
+        let issues = project_get(processor, "issues?status=all").await?;
+        issues["issues"]
+            .as_array()?
+            .iter()
+            .find(|i| i["title"].as_str().is_some_and(|t| t.contains(title_part)))
+            .and_then(|i| i["id"].as_i64())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    admin::users::create(&env.settings, ADMIN, PASSWORD, true, &[])
+        .await
+        .expect("the admin");
+    admin::users::create(&env.settings, MEMBER, PASSWORD, false, &[1])
+        .await
+        .expect("the member");
+
+    // Project 1 is empty: its list teaches the snippet.
+    let admin_cookie = sign_in(&processor, ADMIN).await;
+    let empty = get(&processor, "/projects/1/issues", &admin_cookie).await;
+    assert_eq!(empty.status(), 200);
+    let html = empty.text().await.expect("a page");
+    assert!(
+        html.contains("frontmon.init({ dsn: &#34;https://"),
+        "{html}"
+    );
+
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let client = http();
+    post(
+        &client,
+        &collector,
+        &json!({"type": "error", "message": "TypeError: cart is undefined",
+                "stack": "TypeError: cart is undefined\n    at checkout (https://shop.example/app.js:10:5)\n    at pay (https://shop.example/app.js:20:3)",
+                "url": "https://shop.example/cart", "release": "shop@1.2.3",
+                "user": {"id": "u-1"}, "tags": {"plan": "pro"},
+                "breadcrumbs": [{"timestamp": now_ms - 2000, "category": "click", "message": "button#pay"}]}),
+    )
+    .await;
+    post(&client, &collector, &injection_event(now_ms)).await;
+    // A Sentry SDK's event carries its frames' source lines, as a resolved frame has them.
+    let stored = client
+        .post(format!(
+            "{}/api/1/store/?sentry_key={}",
+            collector.base,
+            shared::testing::TEST_KEY
+        ))
+        .json(&json!({
+            "event_id": "4f3c2b1a0d9e8f7a6b5c4d3e2f1a0b9c",
+            "platform": "javascript",
+            "level": "error",
+            "exception": {"values": [{"type": "RangeError", "value": "Invalid array length",
+                "stacktrace": {"frames": [{
+                    "filename": "src/list.js", "function": "render", "lineno": 12, "colno": 10,
+                    "in_app": true,
+                    "pre_context": ["function render(items) {"],
+                    "context_line": "  return new Array(items.length - 1);",
+                    "post_context": ["}"]}]}}]}
+        }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stored.status(), 200);
+    let issue = issue_id(&processor, "cart is undefined").await;
+    let injection = issue_id(&processor, "Injected").await;
+    let sourced = issue_id(&processor, "Invalid array length").await;
+
+    // Every page carries the security headers; assets are immutable under hashed names.
+    let page = get(&processor, "/projects/1/issues", &admin_cookie).await;
+    let headers = page.headers().clone();
+    let csp = headers["content-security-policy"].to_str().expect("text");
+    for directive in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "default-src 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    let html = page.text().await.expect("a page");
+    assert!(!html.contains("<script>window.__pwned"), "escaped");
+    let asset = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a script")
+        .to_owned();
+    let asset = get(&processor, &asset, "").await;
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+
+    // A state change without the session's CSRF token, or with another's, is refused.
+    let status_path = format!("/projects/1/issues/{injection}/status");
+    for body in [
+        "status=ignored".to_owned(),
+        format!("status=ignored&csrf={}", "0".repeat(64)),
+    ] {
+        let refused = no_redirects()
+            .post(format!("{}{status_path}", processor.base))
+            .header("cookie", &admin_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), 403);
+    }
+    // ... and from another origin even with it.
+    let token = csrf(&processor, &admin_cookie).await;
+    let cross = no_redirects()
+        .post(format!("{}{status_path}", processor.base))
+        .header("cookie", &admin_cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("status=ignored&csrf={token}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cross.status(), 403);
+    let still = project_get(&processor, &format!("issues/{injection}"))
+        .await
+        .expect("the issue");
+    assert_eq!(still["status"], "unresolved");
+
+    // The member: project 1's pages and JSON, never project 2's (404, as for no project).
+    let member_cookie = sign_in(&processor, MEMBER).await;
+    for path in [
+        "/projects/1/issues",
+        &format!("/projects/1/issues/{issue}"),
+        "/api/projects/1/issues",
+    ] {
+        assert_eq!(
+            get(&processor, path, &member_cookie).await.status(),
+            200,
+            "{path}"
+        );
+    }
+    for path in [
+        "/projects/2/issues",
+        "/projects/2/issues/1",
+        "/projects/2",
+        "/api/projects/2/issues",
+        "/api/projects/2/events",
+        "/api/projects/2/stats",
+    ] {
+        assert_eq!(
+            get(&processor, path, &member_cookie).await.status(),
+            404,
+            "{path}"
+        );
+    }
+    // A personal API token, created on its page, reads what the member sees, and nothing once
+    // revoked; it changes nothing (only the admin token may).
+    let token = csrf(&processor, &member_cookie).await;
+    let created = no_redirects()
+        .post(format!("{}/account/tokens", processor.base))
+        .header("cookie", &member_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&name=ci"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.expect("a page");
+    let at = html.find("fmt_").expect("the new token");
+    let api_token = html[at..at + 68].to_owned();
+    let with_token = |path: String| {
+        http()
+            .get(format!("{}{path}", processor.base))
+            .bearer_auth(&api_token)
+            .send()
+    };
+    assert_eq!(
+        with_token("/api/projects/1/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        with_token("/api/projects/2/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let patch = http()
+        .patch(format!(
+            "{}/api/projects/1/issues/{injection}",
+            processor.base
+        ))
+        .bearer_auth(&api_token)
+        .json(&json!({"status": "ignored"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(patch.status(), 403);
+    let page = get(&processor, "/account/tokens", &member_cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at = page
+        .find("name=\"revoke\" value=\"")
+        .expect("a revoke button")
+        + 21;
+    let id: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let revoked = no_redirects()
+        .post(format!("{}/account/tokens", processor.base))
+        .header("cookie", &member_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&revoke={id}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revoked.status(), 303);
+    assert_eq!(
+        with_token("/api/projects/1/issues".into())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // Without a session, the pages lead to the sign-in page and the JSON API wants a token.
+    let anonymous = get(&processor, "/projects/1/issues", "").await;
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        get(&processor, "/api/projects/1/issues", "").await.status(),
+        401
+    );
+
+    // An expired session is no session.
+    let database = env.settings.database.url.expose().to_owned();
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+        .await
+        .expect("the database");
+    sqlx::query("UPDATE dashboard.sessions SET expires_at = now() - interval '1 second'")
+        .execute(&mut connection)
+        .await
+        .expect("expired");
+    let expired = get(&processor, "/projects/1/issues", &member_cookie).await;
+    assert_eq!(expired.status(), 303);
+    assert!(
+        expired.headers()["location"]
+            .to_str()
+            .expect("text")
+            .starts_with("/login?next=")
+    );
+    assert_eq!(
+        get(&processor, "/api/projects/1/issues", &member_cookie)
+            .await
+            .status(),
+        401
+    );
+
+    // The browser.
+    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
+    let report = node_report(vec![
+        browser_script("dashboard.mjs"),
+        "--base".into(),
+        processor.base.clone(),
+        "--admin".into(),
+        ADMIN.into(),
+        "--member".into(),
+        MEMBER.into(),
+        "--password".into(),
+        PASSWORD.into(),
+        "--project".into(),
+        "1".into(),
+        "--other-project".into(),
+        "2".into(),
+        "--issue".into(),
+        issue.to_string(),
+        "--injection".into(),
+        injection.to_string(),
+        "--sourced".into(),
+        sourced.to_string(),
+        "--shots".into(),
+        shots,
+    ])
+    .await;
+
+    assert_eq!(report["listed_before"], 1, "{report:#}");
+    assert_eq!(report["listed_sorted"], 1, "{report:#}");
+    assert!(
+        report["detail_title"]
+            .as_str()
+            .is_some_and(|t| t.contains("cart is undefined")),
+        "{report:#}"
+    );
+    assert_eq!(report["detail_frames"], 2, "{report:#}");
+    assert_eq!(report["detail_status_after"], 1, "{report:#}");
+    // The frame's own line, numbered, among its neighbours.
+    assert_eq!(
+        report["sourced_line"], "12   return new Array(items.length - 1);",
+        "{report:#}"
+    );
+    assert_eq!(report["sourced_context_lines"], 3, "{report:#}");
+    assert_eq!(
+        report["listed_after"], 0,
+        "resolved leaves the list: {report:#}"
+    );
+    assert_eq!(report["listed_resolved"], 1, "{report:#}");
+    assert_eq!(report["zh_tab"], "未解决", "{report:#}");
+    let resolved = project_get(&processor, &format!("issues/{issue}"))
+        .await
+        .expect("the issue");
+    assert_eq!(resolved["status"], "resolved");
+
+    // The injection corpus ran nothing and sent nothing.
+    assert_eq!(report["injection"]["pwned"], 0, "{report:#}");
+    assert_eq!(report["injection"]["links_to_javascript"], 0, "{report:#}");
+    for who in ["admin_seen", "member_seen"] {
+        let seen = &report[who];
+        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
+    }
+
+    // Every screen: the layout holds (no wider than the viewport) and axe-core finds no
+    // serious or critical violation.
+    let screens = report["screens"].as_object().expect("screens");
+    assert!(screens.len() >= 15, "{report:#}");
+    for (name, screen) in screens {
+        assert_eq!(
+            screen["overflow"], 0,
+            "{name} is wider than its viewport: {screen:#}"
+        );
+        if let Some(violations) = screen.get("axe") {
+            assert_eq!(violations, &json!([]), "{name}: {screen:#}");
+        }
+    }
+    assert_eq!(report["screens"]["issues-zh"]["lang"], "zh-CN");
+    assert_eq!(report["screens"]["issues-en"]["lang"], "en");
+
+    // Signed out; the member sees their project only.
+    assert_eq!(report["after_logout"], "/login", "{report:#}");
+    assert_eq!(report["member_projects"], 1, "{report:#}");
+    assert_eq!(report["member_other_status"], 404, "{report:#}");
+    assert_eq!(report["member_own_status"], 200, "{report:#}");
+
+    collector.stop().await;
+    processor.stop().await;
+}
