@@ -13,7 +13,7 @@ use crate::sourcemaps::{self, Connection, Selection};
 #[command(
     name = "frontmon-admin",
     version,
-    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps."
+    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps, erasing a user's data."
 )]
 pub struct Cli {
     /// The configuration file (default: $FRONTMON_CONFIG, else the built-in defaults).
@@ -66,6 +66,33 @@ pub enum Command {
         #[command(subcommand)]
         command: SourcemapsCommand,
     },
+    /// A user's data, for erasure requests.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Delete every event of a user id or visitor id in a project, and the keys that counted
+    /// the user among issues' affected users; issues' counts stay as they are.
+    Erase {
+        /// The user id (as the SDK sends `user.id`) or the visitor id.
+        #[arg(long, value_name = "ID", value_parser = not_empty)]
+        user: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+impl UsersCommand {
+    /// The user to erase and the connection options.
+    pub fn into_parts(self) -> (String, Connection) {
+        match self {
+            UsersCommand::Erase { user, api } => (user, api.into()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

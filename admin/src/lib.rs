@@ -9,10 +9,12 @@
 //! republished copy, so a replay interrupted at any point loses nothing.
 //!
 //! [`sourcemaps`] uploads a build's source maps to the processor's API, lists and deletes
-//! them. [`cli`] is the command line of `frontmon-admin`.
+//! them. [`users`] erases a user's events through the same API. [`cli`] is the command line
+//! of `frontmon-admin`.
 
 pub mod cli;
 pub mod sourcemaps;
+pub mod users;
 
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection};

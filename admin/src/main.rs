@@ -39,6 +39,14 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Users { command } => {
+            let (user, connection) = command.into_parts();
+            let erased = admin::users::erase(&settings, &user, &connection).await?;
+            println!(
+                "erased {} event(s) and {} issue user key(s); issue counts are kept",
+                erased.events, erased.user_keys
+            );
+        }
     }
     Ok(())
 }
