@@ -27,7 +27,9 @@ use shared::event::{Detail, Event};
 pub const FILTERED: &str = "[Filtered]";
 
 /// Parts of key names whose values are always scrubbed, compared with the key lower-cased
-/// and stripped of everything but letters and digits (`X-Api-Key` is `xapikey`).
+/// and stripped of everything but letters and digits (`X-Api-Key` is `xapikey`); the
+/// matcher (`Rules::is_sensitive_normalized`) spells them out by first letter, and a unit
+/// test checks that it finds each of these.
 pub const SENSITIVE_KEYS: &[&str] = &[
     "password",
     "passwd",
@@ -49,8 +51,8 @@ pub const SENSITIVE_KEYS: &[&str] = &[
 ];
 
 /// Key names scrubbed only when they are the whole key: as parts they are in too many
-/// harmless names.
-const SENSITIVE_WHOLE_KEYS: &[&str] = &["auth", "otp", "cvv", "cvc", "pin", "ssn"];
+/// harmless names. (`auth` is a part too, but not in `author`.)
+const SENSITIVE_WHOLE_KEYS: &[&str] = &["otp", "cvv", "cvc", "pin", "ssn"];
 
 /// A project's scrubbing rules.
 #[derive(Debug, Clone, Copy)]
@@ -103,17 +105,47 @@ impl<'a> Rules<'a> {
     }
 
     fn is_sensitive_normalized(&self, key: &[u8]) -> bool {
-        SENSITIVE_WHOLE_KEYS.iter().any(|k| key == k.as_bytes())
-            || SENSITIVE_KEYS.iter().any(|k| contains(key, k.as_bytes()))
-            // `auth`, `oauth`, `xauthkey`, but not `author`.
-            || (contains(key, b"auth") && !contains(key, b"author"))
+        if key.len() <= 3 && SENSITIVE_WHOLE_KEYS.iter().any(|k| same(key, k.as_bytes())) {
+            return true;
+        }
+        // Every key of every map is asked, so no search per word: each position is looked at
+        // once, and only the words starting with its byte are compared there.
+        let mut auth = false;
+        for at in 0..key.len() {
+            let rest = &key[at..];
+            let words: &[&str] = match key[at] {
+                b'p' => &["password", "passwd", "pwd", "privatekey"],
+                b's' => &["secret", "session", "sessid", "signature"],
+                b't' => &["token"],
+                b'a' => {
+                    if starts(rest, b"auth") {
+                        // `author` is no secret, `authorization` is.
+                        auth |= !starts(rest, b"author") || starts(rest, b"authoriz");
+                    }
+                    &["apikey"]
+                }
+                b'c' => &["credential", "cookie", "csrf"],
+                b'x' => &["xsrf"],
+                b'j' => &["jwt"],
+                b'b' => &["bearer"],
+                _ => continue,
+            };
+            if auth || words.iter().any(|word| starts(rest, word.as_bytes())) {
+                return true;
+            }
+        }
+        auth
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+/// Whether `haystack` starts with `needle`, compared byte by byte: these are a few bytes long,
+/// and a call to `memcmp` per position cost more than the comparison.
+fn starts(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.len() >= needle.len() && haystack.iter().zip(needle).all(|(a, b)| a == b)
+}
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && starts(a, b)
 }
 
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
@@ -275,6 +307,10 @@ fn scrubbed(s: &str, rules: Rules<'_>) -> Option<String> {
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
+        if !TRIGGERS[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
         let starts_word = at == 0 || !is_word(bytes[at - 1]);
         let matched = match byte {
             b'0'..=b'9' if starts_word => card_at(bytes, at),
@@ -318,6 +354,19 @@ fn scrubbed(s: &str, rules: Rules<'_>) -> Option<String> {
     out.push_str(&s[copied..]);
     Some(out)
 }
+
+/// The bytes a match can start at (see `scrubbed`): any other byte is skipped with one look
+/// into this table.
+static TRIGGERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] =
+            matches!(byte as u8, b'0'..=b'9' | b'A'..=b'Z' | b'e' | b'b' | b'=' | b':' | b'@');
+        byte += 1;
+    }
+    table
+};
 
 fn is_word(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
@@ -398,7 +447,7 @@ fn is_base64url(byte: u8) -> bool {
 
 /// A JWT: `eyJ…` (a base64url JSON header), a dot, a payload, a dot, and a signature.
 fn jwt_at(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
-    if !bytes[at..].starts_with(b"eyJ") {
+    if !starts(&bytes[at..], b"eyJ") {
         return None;
     }
     let mut i = at;
@@ -549,7 +598,11 @@ fn json_value_at(bytes: &[u8], at: usize, rules: Rules<'_>) -> Option<(usize, us
             end += 1;
         }
         // `null`, `true`, `false` hide nothing.
-        let hides_nothing = matches!(&bytes[start..end], b"null" | b"true" | b"false" | b"");
+        let scalar = &bytes[start..end];
+        let hides_nothing = scalar.is_empty()
+            || same(scalar, b"null")
+            || same(scalar, b"true")
+            || same(scalar, b"false");
         (!hides_nothing).then_some((start, end))
     }
 }
@@ -671,6 +724,13 @@ mod tests {
             "topic",
         ] {
             assert!(!rules.is_sensitive_key(key), "{key}");
+        }
+        for key in SENSITIVE_KEYS.iter().chain(SENSITIVE_WHOLE_KEYS) {
+            assert!(rules.is_sensitive_key(key), "{key}");
+            assert!(
+                rules.is_sensitive_key(&format!("x_{key}")) || key.len() <= 3,
+                "{key}"
+            );
         }
         let long = format!("{}_password", "x".repeat(100));
         assert!(rules.is_sensitive_key(&long));
