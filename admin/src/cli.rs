@@ -13,7 +13,7 @@ use crate::sourcemaps::{self, Connection, Selection};
 #[command(
     name = "frontmon-admin",
     version,
-    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps."
+    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps, erasing a user's data."
 )]
 pub struct Cli {
     /// The configuration file (default: $FRONTMON_CONFIG, else the built-in defaults).
@@ -70,6 +70,16 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Delete every event of a user id or visitor id in a project (an erasure request), and
+    /// the keys that counted the user among issues' affected users; issues' counts stay as
+    /// they are.
+    Erase {
+        /// The user id (as the SDK sends `user.id`) or the visitor id.
+        #[arg(long, value_name = "ID", value_parser = not_empty)]
+        user: String,
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 

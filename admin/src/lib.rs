@@ -9,10 +9,11 @@
 //! republished copy, so a replay interrupted at any point loses nothing.
 //!
 //! [`sourcemaps`] uploads a build's source maps to the processor's API, lists and deletes
-//! them. [`users`] creates the dashboard's accounts. [`cli`] is the command line of
-//! `frontmon-admin`.
+//! them. [`users`] creates the dashboard's accounts; [`erasure`] erases a user's events
+//! through the same API. [`cli`] is the command line of `frontmon-admin`.
 
 pub mod cli;
+pub mod erasure;
 pub mod sourcemaps;
 pub mod users;
 

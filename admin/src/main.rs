@@ -55,6 +55,13 @@ async fn main() -> anyhow::Result<()> {
             let id = admin::users::create(&settings, &email, password, admin, &project).await?;
             println!("created user {id} ({email})");
         }
+        Command::Erase { user, api } => {
+            let erased = admin::erasure::erase(&settings, &user, &api.into()).await?;
+            println!(
+                "erased {} event(s) and {} issue user key(s); issue counts are kept",
+                erased.events, erased.user_keys
+            );
+        }
     }
     Ok(())
 }

@@ -110,7 +110,7 @@ impl Api {
         url
     }
 
-    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
         self.to(method, self.url(segments))
     }
 
@@ -128,7 +128,7 @@ impl Api {
 }
 
 /// Sends `request`; the JSON body of a 2xx, or the API's error.
-async fn send(request: RequestBuilder) -> Result<Value, SourcemapsError> {
+pub(crate) async fn send(request: RequestBuilder) -> Result<Value, SourcemapsError> {
     body(request.send().await?).await
 }
 

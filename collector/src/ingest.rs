@@ -18,6 +18,7 @@ use crate::error::IngestError;
 use crate::metrics::{ProjectLabel, ReasonLabel, RoutingKeyLabel};
 use crate::payload::{self, Context, Refused};
 use crate::rate_limit::RetryAfter;
+use crate::scrub;
 use crate::state::State;
 
 /// The longest User-Agent we keep.
@@ -154,7 +155,7 @@ async fn accept(
         } else {
             None
         };
-        messages(&body, &context)?
+        messages(&body, &context, project)?
     };
     // The body and the parsed events are gone by now: only the messages wait for confirms.
     drop(body);
@@ -208,8 +209,13 @@ pub(crate) fn context(request: &HttpRequest, project: &Project, state: &State) -
 const ADDED_BYTES: usize = 512;
 
 /// The body as the messages to publish, and the events of a batch that were refused.
-fn messages(body: &[u8], context: &Context) -> Result<(Vec<Outgoing>, Vec<Refused>), IngestError> {
-    let parsed = payload::parse(body, context)?;
+fn messages(
+    body: &[u8],
+    context: &Context,
+    project: &Project,
+) -> Result<(Vec<Outgoing>, Vec<Refused>), IngestError> {
+    let mut parsed = payload::parse(body, context)?;
+    scrub::events(&mut parsed.events, project);
     let capacity = serialized_size(
         body.len(),
         parsed.events.len() + parsed.refused.len(),

@@ -3,7 +3,8 @@
 //! Browsers POST events to `/api/{project_id}/events`. A request is authenticated by the
 //! project's public key ([`ingest`]), its body is read within a size limit and a time limit
 //! and decompressed ([`body`]), against a memory budget shared by all requests ([`budget`]),
-//! and parsed into typed [`shared::event::Event`]s ([`payload`]); every event is published to
+//! and parsed into typed [`shared::event::Event`]s ([`payload`]); what looks like a secret in
+//! them is replaced with `[Filtered]` ([`scrub`]); every event is published to
 //! the topic exchange through the one shared, confirming [`shared::publisher::Publisher`].
 //! The answer is 2xx only once the broker has confirmed every event of the request; if it
 //! cannot, 503 with `Retry-After`, so a 2xx always means "durable in RabbitMQ".
@@ -31,6 +32,7 @@ pub mod payload;
 mod rate_limit;
 mod relay;
 mod routes;
+pub mod scrub;
 mod sdk_file;
 pub mod sentry;
 mod startup;

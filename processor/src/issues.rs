@@ -88,10 +88,18 @@ impl<'a> Tally<'a> {
 /// Who an event happened to: the SDK's user (id, e-mail, name or address), else the client
 /// address.
 fn user_key(event: &Event) -> Option<String> {
-    if let Some(key) = event.user.as_ref().and_then(User::key) {
+    user_key_of(
+        event.user.as_ref(),
+        event.client.ip.map(|ip| ip.to_string()).as_deref(),
+    )
+}
+
+/// [`user_key`] of a user and a client address, as an event stores them.
+pub fn user_key_of(user: Option<&User>, ip: Option<&str>) -> Option<String> {
+    if let Some(key) = user.and_then(User::key) {
         return Some(format!("id:{key}"));
     }
-    event.client.ip.map(|ip| format!("ip:{ip}"))
+    ip.map(|ip| format!("ip:{ip}"))
 }
 
 /// The issues of a batch: each (project, fingerprint)'s id, and which of them the batch

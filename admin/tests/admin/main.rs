@@ -1,17 +1,19 @@
 //! Replaying parked messages against the real RabbitMQ; `sourcemaps`: the source map
-//! commands against a real processor; `cli`: the binary's command line.
+//! commands against a real processor; `erasure`: erasing a user through a real processor;
+//! `cli`: the binary's command line.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod cli;
 mod sourcemaps;
+mod erasure;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use shared::testing::TestEnv;
 
 /// Publishes `body` to `exchange` with `routing_key`, confirmed.
-async fn park(env: &TestEnv, exchange: &str, routing_key: &str, body: &[u8]) {
+pub(crate) async fn park(env: &TestEnv, exchange: &str, routing_key: &str, body: &[u8]) {
     let connection = Connection::connect(
         env.settings.amqp.url.expose(),
         ConnectionProperties::default(),

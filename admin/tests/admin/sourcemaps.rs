@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 const APP_DEBUG_ID: &str = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 
-struct Processor(Spawned);
+pub(crate) struct Processor(pub(crate) Spawned);
 
 impl Processor {
-    async fn start(env: &TestEnv) -> Self {
+    pub(crate) async fn start(env: &TestEnv) -> Self {
         let shutdown = CancellationToken::new();
         let app = processor::Application::build(env.settings.clone(), shutdown.clone())
             .await
@@ -28,7 +28,7 @@ impl Processor {
         ))
     }
 
-    fn api(&self) -> String {
+    pub(crate) fn api(&self) -> String {
         self.0.base()
     }
 
@@ -45,7 +45,7 @@ impl Processor {
         body["sourcemaps"].as_array().unwrap().clone()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.0.stop_within(std::time::Duration::from_secs(30)).await;
     }
 }
@@ -91,7 +91,7 @@ fn dist(env: &TestEnv) -> Dist {
 }
 
 /// Runs `frontmon-admin` with `args`, with no configuration but `config`.
-async fn admin(config: Option<&Path>, args: &[&str]) -> Output {
+pub(crate) async fn admin(config: Option<&Path>, args: &[&str]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_frontmon-admin"));
     command.env_remove("FRONTMON_CONFIG");
     for (key, _) in std::env::vars() {
@@ -108,7 +108,7 @@ async fn admin(config: Option<&Path>, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

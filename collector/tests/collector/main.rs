@@ -10,6 +10,7 @@ mod memory;
 mod partial;
 mod raw;
 mod recorded;
+mod scrub;
 mod sdk_script;
 mod sentry;
 mod support;

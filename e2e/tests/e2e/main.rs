@@ -10,6 +10,7 @@ mod faro_sdk;
 mod faults;
 mod import_cycles;
 mod pipeline;
+mod privacy;
 mod readme;
 mod secrets;
 mod sentry_sdk;

@@ -1,8 +1,8 @@
 //! The read API, behind `Authorization: Bearer <processor.admin_token>` (or, for reads, a
 //! dashboard session whose user may see the project): what every handler
 //! shares (authorization, errors, paging limits, how times and ids are read) and the route
-//! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`] and
-//! [`sourcemaps`]; the state they share in [`State`], which imports none of them.
+//! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`],
+//! [`sourcemaps`] and [`users`]; the state they share in [`State`], which imports none of them.
 //!
 //! Query strings are strict (`shared::query`): a parameter an endpoint does not support is a
 //! 400 naming it. Times are written as `shared::time` says (`2026-12-07T10:15:21.123Z`) and
@@ -16,6 +16,7 @@ mod pages;
 pub mod sourcemaps;
 mod state;
 mod stats;
+mod users;
 
 pub use pages::Pages;
 pub use state::State;
@@ -69,6 +70,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/projects/{project}/sourcemaps/{sourcemap}",
         web::delete().to(sourcemaps::delete),
+    )
+    .route(
+        "/api/projects/{project}/users/{user}",
+        web::delete().to(users::erase_user),
     );
 }
 

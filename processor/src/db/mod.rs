@@ -1,5 +1,6 @@
 //! PostgreSQL: the processor's SQL, by table ([`events`], [`issues`], [`sourcemaps`],
-//! [`outbox`]), and the one transaction a batch is written in ([`batch`]).
+//! [`outbox`]), the one transaction a batch is written in ([`batch`]), and the one that
+//! erases a user's events ([`erasure`]).
 //!
 //! Each table's module holds its statements and the rows they read, and takes a connection
 //! (a transaction's) or the pool; deciding what to write is the domain modules' work
@@ -10,6 +11,7 @@
 //! Start at [`batch`] (a batch, from rows to commit), then [`events`].
 
 pub mod batch;
+pub mod erasure;
 pub mod events;
 pub mod issues;
 pub mod outbox;

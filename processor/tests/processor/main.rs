@@ -3,6 +3,7 @@
 //!
 //! - `api`: what is stored can be read back, listed, paged and counted; the API's errors.
 //! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
+//! - `erasure`: a user's events and issue user keys erased, nothing else.
 //! - `issues`: errors grouped into issues, counted once, resolved and regressed.
 //! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
 //! - `sourcemaps`: source maps uploaded, replaced, listed and deleted; never served back.
@@ -11,6 +12,7 @@
 
 mod api;
 mod delivery;
+mod erasure;
 mod issues;
 mod lifecycle;
 mod sourcemaps;

@@ -24,6 +24,18 @@ pub struct Project {
     /// (`user.ip_address = "{{auto}}"`). With `false` no address is stored at all.
     #[serde(default = "yes")]
     pub store_ip: bool,
+    /// Whether the collector replaces what looks like a secret (passwords, tokens, auth
+    /// headers, cookies, card numbers, …) with `[Filtered]` before an event is published.
+    /// `false` turns off every scrubbing rule, `scrub_emails` and `scrub_fields` included.
+    #[serde(default = "yes")]
+    pub scrub: bool,
+    /// Whether e-mail addresses are scrubbed too, `user.email` included.
+    #[serde(default)]
+    pub scrub_emails: bool,
+    /// More key names whose values are scrubbed: a key containing one of these
+    /// (case-insensitively) is, as with the built-in names (`password`, `token`, …).
+    #[serde(default)]
+    pub scrub_fields: Vec<String>,
 }
 
 impl Project {
@@ -97,6 +109,9 @@ pub(super) fn demo_projects() -> Projects {
         allowed_origins: any_origin(),
         rate_limit_per_minute: None,
         store_ip: true,
+        scrub: true,
+        scrub_emails: false,
+        scrub_fields: Vec::new(),
     }])
 }
 
