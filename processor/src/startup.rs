@@ -14,6 +14,7 @@ use shared::topology::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::analytics::Analytics;
 use crate::api;
 use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
@@ -40,7 +41,12 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         settings.refuse_default_secrets(Service::Processor)?;
-        let store = Store::connect(&settings.database).await?;
+        let store = Store::connect(&settings.database)
+            .await?
+            .with_analytics(Arc::new(Analytics::new(
+                &settings.analytics,
+                &settings.projects,
+            )));
         let database_ready = ReadyFlag::default();
         database_ready.set(true);
 
@@ -117,7 +123,7 @@ impl Application {
                 options,
                 shutdown.clone(),
                 ready,
-                move |subscription| processor.clone().session(subscription),
+                move |subscription| processor.clone().session(subscription, number),
             )));
         }
 
