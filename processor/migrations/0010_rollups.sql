@@ -73,7 +73,6 @@ CREATE TABLE rollup_sessions (
     os           TEXT        NOT NULL,
     device       TEXT        NOT NULL,
     pageviews    INT         NOT NULL,
-    errors       INT         NOT NULL,
     PRIMARY KEY (project_id, session_id)
 );
 CREATE INDEX rollup_sessions_by_start ON rollup_sessions (project_id, started_at);

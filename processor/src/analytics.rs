@@ -10,7 +10,8 @@
 //!   session's row (start, last seen, entry page, page views);
 //! - a web vital: its value to a log-bucketed histogram of that vital ([`histogram`]) and its
 //!   rating (web.dev's thresholds) to a counter;
-//! - any event with a session id: that session's start and last seen; an error, its count.
+//! - a page view, web vital, click or session update with a session id: that session's
+//!   start and last seen (so its length runs to the last thing the visitor did).
 //!
 //! Pages are normalised routes ([`page`]). A batch's additions are summed here first, into
 //! maps ordered like the tables' keys, so each table takes one statement per batch and two
@@ -108,7 +109,6 @@ pub struct Session {
     pub os: String,
     pub device: String,
     pub pageviews: i32,
-    pub errors: i32,
 }
 
 /// What a batch adds to the rollups.
@@ -287,7 +287,6 @@ impl Analytics {
                 os: dims.os.unwrap_or_default(),
                 device: dims.device.unwrap_or_default().to_owned(),
                 pageviews: i32::from(pageview),
-                errors: i32::from(key == RoutingKey::ErrorJs),
             };
             match rollup.sessions.entry((dims.project, id)) {
                 std::collections::btree_map::Entry::Vacant(slot) => {
@@ -310,7 +309,6 @@ fn merge(into: &mut Session, other: Session) {
         into.entry_page = other.entry_page;
     }
     into.pageviews += other.pageviews;
-    into.errors += other.errors;
 }
 
 /// `text`, cut to at most `max` bytes at a character boundary.

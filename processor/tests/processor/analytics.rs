@@ -235,8 +235,8 @@ fn session_events(
 ) -> Vec<Event> {
     (0..pages)
         .map(|p| {
-            let referrer =
-                (p == 0 && visitor.is_multiple_of(2)).then(|| "https://news.example/story".to_owned());
+            let referrer = (p == 0 && visitor.is_multiple_of(2))
+                .then(|| "https://news.example/story".to_owned());
             let mut e = with_client(
                 event(
                     Detail::Pageview {
@@ -245,7 +245,11 @@ fn session_events(
                     },
                     start + Duration::minutes(p as i64),
                 ),
-                if visitor.is_multiple_of(3) { IPHONE } else { CHROME },
+                if visitor.is_multiple_of(3) {
+                    IPHONE
+                } else {
+                    CHROME
+                },
                 &url_of(visitor + p),
             );
             e.visitor_id = Some(format!("visitor-{visitor}"));
