@@ -21,8 +21,9 @@ use crate::services::{Launcher, Service};
 #[derive(Debug)]
 pub struct RollupsDrain {
     pub events: usize,
-    /// In the order run: (rollups on, the rate).
-    pub runs: Vec<(bool, Rate)>,
+    /// In the order run: (rollups on, the rate, the processor's and PostgreSQL's CPU
+    /// seconds meanwhile).
+    pub runs: Vec<(bool, Rate, Option<f64>, Option<f64>)>,
 }
 
 impl RollupsDrain {
@@ -30,30 +31,33 @@ impl RollupsDrain {
         let rates: Vec<f64> = self
             .runs
             .iter()
-            .filter(|(r, _)| *r == on)
-            .map(|(_, rate)| rate.per_sec())
+            .filter(|run| run.0 == on)
+            .map(|run| run.1.per_sec())
             .collect();
         rates.iter().sum::<f64>() / rates.len().max(1) as f64
     }
 
     pub fn render(&self) -> String {
         let mut out = format!(
-            "| drain of {} analytics events (page views and vitals) | rollups | events/s | s |\n\
-             |---|---|---:|---:|\n",
+            "| drain of {} analytics events (page views and vitals) | rollups | events/s | s | processor CPU s | PostgreSQL CPU s |\n\
+             |---|---|---:|---:|---:|---:|\n",
             self.events
         );
-        for (i, (on, rate)) in self.runs.iter().enumerate() {
+        let cpu = |s: &Option<f64>| s.map_or("–".to_owned(), |s| format!("{s:.1}"));
+        for (i, (on, rate, processor, postgres)) in self.runs.iter().enumerate() {
             out.push_str(&format!(
-                "| run {} | {} | {:.0} | {:.2} |\n",
+                "| run {} | {} | {:.0} | {:.2} | {} | {} |\n",
                 i + 1,
                 if *on { "on" } else { "off" },
                 rate.per_sec(),
-                rate.elapsed.as_secs_f64()
+                rate.elapsed.as_secs_f64(),
+                cpu(processor),
+                cpu(postgres),
             ));
         }
         let (on, off) = (self.mean(true), self.mean(false));
         out.push_str(&format!(
-            "| mean, on ÷ off | | {on:.0} ÷ {off:.0} = **{:.2} ×** | |\n",
+            "| mean, on ÷ off | | {on:.0} ÷ {off:.0} = **{:.2} ×** | | | |\n",
             on / off.max(f64::EPSILON)
         ));
         out
@@ -120,7 +124,7 @@ pub async fn run(
         );
         queue(&broker, &ceiling, messages.clone()).await?;
         let flag = if on { "true" } else { "false" };
-        let (rate, _, _) = drain_processor(
+        let (rate, cpu, _) = drain_processor(
             &mut connection,
             events as u64,
             &broker,
@@ -129,7 +133,12 @@ pub async fn run(
             &[("FRONTMON__ANALYTICS__ROLLUPS", flag)],
         )
         .await?;
-        runs.push((on, rate));
+        runs.push((
+            on,
+            rate,
+            cpu.seconds_of("processor"),
+            cpu.seconds_of("postgres"),
+        ));
     }
     for note in notes {
         eprintln!("bench: rollups drain: {note}");
