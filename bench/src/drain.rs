@@ -115,7 +115,7 @@ pub async fn run(
 
     let mut notes = Vec::new();
     let (stored, processor_cpu, processor_memory) =
-        drain_processor(&mut connection, expected, broker, launcher, &mut notes).await?;
+        drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
 
     eprintln!("bench: drain: alerter");
     broker.wait_idle().await;
@@ -151,7 +151,7 @@ pub async fn run(
             .await
             .map_err(database("checkpoint"))?;
         let (processor, processor_cpu, _) =
-            drain_processor(&mut connection, expected, broker, launcher, &mut notes).await?;
+            drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
         Some(Distinct {
             errors,
             processor,
@@ -177,7 +177,7 @@ pub async fn run(
 }
 
 /// Publishes every message and waits until both queues hold them all.
-async fn queue(
+pub(crate) async fn queue(
     broker: &Broker,
     ceiling: &Ceiling,
     messages: Arc<Vec<Message>>,
@@ -204,16 +204,17 @@ async fn queue(
 /// Starts the processor on the queued backlog, once the broker is done storing it, and stops
 /// it once all `expected` are rows: the rate, the CPU of the processor, PostgreSQL and the
 /// broker meanwhile, and the processor's memory.
-async fn drain_processor(
+pub(crate) async fn drain_processor(
     connection: &mut PgConnection,
     expected: u64,
     broker: &Broker,
     launcher: &Launcher,
     notes: &mut Vec<String>,
+    env: &[(&str, &str)],
 ) -> Result<(Rate, CpuUse, Memory), BenchError> {
     broker.wait_idle().await;
     eprintln!("bench: drain: processor started");
-    let processor = launcher.spawn(Service::Processor)?;
+    let processor = launcher.spawn_with(Service::Processor, env)?;
     let watch = Watch::new(vec![
         ("processor", Who::Pid(processor.pid())),
         ("postgres", Who::Command("postgres")),

@@ -18,6 +18,9 @@
 //!    then the processor again on as many events over many distinct errors.
 //! 5. The [`report`]: one table.
 //!
+//! `bench --peak-shaving N` and `bench --rollups-drain N` run one scenario instead
+//! ([`peak`], [`rollups`]: the drain with the analytics' rollups off and on).
+//!
 //! `scripts/bench` builds everything with the release profile and runs `target/release/bench`.
 
 mod broker;
@@ -31,6 +34,7 @@ mod machine;
 pub mod options;
 mod peak;
 mod report;
+mod rollups;
 mod rounds;
 mod sample;
 mod sandbox;
@@ -68,6 +72,21 @@ pub async fn run_peak_shaving(
     let sandbox = Sandbox::create(&options)?;
     let outcome = tokio::select! {
         outcome = peak::run(&options, &sandbox, events) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+    };
+    sandbox.cleanup(outcome.is_err()).await;
+    outcome
+}
+
+/// Runs only the drain with the analytics' rollups off and on ([`rollups`]), cleaning up
+/// after it like [`run`].
+pub async fn run_rollups_drain(
+    options: Options,
+    events: usize,
+) -> Result<rollups::RollupsDrain, BenchError> {
+    let sandbox = Sandbox::create(&options)?;
+    let outcome = tokio::select! {
+        outcome = rollups::run(&options, &sandbox, events) => outcome,
         _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
     };
     sandbox.cleanup(outcome.is_err()).await;

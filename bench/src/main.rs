@@ -20,11 +20,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match options.peak_shaving {
-        Some(events) => bench::run_peak_shaving(options, events)
+    let outcome = match (options.peak_shaving, options.rollups_drain) {
+        (Some(events), _) => bench::run_peak_shaving(options, events)
             .await
             .map(|peak| peak.render()),
-        None => bench::run(options).await.map(|mut report| report.render()),
+        (None, Some(events)) => bench::run_rollups_drain(options, events)
+            .await
+            .map(|drain| drain.render()),
+        (None, None) => bench::run(options).await.map(|mut report| report.render()),
     };
     match outcome {
         Ok(table) => {

@@ -30,6 +30,8 @@ Options:
                              rates, ratios, memory and CPU per accepted event
   --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
                              stopped, then its drain (20000 is the reference)
+  --rollups-drain N          instead of the benchmark: the processor drains N analytics
+                             events with analytics.rollups off and on, twice each
   --in-flight N              requests in flight for --peak-shaving (default 8)
   --amqp-url URL             RabbitMQ (env FRONTMON_BENCH_AMQP_URL;
                              default amqp://guest:guest@127.0.0.1:5672/%2f)
@@ -54,6 +56,8 @@ pub struct Options {
     pub baseline_collector: Option<PathBuf>,
     /// Run only the peak-shaving scenario, with this many events.
     pub peak_shaving: Option<usize>,
+    /// Run only the drain with rollups off and on, of this many events.
+    pub rollups_drain: Option<usize>,
     pub peak_in_flight: usize,
     pub amqp_url: String,
     pub database_url: String,
@@ -73,6 +77,7 @@ impl Default for Options {
             processor_prefetch: 4000,
             baseline_collector: None,
             peak_shaving: None,
+            rollups_drain: None,
             peak_in_flight: 8,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             database_url: "postgres://postgres@127.0.0.1:5432".into(),
@@ -149,6 +154,7 @@ impl Options {
                 }
                 "--baseline-collector" => options.baseline_collector = Some(value.into()),
                 "--peak-shaving" => options.peak_shaving = Some(positive(&flag, &value)?),
+                "--rollups-drain" => options.rollups_drain = Some(positive(&flag, &value)?),
                 "--in-flight" => options.peak_in_flight = positive(&flag, &value)?,
                 "--amqp-url" => options.amqp_url = value,
                 "--database-url" => options.database_url = value,

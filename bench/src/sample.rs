@@ -13,7 +13,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use shared::event::{Client, Detail, Event, EventId, ProjectId, User};
+use shared::event::{Client, Detail, Event, EventId, ProjectId, User, VitalName};
 
 /// What a desktop Chrome sends; the collector copies it into every event it publishes.
 pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
@@ -74,6 +74,62 @@ pub fn distinct_error(project: ProjectId, variant: usize) -> Event {
     );
     event
 }
+
+/// The `n`th event of an analytics backlog: three in five page views, the rest web vitals
+/// (LCP, INP, CLS in turn); a session every 5 events, a visitor every 10; half of the
+/// traffic on one hot page, the rest over 200 pages; desktop Chrome and iPhone Safari.
+pub fn analytics_event(project: ProjectId, n: usize) -> Event {
+    let detail = match n % 5 {
+        0..=2 => Detail::Pageview {
+            referrer: n
+                .is_multiple_of(7)
+                .then(|| "https://news.example/story".to_owned()),
+            title: Some("Shop".into()),
+        },
+        kind => {
+            let (name, value) = match (n / 5 + kind) % 3 {
+                0 => (VitalName::Lcp, 800.0 + (n * 7919 % 4000) as f64),
+                1 => (VitalName::Inp, 40.0 + (n * 104_729 % 600) as f64),
+                _ => (VitalName::Cls, (n * 31 % 300) as f64 / 1000.0),
+            };
+            Detail::Vital {
+                name,
+                value,
+                rating: name.rate(value),
+                navigation_type: Some("navigate".into()),
+                attribution: None,
+            }
+        }
+    };
+    let page = if n.is_multiple_of(2) {
+        "/".to_owned()
+    } else {
+        format!("/product/{}", n % 200)
+    };
+    let now = Utc::now();
+    Event {
+        url: Some(format!("https://shop.example{page}?utm_source=mail")),
+        release: Some(format!("shop-web@4.{}.0", 10 + n % 3)),
+        environment: Some("production".into()),
+        session_id: Some(format!("s{}", n / 5)),
+        visitor_id: Some(format!("v{}", n / 10)),
+        client: Client {
+            ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            user_agent: Some(
+                if n.is_multiple_of(3) {
+                    IPHONE
+                } else {
+                    USER_AGENT
+                }
+                .into(),
+            ),
+        },
+        ..Event::new(EventId::new_random(), project, now, now, detail)
+    }
+}
+
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) \
+     AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1";
 
 /// A fresh event with a unique id, received now.
 pub fn fresh_event(project: ProjectId) -> Event {

@@ -86,14 +86,28 @@ impl Launcher {
         label: &str,
     ) -> Result<Running, BenchError> {
         let log = format!("{}-{label}", service.name());
-        let mut running = self.spawn_from(service, binary, &log)?;
+        let mut running = self.spawn_from(service, binary, &log, &[])?;
         running.wait_ready().await?;
         Ok(running)
     }
 
     /// Starts a service without waiting for it: for timings that include its start.
     pub fn spawn(&self, service: Service) -> Result<Running, BenchError> {
-        self.spawn_from(service, &self.bin_dir.join(service.name()), service.name())
+        self.spawn_with(service, &[])
+    }
+
+    /// [`Launcher::spawn`], with these environment overrides (`FRONTMON__SECTION__KEY`).
+    pub fn spawn_with(
+        &self,
+        service: Service,
+        env: &[(&str, &str)],
+    ) -> Result<Running, BenchError> {
+        self.spawn_from(
+            service,
+            &self.bin_dir.join(service.name()),
+            service.name(),
+            env,
+        )
     }
 
     fn spawn_from(
@@ -101,6 +115,7 @@ impl Launcher {
         service: Service,
         binary: &Path,
         log_name: &str,
+        env: &[(&str, &str)],
     ) -> Result<Running, BenchError> {
         let failed = |problem: String| BenchError::Service {
             service: service.name(),
@@ -140,6 +155,7 @@ impl Launcher {
             format!("FRONTMON__{}__LISTEN", service.name().to_uppercase()),
             addr.to_string(),
         );
+        command.envs(env.iter().copied());
         let spawned_at = Instant::now();
         let child = command
             .spawn()

@@ -51,14 +51,20 @@ enum SessionError {
 
 impl Processor {
     /// Runs one subscription until its stream ends, fails, or shutdown has drained it.
-    pub async fn session(self: Arc<Self>, mut subscription: Subscription) {
-        if let Err(error) = self.consume(&mut subscription).await {
+    /// `number` is the session's (from 1): its rollup rows are its own.
+    pub async fn session(self: Arc<Self>, mut subscription: Subscription, number: u16) {
+        let shard = i16::try_from(number).unwrap_or(i16::MAX);
+        if let Err(error) = self.consume(&mut subscription, shard).await {
             tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "Consume session ended.");
         }
         subscription.close().await;
     }
 
-    async fn consume(&self, subscription: &mut Subscription) -> Result<(), SessionError> {
+    async fn consume(
+        &self,
+        subscription: &mut Subscription,
+        shard: i16,
+    ) -> Result<(), SessionError> {
         let mut cancelled = false;
         loop {
             let next = if cancelled {
@@ -96,14 +102,14 @@ impl Processor {
                     Err(_) => break,
                 }
             }
-            self.handle(batch).await?;
+            self.handle(batch, shard).await?;
             if ended {
                 return Ok(());
             }
         }
     }
 
-    async fn handle(&self, batch: Deliveries) -> Result<(), SessionError> {
+    async fn handle(&self, batch: Deliveries, shard: i16) -> Result<(), SessionError> {
         let started = Instant::now();
         self.metrics.consumed.inc_by(batch.len() as u64);
         let mut deliveries = Deliveries::with_capacity(batch.len());
@@ -170,7 +176,7 @@ impl Processor {
 
         let stored = {
             let rows = rows(&parsed);
-            self.insert_until_done(&rows).await
+            self.insert_until_done(&rows, shard).await
         };
         match stored {
             Some(Ok(new)) => {
@@ -183,7 +189,7 @@ impl Processor {
                     tracing::debug!(event_id = %event.event_id, project_id = %event.project_id, routing_key = %event.routing_key(), "Event stored.");
                 }
             }
-            Some(Err(_rejected)) => self.store_one_by_one(deliveries, &parsed).await?,
+            Some(Err(_rejected)) => self.store_one_by_one(deliveries, &parsed, shard).await?,
             // Shutdown while the database is down: leave the batch unacked; closing the
             // channel hands it back to the queue.
             None => {
@@ -248,11 +254,15 @@ impl Processor {
 
     /// Retries while the database is unavailable, or the transaction conflicts with another;
     /// `None` if shutdown came first.
-    async fn insert_until_done(&self, rows: &[NewEvent<'_>]) -> Option<Result<u64, StoreError>> {
+    async fn insert_until_done(
+        &self,
+        rows: &[NewEvent<'_>],
+        shard: i16,
+    ) -> Option<Result<u64, StoreError>> {
         let mut failures = 0;
         let mut conflicts = 0;
         loop {
-            let wait = match self.store.insert(rows).await {
+            let wait = match self.store.insert(rows, shard).await {
                 Err(StoreError::Unavailable(error)) => {
                     failures += 1;
                     self.database_ready.set(false);
@@ -284,6 +294,7 @@ impl Processor {
         &self,
         deliveries: Deliveries,
         parsed: &[Parsed],
+        shard: i16,
     ) -> Result<(), SessionError> {
         let mut pending = deliveries.into_iter();
         for one in parsed {
@@ -291,7 +302,7 @@ impl Processor {
                 break;
             };
             let event = &one.event;
-            let disposition = match self.insert_until_done(&[row(one)]).await {
+            let disposition = match self.insert_until_done(&[row(one)], shard).await {
                 Some(Ok(new)) => {
                     self.metrics.stored.inc_by(new);
                     self.metrics.duplicates.inc_by(1 - new);

@@ -12,6 +12,7 @@
 //!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
+mod analytics;
 mod api;
 pub mod artifacts;
 mod consume;

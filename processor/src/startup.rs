@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use dashboard::{Accounts, Dashboard, ProjectInfo};
 
+use crate::analytics::Analytics;
 use crate::api;
 use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
@@ -42,7 +43,12 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         settings.refuse_default_secrets(Service::Processor)?;
-        let store = Store::connect(&settings.database).await?;
+        let store = Store::connect(&settings.database)
+            .await?
+            .with_analytics(Arc::new(Analytics::new(
+                &settings.analytics,
+                &settings.projects,
+            )));
         let database_ready = ReadyFlag::default();
         database_ready.set(true);
 
@@ -119,7 +125,7 @@ impl Application {
                 options,
                 shutdown.clone(),
                 ready,
-                move |subscription| processor.clone().session(subscription),
+                move |subscription| processor.clone().session(subscription, number),
             )));
         }
 

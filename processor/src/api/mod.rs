@@ -2,7 +2,8 @@
 //! dashboard session whose user may see the project): what every handler
 //! shares (authorization, errors, paging limits, how times and ids are read) and the route
 //! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`],
-//! [`sourcemaps`] and [`users`]; the state they share in [`State`], which imports none of them.
+//! [`sourcemaps`], [`users`], and the analytics' [`vitals`] and [`traffic`] (their range and
+//! filters in [`window`]); the state they share in [`State`], which imports none of them.
 //!
 //! Query strings are strict (`shared::query`): a parameter an endpoint does not support is a
 //! 400 naming it. Times are written as `shared::time` says (`2026-12-07T10:15:21.123Z`) and
@@ -16,7 +17,10 @@ mod pages;
 pub mod sourcemaps;
 mod state;
 mod stats;
+mod traffic;
 mod users;
+mod vitals;
+mod window;
 
 pub use pages::Pages;
 pub use state::State;
@@ -43,6 +47,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(events::get_event),
     )
     .route("/api/projects/{project}/stats", web::get().to(stats::stats))
+    .route(
+        "/api/projects/{project}/vitals",
+        web::get().to(vitals::vitals),
+    )
+    .route(
+        "/api/projects/{project}/traffic",
+        web::get().to(traffic::traffic),
+    )
     .route(
         "/api/projects/{project}/issues",
         web::get().to(issues::list_issues),

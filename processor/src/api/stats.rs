@@ -89,7 +89,7 @@ pub async fn stats(
 }
 
 /// `300`, `30s`, `5m`, `1h` or `1d`.
-fn interval_secs(text: &str) -> Result<i64, ApiError> {
+pub(crate) fn interval_secs(text: &str) -> Result<i64, ApiError> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
         None => (text, "s"),

@@ -1,7 +1,8 @@
 //! A batch of deliveries, written in one transaction: each error's issue found or opened,
 //! the events inserted with their issues, the events stored for the first time counted into
-//! their issues, and the notices that causes queued in the outbox. The consumer acks the
-//! batch only after [`Store::insert`] commits.
+//! their issues, the notices that causes queued in the outbox, and, last, what those events
+//! add to the analytics' rollups. The consumer acks the batch only after [`Store::insert`]
+//! commits.
 
 use std::collections::HashSet;
 
@@ -12,12 +13,14 @@ use uuid::Uuid;
 use super::Store;
 use super::StoreError;
 use super::events::{self, NewEvent};
+use super::rollups;
 use crate::issues;
 
 impl Store {
     /// Inserts the rows in one transaction; rows already stored are skipped. Returns how many
-    /// were new.
-    pub async fn insert(&self, rows: &[NewEvent<'_>]) -> Result<u64, StoreError> {
+    /// were new. `shard` is the consume session's number: the rollup rows it writes are its
+    /// own, so two sessions never wait for each other on a hot page's row.
+    pub async fn insert(&self, rows: &[NewEvent<'_>], shard: i16) -> Result<u64, StoreError> {
         // Grouped before the transaction begins: CPU work, which needs no connection.
         let groupings: Vec<Option<Grouping>> = rows
             .iter()
@@ -48,7 +51,7 @@ impl Store {
         // nor a second copy of an event within this batch (taken from the set once).
         let mut new: HashSet<(i64, Uuid)> = inserted.into_iter().collect();
         let stored = new.len() as u64;
-        let errors: Vec<(&Event, &Grouping, i64)> = rows
+        let first_time: Vec<(&Event, &Option<Grouping>, &Option<i64>)> = rows
             .iter()
             .zip(&groupings)
             .zip(&issues)
@@ -56,9 +59,21 @@ impl Store {
                 let event = row.event;
                 new.remove(&(i64::from(event.project_id.get()), *event.event_id.as_uuid()))
             })
-            .filter_map(|((row, grouping), issue)| Some((row.event, grouping.as_ref()?, (*issue)?)))
+            .map(|((row, grouping), issue)| (row.event, grouping, issue))
+            .collect();
+        let errors: Vec<(&Event, &Grouping, i64)> = first_time
+            .iter()
+            .filter_map(|(event, grouping, issue)| Some((*event, grouping.as_ref()?, (**issue)?)))
             .collect();
         let notices = issues::record(&mut tx, &errors, &issue_ids.created).await?;
+        // Last, just before the commit: the rollup rows are the ones other batches share,
+        // so their locks are held for the shortest time.
+        let rollup = self
+            .analytics
+            .rollup(first_time.iter().map(|(event, _, _)| *event));
+        if !rollup.is_empty() {
+            rollups::write(&mut tx, &rollup, shard).await?;
+        }
         tx.commit().await?;
         if notices > 0 {
             self.outbox.wake();

@@ -1,6 +1,6 @@
 //! PostgreSQL: the processor's SQL, by table ([`events`], [`issues`], [`sourcemaps`],
-//! [`outbox`]), the one transaction a batch is written in ([`batch`]), and the one that
-//! erases a user's events ([`erasure`]).
+//! [`outbox`], the analytics' [`rollups`]), the one transaction a batch is written in
+//! ([`batch`]), and the one that erases a user's events ([`erasure`]).
 //!
 //! Each table's module holds its statements and the rows they read, and takes a connection
 //! (a transaction's) or the pool; deciding what to write is the domain modules' work
@@ -15,12 +15,16 @@ pub mod erasure;
 pub mod events;
 pub mod issues;
 pub mod outbox;
+pub mod rollups;
 pub mod sourcemaps;
 
 use shared::config::DatabaseSettings;
 use shared::db::Schema;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use std::sync::Arc;
+
+use crate::analytics::Analytics;
 
 use crate::outbox::Outbox;
 pub use events::{CountFilter, Cursor, EventFilter, NewEvent, StoredEvent};
@@ -36,6 +40,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct Store {
     pool: PgPool,
     outbox: Outbox,
+    /// What a batch adds to the rollups (nothing when they are off).
+    analytics: Arc<Analytics>,
 }
 
 impl Store {
@@ -44,7 +50,13 @@ impl Store {
         Ok(Self {
             pool: shared::db::connect(settings, Schema::Public, &MIGRATOR).await?,
             outbox: Outbox::default(),
+            analytics: Arc::default(),
         })
+    }
+
+    /// The store, keeping the analytics' rollups as `analytics` says.
+    pub fn with_analytics(self, analytics: Arc<Analytics>) -> Self {
+        Self { analytics, ..self }
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -1,6 +1,7 @@
 //! The processor against the real RabbitMQ and PostgreSQL. Each test has its own exchange,
 //! queues and database (`TestEnv`), so they run in parallel, and twice in a row.
 //!
+//! - `analytics`: the vitals and traffic endpoints against exact SQL over the raw events.
 //! - `api`: what is stored can be read back, listed, paged and counted; the API's errors.
 //! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
 //! - `erasure`: a user's events and issue user keys erased, nothing else.
@@ -10,6 +11,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod analytics;
 mod api;
 mod delivery;
 mod erasure;

@@ -8,6 +8,7 @@
 
 mod alerter;
 mod amqp;
+mod analytics;
 mod channels;
 mod collector;
 mod database;
@@ -29,6 +30,7 @@ use crate::event::ProjectId;
 
 pub use alerter::AlerterSettings;
 pub use amqp::{AmqpName, AmqpSettings, AmqpUrl};
+pub use analytics::AnalyticsSettings;
 pub use channels::{ChannelKind, ChannelSettings};
 pub use collector::CollectorSettings;
 pub use database::{DatabaseSettings, PostgresUrl};
@@ -63,6 +65,8 @@ pub struct Settings {
     pub processor: ProcessorSettings,
     #[serde(default)]
     pub alerter: AlerterSettings,
+    #[serde(default)]
+    pub analytics: AnalyticsSettings,
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default = "demo_projects")]

@@ -36,6 +36,41 @@ pub struct Project {
     /// (case-insensitively) is, as with the built-in names (`password`, `token`, …).
     #[serde(default)]
     pub scrub_fields: Vec<String>,
+    /// The site's route patterns (`/docs/*`, `/u/:name`), tried in order before the
+    /// processor's own normalisation names an event's page: a path they match is counted
+    /// as the pattern. At most [`MAX_ROUTES`], each a path of at most [`MAX_ROUTE_LEN`]
+    /// characters.
+    #[serde(default, deserialize_with = "routes")]
+    pub routes: Vec<String>,
+}
+
+/// Route patterns a project may list.
+pub const MAX_ROUTES: usize = 200;
+/// The longest route pattern.
+pub const MAX_ROUTE_LEN: usize = 200;
+
+fn routes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error;
+    let routes = Vec::<String>::deserialize(deserializer)?;
+    if routes.len() > MAX_ROUTES {
+        return Err(D::Error::custom(format!(
+            "at most {MAX_ROUTES} route patterns"
+        )));
+    }
+    for route in &routes {
+        if !route.starts_with('/') || route.len() > MAX_ROUTE_LEN || route.contains(['?', '#']) {
+            return Err(D::Error::custom(format!(
+                "route pattern {route:?}: a path starting with /, at most {MAX_ROUTE_LEN} \
+                 characters, without ? or #"
+            )));
+        }
+        if route.split('/').rev().skip(1).any(|segment| segment == "*") {
+            return Err(D::Error::custom(format!(
+                "route pattern {route:?}: * only as the last segment"
+            )));
+        }
+    }
+    Ok(routes)
 }
 
 impl Project {
@@ -112,6 +147,7 @@ pub(super) fn demo_projects() -> Projects {
         scrub: true,
         scrub_emails: false,
         scrub_fields: Vec::new(),
+        routes: Vec::new(),
     }])
 }
 

@@ -1,0 +1,183 @@
+//! What the analytics endpoints share: the range and its buckets (`since`, `until`,
+//! `interval`, `tz`, as `stats` reads them), the grain of rollups that answers it, the
+//! period before it (for deltas), and the filters.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use super::buckets::{BucketError, Buckets, buckets};
+use super::stats::interval_secs;
+use super::{ApiError, invalid, optional_instant};
+use crate::analytics::{BROWSER, DAY, DEVICE, HOUR, OS, PAGE, TOTAL};
+
+const MAX_BUCKETS: usize = 2000;
+const HOUR_SECS: i64 = 3600;
+const DAY_SECS: i64 = 86_400;
+/// The longest filter value: pages are at most 200 bytes, names shorter.
+const MAX_FILTER: usize = 200;
+/// Rows in a table (`limit`).
+pub const DEFAULT_ROWS: usize = 10;
+pub const MAX_ROWS: usize = 100;
+
+/// The range asked for, bucketed.
+pub struct Window {
+    pub range: Buckets,
+    /// The same length just before `range`, for deltas: one bucket.
+    pub previous: Buckets,
+    pub interval: i64,
+    pub zone: Tz,
+    /// `analytics::HOUR` or `DAY`.
+    pub grain: i16,
+}
+
+impl Window {
+    /// From the query's `since`, `until` (default: the 24 hours to now), `interval` (whole
+    /// hours; default `1h` up to 3 days, else `1d`) and `tz`.
+    pub fn parse(
+        since: Option<&str>,
+        until: Option<&str>,
+        interval: Option<&str>,
+        tz: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let until = optional_instant("until", until)?.unwrap_or_else(Utc::now);
+        let since = optional_instant("since", since)?.unwrap_or(until - Duration::hours(24));
+        if since >= until {
+            return Err(invalid("since", "must be before until"));
+        }
+        let interval = match interval {
+            Some(text) => interval_secs(text)?,
+            None if until - since <= Duration::days(3) => HOUR_SECS,
+            None => DAY_SECS,
+        };
+        if interval % HOUR_SECS != 0 {
+            return Err(invalid(
+                "interval",
+                "analytics are rolled up by the hour: use whole hours (1h, 6h) or days (1d)",
+            ));
+        }
+        let zone = match tz {
+            None => Tz::UTC,
+            Some(name) => name.parse::<Tz>().map_err(|_| {
+                invalid(
+                    "tz",
+                    format!("{name:?} is not an IANA time zone (like Europe/Berlin or UTC)"),
+                )
+            })?,
+        };
+        let bucketed = |since: DateTime<Utc>, until: DateTime<Utc>, interval: i64| {
+            buckets(since, until, interval, zone, MAX_BUCKETS).map_err(|error| match error {
+                BucketError::TooMany(_) => {
+                    invalid("interval", format!("too small for this range: {error}"))
+                }
+                BucketError::ZoneNeedsCalendarInterval => invalid("tz", error.to_string()),
+            })
+        };
+        let range = bucketed(since, until, interval)?;
+        let start = range.starts[0];
+        let length = range.until - start;
+        // One bucket: only its total is read. Aligned to the hour, as the rollups are.
+        let previous_since = start - length;
+        let previous = Buckets {
+            starts: vec![previous_since],
+            until: start,
+        };
+        // Days are UTC days: the daily grain answers only day buckets that start at UTC
+        // midnight; anything else is summed from hours.
+        let grain = if interval % DAY_SECS == 0 && zone == Tz::UTC {
+            DAY
+        } else {
+            HOUR
+        };
+        Ok(Self {
+            range,
+            previous,
+            interval,
+            zone,
+            grain,
+        })
+    }
+
+    pub fn grain_name(&self) -> &'static str {
+        if self.grain == DAY { "day" } else { "hour" }
+    }
+
+    /// The range's description, for the answer.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "since": shared::time::format(self.range.starts[0]),
+            "until": shared::time::format(self.range.until),
+            "interval_secs": self.interval,
+            "tz": self.zone.name(),
+            "grain": self.grain_name(),
+            "previous": {
+                "since": shared::time::format(self.previous.starts[0]),
+                "until": shared::time::format(self.previous.until),
+            },
+            "timestamps": self.range.starts.iter().map(|at| shared::time::format(*at)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The filters: an environment and a release, and at most one of page, browser, OS or
+/// device class (rollups keep each dimension beside the total, not crossed).
+#[derive(Debug, Default)]
+pub struct Filters<'a> {
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
+    /// The dimension filtered on (`TOTAL` for none), and its value.
+    pub dim: i16,
+    pub value: Option<&'a str>,
+}
+
+impl<'a> Filters<'a> {
+    pub fn parse(
+        environment: Option<&'a str>,
+        release: Option<&'a str>,
+        page: Option<&'a str>,
+        browser: Option<&'a str>,
+        os: Option<&'a str>,
+        device: Option<&'a str>,
+    ) -> Result<Self, ApiError> {
+        for (name, value) in [
+            ("environment", environment),
+            ("release", release),
+            ("page", page),
+            ("browser", browser),
+            ("os", os),
+            ("device", device),
+        ] {
+            if value.is_some_and(|v| v.len() > MAX_FILTER) {
+                return Err(invalid(name, format!("at most {MAX_FILTER} bytes")));
+            }
+        }
+        let mut dims = [(PAGE, page), (BROWSER, browser), (OS, os), (DEVICE, device)]
+            .into_iter()
+            .filter(|(_, value)| value.is_some());
+        let (dim, value) = dims.next().unwrap_or((TOTAL, None));
+        if dims.next().is_some() {
+            return Err(invalid(
+                "page",
+                "filter on at most one of page, browser, os and device",
+            ));
+        }
+        Ok(Self {
+            environment,
+            release,
+            dim,
+            value,
+        })
+    }
+
+    pub fn of(&self, dim: i16) -> Option<&'a str> {
+        self.value.filter(|_| self.dim == dim)
+    }
+}
+
+/// `limit`: rows per table, 1 to [`MAX_ROWS`].
+pub fn rows(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_ROWS),
+        Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),
+        Some(_) => Err(invalid("limit", format!("must be 1 to {MAX_ROWS}"))),
+    }
+}

@@ -1,0 +1,422 @@
+//! The rollup tables (`rollup_counts`, `rollup_histograms`, `rollup_distinct`,
+//! `rollup_sessions`): a batch's additions, one statement per table, and the reads behind
+//! the analytics endpoints. What an event adds is decided in [`crate::analytics`].
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::StoreError;
+use crate::analytics::{Key, Rollup};
+
+/// Writes a batch's additions under `shard` (the consume session's number). Rows arrive in
+/// key order (the maps are ordered), so two batches lock shared rows in the same order.
+pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result<(), sqlx::Error> {
+    if !rollup.counts.is_empty() {
+        let c = Columns::of(rollup.counts.keys());
+        let n: Vec<i64> = rollup.counts.values().copied().collect();
+        sqlx::query(
+            "INSERT INTO rollup_counts AS r
+                 (project_id, grain, measure, dim, at, value, environment, release, shard, n)
+             SELECT p, g, m, d, a, v, e, rel, $9, n
+             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
+                         $6::text[], $7::text[], $8::text[], $10::int8[])
+                  AS t(p, g, m, d, a, v, e, rel, n)
+             ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, shard)
+             DO UPDATE SET n = r.n + excluded.n",
+        )
+        .bind(&c.project)
+        .bind(&c.grain)
+        .bind(&c.measure)
+        .bind(&c.dim)
+        .bind(&c.at)
+        .bind(&c.value)
+        .bind(&c.environment)
+        .bind(&c.release)
+        .bind(shard)
+        .bind(&n)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !rollup.histograms.is_empty() {
+        let c = Columns::of(rollup.histograms.keys().map(|(key, _)| key));
+        let buckets: Vec<i16> = rollup.histograms.keys().map(|(_, b)| *b).collect();
+        let n: Vec<i64> = rollup.histograms.values().copied().collect();
+        sqlx::query(
+            "INSERT INTO rollup_histograms AS r
+                 (project_id, grain, metric, dim, at, value, environment, release, bucket, shard, n)
+             SELECT p, g, m, d, a, v, e, rel, b, $10, n
+             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
+                         $6::text[], $7::text[], $8::text[], $9::int2[], $11::int8[])
+                  AS t(p, g, m, d, a, v, e, rel, b, n)
+             ON CONFLICT (project_id, grain, metric, dim, at, value, environment, release, bucket, shard)
+             DO UPDATE SET n = r.n + excluded.n",
+        )
+        .bind(&c.project)
+        .bind(&c.grain)
+        .bind(&c.measure)
+        .bind(&c.dim)
+        .bind(&c.at)
+        .bind(&c.value)
+        .bind(&c.environment)
+        .bind(&c.release)
+        .bind(&buckets)
+        .bind(shard)
+        .bind(&n)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !rollup.distinct.is_empty() {
+        let c = Columns::of(rollup.distinct.keys().map(|(key, _)| key));
+        let registers: Vec<i16> = rollup.distinct.keys().map(|(_, r)| *r).collect();
+        let ranks: Vec<i16> = rollup.distinct.values().copied().collect();
+        // A register already as high is left alone: no new row version, no WAL.
+        sqlx::query(
+            "INSERT INTO rollup_distinct AS r
+                 (project_id, grain, measure, dim, at, value, environment, release, register, shard, rank)
+             SELECT p, g, m, d, a, v, e, rel, reg, $10, rank
+             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
+                         $6::text[], $7::text[], $8::text[], $9::int2[], $11::int2[])
+                  AS t(p, g, m, d, a, v, e, rel, reg, rank)
+             ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, register, shard)
+             DO UPDATE SET rank = excluded.rank WHERE r.rank < excluded.rank",
+        )
+        .bind(&c.project)
+        .bind(&c.grain)
+        .bind(&c.measure)
+        .bind(&c.dim)
+        .bind(&c.at)
+        .bind(&c.value)
+        .bind(&c.environment)
+        .bind(&c.release)
+        .bind(&registers)
+        .bind(shard)
+        .bind(&ranks)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !rollup.sessions.is_empty() {
+        let len = rollup.sessions.len();
+        let mut project = Vec::with_capacity(len);
+        let mut id = Vec::with_capacity(len);
+        let mut started = Vec::with_capacity(len);
+        let mut last = Vec::with_capacity(len);
+        let mut environment = Vec::with_capacity(len);
+        let mut release = Vec::with_capacity(len);
+        let mut entry_page = Vec::with_capacity(len);
+        let mut entry_at = Vec::with_capacity(len);
+        let mut browser = Vec::with_capacity(len);
+        let mut os = Vec::with_capacity(len);
+        let mut device = Vec::with_capacity(len);
+        let mut pageviews = Vec::with_capacity(len);
+        for ((p, session_id), s) in &rollup.sessions {
+            project.push(*p);
+            id.push(session_id.as_str());
+            started.push(s.started_at);
+            last.push(s.last_at);
+            environment.push(s.environment.as_str());
+            release.push(s.release.as_str());
+            entry_page.push(s.entry_page.as_str());
+            entry_at.push(s.entry_at);
+            browser.push(s.browser.as_str());
+            os.push(s.os.as_str());
+            device.push(s.device.as_str());
+            pageviews.push(s.pageviews);
+        }
+        sqlx::query(
+            "INSERT INTO rollup_sessions AS r
+                 (project_id, session_id, started_at, last_at, environment, release, entry_page,
+                  entry_at, browser, os, device, pageviews)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                                  $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                                  $9::text[], $10::text[], $11::text[], $12::int4[])
+             ON CONFLICT (project_id, session_id) DO UPDATE SET
+                 started_at = LEAST(r.started_at, excluded.started_at),
+                 last_at = GREATEST(r.last_at, excluded.last_at),
+                 entry_page = CASE WHEN excluded.entry_at < r.entry_at OR r.entry_at IS NULL
+                                   THEN excluded.entry_page ELSE r.entry_page END,
+                 entry_at = CASE WHEN excluded.entry_at < r.entry_at OR r.entry_at IS NULL
+                                 THEN excluded.entry_at ELSE r.entry_at END,
+                 pageviews = r.pageviews + excluded.pageviews",
+        )
+        .bind(&project)
+        .bind(&id)
+        .bind(&started)
+        .bind(&last)
+        .bind(&environment)
+        .bind(&release)
+        .bind(&entry_page)
+        .bind(&entry_at)
+        .bind(&browser)
+        .bind(&os)
+        .bind(&device)
+        .bind(&pageviews)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A batch's keys as column arrays, for `UNNEST`.
+struct Columns<'a> {
+    project: Vec<i64>,
+    grain: Vec<i16>,
+    measure: Vec<i16>,
+    dim: Vec<i16>,
+    at: Vec<DateTime<Utc>>,
+    value: Vec<&'a str>,
+    environment: Vec<&'a str>,
+    release: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(keys: impl ExactSizeIterator<Item = &'a Key>) -> Self {
+        let len = keys.len();
+        let mut c = Columns {
+            project: Vec::with_capacity(len),
+            grain: Vec::with_capacity(len),
+            measure: Vec::with_capacity(len),
+            dim: Vec::with_capacity(len),
+            at: Vec::with_capacity(len),
+            value: Vec::with_capacity(len),
+            environment: Vec::with_capacity(len),
+            release: Vec::with_capacity(len),
+        };
+        for key in keys {
+            c.project.push(key.project);
+            c.grain.push(key.grain);
+            c.measure.push(key.measure);
+            c.dim.push(key.dim);
+            c.at.push(key.at);
+            c.value.push(&key.value);
+            c.environment.push(&key.environment);
+            c.release.push(&key.release);
+        }
+        c
+    }
+}
+
+/// Which rollup rows a read takes: a project's, at a grain, of one dimension (and one of
+/// its values, or all), in `[since, until)`, of an environment and release (or all).
+#[derive(Debug, Clone)]
+pub struct Slice<'a> {
+    pub project: i64,
+    pub grain: i16,
+    pub dim: i16,
+    /// One value of `dim`; `None`: every value.
+    pub value: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
+    /// Bucket starts (the first is `since`); rows are placed by `width_bucket`.
+    pub starts: &'a [DateTime<Utc>],
+    pub until: DateTime<Utc>,
+}
+
+/// A counter or histogram row summed: the time bucket (index into `starts`), the dimension
+/// value, the measure (or metric), the histogram bucket (0 for counters), and the sum.
+pub type Summed = (usize, String, i16, i16, i64);
+
+fn bucket_index(row: &sqlx::postgres::PgRow) -> Result<usize, sqlx::Error> {
+    let bucket: i32 = row.try_get("tb")?;
+    Ok(usize::try_from(bucket - 1).unwrap_or_default())
+}
+
+/// Sums of `measures` in `slice`, per time bucket when `per_bucket`, else over the whole
+/// range (time bucket 0).
+pub async fn counts(
+    pool: &PgPool,
+    slice: &Slice<'_>,
+    measures: &[i16],
+    per_bucket: bool,
+) -> Result<Vec<Summed>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
+                value, measure, sum(n)::int8 AS n
+         FROM rollup_counts
+         WHERE project_id = $1 AND grain = $2 AND measure = ANY($3) AND dim = $4
+           AND at >= $6 AND at < $7
+           AND ($8::text IS NULL OR value = $8)
+           AND ($10::text IS NULL OR environment = $10)
+           AND ($11::text IS NULL OR release = $11)
+         GROUP BY 1, 2, 3",
+    )
+    .bind(slice.project)
+    .bind(slice.grain)
+    .bind(measures)
+    .bind(slice.dim)
+    .bind(slice.starts)
+    .bind(slice.starts.first())
+    .bind(slice.until)
+    .bind(slice.value)
+    .bind(per_bucket)
+    .bind(slice.environment)
+    .bind(slice.release)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                bucket_index(row)?,
+                row.try_get("value")?,
+                row.try_get("measure")?,
+                0,
+                row.try_get("n")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Histogram buckets of `metrics` in `slice`, summed per time bucket when `per_bucket`.
+pub async fn histograms(
+    pool: &PgPool,
+    slice: &Slice<'_>,
+    metrics: &[i16],
+    per_bucket: bool,
+) -> Result<Vec<Summed>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
+                value, metric, bucket, sum(n)::int8 AS n
+         FROM rollup_histograms
+         WHERE project_id = $1 AND grain = $2 AND metric = ANY($3) AND dim = $4
+           AND at >= $6 AND at < $7
+           AND ($8::text IS NULL OR value = $8)
+           AND ($10::text IS NULL OR environment = $10)
+           AND ($11::text IS NULL OR release = $11)
+         GROUP BY 1, 2, 3, 4",
+    )
+    .bind(slice.project)
+    .bind(slice.grain)
+    .bind(metrics)
+    .bind(slice.dim)
+    .bind(slice.starts)
+    .bind(slice.starts.first())
+    .bind(slice.until)
+    .bind(slice.value)
+    .bind(per_bucket)
+    .bind(slice.environment)
+    .bind(slice.release)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                bucket_index(row)?,
+                row.try_get("value")?,
+                row.try_get("metric")?,
+                row.try_get("bucket")?,
+                row.try_get("n")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// HyperLogLog registers of `measure` in `slice` (the greatest rank per register), per
+/// time bucket when `per_bucket`: (time bucket, value, register, rank).
+pub async fn registers(
+    pool: &PgPool,
+    slice: &Slice<'_>,
+    measure: i16,
+    per_bucket: bool,
+) -> Result<Vec<(usize, String, i16, i16)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
+                value, register, max(rank) AS rank
+         FROM rollup_distinct
+         WHERE project_id = $1 AND grain = $2 AND measure = $3 AND dim = $4
+           AND at >= $6 AND at < $7
+           AND ($8::text IS NULL OR value = $8)
+           AND ($10::text IS NULL OR environment = $10)
+           AND ($11::text IS NULL OR release = $11)
+         GROUP BY 1, 2, 3",
+    )
+    .bind(slice.project)
+    .bind(slice.grain)
+    .bind(measure)
+    .bind(slice.dim)
+    .bind(slice.starts)
+    .bind(slice.starts.first())
+    .bind(slice.until)
+    .bind(slice.value)
+    .bind(per_bucket)
+    .bind(slice.environment)
+    .bind(slice.release)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                bucket_index(row)?,
+                row.try_get("value")?,
+                row.try_get("register")?,
+                row.try_get("rank")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Sessions that started in a range, with a page view.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter<'a> {
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
+    pub entry_page: Option<&'a str>,
+    pub browser: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub device: Option<&'a str>,
+}
+
+/// Per time bucket (or over the range: bucket 0) and per `group` column value: sessions,
+/// bounces (one page view), and their summed length in seconds.
+pub async fn sessions(
+    pool: &PgPool,
+    project: i64,
+    starts: &[DateTime<Utc>],
+    until: DateTime<Utc>,
+    filter: &SessionFilter<'_>,
+    per_bucket: bool,
+    by_entry_page: bool,
+) -> Result<Vec<(usize, String, i64, i64, f64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT CASE WHEN $4 THEN width_bucket(started_at, $2::timestamptz[]) ELSE 1 END AS tb,
+                CASE WHEN $5 THEN entry_page ELSE '' END AS value,
+                count(*) AS sessions,
+                count(*) FILTER (WHERE pageviews = 1) AS bounces,
+                coalesce(sum(extract(epoch FROM last_at - started_at)), 0)::float8 AS seconds
+         FROM rollup_sessions
+         WHERE project_id = $1 AND started_at >= $2[1] AND started_at < $3 AND pageviews > 0
+           AND ($6::text IS NULL OR environment = $6)
+           AND ($7::text IS NULL OR release = $7)
+           AND ($8::text IS NULL OR entry_page = $8)
+           AND ($9::text IS NULL OR browser = $9)
+           AND ($10::text IS NULL OR os = $10)
+           AND ($11::text IS NULL OR device = $11)
+         GROUP BY 1, 2",
+    )
+    .bind(project)
+    .bind(starts)
+    .bind(until)
+    .bind(per_bucket)
+    .bind(by_entry_page)
+    .bind(filter.environment)
+    .bind(filter.release)
+    .bind(filter.entry_page)
+    .bind(filter.browser)
+    .bind(filter.os)
+    .bind(filter.device)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                bucket_index(row)?,
+                row.try_get("value")?,
+                row.try_get("sessions")?,
+                row.try_get("bounces")?,
+                row.try_get("seconds")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
