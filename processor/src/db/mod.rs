@@ -1,5 +1,5 @@
 //! PostgreSQL: the processor's SQL, by table ([`events`], [`issues`], [`sourcemaps`],
-//! [`outbox`]), and the one transaction a batch is written in ([`batch`]).
+//! [`outbox`], and the partitions and expiry of [`partitions`]), and the one transaction a batch is written in ([`batch`]).
 //!
 //! Each table's module holds its statements and the rows they read, and takes a connection
 //! (a transaction's) or the pool; deciding what to write is the domain modules' work
@@ -13,6 +13,7 @@ pub mod batch;
 pub mod events;
 pub mod issues;
 pub mod outbox;
+pub mod partitions;
 pub mod sourcemaps;
 
 use shared::config::DatabaseSettings;

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer};
@@ -24,6 +24,9 @@ pub struct Project {
     /// (`user.ip_address = "{{auto}}"`). With `false` no address is stored at all.
     #[serde(default = "yes")]
     pub store_ip: bool,
+    /// Days this project's events are kept, instead of `retention.events_days`.
+    #[serde(default)]
+    pub retention_days: Option<NonZeroU16>,
 }
 
 impl Project {
@@ -97,6 +100,7 @@ pub(super) fn demo_projects() -> Projects {
         allowed_origins: any_origin(),
         rate_limit_per_minute: None,
         store_ip: true,
+        retention_days: None,
     }])
 }
 
