@@ -286,6 +286,21 @@ impl ArtifactStore {
         }
         Ok(deleted)
     }
+
+    /// Deletes the maps past their retention (`retention.sourcemaps_days`, except a
+    /// project's newest `keep_releases` releases); returns how many.
+    pub async fn expire(
+        &self,
+        keep_releases: u16,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        let deleted = table::delete_expired(&self.pool, i64::from(keep_releases), before).await?;
+        if deleted > 0 {
+            self.changed();
+            tracing::info!(deleted, %before, "Expired source maps deleted.");
+        }
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]

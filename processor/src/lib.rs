@@ -10,6 +10,9 @@
 //! comes back, or one resolved through the API, is announced on the exchange through the
 //! [`outbox`].
 //!
+//! Events are partitioned by day; [`lifecycle`] creates the partitions ahead and drops what
+//! is past its retention.
+//!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
 
 mod analytics;
@@ -19,6 +22,7 @@ mod consume;
 mod db;
 mod enrich;
 mod issues;
+mod lifecycle;
 mod metrics;
 mod outbox;
 mod startup;

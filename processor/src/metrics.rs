@@ -12,6 +12,16 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    pub table: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     pub consumed: Counter,
     pub stored: Counter,
@@ -24,6 +34,15 @@ pub struct Metrics {
     pub dead_letters_waiting: Gauge,
     /// Events no binding matched, kept by the alternate exchange.
     pub unroutable_waiting: Gauge,
+    /// `events` partitions created ahead (crate::lifecycle).
+    pub partitions_created: Counter,
+    /// Partitions dropped past their retention, by table.
+    pub partitions_dropped: Family<TableLabel, Counter>,
+    /// Rows deleted past their retention where no partition could go, by table.
+    pub rows_expired: Family<TableLabel, Counter>,
+    pub sourcemaps_expired: Counter,
+    /// Lifecycle rounds, by outcome: done, skipped (another processor's), failed.
+    pub lifecycle_rounds: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -38,6 +57,11 @@ impl Metrics {
             conflicts: Counter::default(),
             dead_letters_waiting: Gauge::default(),
             unroutable_waiting: Gauge::default(),
+            partitions_created: Counter::default(),
+            partitions_dropped: Family::default(),
+            rows_expired: Family::default(),
+            sourcemaps_expired: Counter::default(),
+            lifecycle_rounds: Family::default(),
         };
         let registry = registry.sub_registry_with_prefix("frontmon_processor");
         registry.register(
@@ -84,6 +108,39 @@ impl Metrics {
             "Events no queue was bound for, kept in the unroutable queue (read every 15 s)",
             metrics.unroutable_waiting.clone(),
         );
+        registry.register(
+            "partitions_created",
+            "Daily events partitions created ahead",
+            metrics.partitions_created.clone(),
+        );
+        registry.register(
+            "partitions_dropped",
+            "Partitions dropped whole past their retention, by table",
+            metrics.partitions_dropped.clone(),
+        );
+        registry.register(
+            "rows_expired",
+            "Rows deleted past their retention where a partition could not be dropped, by table",
+            metrics.rows_expired.clone(),
+        );
+        registry.register(
+            "sourcemaps_expired",
+            "Source maps deleted past their retention",
+            metrics.sourcemaps_expired.clone(),
+        );
+        registry.register(
+            "lifecycle_rounds",
+            "Retention rounds, by outcome: done, skipped (another processor held the lock), failed",
+            metrics.lifecycle_rounds.clone(),
+        );
+        let events = TableLabel { table: "events" };
+        let _ = metrics.partitions_dropped.get_or_create(&events);
+        let _ = metrics.rows_expired.get_or_create(&events);
+        for outcome in ["done", "skipped", "failed"] {
+            let _ = metrics
+                .lifecycle_rounds
+                .get_or_create(&OutcomeLabel { outcome });
+        }
         metrics
     }
 }

@@ -23,6 +23,7 @@ use crate::consume::Processor;
 use crate::db::Store;
 use crate::enrich::Enricher;
 use crate::issues::Issues;
+use crate::lifecycle::{Lifecycle, Policy};
 use crate::metrics::Metrics;
 use crate::outbox;
 use crate::symbolicate::Symbolicator;
@@ -36,6 +37,7 @@ pub struct Application {
     server: Server,
     consumers: Vec<JoinHandle<()>>,
     relay: JoinHandle<()>,
+    lifecycle: JoinHandle<()>,
     store: Store,
     shutdown: CancellationToken,
 }
@@ -69,6 +71,20 @@ impl Application {
             shutdown.clone(),
         ));
         let artifacts = ArtifactStore::new(store.pool().clone());
+        // Today's partitions before the first batch; then a round at once and on a schedule.
+        let lifecycle = Lifecycle {
+            pool: store.pool().clone(),
+            policy: Policy::from_settings(&settings),
+            projects: settings
+                .projects
+                .iter()
+                .map(|project| i64::from(project.id.get()))
+                .collect(),
+            artifacts: artifacts.clone(),
+            metrics: metrics.clone(),
+        };
+        lifecycle.prepare().await;
+        let lifecycle = tokio::spawn(lifecycle.run(shutdown.clone()));
         let processor = Arc::new(Processor {
             store: store.clone(),
             symbolicator: Symbolicator::new(
@@ -189,6 +205,7 @@ impl Application {
             server,
             consumers,
             relay,
+            lifecycle,
             store,
             shutdown,
         })
@@ -211,6 +228,9 @@ impl Application {
         }
         if let Err(error) = self.relay.await {
             tracing::error!(error = %error, "Outbox relay failed.");
+        }
+        if let Err(error) = self.lifecycle.await {
+            tracing::error!(error = %error, "Lifecycle task failed.");
         }
         handle.stop(true).await;
         let served = server.await;

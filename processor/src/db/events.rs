@@ -60,6 +60,7 @@ async fn insert_in_order(
     let mut environments = Vec::with_capacity(order.len());
     let mut payloads = Vec::with_capacity(order.len());
     let mut issue_column = Vec::with_capacity(order.len());
+    let mut near = Vec::with_capacity(order.len());
     for &i in order {
         let row = &rows[i];
         let event = row.event;
@@ -74,16 +75,35 @@ async fn insert_in_order(
         environments.push(event.environment.as_deref());
         payloads.push(row.json);
         issue_column.push(issues[i]);
+        near.push(near_midnight(event.received_at));
     }
-    // UNNEST turns the column arrays into rows.
+    // UNNEST turns the column arrays into rows. A row near midnight first claims its key in
+    // `event_keys_near_midnight` and is inserted only if the claim is its own: a copy of it
+    // on the other side of midnight, in another partition, holds the claim already (or waits
+    // on it, while the transaction that made it is open). Any other copy is in the same
+    // partition, whose unique index on (project_id, event_id) refuses it: ON CONFLICT
+    // without a target covers every unique index of the partition the row goes to.
     sqlx::query_as(
-        "INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
+        "WITH t AS (
+             SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[],
+                                  $5::timestamptz[], $6::text[], $7::text[], $8::text[],
+                                  $9::text[], $10::text[], $11::int8[], $12::bool[])
+                 AS t(p, e, k, o, r, m, u, rel, env, j, i, near)
+         ),
+         claimed AS (
+             INSERT INTO event_keys_near_midnight (project_id, event_id, received_at)
+             SELECT p, e, r FROM t WHERE near
+             ON CONFLICT DO NOTHING
+             RETURNING project_id, event_id, received_at
+         )
+         INSERT INTO events (project_id, event_id, routing_key, occurred_at, received_at,
                              message, url, release, environment, payload, issue_id)
          SELECT p, e, k, o, r, m, u, rel, env, j::jsonb, i
-         FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[])
-              AS t(p, e, k, o, r, m, u, rel, env, j, i)
-         ON CONFLICT (project_id, event_id) DO NOTHING
+         FROM t
+         WHERE NOT near OR EXISTS (
+             SELECT 1 FROM claimed c WHERE c.project_id = t.p AND c.event_id = t.e
+                                       AND c.received_at = t.r)
+         ON CONFLICT DO NOTHING
          RETURNING project_id, event_id",
     )
     .bind(&project_ids)
@@ -97,8 +117,20 @@ async fn insert_in_order(
     .bind(&environments)
     .bind(&payloads)
     .bind(&issue_column)
+    .bind(&near)
     .fetch_all(&mut *tx)
     .await
+}
+
+/// How close to midnight (UTC), on either side, an event's key is also claimed in
+/// `event_keys_near_midnight`: a client retries within minutes (with backoff), and a copy
+/// received later than this after the first, on the other side of midnight, is stored twice.
+pub const NEAR_MIDNIGHT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Whether `at` is within [`NEAR_MIDNIGHT`] of a day's partition boundary.
+pub fn near_midnight(at: DateTime<Utc>) -> bool {
+    let since = at.time() - chrono::NaiveTime::MIN;
+    since < NEAR_MIDNIGHT || chrono::TimeDelta::days(1) - since <= NEAR_MIDNIGHT
 }
 
 /// The reads behind the API.
@@ -280,6 +312,30 @@ impl StoredEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_claimed_within_an_hour_of_midnight() {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        for near in [
+            "2026-12-07T00:00:00Z",
+            "2026-12-07T00:59:59.999Z",
+            "2026-12-07T23:00:00Z",
+            "2026-12-07T23:59:59.999Z",
+        ] {
+            assert!(near_midnight(at(near)), "{near}");
+        }
+        for far in [
+            "2026-12-07T01:00:00Z",
+            "2026-12-07T12:00:00Z",
+            "2026-12-07T22:59:59.999Z",
+        ] {
+            assert!(!near_midnight(at(far)), "{far}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

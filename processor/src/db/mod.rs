@@ -1,6 +1,7 @@
 //! PostgreSQL: the processor's SQL, by table ([`events`], [`issues`], [`sourcemaps`],
-//! [`outbox`], the analytics' [`rollups`]), the one transaction a batch is written in
-//! ([`batch`]), and the one that erases a user's events ([`erasure`]).
+//! [`outbox`], the analytics' [`rollups`], the partitions and expiry of [`partitions`]), the one
+//! transaction a batch is written in ([`batch`]), and the one that erases a user's events
+//! ([`erasure`]).
 //!
 //! Each table's module holds its statements and the rows they read, and takes a connection
 //! (a transaction's) or the pool; deciding what to write is the domain modules' work
@@ -15,6 +16,7 @@ pub mod erasure;
 pub mod events;
 pub mod issues;
 pub mod outbox;
+pub mod partitions;
 pub mod rollups;
 pub mod sourcemaps;
 

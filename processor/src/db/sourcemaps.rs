@@ -154,6 +154,37 @@ pub async fn delete_release(
     )
 }
 
+/// Deletes the maps past their retention: of a release whose last upload is before
+/// `before`, unless it is among its project's newest `keep_releases` (by last upload); and
+/// without a release, uploaded before `before`. Returns how many.
+pub async fn delete_expired(
+    pool: &PgPool,
+    keep_releases: i64,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let releases = sqlx::query(
+        "WITH releases AS (
+             SELECT project_id, release, max(uploaded_at) AS last_upload,
+                    row_number() OVER (PARTITION BY project_id
+                                       ORDER BY max(uploaded_at) DESC, release) AS newest
+             FROM sourcemaps WHERE release <> '' GROUP BY project_id, release)
+         DELETE FROM sourcemaps s USING releases r
+         WHERE s.project_id = r.project_id AND s.release = r.release
+           AND r.newest > $1 AND r.last_upload < $2",
+    )
+    .bind(keep_releases)
+    .bind(before)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let unreleased = sqlx::query("DELETE FROM sourcemaps WHERE release = '' AND uploaded_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(releases + unreleased)
+}
+
 /// A map that may fit a frame, without its contents.
 pub struct Candidate {
     pub id: i64,

@@ -7,6 +7,8 @@
 //! - `erasure`: a user's events and issue user keys erased, nothing else.
 //! - `issues`: errors grouped into issues, counted once, resolved and regressed.
 //! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
+//! - `retention`: partitions created ahead, copies stored once across them, expired days
+//!   dropped (once, with two processors), shorter project windows, source maps, the migration.
 //! - `sourcemaps`: source maps uploaded, replaced, listed and deleted; never served back.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -17,6 +19,7 @@ mod delivery;
 mod erasure;
 mod issues;
 mod lifecycle;
+mod retention;
 mod sourcemaps;
 mod support;
 mod symbolicate;

@@ -17,6 +17,7 @@ mod log;
 mod processor;
 mod projects;
 mod quiet;
+mod retention;
 mod rules;
 mod secret;
 
@@ -41,6 +42,7 @@ pub use processor::{AdminToken, Consumers, ProcessorSettings};
 use projects::demo_projects;
 pub use projects::{AllowedOrigins, Project, Projects, PublicKey};
 pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
+pub use retention::RetentionSettings;
 pub use rules::{Condition, RuleCondition, RuleError, RuleSettings, SpikeFactor};
 pub use secret::Secret;
 
@@ -69,6 +71,8 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
     #[serde(default = "demo_projects")]
     pub projects: Projects,
 }
@@ -468,6 +472,10 @@ mod tests {
             ("processor", "prefetch", "nonzero"),
             ("processor", "batch_size", "nonzero"),
             ("processor", "sourcemap_max_bytes", "nonzero"),
+            ("retention", "events_days", "nonzero"),
+            ("retention", "rollups_days", "nonzero"),
+            ("retention", "sourcemaps_days", "nonzero"),
+            ("retention", "interval_secs", "at least 1 second"),
             ("alerter", "prefetch", "nonzero"),
             ("alerter", "webhook_timeout_ms", "at least 1 millisecond"),
             ("alerter", "retry_budget_secs", "at least 1 second"),

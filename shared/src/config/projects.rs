@@ -1,5 +1,5 @@
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer};
@@ -42,6 +42,9 @@ pub struct Project {
     /// characters.
     #[serde(default, deserialize_with = "routes")]
     pub routes: Vec<String>,
+    /// Days this project's events are kept, instead of `retention.events_days`.
+    #[serde(default)]
+    pub retention_days: Option<NonZeroU16>,
 }
 
 /// Route patterns a project may list.
@@ -148,6 +151,7 @@ pub(super) fn demo_projects() -> Projects {
         scrub_emails: false,
         scrub_fields: Vec::new(),
         routes: Vec::new(),
+        retention_days: None,
     }])
 }
 
