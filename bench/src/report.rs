@@ -266,7 +266,9 @@ impl Report {
         ]);
         table.row(
             [
-                format!("  bare COPY of the same rows into a table like events, {COPIES} times"),
+                format!(
+                    "  bare COPY of the rows it stored into a table like events, {COPIES} times"
+                ),
                 "rows/s".into(),
             ]
             .into_iter()
@@ -276,6 +278,17 @@ impl Report {
             ))
             .chain(["1 = ceiling (the median)".into()]),
         );
+        table.row([
+            "  former ceiling: COPY of the published bodies, no issue (median)".into(),
+            "rows/s".into(),
+            String::new(),
+            thousands(drain.published_copy.per_sec()),
+            String::new(),
+            format!(
+                "drain {:.2} × this",
+                drain.processor.per_sec() / drain.published_copy.per_sec()
+            ),
+        ]);
         if let Some(distinct) = &drain.distinct {
             let per_sec = distinct.processor.per_sec();
             table.row([
