@@ -327,6 +327,7 @@ function transport(url, batchSize, intervalMs) {
     timer = void 0;
     const events = queue;
     queue = [];
+    if (navigator.onLine === false) return Promise.resolve(save(events));
     return Promise.all(bodies(events, BODY_MAX).map((b) => send(b.body, b.events))).then(() => void 0);
   };
   const leave = () => {
@@ -346,6 +347,9 @@ function transport(url, batchSize, intervalMs) {
   });
   setTimeout(drain);
   addEventListener("online", drain);
+  addEventListener("storage", (e) => {
+    if (e.key === SAVED_KEY && e.newValue && navigator.onLine !== false) drain();
+  });
   return { add, flush: flush2, leave };
 }
 

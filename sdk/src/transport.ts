@@ -137,6 +137,9 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     timer = undefined;
     const events = queue;
     queue = [];
+    // Offline, a request would only fail later, and a page closed before it failed would
+    // lose the events: they go to the saved queue now, and 'online' or the next page sends them.
+    if (navigator.onLine === false) return Promise.resolve(save(events));
     return Promise.all(bodies(events, BODY_MAX).map((b) => send(b.body, b.events))).then(() => undefined);
   };
 
@@ -160,6 +163,11 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
   // After init's turn: reading localStorage is not free.
   setTimeout(drain);
   addEventListener('online', drain);
+  // Another page of the origin saved events (it went away offline): its write can reach this
+  // page's storage after the drain above, so it is taken when it arrives.
+  addEventListener('storage', (e) => {
+    if (e.key === SAVED_KEY && e.newValue && navigator.onLine !== false) drain();
+  });
 
   return { add, flush, leave };
 }
