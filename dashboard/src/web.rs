@@ -295,6 +295,16 @@ pub fn html(request: &HttpRequest, lang: Lang, asked: Option<&str>, body: String
     response.body(body)
 }
 
+/// A rendered page as [`html`] answers it: the one way a handler shows a template.
+pub fn page<T: Template>(
+    request: &HttpRequest,
+    lang: Lang,
+    asked: Option<&str>,
+    page: &T,
+) -> Result<HttpResponse, PageError> {
+    Ok(html(request, lang, asked, render(page, lang)?))
+}
+
 /// 303 to a path of this site.
 pub fn see_other(path: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -42,12 +42,7 @@ pub async fn login_form(
         error: None,
         here: "/login",
     };
-    Ok(web::html(
-        &request,
-        lang,
-        params.lang.as_deref(),
-        web::render(&page, lang)?,
-    ))
+    web::page(&request, lang, params.lang.as_deref(), &page)
 }
 
 pub async fn login(
@@ -147,12 +142,7 @@ pub async fn password_form(
         error: None,
         done: false,
     };
-    Ok(web::html(
-        &request,
-        lang,
-        params.lang.as_deref(),
-        web::render(&page, lang)?,
-    ))
+    web::page(&request, lang, params.lang.as_deref(), &page)
 }
 
 pub async fn change_password(

@@ -224,12 +224,7 @@ pub async fn list<S: Source>(
         tabs,
         sorts,
     };
-    Ok(web::html(
-        &request,
-        lang,
-        params.lang.as_deref(),
-        web::render(&body, lang)?,
-    ))
+    web::page(&request, lang, params.lang.as_deref(), &body)
 }
 
 /// `POST …/issues/bulk` with `csrf`, `action` (`resolve`, `ignore`) and `issue` repeated.
@@ -508,10 +503,5 @@ pub async fn detail<S: Source>(
         raw_json,
         issue: &issue,
     };
-    Ok(web::html(
-        &request,
-        lang,
-        params.lang.as_deref(),
-        web::render(&page, lang)?,
-    ))
+    web::page(&request, lang, params.lang.as_deref(), &page)
 }

@@ -30,12 +30,7 @@ pub async fn list(
         chrome: Chrome::new(&dashboard, &viewer, lang, None, request.path()),
         t: lang.text(),
     };
-    Ok(web::html(
-        &request,
-        lang,
-        params.lang.as_deref(),
-        web::render(&page, lang)?,
-    ))
+    web::page(&request, lang, params.lang.as_deref(), &page)
 }
 
 /// A project's own address leads to its issues.
