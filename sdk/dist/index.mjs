@@ -309,6 +309,8 @@ function transport(url, batchSize, intervalMs) {
           schedule(0);
         } else if (s === 408 || s >= 500) {
           requeue(events, after || backoff(tries.get(events[0]) || 0));
+        } else if (s < 300) {
+          drain();
         }
       },
       () => {

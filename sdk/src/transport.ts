@@ -116,6 +116,10 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
           schedule(0);
         } else if (s === 408 || s >= 500) {
           requeue(events, after || backoff(tries.get(events[0]) || 0));
+        } else if (s < 300) {
+          // An answer proves the way is open: what this or another page saved goes too,
+          // even if no 'online' event or storage event told this page about it.
+          drain();
         }
         // 2xx: stored, except those named in `refused`, which a retry would not mend;
         // any other 4xx: the same for the whole batch.
