@@ -20,12 +20,13 @@ pub mod users;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection};
 use shared::config::Settings;
-use shared::topology::{Topology, queue_depth};
+use shared::topology::{Topology, dead_letter_queue, queue_depth};
 
 /// Where parked messages are taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
-    /// `<processor.queue>.dead`, back to the processor's queue.
+    /// `<processor.queue>.dead`, back to the processor's queue (with partitions, each
+    /// `<processor.queue>.<n>.dead` back to its partition).
     Processor,
     /// `<alerter.queue>.dead`, back to the alerter's queue.
     Alerter,
@@ -76,29 +77,56 @@ pub async fn replay(
     limit: Option<u32>,
 ) -> Result<u32, AdminError> {
     let topology = Topology::from_settings(settings);
-    let (parked, target_queue) = match source {
-        Source::Processor => (
-            topology.processor.dead_letter_queue(),
-            Some(topology.processor.name.clone()),
-        ),
-        Source::Alerter => (
+    // Each parked queue and where its messages go back to: a partitioned processor's dead
+    // letters return to the partition they died in.
+    let routes: Vec<(String, Option<String>)> = match source {
+        Source::Processor => topology
+            .processor_queues()
+            .into_iter()
+            .map(|queue| (dead_letter_queue(&queue), Some(queue)))
+            .collect(),
+        Source::Alerter => vec![(
             topology.alerter.dead_letter_queue(),
             Some(topology.alerter.name.clone()),
-        ),
-        Source::Unroutable => (topology.unroutable(), None),
+        )],
+        Source::Unroutable => vec![(topology.unroutable(), None)],
     };
     let (connection, channel) = connect(settings).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let limit = match limit {
-        Some(limit) => limit,
-        None => depth(&channel, &parked).await?,
-    };
+    let mut moved = 0;
+    for (parked, target_queue) in routes {
+        let budget = match limit {
+            Some(limit) => limit.saturating_sub(moved),
+            None => depth(&channel, &parked).await?,
+        };
+        moved += replay_queue(
+            &channel,
+            &topology,
+            &parked,
+            target_queue.as_deref(),
+            budget,
+        )
+        .await?;
+    }
+    let _ = connection.close(200, "done".into()).await;
+    Ok(moved)
+}
+
+/// Moves at most `limit` messages from `parked` to `target_queue` (through the default
+/// exchange), or, without one, back through the events exchange.
+async fn replay_queue(
+    channel: &Channel,
+    topology: &Topology,
+    parked: &str,
+    target_queue: Option<&str>,
+    limit: u32,
+) -> Result<u32, AdminError> {
     let mut moved = 0;
     while moved < limit {
         let Some(message) = channel
-            .basic_get(parked.as_str().into(), BasicGetOptions { no_ack: false })
+            .basic_get(parked.into(), BasicGetOptions { no_ack: false })
             .await?
         else {
             break;
@@ -107,8 +135,8 @@ pub async fn replay(
         // A dead letter goes straight to the queue it died in, through the default exchange,
         // so the other consumer does not get a second copy; an unroutable event goes back
         // through the events exchange under its own routing key.
-        let (exchange, routing_key) = match &target_queue {
-            Some(queue) => (String::new(), queue.clone()),
+        let (exchange, routing_key) = match target_queue {
+            Some(queue) => (String::new(), queue.to_owned()),
             None => (topology.exchange.clone(), delivery.routing_key.to_string()),
         };
         let confirmation = channel
@@ -142,6 +170,5 @@ pub async fn replay(
             }
         }
     }
-    let _ = connection.close(200, "done".into()).await;
     Ok(moved)
 }

@@ -115,7 +115,7 @@ impl Application {
             format!("{}.alerter.depths", settings.amqp.exchange),
             topology.clone(),
             vec![(
-                topology.alerter.dead_letter_queue(),
+                vec![topology.alerter.dead_letter_queue()],
                 metrics.dead_letters_waiting.clone(),
             )],
             shutdown.clone(),

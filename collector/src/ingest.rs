@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use shared::config::Project;
 use shared::event::{Client, Event, EventId};
+use shared::partition;
 use shared::publisher::Outgoing;
 use tracing::Instrument;
 
@@ -155,7 +156,7 @@ async fn accept(
         } else {
             None
         };
-        messages(&body, &context, project)?
+        messages(&body, &context, project, state.partitioned)?
     };
     // The body and the parsed events are gone by now: only the messages wait for confirms.
     drop(body);
@@ -213,6 +214,7 @@ fn messages(
     body: &[u8],
     context: &Context,
     project: &Project,
+    partitioned: bool,
 ) -> Result<(Vec<Outgoing>, Vec<Refused>), IngestError> {
     let mut parsed = payload::parse(body, context)?;
     scrub::events(&mut parsed.events, project);
@@ -224,7 +226,7 @@ fn messages(
     let messages = parsed
         .events
         .iter()
-        .map(|event| outgoing(event, capacity))
+        .map(|event| outgoing(event, capacity, partitioned))
         .collect::<Result<_, _>>()?;
     Ok((messages, parsed.refused))
 }
@@ -240,8 +242,13 @@ pub(crate) fn serialized_size(body_len: usize, events: usize, context: &Context)
 }
 
 /// An event as the message to publish, serialized once, here; consumers read these exact
-/// bytes.
-pub(crate) fn outgoing(event: &Event, capacity: usize) -> Result<Outgoing, IngestError> {
+/// bytes. `partitioned`: the processor's partitions are in use, so the message carries the key
+/// they are hashed on (computed only then: an error's key is its grouping).
+pub(crate) fn outgoing(
+    event: &Event,
+    capacity: usize,
+    partitioned: bool,
+) -> Result<Outgoing, IngestError> {
     let mut body = Vec::with_capacity(capacity);
     serde_json::to_writer(&mut body, event)
         .map_err(|error| IngestError::InvalidEvent(format!("cannot serialize: {error}")))?;
@@ -251,6 +258,7 @@ pub(crate) fn outgoing(event: &Event, capacity: usize) -> Result<Outgoing, Inges
         routing_key: event.routing_key(),
         received_at: event.received_at,
         body,
+        partition_key: partitioned.then(|| partition::key(event)),
     })
 }
 

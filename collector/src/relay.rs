@@ -24,7 +24,7 @@ pub(crate) async fn publish_events(
     let capacity = ingest::serialized_size(body_len, events.len(), context);
     let messages = events
         .iter()
-        .map(|event| ingest::outgoing(event, capacity))
+        .map(|event| ingest::outgoing(event, capacity, state.partitioned))
         .collect::<Result<Vec<_>, _>>()?;
     drop(events);
     if !messages.is_empty() {

@@ -75,6 +75,7 @@ impl Application {
             large_parse: Semaphore::new(1),
             rate_limits: RateLimits::new(&settings.projects),
             pages: Pages::default(),
+            partitioned: settings.processor.partitions.is_partitioned(),
         });
         let health = {
             let publisher = publisher.clone();

@@ -29,6 +29,8 @@ pub struct State {
     pub rate_limits: RateLimits,
     /// Recent page loads of Sentry SDKs, for the vitals they send later without the page.
     pub pages: Pages,
+    /// The processor's events go through partition queues: messages carry their key.
+    pub partitioned: bool,
 }
 
 impl State {

@@ -107,6 +107,8 @@ async fn publish_some(pool: &PgPool, publisher: &Publisher) -> Result<usize, Rel
             routing_key,
             received_at: Utc::now(),
             body: row.body.into_bytes(),
+            // Notices are the alerter's; the processor's partitions may take any of them.
+            partition_key: None,
         });
     }
     publisher.publish(&messages).await?;

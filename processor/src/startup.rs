@@ -10,7 +10,7 @@ use shared::config::{Service, Settings};
 use shared::consumer::{self, ConsumeOptions};
 use shared::health::{Health, ReadyFlag};
 use shared::publisher::{Publisher, PublisherOptions};
-use shared::topology::Topology;
+use shared::topology::{Topology, dead_letter_queue};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -63,10 +63,17 @@ impl Application {
             topology.clone(),
             vec![
                 (
-                    topology.processor.dead_letter_queue(),
+                    topology
+                        .processor_queues()
+                        .iter()
+                        .map(|queue| dead_letter_queue(queue))
+                        .collect(),
                     metrics.dead_letters_waiting.clone(),
                 ),
-                (topology.unroutable(), metrics.unroutable_waiting.clone()),
+                (
+                    vec![topology.unroutable()],
+                    metrics.unroutable_waiting.clone(),
+                ),
             ],
             shutdown.clone(),
         ));
@@ -102,6 +109,7 @@ impl Application {
             database_ready: database_ready.clone(),
             shutdown: shutdown.clone(),
         });
+        let queues = topology.processor_queues();
         let options = ConsumeOptions {
             url: settings.amqp.url.expose().to_owned(),
             topology,
@@ -126,15 +134,25 @@ impl Application {
             shutdown.clone(),
         ));
         // Several sessions, so that PostgreSQL writes one batch while another is parsed and
-        // grouped: one session alternates between the two and leaves both half idle.
-        let mut consumers = Vec::with_capacity(usize::from(settings.processor.consumers.get()));
-        let mut sessions_ready = Vec::with_capacity(consumers.capacity());
-        for number in 1..=settings.processor.consumers.get() {
+        // grouped: one session alternates between the two and leaves both half idle. With
+        // one queue, `consumers` sessions share it; with partitions, one session per
+        // partition, active while no other instance's session holds it (docs/scaling.md).
+        let sessions: Vec<(u16, String)> = if queues.len() > 1 {
+            (1..).zip(queues).collect()
+        } else {
+            (1..=settings.processor.consumers.get())
+                .map(|number| (number, options.queue.clone()))
+                .collect()
+        };
+        let mut consumers = Vec::with_capacity(sessions.len());
+        let mut sessions_ready = Vec::with_capacity(sessions.len());
+        for (number, queue) in sessions {
             let ready = ReadyFlag::default();
             sessions_ready.push(ready.clone());
             let processor = processor.clone();
             let options = ConsumeOptions {
                 connection_name: format!("{}.{number}", options.connection_name),
+                queue,
                 ..options.clone()
             };
             consumers.push(tokio::spawn(consumer::run(

@@ -46,6 +46,7 @@ postgres_running() {
 ensure_rabbitmq() {
     if rabbitmq_running; then
         log "RabbitMQ is running."
+        ensure_rabbitmq_plugins
         return 0
     fi
     if ! command -v rabbitmq-server >/dev/null 2>&1 ||
@@ -58,6 +59,19 @@ ensure_rabbitmq() {
     retry_for 90 rabbitmq_running ||
         die "RabbitMQ did not start within 90 s (see /var/log/rabbitmq/)."
     log "RabbitMQ is running."
+    ensure_rabbitmq_plugins
+}
+
+# The consistent-hash exchange behind a partitioned processor (docs/scaling.md): shipped with
+# RabbitMQ, enabled online (no restart), once.
+ensure_rabbitmq_plugins() {
+    command -v rabbitmq-plugins >/dev/null 2>&1 || return 0
+    if ! rabbitmq-plugins -q list -e rabbitmq_consistent_hash_exchange 2>/dev/null |
+        grep -q rabbitmq_consistent_hash_exchange; then
+        log "Enabling the RabbitMQ plugin rabbitmq_consistent_hash_exchange."
+        rabbitmq-plugins -q enable rabbitmq_consistent_hash_exchange >/dev/null ||
+            die "rabbitmq-plugins enable rabbitmq_consistent_hash_exchange failed."
+    fi
 }
 
 ensure_postgres() {

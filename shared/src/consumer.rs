@@ -198,13 +198,14 @@ pub async fn run<S, F>(
 /// How often [`watch_depths`] reads the queues.
 const DEPTH_INTERVAL: Duration = Duration::from_secs(15);
 
-/// Keeps each gauge at the number of messages waiting in its queue, read every 15 s on a
-/// connection of its own, until `shutdown`: how the dead-letter queues reach `/metrics`.
+/// Keeps each gauge at the number of messages waiting in its queues (summed: a partitioned
+/// processor's dead letters are in one queue per partition), read every 15 s on a connection
+/// of its own, until `shutdown`: how the dead-letter queues reach `/metrics`.
 pub async fn watch_depths(
     url: String,
     connection_name: String,
     topology: Topology,
-    queues: Vec<(String, prometheus_client::metrics::gauge::Gauge)>,
+    queues: Vec<(Vec<String>, prometheus_client::metrics::gauge::Gauge)>,
     shutdown: CancellationToken,
 ) {
     let mut failures: u32 = 0;
@@ -215,8 +216,12 @@ pub async fn watch_depths(
             // The queues may not exist yet if this runs before the consumer has started.
             topology.declare(&channel).await?;
             loop {
-                for (queue, gauge) in &queues {
-                    gauge.set(i64::from(queue_depth(&channel, queue).await?));
+                for (names, gauge) in &queues {
+                    let mut depth = 0;
+                    for queue in names {
+                        depth += i64::from(queue_depth(&channel, queue).await?);
+                    }
+                    gauge.set(depth);
                 }
                 failures = 0;
                 tokio::select! {

@@ -18,6 +18,7 @@ pub mod event;
 pub mod grouping;
 pub mod health;
 pub mod notice;
+pub mod partition;
 pub mod publisher;
 pub mod query;
 pub mod shutdown;

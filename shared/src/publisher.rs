@@ -33,6 +33,9 @@ pub struct Outgoing {
     pub routing_key: RoutingKey,
     pub received_at: DateTime<Utc>,
     pub body: Vec<u8>,
+    /// What the partition exchange hashes ([`crate::partition`]); set only when the
+    /// processor's events are partitioned.
+    pub partition_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +285,12 @@ fn properties(message: &Outgoing) -> BasicProperties {
         "received_at".into(),
         AMQPValue::LongLongInt(message.received_at.timestamp_millis()),
     );
+    if let Some(key) = &message.partition_key {
+        headers.insert(
+            crate::partition::HEADER.into(),
+            AMQPValue::LongString(key.as_str().into()),
+        );
+    }
     BasicProperties::default()
         // Persistent: written to disk by the quorum queues before the broker confirms.
         .with_delivery_mode(2)

@@ -317,6 +317,7 @@ pub fn outgoing(event: &Event) -> Outgoing {
         routing_key: event.routing_key(),
         received_at: event.received_at,
         body: serde_json::to_vec(event).unwrap_or_else(|e| panic!("{e}")),
+        partition_key: Some(crate::partition::key(event)),
     }
 }
 
@@ -351,6 +352,7 @@ pub fn notice_message(notice: &IssueNotice) -> Outgoing {
         routing_key: notice.routing_key(),
         received_at: notice.at,
         body: serde_json::to_vec(notice).unwrap_or_else(|e| panic!("{e}")),
+        partition_key: None,
     }
 }
 

@@ -9,12 +9,24 @@
 //!                 └→ <exchange>.unroutable (fanout) → <exchange>.unroutable
 //! ```
 //!
+//! With `processor.partitions = N > 1` the processor's single queue gives way to N partitions
+//! behind a consistent-hash exchange (docs/scaling.md), each with single active consumer:
+//!
+//! ```text
+//! <exchange> ─ # → <exchange>.partitions (x-consistent-hash on the partition_key header)
+//!                    ├─ 1 → <processor.queue>.1 ─(poison)→ <processor.queue>.1.dead
+//!                    ├─ …
+//!                    └─ 1 → <processor.queue>.N ─(poison)→ <processor.queue>.N.dead
+//! ```
+//!
 //! Every service declares all of it at start. Declarations are idempotent, so start order does
 //! not matter, and a consumer queue exists (and fills) from the moment any service has run,
 //! even if its consumer has never started: that is what lets the processor or alerter be
 //! down while the collector keeps accepting.
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
@@ -31,8 +43,13 @@ pub struct ConsumerQueue {
 impl ConsumerQueue {
     /// Where this queue parks the messages its consumer could not handle.
     pub fn dead_letter_queue(&self) -> String {
-        format!("{}.dead", self.name)
+        dead_letter_queue(&self.name)
     }
+}
+
+/// Where the queue `name` parks the messages its consumer could not handle.
+pub fn dead_letter_queue(name: &str) -> String {
+    format!("{name}.dead")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +57,8 @@ pub struct Topology {
     pub exchange: String,
     pub processor: ConsumerQueue,
     pub alerter: ConsumerQueue,
+    /// 1: the processor's events go to `processor`; N > 1: to N partition queues instead.
+    partitions: u16,
     delivery_limit: u32,
     max_queue_length: u32,
 }
@@ -57,6 +76,7 @@ impl Topology {
                 // Errors, and the processor's issue notices (regressions, resolutions).
                 patterns: &["error.*", "issue.*"],
             },
+            partitions: settings.processor.partitions.get(),
             delivery_limit: settings.amqp.delivery_limit.get(),
             max_queue_length: settings.amqp.max_queue_length.get(),
         }
@@ -73,27 +93,56 @@ impl Topology {
         format!("{}.unroutable", self.exchange)
     }
 
-    pub fn consumer_queues(&self) -> [&ConsumerQueue; 2] {
-        [&self.processor, &self.alerter]
+    /// The consistent-hash exchange in front of the processor's partitions.
+    pub fn partition_exchange(&self) -> String {
+        format!("{}.partitions", self.exchange)
+    }
+
+    /// Whether the processor's events go through partitions.
+    pub fn is_partitioned(&self) -> bool {
+        self.partitions > 1
+    }
+
+    /// The queues the processor consumes: its one queue, or its partitions in order
+    /// (`<processor.queue>.1` to `.N`).
+    pub fn processor_queues(&self) -> Vec<String> {
+        if self.is_partitioned() {
+            (1..=self.partitions)
+                .map(|number| format!("{}.{number}", self.processor.name))
+                .collect()
+        } else {
+            vec![self.processor.name.clone()]
+        }
+    }
+
+    /// Every queue consumers read: the processor's (one or its partitions) and the alerter's.
+    pub fn consumed_queues(&self) -> Vec<String> {
+        let mut queues = self.processor_queues();
+        queues.push(self.alerter.name.clone());
+        queues
     }
 
     /// Every queue this topology declares, for inspection and clean-up.
     pub fn all_queues(&self) -> Vec<String> {
         let mut queues = vec![self.unroutable()];
-        for queue in self.consumer_queues() {
-            queues.push(queue.name.clone());
-            queues.push(queue.dead_letter_queue());
+        for queue in self.consumed_queues() {
+            queues.push(dead_letter_queue(&queue));
+            queues.push(queue);
         }
         queues
     }
 
     /// Every exchange this topology declares.
     pub fn all_exchanges(&self) -> Vec<String> {
-        vec![
+        let mut exchanges = vec![
             self.exchange.clone(),
             self.dead_letter_exchange(),
             self.unroutable(),
-        ]
+        ];
+        if self.is_partitioned() {
+            exchanges.push(self.partition_exchange());
+        }
+        exchanges
     }
 
     /// Declares everything; safe to call from every service, any number of times.
@@ -152,44 +201,110 @@ impl Topology {
             )
             .await?;
 
-        for queue in self.consumer_queues() {
-            let parked = queue.dead_letter_queue();
+        // The processor's queue, or its partitions behind the consistent-hash exchange.
+        if self.is_partitioned() {
+            let partitions = self.partition_exchange();
+            let mut hash_args = FieldTable::default();
+            hash_args.insert("hash-header".into(), long_string(crate::partition::HEADER));
+            // A message the hash cannot place (no partition bound yet) is kept, not dropped.
+            hash_args.insert("alternate-exchange".into(), long_string(&unroutable));
             channel
-                .queue_declare(parked.as_str().into(), durable_queue, quorum())
-                .await?;
-            channel
-                .queue_bind(
-                    parked.as_str().into(),
-                    dead_letters.as_str().into(),
-                    queue.name.as_str().into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
+                .exchange_declare(
+                    partitions.as_str().into(),
+                    ExchangeKind::Custom("x-consistent-hash".into()),
+                    durable_exchange,
+                    hash_args,
                 )
                 .await?;
-
-            channel
-                .queue_declare(
-                    queue.name.as_str().into(),
-                    durable_queue,
-                    self.consumer_queue_arguments(queue),
-                )
-                .await?;
-            for pattern in queue.patterns {
+            for pattern in self.processor.patterns {
                 channel
-                    .queue_bind(
-                        queue.name.as_str().into(),
+                    .exchange_bind(
+                        partitions.as_str().into(),
                         self.exchange.as_str().into(),
                         (*pattern).into(),
-                        QueueBindOptions::default(),
+                        ExchangeBindOptions::default(),
                         FieldTable::default(),
                     )
                     .await?;
             }
+            for queue in self.processor_queues() {
+                // The binding key is the partition's weight: every partition gets one share.
+                self.declare_consumer_queue(channel, &queue, &partitions, &["1"], true)
+                    .await?;
+            }
+        } else {
+            let queue = &self.processor;
+            self.declare_consumer_queue(
+                channel,
+                &queue.name,
+                &self.exchange,
+                queue.patterns,
+                false,
+            )
+            .await?;
+        }
+        let alerter = &self.alerter;
+        self.declare_consumer_queue(
+            channel,
+            &alerter.name,
+            &self.exchange,
+            alerter.patterns,
+            false,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Declares the consumer queue `name`, bound to `source` by each of `keys`, and its
+    /// dead-letter queue. `single_active`: one consumer at a time gets its messages (the
+    /// others wait to take over), so they are handled in order, one batch after another.
+    async fn declare_consumer_queue(
+        &self,
+        channel: &Channel,
+        name: &str,
+        source: &str,
+        keys: &[&str],
+        single_active: bool,
+    ) -> Result<(), lapin::Error> {
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let parked = dead_letter_queue(name);
+        channel
+            .queue_declare(parked.as_str().into(), durable_queue, quorum())
+            .await?;
+        channel
+            .queue_bind(
+                parked.as_str().into(),
+                self.dead_letter_exchange().as_str().into(),
+                name.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut args = self.consumer_queue_arguments(name);
+        if single_active {
+            args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+        }
+        channel
+            .queue_declare(name.into(), durable_queue, args)
+            .await?;
+        for key in keys {
+            channel
+                .queue_bind(
+                    name.into(),
+                    source.into(),
+                    (*key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
         }
         Ok(())
     }
 
-    fn consumer_queue_arguments(&self, queue: &ConsumerQueue) -> FieldTable {
+    fn consumer_queue_arguments(&self, queue: &str) -> FieldTable {
         let mut args = quorum();
         // A message redelivered this many times (nacked with requeue, or unacked when its
         // consumer died) is a poison message: dead-letter it instead of looping forever.
@@ -201,7 +316,7 @@ impl Topology {
             "x-dead-letter-exchange".into(),
             long_string(&self.dead_letter_exchange()),
         );
-        args.insert("x-dead-letter-routing-key".into(), long_string(&queue.name));
+        args.insert("x-dead-letter-routing-key".into(), long_string(queue));
         // The default dead-lettering of quorum queues is at-most-once: a dead letter can be
         // lost if its queue is unavailable. At-least-once keeps it until the dead-letter
         // queue confirms it (RabbitMQ ≥ 3.10; it requires reject-publish below).

@@ -7,6 +7,7 @@
 //! - `erasure`: a user's events and issue user keys erased, nothing else.
 //! - `issues`: errors grouped into issues, counted once, resolved and regressed.
 //! - `lifecycle`: a backlog, a graceful stop under load, and two processors on one queue.
+//! - `partitions`: events spread over partition queues by key, and a standby processor.
 //! - `retention`: partitions created ahead, copies stored once across them, expired days
 //!   dropped (once, with two processors), shorter project windows, source maps, the migration.
 //! - `sourcemaps`: source maps uploaded, replaced, listed and deleted; never served back.
@@ -19,6 +20,7 @@ mod delivery;
 mod erasure;
 mod issues;
 mod lifecycle;
+mod partitions;
 mod retention;
 mod sourcemaps;
 mod support;

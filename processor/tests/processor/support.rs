@@ -176,6 +176,7 @@ pub fn garbage(body: &[u8]) -> Outgoing {
     let marker = pageview(now());
     Outgoing {
         body: body.to_vec(),
+        partition_key: None,
         ..outgoing(&marker)
     }
 }
@@ -323,7 +324,7 @@ pub async fn stored_ids(db: &PgPool) -> HashSet<EventId> {
 }
 
 /// Waits until the table holds exactly `expected` (every id once, nothing else), then
-/// until the processor's queue is empty.
+/// until the processor's queue (or each of its partitions) is empty.
 pub async fn wait_stored_exactly(
     env: &TestEnv,
     db: &PgPool,
@@ -341,7 +342,9 @@ pub async fn wait_stored_exactly(
     assert_eq!(rows, distinct, "an event was stored twice");
     assert_eq!(rows, expected.len() as i64, "unexpected rows");
     assert_eq!(stored_ids(db).await, expected);
-    wait_queue_depth(env, &env.topology().processor.name, 0).await;
+    for queue in env.topology().processor_queues() {
+        wait_queue_depth(env, &queue, 0).await;
+    }
 }
 
 pub async fn wait_queue_depth(env: &TestEnv, queue: &str, depth: u32) {

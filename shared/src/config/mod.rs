@@ -38,7 +38,7 @@ pub use database::{DatabaseSettings, PostgresUrl};
 pub use duration::NonZeroDuration;
 use duration::{millis, nonzero_millis, nonzero_secs, secs};
 pub use log::{LogFormat, LogSettings};
-pub use processor::{AdminToken, Consumers, ProcessorSettings};
+pub use processor::{AdminToken, Consumers, Partitions, ProcessorSettings};
 use projects::demo_projects;
 pub use projects::{AllowedOrigins, Project, Projects, PublicKey};
 pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};

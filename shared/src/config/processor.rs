@@ -17,6 +17,11 @@ pub struct ProcessorSettings {
     /// Consume sessions, each on its own connection: while one session's batch is written
     /// to PostgreSQL, another parses and groups the next.
     pub consumers: Consumers,
+    /// Partition queues (docs/scaling.md): 1 keeps the single processor queue that
+    /// `consumers` sessions share; N > 1 spreads events over N queues by a hash of what must
+    /// stay in order (an error's group, a visitor's session), each consumed by one session of
+    /// one processor instance at a time.
+    pub partitions: Partitions,
     /// Unacknowledged deliveries the broker may hand each consume session at once.
     pub prefetch: NonZeroU16,
     /// Events written per transaction at most.
@@ -40,6 +45,7 @@ impl Default for ProcessorSettings {
             queue: AmqpName("frontmon.processor".into()),
             admin_token: AdminToken(Secret::new(DEFAULT_ADMIN_TOKEN)),
             consumers: Consumers(2),
+            partitions: Partitions(1),
             prefetch: NonZeroU16::new(1000).unwrap_or(NonZeroU16::MIN),
             batch_size: NonZeroUsize::new(500).unwrap_or(NonZeroUsize::MIN),
             batch_wait: Duration::from_millis(20),
@@ -73,6 +79,41 @@ impl<'de> Deserialize<'de> for Consumers {
         let count = u16::deserialize(deserializer)?;
         Self::new(count).ok_or_else(|| {
             D::Error::invalid_value(Unexpected::Unsigned(count.into()), &"between 1 and 16")
+        })
+    }
+}
+
+/// How many partition queues the processor's events are spread over: 1 to
+/// [`Partitions::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partitions(u16);
+
+impl Partitions {
+    /// Each partition is a quorum queue with its own leader and a consume session (and a
+    /// PostgreSQL connection) on the instance that holds it: more than a cluster's cores only
+    /// adds queues to watch.
+    pub const MAX: u16 = 64;
+
+    /// `None` outside 1 to [`Partitions::MAX`].
+    pub fn new(count: u16) -> Option<Self> {
+        (1..=Self::MAX).contains(&count).then_some(Self(count))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    /// Whether events go through the partitions (N > 1) rather than the one queue.
+    pub fn is_partitioned(self) -> bool {
+        self.0 > 1
+    }
+}
+
+impl<'de> Deserialize<'de> for Partitions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let count = u16::deserialize(deserializer)?;
+        Self::new(count).ok_or_else(|| {
+            D::Error::invalid_value(Unexpected::Unsigned(count.into()), &"between 1 and 64")
         })
     }
 }
@@ -127,6 +168,19 @@ mod tests {
                 err.to_string().contains("must be at least 8 characters"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn partitions_are_between_1_and_64() {
+        for count in [1, 2, Partitions::MAX] {
+            let partitions: Partitions = serde_json::from_value(count.into()).expect("in range");
+            assert_eq!(partitions.get(), count);
+            assert_eq!(partitions.is_partitioned(), count > 1);
+        }
+        for count in [0, Partitions::MAX + 1] {
+            let err = serde_json::from_value::<Partitions>(count.into()).expect_err("out of range");
+            assert!(err.to_string().contains("between 1 and 64"), "{err}");
         }
     }
 

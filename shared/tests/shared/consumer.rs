@@ -55,6 +55,7 @@ async fn a_delivery_dropped_unsettled_is_logged_and_comes_back_once_the_channel_
         routing_key: "error.js".parse().unwrap_or_else(|e| panic!("{e:?}")),
         received_at: Utc::now(),
         body: b"{}".to_vec(),
+        partition_key: None,
     };
     publish_confirmed(&publisher, &[message]).await;
     let topology = env.topology();
