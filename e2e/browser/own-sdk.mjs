@@ -62,7 +62,7 @@ function parseCli(argv) {
       dsn: { type: 'string' },
       scenario: { type: 'string' },
       screenshot: { type: 'string' },
-      timeout: { type: 'string', default: '90' },
+      timeout: { type: 'string' },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
     },
     strict: true,
@@ -78,7 +78,8 @@ function parseCli(argv) {
   } else if (values.dsn) {
     throw new Error(`--scenario ${values.scenario} runs its own collector: no --dsn`);
   }
-  const timeout = Number(values.timeout);
+  // cost: 40 traced cold loads, minutes on a busy machine.
+  const timeout = Number(values.timeout ?? (values.scenario === 'cost' ? 600 : 90));
   if (!(timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
   return { ...values, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
 }

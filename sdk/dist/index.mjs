@@ -361,10 +361,17 @@ function later(fn) {
   if (done) safe(fn)();
   else waiting.push(fn);
 }
+function setUpSoon() {
+  setTimeout(function step() {
+    const fn = waiting.shift();
+    if (fn) safe(fn)();
+    if (waiting.length) setTimeout(step);
+    else done = true;
+  });
+}
 function ready() {
-  if (done) return;
+  for (let fn = waiting.shift(); fn; fn = waiting.shift()) safe(fn)();
   done = true;
-  for (const fn of waiting.splice(0)) safe(fn)();
 }
 
 // src/client.ts
@@ -373,6 +380,7 @@ var UNCAPPED = ["pageview", "session", "vital"];
 var CRUMBS = 20;
 var EARLY_MAX = 100;
 var hub;
+var path;
 var sender;
 var user;
 var tags = {};
@@ -392,14 +400,16 @@ function start(o) {
   const routeListeners = [];
   const leaveListeners = [];
   const early = [];
-  let path;
   const h = hub = {
     o,
     own: (u) => u.indexOf(url.split("?")[0]) === 0,
     route: () => routeOf(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
-    session: () => (ready(), path.session()),
+    session() {
+      if (!path) ready();
+      return path.session();
+    },
     crumb(b) {
       crumbs.push({ timestamp: now(), ...b });
       if (crumbs.length > CRUMBS) crumbs.shift();
@@ -413,10 +423,11 @@ function start(o) {
     }
   };
   later(() => {
-    path = setup(h, sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3e3));
-    for (const [e, fp] of early.splice(0)) path.capture(e, fp);
+    const built = setup(h, sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3e3));
+    path = built;
+    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
   });
-  setTimeout(ready);
+  setUpSoon();
   let here = location.href;
   const moved = safe(() => {
     if (location.href === here) return;
@@ -513,7 +524,7 @@ function setup(h, out) {
 function withHub(fn) {
   return safe(() => {
     if (!hub) return;
-    ready();
+    if (!path) ready();
     return fn(hub);
   })();
 }

@@ -1,23 +1,25 @@
 // The hub: options, scope (user, tags, breadcrumbs), the path of every event (sampling,
 // filters, caps, beforeSend, common fields) and the public API. `init` builds only the hub and
-// the hooks; the path is built in the setup task right after it (setup.ts).
+// the hooks; the path is built by the setup, in the tasks right after it (setup.ts).
 import type { Breadcrumb, FmEvent, Hub, Level, Options } from './types';
 import { endpoint } from './dsn';
 import { fingerprint } from './fingerprint';
 import { sessions } from './session';
 import { describe, parseStack } from './stack';
 import { transport, type Transport } from './transport';
-import { later, ready } from './setup';
+import { later, ready, setUpSoon } from './setup';
 import { hash, matches, now, safe, uid } from './util';
 
 const ERRORS = ['error', 'resource_error', 'api_error', 'white_screen', 'message'];
 /** Not counted against the per-page cap: one page makes only a few of them. */
 const UNCAPPED = ['pageview', 'session', 'vital'];
 const CRUMBS = 20;
-/** Events kept for the setup task: more than a page sends by default (`maxEventsPerPage`). */
+/** Events kept for the setup: more than a page sends by default (`maxEventsPerPage`). */
 const EARLY_MAX = 100;
 
 let hub: Hub | undefined;
+/** Built by the setup's first part. */
+let path: Path | undefined;
 let sender: Transport | undefined;
 let user: { id?: string | number } | undefined;
 const tags: Record<string, string> = {};
@@ -31,7 +33,7 @@ export function init(o: Options): void {
   }
 }
 
-/** The path of every event, built in the setup task. */
+/** The path of every event, built by the setup's first part. */
 interface Path {
   capture: Hub['capture'];
   session: Hub['session'];
@@ -40,8 +42,8 @@ interface Path {
 }
 
 // What must happen in init itself and no more: the hub, the hooks of the plugins, the history
-// wrappers. Events captured before the setup task wait in a list, as they were when they
-// happened (time, page, route, breadcrumbs); the setup task builds them.
+// wrappers. Events captured before the setup wait in a list, as they were when they happened
+// (time, page, route, breadcrumbs); the setup builds them.
 function start(o: Options): void {
   if (hub || typeof window === 'undefined') return;
   const url = endpoint(o.dsn || '');
@@ -52,7 +54,6 @@ function start(o: Options): void {
   const routeListeners: Array<(from: string) => void> = [];
   const leaveListeners: Array<(exit: boolean) => void> = [];
   const early: Array<[FmEvent, string | undefined]> = [];
-  let path: Path | undefined;
 
   const h: Hub = (hub = {
     o,
@@ -60,7 +61,10 @@ function start(o: Options): void {
     route: () => routeOf(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
-    session: () => (ready(), path!.session()),
+    session() {
+      if (!path) ready();
+      return path!.session();
+    },
     crumb(b) {
       crumbs.push({ timestamp: now(), ...b });
       if (crumbs.length > CRUMBS) crumbs.shift();
@@ -73,12 +77,13 @@ function start(o: Options): void {
       early.push([then, fp]);
     },
   });
-  // First in the setup task, before the plugins' parts: they capture through it.
+  // The setup's first part, before the plugins' parts: they capture through it.
   later(() => {
-    path = setup(h, (sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3000)));
-    for (const [e, fp] of early.splice(0)) path.capture(e, fp);
+    const built = setup(h, (sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3000)));
+    path = built;
+    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
   });
-  setTimeout(ready);
+  setUpSoon();
 
   // SPA route changes: history.pushState/replaceState, popstate, hashchange.
   let here = location.href;
@@ -103,7 +108,7 @@ function start(o: Options): void {
   }
 
   // Never `unload`: it breaks the back/forward cache, and mobile browsers skip it. A page that
-  // goes away before the setup task has run has it run now: what it captured goes too.
+  // goes away before the setup is done has it done now: what it captured goes too.
   const leave = safe((exit: boolean) => {
     ready();
     for (const cb of leaveListeners) safe(cb)(exit);
@@ -115,7 +120,7 @@ function start(o: Options): void {
   for (const p of o.plugins || []) safe(p)(h);
 }
 
-// The setup task's part: sampling, filters, caps, beforeSend, the common fields, the session
+// The setup's first part: sampling, filters, caps, beforeSend, the common fields, the session
 // (storage is read at the first event: a page's first localStorage access costs milliseconds).
 function setup(h: Hub, out: Transport): Path {
   const o = h.o;
@@ -161,7 +166,7 @@ function setup(h: Hub, out: Transport): Path {
         ...e,
         tags: { ...tags, ...(e.tags as object) },
       };
-      // An event captured before the setup task brings the breadcrumbs it had then.
+      // An event captured before the setup brings the breadcrumbs it had then.
       if (e.type === 'error' && !event.breadcrumbs) event.breadcrumbs = crumbs.slice();
       let kept: FmEvent | null | undefined | false = event;
       if (o.beforeSend) {
@@ -185,7 +190,7 @@ function setup(h: Hub, out: Transport): Path {
 function withHub<R>(fn: (h: Hub) => R): R | undefined {
   return safe(() => {
     if (!hub) return;
-    ready();
+    if (!path) ready();
     return fn(hub);
   })();
 }

@@ -163,7 +163,7 @@ export function transport(url: string, post: typeof fetch, batchSize: number, in
     queue = queue.concat(list);
     flush();
   });
-  // Created in the setup task, where the session reads localStorage too; before any event of
+  // Created by the setup, whose same task reads localStorage for the session; before any event of
   // this page is queued, so the saved ones go first and this page's wait for their batch.
   drain();
   addEventListener('online', drain);

@@ -5,7 +5,7 @@ import { safe } from '../util';
 
 export const pageviews: Plugin = (hub) => {
   if (hub.o.pageviews === false) return;
-  // In the setup task, like everything that reads storage (the session).
+  // In the setup, like everything that reads storage (the session).
   later(() => hub.capture({ type: 'pageview', referrer: document.referrer, title: document.title }));
   // After the router's own code of this turn, which usually sets the title.
   hub.onRoute((from) => {

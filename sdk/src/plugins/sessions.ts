@@ -10,7 +10,7 @@ export const sessions: Plugin = (hub) => {
     const s = hub.session();
     hub.capture({ type: 'session', status: exit ? 'exited' : 'ok', duration_ms: now() - s.start, pages: s.pages, errors: s.errors });
   };
-  // In the setup task, after the page view of this load (plugins run in order), which it counts.
+  // In the setup, after the page view of this load (plugins' parts run in order): it counts it.
   later(() => update(false));
   hub.onLeave(update);
 };

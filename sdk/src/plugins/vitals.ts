@@ -32,7 +32,7 @@ export const vitals: Plugin = (hub) => {
       route: soft ? hub.route() : route,
     });
   });
-  // In the setup task, not in init: setting up the observers costs, and their entries are
+  // In the setup, not in init: setting up the observers costs, and their entries are
   // buffered, so none is missed.
   later(() => {
     for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);

@@ -10,7 +10,7 @@ const EMPTY_RATIO = 0.9;
 
 export const whiteScreen: Plugin = (hub) => {
   const cfg = hub.o.whiteScreen;
-  // In the setup task: the first check waits for the page's load anyway.
+  // In the setup: the first check waits for the page's load anyway.
   if (cfg !== false) later(() => watch(hub, cfg));
 };
 
