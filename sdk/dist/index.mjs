@@ -168,6 +168,26 @@ function sessions(anonymousVisitorId) {
   };
 }
 
+// src/setup.ts
+var waiting = [];
+var done = false;
+function later(fn) {
+  if (done) safe(fn)();
+  else waiting.push(fn);
+}
+function setUpSoon() {
+  setTimeout(function step() {
+    const fn = waiting.shift();
+    if (fn) safe(fn)();
+    if (waiting.length) setTimeout(step);
+    else done = true;
+  });
+}
+function ready() {
+  for (let fn = waiting.shift(); fn; fn = waiting.shift()) safe(fn)();
+  done = true;
+}
+
 // src/batch.ts
 var MAX_EVENTS = 100;
 function bodies(events, max) {
@@ -352,26 +372,6 @@ function transport(url, post, batchSize, intervalMs) {
     if (e.key === SAVED_KEY && e.newValue && navigator.onLine !== false) drain();
   });
   return { add, flush: flush2, leave };
-}
-
-// src/setup.ts
-var waiting = [];
-var done = false;
-function later(fn) {
-  if (done) safe(fn)();
-  else waiting.push(fn);
-}
-function setUpSoon() {
-  setTimeout(function step() {
-    const fn = waiting.shift();
-    if (fn) safe(fn)();
-    if (waiting.length) setTimeout(step);
-    else done = true;
-  });
-}
-function ready() {
-  for (let fn = waiting.shift(); fn; fn = waiting.shift()) safe(fn)();
-  done = true;
 }
 
 // src/client.ts

@@ -5,9 +5,9 @@ import type { Breadcrumb, FmEvent, Hub, Level, Options } from './types';
 import { endpoint } from './dsn';
 import { fingerprint } from './fingerprint';
 import { sessions } from './session';
+import { later, ready, setUpSoon } from './setup';
 import { describe, parseStack } from './stack';
 import { transport, type Transport } from './transport';
-import { later, ready, setUpSoon } from './setup';
 import { hash, matches, now, safe, uid } from './util';
 
 const ERRORS = ['error', 'resource_error', 'api_error', 'white_screen', 'message'];
