@@ -41,6 +41,7 @@ const SCENARIOS = [
   'iframe',
   'frameworks',
   'cost',
+  'early',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends one request (every kind in one batch): it gets the refusal.
@@ -61,7 +62,7 @@ function parseCli(argv) {
       dsn: { type: 'string' },
       scenario: { type: 'string' },
       screenshot: { type: 'string' },
-      timeout: { type: 'string', default: '90' },
+      timeout: { type: 'string' },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
     },
     strict: true,
@@ -77,7 +78,8 @@ function parseCli(argv) {
   } else if (values.dsn) {
     throw new Error(`--scenario ${values.scenario} runs its own collector: no --dsn`);
   }
-  const timeout = Number(values.timeout);
+  // cost: 40 traced cold loads, minutes on a busy machine.
+  const timeout = Number(values.timeout ?? (values.scenario === 'cost' ? 600 : 90));
   if (!(timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
   return { ...values, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
 }
@@ -406,17 +408,53 @@ async function runPage(browser, opts, origin, { withSdk, variant }) {
   }
 }
 
-// cost: `init`'s time and the longest task of each cold load, with the SDK and without it.
-async function runCost(browser, origin) {
+// The SDK's own main-thread time in a DevTools timeline trace of a load: its script's
+// evaluation (compiling included), and the calls into it from tasks of their own: the first
+// timer's is the setup task; all of them (the setup, its timers, listeners and observers until
+// the page measured) are what the SDK cost besides `init`. Measured by the browser, not by the
+// SDK, so that nothing it moved out of `init` goes unseen.
+function sdkTime(events, sdkUrl) {
+  const of = (e) => e.ph === 'X' && e.args && e.args.data && e.args.data.url;
+  const evaluated = events.find((e) => e.name === 'EvaluateScript' && of(e) === sdkUrl);
+  const calls = events.filter((e) => e.name === 'FunctionCall' && of(e) === sdkUrl).sort((a, b) => a.ts - b.ts);
+  const timers = events.filter((e) => e.name === 'TimerFire' && e.ph === 'X');
+  const setup = calls.find((c) => timers.some((t) => t.tid === c.tid && t.ts <= c.ts && c.ts + c.dur <= t.ts + t.dur));
+  return {
+    evalMs: evaluated ? evaluated.dur / 1000 : null,
+    setupMs: setup ? setup.dur / 1000 : null,
+    tasksMs: calls.reduce((sum, c) => sum + c.dur, 0) / 1000,
+  };
+}
+
+// One load of the shop, traced: what the page measured, and (with the SDK) the SDK's time.
+async function tracedLoad(context, url, sdkUrl) {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (data) => events.push(...data.value));
+  const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+  await cdp.send('Tracing.start', {
+    transferMode: 'ReportEvents',
+    traceConfig: { includedCategories: ['devtools.timeline'] },
+  });
+  await page.goto(url, { waitUntil: 'load' });
+  const measured = await page.evaluate(() => window.runScenario());
+  await cdp.send('Tracing.end');
+  await complete;
+  return sdkUrl ? { ...measured, ...sdkTime(events, sdkUrl) } : measured;
+}
+
+// cost: `init`'s time, the SDK's other main-thread time and the longest task of each cold
+// load, with the SDK and without it. Both are traced: the same conditions.
+async function runCost(browser, opts, origin) {
   const loads = { with_sdk: [], without_sdk: [] };
+  const sdkUrl = `${opts.collector}/sdk/v1/frontmon.min.js`;
   for (let i = 0; i < COST_LOADS; i++) {
     for (const withSdk of [true, false]) {
       const context = await browser.newContext();
       try {
-        const page = await context.newPage();
-        await page.goto(`${origin}/${withSdk ? '' : '?sdk=0'}`, { waitUntil: 'load' });
-        const measured = await page.evaluate(() => window.runScenario());
-        loads[withSdk ? 'with_sdk' : 'without_sdk'].push(measured);
+        const url = `${origin}/${withSdk ? '' : '?sdk=0'}`;
+        loads[withSdk ? 'with_sdk' : 'without_sdk'].push(await tracedLoad(context, url, withSdk && sdkUrl));
       } finally {
         await context.close();
       }
@@ -431,9 +469,14 @@ async function runCost(browser, origin) {
     const values = list.map((m) => m[key]).filter((v) => typeof v === 'number');
     return { n: values.length, median: median(values), max: Math.max(...values) };
   };
+  for (const load of loads.with_sdk) load.totalMs = load.initMs + load.evalMs + load.tasksMs;
   return {
     loads,
     init_ms: summary(loads.with_sdk, 'initMs'),
+    eval_ms: summary(loads.with_sdk, 'evalMs'),
+    setup_ms: summary(loads.with_sdk, 'setupMs'),
+    tasks_ms: summary(loads.with_sdk, 'tasksMs'),
+    total_ms: summary(loads.with_sdk, 'totalMs'),
     longest_task_ms: {
       with_sdk: summary(loads.with_sdk, 'longestTaskMs'),
       without_sdk: summary(loads.without_sdk, 'longestTaskMs'),
@@ -510,7 +553,7 @@ async function run(opts) {
     if (fake) {
       Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
     } else if (opts.scenario === 'cost') {
-      Object.assign(report, await runCost(browser, pageServer.origin));
+      Object.assign(report, await runCost(browser, opts, pageServer.origin));
     } else if (opts.scenario === 'whitescreen' || opts.scenario === 'frameworks') {
       report.variants = {};
       const variants = opts.scenario === 'whitescreen' ? WHITE_SCREEN_VARIANTS : FRAMEWORKS;

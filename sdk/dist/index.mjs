@@ -168,6 +168,26 @@ function sessions(anonymousVisitorId) {
   };
 }
 
+// src/setup.ts
+var waiting = [];
+var done = false;
+function later(fn) {
+  if (done) safe(fn)();
+  else waiting.push(fn);
+}
+function setUpSoon() {
+  setTimeout(function step() {
+    const fn = waiting.shift();
+    if (fn) safe(fn)();
+    if (waiting.length) setTimeout(step);
+    else done = true;
+  });
+}
+function ready() {
+  for (let fn = waiting.shift(); fn; fn = waiting.shift()) safe(fn)();
+  done = true;
+}
+
 // src/batch.ts
 var MAX_EVENTS = 100;
 function bodies(events, max) {
@@ -233,8 +253,7 @@ var SAVED_MAX = 50;
 var SAVED_BYTES = 1e5;
 var PAUSE_KEY = "__fm_p";
 var PAUSE_MAX = 864e5;
-function transport(url, batchSize, intervalMs) {
-  const post = window.fetch && window.fetch.bind(window);
+function transport(url, post, batchSize, intervalMs) {
   const local = store("localStorage");
   const tries = /* @__PURE__ */ new Map();
   let queue = [];
@@ -294,12 +313,12 @@ function transport(url, batchSize, intervalMs) {
     const size = utf8Bytes(body);
     const keepalive = !tries.get(events[0]) && keepaliveBytes + size <= BODY_MAX;
     if (keepalive) keepaliveBytes += size;
-    const done = () => {
+    const done2 = () => {
       if (keepalive) keepaliveBytes -= size;
     };
     return post(url, { method: "POST", body, keepalive, credentials: "omit" }).then(
       (res) => {
-        done();
+        done2();
         const s = res.status;
         const after = retryAfter(res.headers.get("retry-after"), now());
         if (s === 429) {
@@ -314,7 +333,7 @@ function transport(url, batchSize, intervalMs) {
         }
       },
       () => {
-        done();
+        done2();
         if (navigator.onLine === false) save(events);
         else requeue(events, backoff(tries.get(events[0]) || 0));
       }
@@ -347,7 +366,7 @@ function transport(url, batchSize, intervalMs) {
     queue = queue.concat(list);
     flush2();
   });
-  setTimeout(drain);
+  drain();
   addEventListener("online", drain);
   addEventListener("storage", (e) => {
     if (e.key === SAVED_KEY && e.newValue && navigator.onLine !== false) drain();
@@ -359,7 +378,9 @@ function transport(url, batchSize, intervalMs) {
 var ERRORS = ["error", "resource_error", "api_error", "white_screen", "message"];
 var UNCAPPED = ["pageview", "session", "vital"];
 var CRUMBS = 20;
+var EARLY_MAX = 100;
 var hub;
+var path;
 var sender;
 var user;
 var tags = {};
@@ -374,7 +395,70 @@ function start(o) {
   if (hub || typeof window === "undefined") return;
   const url = endpoint(o.dsn || "");
   if (!url) return;
+  const post = window.fetch && window.fetch.bind(window);
   const routeOf = o.route || ((l) => /^#\//.test(l.hash) ? l.hash.slice(1).split("?")[0] : l.pathname);
+  const routeListeners = [];
+  const leaveListeners = [];
+  const early = [];
+  const h = hub = {
+    o,
+    own: (u) => u.indexOf(url.split("?")[0]) === 0,
+    route: () => routeOf(location),
+    onRoute: (cb) => routeListeners.push(cb),
+    onLeave: (cb) => leaveListeners.push(cb),
+    session() {
+      if (!path) ready();
+      return path.session();
+    },
+    crumb(b) {
+      crumbs.push({ timestamp: now(), ...b });
+      if (crumbs.length > CRUMBS) crumbs.shift();
+    },
+    capture(e, fp) {
+      if (path) return path.capture(e, fp);
+      if (early.length >= EARLY_MAX) return;
+      const then = { timestamp: now(), url: location.href, route: h.route(), ...e };
+      if (e.type === "error") then.breadcrumbs = crumbs.slice();
+      early.push([then, fp]);
+    }
+  };
+  later(() => {
+    const built = setup(h, sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3e3));
+    path = built;
+    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
+  });
+  setUpSoon();
+  let here = location.href;
+  const moved = safe(() => {
+    if (location.href === here) return;
+    const from = here;
+    here = location.href;
+    h.crumb({ category: "navigation", message: from + " -> " + here });
+    for (const cb of routeListeners) safe(cb)(from);
+  });
+  if (o.spa !== false) {
+    for (const name of ["pushState", "replaceState"]) {
+      const orig = history[name];
+      history[name] = function() {
+        const r = orig.apply(this, arguments);
+        moved();
+        return r;
+      };
+    }
+    addEventListener("popstate", moved);
+    addEventListener("hashchange", moved);
+  }
+  const leave = safe((exit) => {
+    ready();
+    for (const cb of leaveListeners) safe(cb)(exit);
+    path.leave();
+  });
+  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && leave(false));
+  addEventListener("pagehide", () => leave(true));
+  for (const p of o.plugins || []) safe(p)(h);
+}
+function setup(h, out) {
+  const o = h.o;
   let stored;
   let sessionKept = true;
   const session = () => {
@@ -385,20 +469,12 @@ function start(o) {
     }
     return stored;
   };
-  const out = sender = transport(url, o.batchSize || 20, o.flushIntervalMs || 3e3);
-  const routeListeners = [];
-  const leaveListeners = [];
   let onPage = 0;
-  const h = hub = {
-    o,
-    own: (u) => u.indexOf(url.split("?")[0]) === 0,
-    route: () => routeOf(location),
-    onRoute: (cb) => routeListeners.push(cb),
-    onLeave: (cb) => leaveListeners.push(cb),
+  return {
     session: () => session().touch(),
-    crumb(b) {
-      crumbs.push({ timestamp: now(), ...b });
-      if (crumbs.length > CRUMBS) crumbs.shift();
+    leave() {
+      if (stored) stored.save();
+      out.leave();
     },
     capture(e, fp) {
       var _a;
@@ -427,7 +503,7 @@ function start(o) {
         ...e,
         tags: { ...tags, ...e.tags }
       };
-      if (e.type === "error") event.breadcrumbs = crumbs.slice();
+      if (e.type === "error" && !event.breadcrumbs) event.breadcrumbs = crumbs.slice();
       let kept = event;
       if (o.beforeSend) {
         try {
@@ -444,43 +520,22 @@ function start(o) {
       return kept.event_id;
     }
   };
-  let here = location.href;
-  const moved = safe(() => {
-    if (location.href === here) return;
-    const from = here;
-    here = location.href;
-    h.crumb({ category: "navigation", message: from + " -> " + here });
-    for (const cb of routeListeners) safe(cb)(from);
-  });
-  if (o.spa !== false) {
-    for (const name of ["pushState", "replaceState"]) {
-      const orig = history[name];
-      history[name] = function() {
-        const r = orig.apply(this, arguments);
-        moved();
-        return r;
-      };
-    }
-    addEventListener("popstate", moved);
-    addEventListener("hashchange", moved);
-  }
-  const leave = safe((exit) => {
-    for (const cb of leaveListeners) safe(cb)(exit);
-    if (stored) stored.save();
-    out.leave();
-  });
-  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && leave(false));
-  addEventListener("pagehide", () => leave(true));
-  for (const p of o.plugins || []) safe(p)(h);
+}
+function withHub(fn) {
+  return safe(() => {
+    if (!hub) return;
+    if (!path) ready();
+    return fn(hub);
+  })();
 }
 function captureException(err, ctx) {
-  return safe(() => hub && hub.capture({ type: "error", ...describe(err), mechanism: ctx && ctx.mechanism || "manual", tags: ctx && ctx.tags, extra: ctx && ctx.extra }))();
+  return withHub((h) => h.capture({ type: "error", ...describe(err), mechanism: ctx && ctx.mechanism || "manual", tags: ctx && ctx.tags, extra: ctx && ctx.extra }));
 }
 function captureMessage(message, level = "info") {
-  return safe(() => hub && hub.capture({ type: "message", message: String(message), level }))();
+  return withHub((h) => h.capture({ type: "message", message: String(message), level }));
 }
 function track(name, data) {
-  return safe(() => hub && hub.capture({ type: "custom", name: String(name), data }))();
+  return withHub((h) => h.capture({ type: "custom", name: String(name), data }));
 }
 function setUser(u) {
   user = u && { id: u.id } || void 0;
@@ -492,7 +547,7 @@ function addBreadcrumb(b) {
   safe(() => hub && hub.crumb({ category: "custom", ...b }))();
 }
 function flush() {
-  return sender && sender.flush().catch(() => void 0) || Promise.resolve();
+  return withHub(() => sender && sender.flush().catch(() => void 0)) || Promise.resolve();
 }
 
 // src/plugins/errors.ts
@@ -544,7 +599,7 @@ var api = (hub2) => {
   const cfg = hub2.o.captureApi;
   if (cfg === false) return;
   const [lo, hi] = cfg && cfg.failedStatus || [500, 599];
-  const done = safe((kind, method, raw, start2, page, status) => {
+  const done2 = safe((kind, method, raw, start2, page, status) => {
     const target = scrub(new URL(raw, page).href);
     const duration_ms = now() - start2;
     hub2.crumb({ category: kind, message: `${method} ${target}`, data: { status, duration_ms } });
@@ -567,11 +622,11 @@ var api = (hub2) => {
       const page = location.href;
       return res.then(
         (r) => {
-          done("fetch", method, url, start2, page, r.status);
+          done2("fetch", method, url, start2, page, r.status);
           return r;
         },
         (err) => {
-          if (!(err && err.name === "AbortError")) done("fetch", method, url, start2, page);
+          if (!(err && err.name === "AbortError")) done2("fetch", method, url, start2, page);
           throw err;
         }
       );
@@ -593,7 +648,7 @@ var api = (hub2) => {
       const page = location.href;
       let aborted = false;
       this.addEventListener("abort", () => aborted = true);
-      this.addEventListener("loadend", () => aborted || done("xhr", call[0], call[1], start2, page, this.status || void 0));
+      this.addEventListener("loadend", () => aborted || done2("xhr", call[0], call[1], start2, page, this.status || void 0));
     }
     return send.apply(this, arguments);
   };
@@ -602,8 +657,7 @@ var api = (hub2) => {
 // src/plugins/pageviews.ts
 var pageviews = (hub2) => {
   if (hub2.o.pageviews === false) return;
-  const view = (referrer) => hub2.capture({ type: "pageview", referrer, title: document.title });
-  setTimeout(safe(() => view(document.referrer)));
+  later(() => hub2.capture({ type: "pageview", referrer: document.referrer, title: document.title }));
   hub2.onRoute((from) => {
     const url = location.href;
     const route = hub2.route();
@@ -618,7 +672,7 @@ var sessions2 = (hub2) => {
     const s = hub2.session();
     hub2.capture({ type: "session", status: exit ? "exited" : "ok", duration_ms: now() - s.start, pages: s.pages, errors: s.errors });
   };
-  setTimeout(() => update(false));
+  later(() => update(false));
   hub2.onLeave(update);
 };
 
@@ -646,7 +700,9 @@ var clicks = (hub2) => {
 var EMPTY_RATIO = 0.9;
 var whiteScreen = (hub2) => {
   const cfg = hub2.o.whiteScreen;
-  if (cfg === false) return;
+  if (cfg !== false) later(() => watch(hub2, cfg));
+};
+function watch(hub2, cfg) {
   const roots = ["html", "body"].concat(cfg && cfg.roots || ["#app", "#root"]);
   const checks = cfg && cfg.retries || 3;
   const every = cfg && cfg.intervalMs || 1e3;
@@ -677,7 +733,7 @@ var whiteScreen = (hub2) => {
   if (document.readyState === "complete") start2();
   else addEventListener("load", start2);
   hub2.onRoute(start2);
-};
+}
 
 // src/plugins/vitals.ts
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
@@ -700,11 +756,9 @@ var vitals = (hub2) => {
       route: soft ? hub2.route() : route
     });
   });
-  setTimeout(
-    safe(() => {
-      for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
-    })
-  );
+  later(() => {
+    for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
+  });
 };
 export {
   addBreadcrumb,

@@ -1,9 +1,11 @@
 // The hub: options, scope (user, tags, breadcrumbs), the path of every event (sampling,
-// filters, caps, beforeSend, common fields) and the public API.
+// filters, caps, beforeSend, common fields) and the public API. `init` builds only the hub and
+// the hooks; the path is built by the setup, in the tasks right after it (setup.ts).
 import type { Breadcrumb, FmEvent, Hub, Level, Options } from './types';
 import { endpoint } from './dsn';
 import { fingerprint } from './fingerprint';
 import { sessions } from './session';
+import { later, ready, setUpSoon } from './setup';
 import { describe, parseStack } from './stack';
 import { transport, type Transport } from './transport';
 import { hash, matches, now, safe, uid } from './util';
@@ -12,8 +14,12 @@ const ERRORS = ['error', 'resource_error', 'api_error', 'white_screen', 'message
 /** Not counted against the per-page cap: one page makes only a few of them. */
 const UNCAPPED = ['pageview', 'session', 'vital'];
 const CRUMBS = 20;
+/** Events kept for the setup: more than a page sends by default (`maxEventsPerPage`). */
+const EARLY_MAX = 100;
 
 let hub: Hub | undefined;
+/** Built by the setup's first part. */
+let path: Path | undefined;
 let sender: Transport | undefined;
 let user: { id?: string | number } | undefined;
 const tags: Record<string, string> = {};
@@ -27,13 +33,97 @@ export function init(o: Options): void {
   }
 }
 
+/** The path of every event, built by the setup's first part. */
+interface Path {
+  capture: Hub['capture'];
+  session: Hub['session'];
+  /** The page is hidden or goes away: the session saved, the queue sent. */
+  leave(): void;
+}
+
+// What must happen in init itself and no more: the hub, the hooks of the plugins, the history
+// wrappers. Events captured before the setup wait in a list, as they were when they happened
+// (time, page, route, breadcrumbs); the setup builds them.
 function start(o: Options): void {
   if (hub || typeof window === 'undefined') return;
   const url = endpoint(o.dsn || '');
   if (!url) return;
+  // Before any plugin wraps fetch: the SDK's own requests are never captured.
+  const post = window.fetch && window.fetch.bind(window);
   const routeOf = o.route || ((l: Location) => (/^#\//.test(l.hash) ? l.hash.slice(1).split('?')[0] : l.pathname));
-  // Storage is read at the first event, not in init: a page's first localStorage access
-  // costs milliseconds of main thread.
+  const routeListeners: Array<(from: string) => void> = [];
+  const leaveListeners: Array<(exit: boolean) => void> = [];
+  const early: Array<[FmEvent, string | undefined]> = [];
+
+  const h: Hub = (hub = {
+    o,
+    own: (u) => u.indexOf(url.split('?')[0]) === 0,
+    route: () => routeOf(location),
+    onRoute: (cb) => routeListeners.push(cb),
+    onLeave: (cb) => leaveListeners.push(cb),
+    session() {
+      if (!path) ready();
+      return path!.session();
+    },
+    crumb(b) {
+      crumbs.push({ timestamp: now(), ...b });
+      if (crumbs.length > CRUMBS) crumbs.shift();
+    },
+    capture(e, fp) {
+      if (path) return path.capture(e, fp);
+      if (early.length >= EARLY_MAX) return;
+      const then: FmEvent = { timestamp: now(), url: location.href, route: h.route(), ...e };
+      if (e.type === 'error') then.breadcrumbs = crumbs.slice();
+      early.push([then, fp]);
+    },
+  });
+  // The setup's first part, before the plugins' parts: they capture through it.
+  later(() => {
+    const built = setup(h, (sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3000)));
+    path = built;
+    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
+  });
+  setUpSoon();
+
+  // SPA route changes: history.pushState/replaceState, popstate, hashchange.
+  let here = location.href;
+  const moved = safe(() => {
+    if (location.href === here) return;
+    const from = here;
+    here = location.href;
+    h.crumb({ category: 'navigation', message: from + ' -> ' + here });
+    for (const cb of routeListeners) safe(cb)(from);
+  });
+  if (o.spa !== false) {
+    for (const name of ['pushState', 'replaceState'] as const) {
+      const orig = history[name];
+      history[name] = function (this: History) {
+        const r = orig.apply(this, arguments as any);
+        moved();
+        return r;
+      };
+    }
+    addEventListener('popstate', moved);
+    addEventListener('hashchange', moved);
+  }
+
+  // Never `unload`: it breaks the back/forward cache, and mobile browsers skip it. A page that
+  // goes away before the setup is done has it done now: what it captured goes too.
+  const leave = safe((exit: boolean) => {
+    ready();
+    for (const cb of leaveListeners) safe(cb)(exit);
+    path!.leave();
+  });
+  addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && leave(false));
+  addEventListener('pagehide', () => leave(true));
+
+  for (const p of o.plugins || []) safe(p)(h);
+}
+
+// The setup's first part: sampling, filters, caps, beforeSend, the common fields, the session
+// (storage is read at the first event: a page's first localStorage access costs milliseconds).
+function setup(h: Hub, out: Transport): Path {
+  const o = h.o;
   let stored: ReturnType<typeof sessions> | undefined;
   let sessionKept = true;
   const session = () => {
@@ -43,21 +133,12 @@ function start(o: Options): void {
     }
     return stored;
   };
-  const out = (sender = transport(url, o.batchSize || 20, o.flushIntervalMs || 3000));
-  const routeListeners: Array<(from: string) => void> = [];
-  const leaveListeners: Array<(exit: boolean) => void> = [];
   let onPage = 0;
-
-  const h: Hub = (hub = {
-    o,
-    own: (u) => u.indexOf(url.split('?')[0]) === 0,
-    route: () => routeOf(location),
-    onRoute: (cb) => routeListeners.push(cb),
-    onLeave: (cb) => leaveListeners.push(cb),
+  return {
     session: () => session().touch(),
-    crumb(b) {
-      crumbs.push({ timestamp: now(), ...b });
-      if (crumbs.length > CRUMBS) crumbs.shift();
+    leave() {
+      if (stored) stored.save();
+      out.leave();
     },
     capture(e, fp) {
       const ids = session();
@@ -85,7 +166,8 @@ function start(o: Options): void {
         ...e,
         tags: { ...tags, ...(e.tags as object) },
       };
-      if (e.type === 'error') event.breadcrumbs = crumbs.slice();
+      // An event captured before the setup brings the breadcrumbs it had then.
+      if (e.type === 'error' && !event.breadcrumbs) event.breadcrumbs = crumbs.slice();
       let kept: FmEvent | null | undefined | false = event;
       if (o.beforeSend) {
         try {
@@ -101,55 +183,31 @@ function start(o: Options): void {
       out.add(kept);
       return kept.event_id;
     },
-  });
+  };
+}
 
-  // SPA route changes: history.pushState/replaceState, popstate, hashchange.
-  let here = location.href;
-  const moved = safe(() => {
-    if (location.href === here) return;
-    const from = here;
-    here = location.href;
-    h.crumb({ category: 'navigation', message: from + ' -> ' + here });
-    for (const cb of routeListeners) safe(cb)(from);
-  });
-  if (o.spa !== false) {
-    for (const name of ['pushState', 'replaceState'] as const) {
-      const orig = history[name];
-      history[name] = function (this: History) {
-        const r = orig.apply(this, arguments as any);
-        moved();
-        return r;
-      };
-    }
-    addEventListener('popstate', moved);
-    addEventListener('hashchange', moved);
-  }
-
-  // Never `unload`: it breaks the back/forward cache, and mobile browsers skip it.
-  const leave = safe((exit: boolean) => {
-    for (const cb of leaveListeners) safe(cb)(exit);
-    if (stored) stored.save();
-    out.leave();
-  });
-  addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && leave(false));
-  addEventListener('pagehide', () => leave(true));
-
-  for (const p of o.plugins || []) safe(p)(h);
+/** `fn` with the hub, set up: a call of the API right after init runs the setup at once. */
+function withHub<R>(fn: (h: Hub) => R): R | undefined {
+  return safe(() => {
+    if (!hub) return;
+    if (!path) ready();
+    return fn(hub);
+  })();
 }
 
 export function captureException(
   err: unknown,
   ctx?: { tags?: Record<string, string>; extra?: Record<string, unknown>; mechanism?: string },
 ): string | undefined {
-  return safe(() => hub && hub.capture({ type: 'error', ...describe(err), mechanism: (ctx && ctx.mechanism) || 'manual', tags: ctx && ctx.tags, extra: ctx && ctx.extra }))();
+  return withHub((h) => h.capture({ type: 'error', ...describe(err), mechanism: (ctx && ctx.mechanism) || 'manual', tags: ctx && ctx.tags, extra: ctx && ctx.extra }));
 }
 
 export function captureMessage(message: string, level: Level = 'info'): string | undefined {
-  return safe(() => hub && hub.capture({ type: 'message', message: String(message), level }))();
+  return withHub((h) => h.capture({ type: 'message', message: String(message), level }));
 }
 
 export function track(name: string, data?: unknown): string | undefined {
-  return safe(() => hub && hub.capture({ type: 'custom', name: String(name), data }))();
+  return withHub((h) => h.capture({ type: 'custom', name: String(name), data }));
 }
 
 export function setUser(u: { id?: string | number } | null): void {
@@ -166,5 +224,5 @@ export function addBreadcrumb(b: Omit<Breadcrumb, 'category'> & { category?: Bre
 
 /** Sends everything queued now; resolves once the collector has answered. */
 export function flush(): Promise<void> {
-  return (sender && sender.flush().catch(() => undefined)) || Promise.resolve();
+  return withHub(() => sender && sender.flush().catch(() => undefined)) || Promise.resolve();
 }

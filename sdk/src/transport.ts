@@ -24,9 +24,8 @@ export interface Transport {
   leave(): void;
 }
 
-export function transport(url: string, batchSize: number, intervalMs: number): Transport {
-  // Captured before any plugin wraps fetch: the SDK's own requests are never captured.
-  const post = window.fetch && window.fetch.bind(window);
+/** `post`: the page's fetch (if it has one) as it was before any plugin wrapped it: it captures none of these requests. */
+export function transport(url: string, post: typeof fetch, batchSize: number, intervalMs: number): Transport {
   const local = store('localStorage');
   // Attempts so far, per event, kept beside it rather than sent.
   const tries = new Map<FmEvent, number>();
@@ -164,8 +163,9 @@ export function transport(url: string, batchSize: number, intervalMs: number): T
     queue = queue.concat(list);
     flush();
   });
-  // After init's turn: reading localStorage is not free.
-  setTimeout(drain);
+  // Created by the setup, whose same task reads localStorage for the session; before any event of
+  // this page is queued, so the saved ones go first and this page's wait for their batch.
+  drain();
   addEventListener('online', drain);
   // Another page of the origin saved events (it went away offline): its write can reach this
   // page's storage after the drain above, so it is taken when it arrives.

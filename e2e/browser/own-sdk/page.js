@@ -67,6 +67,17 @@ function initSdk() {
 }
 const sdk = initSdk();
 
+// early: in init's own task, before the SDK's setup task has run, an error thrown (by a script
+// run synchronously) and an API call that fails; both must be stored.
+if (PAGE.scenario === 'early' && sdk) {
+  window.EARLY_FETCH = fetch('/status/503?right-after-init').then(function (response) {
+    return response.status;
+  });
+  const thrower = document.createElement('script');
+  thrower.textContent = "throw new Error('thrown right after init');";
+  document.head.appendChild(thrower);
+}
+
 // The longest task of the page so far, for the SDK's cost.
 let longestTask = 0;
 try {
@@ -436,6 +447,13 @@ if (PAGE.scenario === 'iframe' && PAGE.variant === 'frame') {
   });
 }
 
+// What init's own task did (above): the failed call answered and both events on their way.
+async function early() {
+  const status = await window.EARLY_FETCH;
+  await Promise.all([whenSent('error'), whenSent('api_error')]);
+  return { status: status, sent: window.SENT };
+}
+
 // `init`'s time and the longest task of the load (reload, cost).
 function cost() {
   // Two frames later, the long-task observer has had its entries of the load.
@@ -464,6 +482,7 @@ window.runScenario = function () {
     whitescreen: whitescreen,
     reload: cost,
     cost: cost,
+    early: early,
   };
   return scenarios[PAGE.scenario]();
 };

@@ -1,12 +1,12 @@
 // A page view on load and on every SPA route change, with the referrer (the URL left).
 import type { Plugin } from '../types';
+import { later } from '../setup';
 import { safe } from '../util';
 
 export const pageviews: Plugin = (hub) => {
   if (hub.o.pageviews === false) return;
-  const view = (referrer: string) => hub.capture({ type: 'pageview', referrer, title: document.title });
-  // After init's turn, like everything that reads storage (the session).
-  setTimeout(safe(() => view(document.referrer)));
+  // In the setup, like everything that reads storage (the session).
+  later(() => hub.capture({ type: 'pageview', referrer: document.referrer, title: document.title }));
   // After the router's own code of this turn, which usually sets the title.
   hub.onRoute((from) => {
     const url = location.href;

@@ -1,6 +1,7 @@
 // Session updates: `ok` on every page load and whenever the page is hidden, `exited` when it
 // goes away, with the session's duration, pages and errors (the server keeps the latest).
 import type { Plugin } from '../types';
+import { later } from '../setup';
 import { now } from '../util';
 
 export const sessions: Plugin = (hub) => {
@@ -9,7 +10,7 @@ export const sessions: Plugin = (hub) => {
     const s = hub.session();
     hub.capture({ type: 'session', status: exit ? 'exited' : 'ok', duration_ms: now() - s.start, pages: s.pages, errors: s.errors });
   };
-  // After this turn, so that the page view of this load is counted.
-  setTimeout(() => update(false));
+  // In the setup, after the page view of this load (plugins' parts run in order): it counts it.
+  later(() => update(false));
   hub.onLeave(update);
 };

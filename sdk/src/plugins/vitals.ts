@@ -2,6 +2,7 @@
 // navigation type, the page it belongs to, and what caused it, as a selector and a few numbers.
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals/attribution';
 import type { Plugin } from '../types';
+import { later } from '../setup';
 import { safe } from '../util';
 
 export const vitals: Plugin = (hub) => {
@@ -31,11 +32,9 @@ export const vitals: Plugin = (hub) => {
       route: soft ? hub.route() : route,
     });
   });
-  // In a task of its own, not init's: setting up the observers is most of the SDK's start-up
-  // cost, and their entries are buffered, so none is missed.
-  setTimeout(
-    safe(() => {
-      for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
-    }),
-  );
+  // In the setup, not in init: setting up the observers costs, and their entries are
+  // buffered, so none is missed.
+  later(() => {
+    for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
+  });
 };

@@ -2,14 +2,19 @@
 // are sampled with elementsFromPoint; a point whose top element is only a wrapper (html, body,
 // a configured root) is empty. Only when at least 90 % are empty on every one of the checks
 // (a late render gets its chance) is a white screen reported, once per page or route.
-import type { Plugin } from '../types';
+import type { Hub, Options, Plugin } from '../types';
+import { later } from '../setup';
 import { safe } from '../util';
 
 const EMPTY_RATIO = 0.9;
 
 export const whiteScreen: Plugin = (hub) => {
   const cfg = hub.o.whiteScreen;
-  if (cfg === false) return;
+  // In the setup: the first check waits for the page's load anyway.
+  if (cfg !== false) later(() => watch(hub, cfg));
+};
+
+function watch(hub: Hub, cfg: Exclude<Options['whiteScreen'], false>) {
   const roots = ['html', 'body'].concat((cfg && cfg.roots) || ['#app', '#root']);
   const checks = (cfg && cfg.retries) || 3;
   const every = (cfg && cfg.intervalMs) || 1000;
@@ -42,4 +47,4 @@ export const whiteScreen: Plugin = (hub) => {
   if (document.readyState === 'complete') start();
   else addEventListener('load', start);
   hub.onRoute(start);
-};
+}
