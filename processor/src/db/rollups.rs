@@ -108,6 +108,7 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         let mut os = Vec::with_capacity(len);
         let mut device = Vec::with_capacity(len);
         let mut pageviews = Vec::with_capacity(len);
+        let mut crashed = Vec::with_capacity(len);
         for ((p, session_id), s) in &rollup.sessions {
             project.push(*p);
             id.push(session_id.as_str());
@@ -121,14 +122,15 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
             os.push(s.os.as_str());
             device.push(s.device.as_str());
             pageviews.push(s.pageviews);
+            crashed.push(s.crashed);
         }
         sqlx::query(
             "INSERT INTO rollup_sessions AS r
                  (project_id, session_id, started_at, last_at, environment, release, entry_page,
-                  entry_at, browser, os, device, pageviews)
+                  entry_at, browser, os, device, pageviews, crashed)
              SELECT * FROM UNNEST($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[],
                                   $5::text[], $6::text[], $7::text[], $8::timestamptz[],
-                                  $9::text[], $10::text[], $11::text[], $12::int4[])
+                                  $9::text[], $10::text[], $11::text[], $12::int4[], $13::bool[])
              ON CONFLICT (project_id, session_id) DO UPDATE SET
                  started_at = LEAST(r.started_at, excluded.started_at),
                  last_at = GREATEST(r.last_at, excluded.last_at),
@@ -136,7 +138,8 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
                                    THEN excluded.entry_page ELSE r.entry_page END,
                  entry_at = CASE WHEN excluded.entry_at < r.entry_at OR r.entry_at IS NULL
                                  THEN excluded.entry_at ELSE r.entry_at END,
-                 pageviews = r.pageviews + excluded.pageviews",
+                 pageviews = r.pageviews + excluded.pageviews,
+                 crashed = r.crashed OR excluded.crashed",
         )
         .bind(&project)
         .bind(&id)
@@ -150,6 +153,7 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .bind(&os)
         .bind(&device)
         .bind(&pageviews)
+        .bind(&crashed)
         .execute(&mut *tx)
         .await?;
     }
