@@ -253,8 +253,8 @@ impl Analytics {
 
     fn add(&self, rollup: &mut Rollup, event: &Event, issue: Option<i64>) {
         let key = event.routing_key();
-        let counted = matches!(key, RoutingKey::BehaviorPageview | RoutingKey::PerfVital)
-            || is_problem(key);
+        let counted =
+            matches!(key, RoutingKey::BehaviorPageview | RoutingKey::PerfVital) || is_problem(key);
         let session = event.session_id.as_deref().filter(|s| !s.is_empty());
         if !counted && session.is_none() {
             return;

@@ -15,18 +15,18 @@ use crate::support::{
     TestApp, api_time, database, event, ids, json, publish_many, publisher, wait_stored_exactly,
 };
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1";
 
 /// The start of the current UTC hour, minus `hours`.
-fn hours_ago(hours: i64) -> DateTime<Utc> {
+pub fn hours_ago(hours: i64) -> DateTime<Utc> {
     Utc::now()
         .duration_trunc(Duration::hours(1))
         .expect("an hour")
         - Duration::hours(hours)
 }
 
-fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
+pub fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
     event.client = Client {
         ip: None,
         user_agent: Some(ua.into()),
@@ -36,7 +36,7 @@ fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
 }
 
 /// Three pages: `/order/:id` (ids collapsed), `/docs/*` (the project's pattern), `/cart`.
-fn url_of(i: usize) -> String {
+pub fn url_of(i: usize) -> String {
     match i % 3 {
         0 => format!("https://shop.example/order/{}?ref=mail", 1000 + i),
         1 => format!("https://shop.example/docs/guide/{}", i % 5),
@@ -45,7 +45,7 @@ fn url_of(i: usize) -> String {
 }
 
 /// The page the processor should name for each URL, spelled as SQL over `events.url`.
-const PAGE_SQL: &str = "CASE WHEN url LIKE '%/order/%' THEN '/order/:id'
+pub const PAGE_SQL: &str = "CASE WHEN url LIKE '%/order/%' THEN '/order/:id'
                              WHEN url LIKE '%/docs/%' THEN '/docs/*' ELSE '/cart' END";
 
 fn vital_event(name: VitalName, value: f64, at: DateTime<Utc>, i: usize) -> Event {
@@ -66,12 +66,12 @@ fn vital_event(name: VitalName, value: f64, at: DateTime<Utc>, i: usize) -> Even
     )
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+pub async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     json(app.get_with(path, Some(ADMIN_TOKEN)).await).await
 }
 
 /// Whether `got` is within 5 % (one bucket) of `exact`, or `floor` of it in absolute terms.
-fn near(got: &Value, exact: f64, floor: f64) -> bool {
+pub fn near(got: &Value, exact: f64, floor: f64) -> bool {
     let got = got.as_f64().unwrap_or(f64::NAN);
     (got - exact).abs() <= (exact.abs() * 0.05).max(floor)
 }
