@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use shared::config::Consumers;
-use shared::event::{Detail, Event};
+use shared::event::{Detail, Event, VitalName};
 use shared::testing::TestEnv;
 use sqlx::PgPool;
 
@@ -68,6 +68,20 @@ fn scenario(base: DateTime<Utc>) -> Vec<Event> {
         let start = base + Duration::minutes(visitor as i64 * 5);
         let release = release_of(visitor);
         events.extend(session(visitor, release, visitor % 3 + 1, start));
+        let value = 1000.0 + ((visitor * 97) % 3000) as f64;
+        let lcp = Detail::Vital {
+            name: VitalName::Lcp,
+            value,
+            rating: VitalName::Lcp.rate(value),
+            navigation_type: None,
+            attribution: None,
+        };
+        let at = start + Duration::seconds(10);
+        events.push(visit(
+            with_client(event(lcp, at), CHROME, &url_of(visitor)),
+            visitor,
+            release,
+        ));
         if visitor % 4 == 0 {
             let e = error(
                 visitor % 3,
@@ -337,6 +351,30 @@ async fn errors_releases_api_health_and_white_screens_match_exact_sql_counted_on
         );
     }
     assert_eq!(releases[0]["previous"]["release"], "1.0", "{}", releases[0]);
+    assert_eq!(
+        releases[0]["previous"]["vitals_p75"],
+        releases[1]["vitals_p75"]
+    );
+    let p75s: Vec<(String, f64)> = rows(
+        &db,
+        "SELECT release, percentile_cont(0.75) WITHIN GROUP (ORDER BY (payload->>'value')::float8)
+         FROM events WHERE routing_key = 'perf.vital' AND received_at >= $1 AND received_at < $2
+         GROUP BY 1 ORDER BY 1",
+        base,
+        until,
+    )
+    .await;
+    assert_eq!(p75s.len(), 2);
+    for (release, exact) in p75s {
+        let row = releases
+            .iter()
+            .find(|r| r["release"] == release.as_str())
+            .expect("a release");
+        assert!(
+            near(&row["vitals_p75"]["LCP"], exact, 1.0),
+            "{row} vs {exact}"
+        );
+    }
 
     // API health: failures per endpoint, their durations, failed resources.
     let (status, body) = get(&app, &format!("/api/projects/1/api-health?{range}")).await;
