@@ -21,6 +21,9 @@ use crate::db::rollups::{self, SessionFilter, SessionGroup, Sessions, Slice, Sum
 /// Issues named beside each page.
 const TOP_ISSUES: usize = 3;
 
+/// A page's errors, and per issue.
+type PageErrors = (i64, HashMap<i64, i64>);
+
 analytics_query!(ErrorsQuery {
     limit: Option<usize>,
 });
@@ -175,7 +178,7 @@ pub async fn errors(
         .into();
 
     // Per page: errors and their issues (the most frequent first), beside page views.
-    let mut pages: BTreeMap<String, (i64, HashMap<i64, i64>)> = BTreeMap::new();
+    let mut pages: BTreeMap<String, PageErrors> = BTreeMap::new();
     for (_, value, _, _, n) in error_rows(pool, &slice, page, false).await? {
         let (issue, page) = split_issue_page(&value);
         let entry = pages.entry(page.to_owned()).or_default();
@@ -190,7 +193,7 @@ pub async fn errors(
     }
     let page_slice = slice.of(PAGE, page);
     let views = per_value(rollups::counts(pool, &page_slice, &[PAGEVIEWS], false).await?);
-    let mut pages: Vec<(String, (i64, HashMap<i64, i64>))> = pages.into_iter().collect();
+    let mut pages: Vec<(String, PageErrors)> = pages.into_iter().collect();
     pages.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
     answer["pages"] = pages
         .into_iter()
