@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{analytics_query, per_bucket, per_value, rows, total};
+use super::window::{analytics_query, per_bucket, per_value, total};
 use super::{ApiError, State, authorize};
 use crate::analytics::histogram::Histogram;
 use crate::analytics::{
@@ -18,9 +18,7 @@ use crate::analytics::{
 };
 use crate::db::rollups;
 
-analytics_query!(ApiHealthQuery {
-    limit: Option<usize>,
-});
+analytics_query!(ApiHealthQuery {});
 
 pub async fn api_health(
     request: HttpRequest,
@@ -29,8 +27,7 @@ pub async fn api_health(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = i64::from(authorize(&request, &state, &project).await?.get());
-    let (window, filters) = query.params().parse(&[])?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[])?;
     let pool = state.store.pool();
     let (slice, previous) = window.slices(project, &filters, true);
     let buckets = window.range.starts.len();

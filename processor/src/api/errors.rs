@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{analytics_query, free, per_bucket, per_value, rate, rows, total};
+use super::window::{analytics_query, free, per_bucket, per_value, rate, total};
 use super::{ApiError, State, authorize};
 use crate::analytics::{
     AFFECTED_USERS, ERRORS, ISSUE, PAGE, PAGEVIEWS, TOTAL, hll, split_issue_page,
@@ -24,9 +24,7 @@ const TOP_ISSUES: usize = 3;
 /// A page's errors, and per issue.
 type PageErrors = (i64, HashMap<i64, i64>);
 
-analytics_query!(ErrorsQuery {
-    limit: Option<usize>,
-});
+analytics_query!(ErrorsQuery {});
 
 pub async fn errors(
     request: HttpRequest,
@@ -35,8 +33,7 @@ pub async fn errors(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = i64::from(authorize(&request, &state, &project).await?.get());
-    let (window, filters) = query.params().parse(&[PAGE])?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[PAGE])?;
     let pool = state.store.pool();
     let (slice, previous) = window.slices(project, &filters, true);
     let buckets = window.range.starts.len();

@@ -11,16 +11,14 @@ use chrono::Duration;
 use serde_json::{Map, Value, json};
 use shared::query::Query;
 
-use super::window::{analytics_query, free, per_value, rate, rows};
+use super::window::{analytics_query, free, per_value, rate};
 use super::{ApiError, State, authorize};
 use crate::analytics::histogram::Histogram;
 use crate::analytics::{ERRORS, PAGEVIEWS, VITALS, metric_min};
 use crate::db::issues;
 use crate::db::rollups::{self, SessionFilter, SessionGroup, Slice};
 
-analytics_query!(ReleasesQuery {
-    limit: Option<usize>,
-});
+analytics_query!(ReleasesQuery {});
 
 pub async fn releases(
     request: HttpRequest,
@@ -30,8 +28,7 @@ pub async fn releases(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = authorize(&request, &state, &project).await?;
     let project = i64::from(project_id.get());
-    let (window, filters) = query.params().parse(&[])?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[])?;
     let pool = state.store.pool();
     let (slice, _) = window.slices(project, &filters, true);
     let slice = Slice {

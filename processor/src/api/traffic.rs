@@ -9,14 +9,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{analytics_query, per_bucket, per_value, rate, rows};
+use super::window::{analytics_query, per_bucket, per_value, rate};
 use super::{ApiError, State, authorize};
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, PAGEVIEWS, REFERRER, TOTAL, VISITORS, hll};
 use crate::db::rollups::{self, SessionFilter, SessionGroup, Slice};
 
-analytics_query!(TrafficQuery {
-    limit: Option<usize>,
-});
+analytics_query!(TrafficQuery {});
 
 pub async fn traffic(
     request: HttpRequest,
@@ -25,8 +23,7 @@ pub async fn traffic(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = i64::from(authorize(&request, &state, &project).await?.get());
-    let (window, filters) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
     let pool = state.store.pool();
     let (slice, previous) = window.slices(project, &filters, false);
     let buckets = window.range.starts.len();

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{analytics_query, rows};
+use super::window::analytics_query;
 use super::{ApiError, State, authorize, invalid};
 use crate::analytics::histogram::Histogram;
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, RATINGS, VITALS, metric_min};
@@ -23,7 +23,6 @@ analytics_query!(VitalsQuery {
     metric: Option<String>,
     /// `p75` (default: the worst first) or `count` (the most measured first).
     sort: Option<String>,
-    limit: Option<usize>,
 });
 
 pub async fn vitals(
@@ -33,7 +32,7 @@ pub async fn vitals(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project).await?;
-    let (window, filters) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
+    let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
     let (metric, metric_name) = match query.metric.as_deref() {
         None => (VITALS[0].1, VITALS[0].2),
         Some(name) => VITALS
@@ -47,7 +46,6 @@ pub async fn vitals(
         Some("count") => true,
         Some(_) => return Err(invalid("sort", "p75 or count")),
     };
-    let limit = rows(query.limit)?;
     let pool = state.store.pool();
     let all_metrics: Vec<i16> = VITALS.iter().map(|(_, m, _)| *m).collect();
     let all_ratings: Vec<i16> = all_metrics

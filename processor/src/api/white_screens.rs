@@ -6,14 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use shared::query::Query;
 
-use super::window::{analytics_query, per_bucket, per_value, rate, rows, total};
+use super::window::{analytics_query, per_bucket, per_value, rate, total};
 use super::{ApiError, State, authorize};
 use crate::analytics::{PAGE, PAGEVIEWS, WHITE_SCREENS};
 use crate::db::rollups;
 
-analytics_query!(WhiteScreensQuery {
-    limit: Option<usize>,
-});
+analytics_query!(WhiteScreensQuery {});
 
 pub async fn white_screens(
     request: HttpRequest,
@@ -22,8 +20,7 @@ pub async fn white_screens(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = i64::from(authorize(&request, &state, &project).await?.get());
-    let (window, filters) = query.params().parse(&[PAGE])?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[PAGE])?;
     let pool = state.store.pool();
     let (slice, previous) = window.slices(project, &filters, true);
     let buckets = window.range.starts.len();

@@ -31,6 +31,7 @@ macro_rules! analytics_query {
             browser: Option<String>,
             os: Option<String>,
             device: Option<String>,
+            limit: Option<usize>,
             $($(#[$doc])* $field: $ty,)*
         }
 
@@ -47,6 +48,7 @@ macro_rules! analytics_query {
                     browser: self.browser.as_deref(),
                     os: self.os.as_deref(),
                     device: self.device.as_deref(),
+                    limit: self.limit,
                 }
             }
         }
@@ -66,12 +68,13 @@ pub struct Params<'a> {
     pub browser: Option<&'a str>,
     pub os: Option<&'a str>,
     pub device: Option<&'a str>,
+    pub limit: Option<usize>,
 }
 
 impl<'a> Params<'a> {
-    /// The range and the filters, of which the dimensions in `dims` (and the environment
-    /// and release) are supported: another is a 400 naming it.
-    pub fn parse(&self, dims: &[i16]) -> Result<(Window, Filters<'a>), ApiError> {
+    /// The range, the filters, of which the dimensions in `dims` (and the environment and
+    /// release) are supported (another is a 400 naming it), and the tables' rows.
+    pub fn parse(&self, dims: &[i16]) -> Result<(Window, Filters<'a>, usize), ApiError> {
         let window = Window::parse(self.since, self.until, self.interval, self.tz)?;
         let filters = Filters::parse(
             self.environment,
@@ -88,7 +91,7 @@ impl<'a> Params<'a> {
                 .map_or("page", |(_, name)| *name);
             return Err(invalid(name, "this endpoint does not filter on it"));
         }
-        Ok((window, filters))
+        Ok((window, filters, rows(self.limit)?))
     }
 }
 
@@ -292,7 +295,7 @@ impl<'a> Filters<'a> {
 }
 
 /// `limit`: rows per table, 1 to [`MAX_ROWS`].
-pub fn rows(limit: Option<usize>) -> Result<usize, ApiError> {
+fn rows(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(DEFAULT_ROWS),
         Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),

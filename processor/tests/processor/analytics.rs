@@ -444,7 +444,15 @@ async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
 async fn analytics_refuse_other_projects_and_bad_parameters() {
     let env = TestEnv::new();
     let app = TestApp::ready(&env.settings).await;
-    for endpoint in ["vitals", "traffic"] {
+    let unknown_token = format!("fmt_{}", "0".repeat(64));
+    for endpoint in [
+        "vitals",
+        "traffic",
+        "errors",
+        "releases",
+        "api-health",
+        "white-screens",
+    ] {
         let (status, _) = get(&app, &format!("/api/projects/999/{endpoint}")).await;
         assert_eq!(status, 404, "{endpoint}");
         let status = app
@@ -452,11 +460,14 @@ async fn analytics_refuse_other_projects_and_bad_parameters() {
             .await
             .status();
         assert_eq!(status, 401, "{endpoint}");
-        let status = app
-            .get_with(&format!("/api/projects/1/{endpoint}"), Some("wrong-token"))
-            .await
-            .status();
-        assert_eq!(status, 403, "{endpoint}");
+        // A wrong admin token, and a personal token nobody holds.
+        for token in ["wrong-token", unknown_token.as_str()] {
+            let status = app
+                .get_with(&format!("/api/projects/1/{endpoint}"), Some(token))
+                .await
+                .status();
+            assert_eq!(status, 403, "{endpoint}");
+        }
         let long = "x".repeat(300);
         for query in [
             "interval=5m",
@@ -484,6 +495,17 @@ async fn analytics_refuse_other_projects_and_bad_parameters() {
     for query in ["metric=FID", "sort=name"] {
         let (status, _) = get(&app, &format!("/api/projects/1/vitals?{query}")).await;
         assert_eq!(status, 400, "{query}");
+    }
+    // Filters an endpoint's rollups do not keep.
+    for path in [
+        "errors?browser=Chrome",
+        "white-screens?os=iOS",
+        "releases?page=/cart",
+        "api-health?page=/cart",
+        "traffic?metric=LCP",
+    ] {
+        let (status, body) = get(&app, &format!("/api/projects/1/{path}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
     }
     app.stop().await;
 }
