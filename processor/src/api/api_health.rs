@@ -44,7 +44,7 @@ pub async fn api_health(
     for (_, _, _, bucket, n) in rollups::histograms(pool, &slice, &[API_DURATION], false).await? {
         durations.add(bucket, n);
     }
-    let mut answer = window.describe();
+    let mut answer = window.describe_hours();
     answer["series"] = json!({
         "api_failures": failures,
         "resource_failures": resources,

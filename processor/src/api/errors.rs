@@ -114,7 +114,7 @@ pub async fn errors(
     .pop()
     .unwrap_or_default();
 
-    let mut answer = window.describe();
+    let mut answer = window.describe_hours();
     answer["series"] = json!({
         "errors": errors,
         "affected_users": users,

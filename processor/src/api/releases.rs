@@ -133,7 +133,7 @@ pub async fn releases(
             })
         })
         .collect();
-    let mut answer = window.describe();
+    let mut answer = window.describe_hours();
     answer["releases"] = answer_rows.into();
     Ok(HttpResponse::Ok().json(answer))
 }

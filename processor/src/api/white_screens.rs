@@ -36,7 +36,7 @@ pub async fn white_screens(
     let blank_before = total(&rollups::counts(pool, &previous, &[WHITE_SCREENS], false).await?);
     let views_before = total(&rollups::counts(pool, &previous, &[PAGEVIEWS], false).await?);
     let (blank_total, views_total) = (blank.iter().sum(), views.iter().sum());
-    let mut answer = window.describe();
+    let mut answer = window.describe_hours();
     answer["series"] = json!({
         "white_screens": blank,
         "pageviews": views,

@@ -222,6 +222,13 @@ impl Window {
         if self.grain == DAY { "day" } else { "hour" }
     }
 
+    /// The range's description, for an answer read from measures kept by the hour only.
+    pub fn describe_hours(&self) -> serde_json::Value {
+        let mut described = self.describe();
+        described["grain"] = "hour".into();
+        described
+    }
+
     /// The range's description, for the answer.
     pub fn describe(&self) -> serde_json::Value {
         serde_json::json!({

@@ -225,6 +225,30 @@ async fn vitals_percentiles_are_within_a_bucket_of_percentile_cont_over_the_raw_
     app.stop().await;
 }
 
+/// A processor whose project names `/docs/*` pages, with one consume session (so a marker
+/// published last is stored last), and its database.
+pub async fn one_session_app() -> (TestEnv, TestApp, PgPool) {
+    let mut env = TestEnv::new();
+    env.settings.projects[0].routes = vec!["/docs/*".into()];
+    env.settings.processor.consumers = Consumers::new(1).expect("1 session");
+    let app = TestApp::ready(&env.settings).await;
+    let db = database(&env).await;
+    (env, app, db)
+}
+
+/// `events` until stored, then every one again (an SDK's retry, a redelivery) and `marker`
+/// after them, until the marker is stored too.
+pub async fn deliver_twice(env: &TestEnv, db: &PgPool, events: &[Event], marker: &[Event]) {
+    let publisher = publisher(env).await;
+    publish_many(&publisher, events).await;
+    wait_stored_exactly(env, db, &ids(events), StdDuration::from_secs(120)).await;
+    publish_many(&publisher, events).await;
+    publish_many(&publisher, marker).await;
+    let mut all = ids(events);
+    all.extend(ids(marker));
+    wait_stored_exactly(env, db, &all, StdDuration::from_secs(120)).await;
+}
+
 /// A visitor's sessions: `pages` page views each, a minute apart, the first with a referrer
 /// for even visitors.
 fn session_events(
@@ -261,12 +285,7 @@ fn session_events(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
-    let mut env = TestEnv::new();
-    env.settings.projects[0].routes = vec!["/docs/*".into()];
-    // One session, so a marker published last is stored last.
-    env.settings.processor.consumers = Consumers::new(1).expect("1 session");
-    let app = TestApp::ready(&env.settings).await;
-    let db = database(&env).await;
+    let (env, app, db) = one_session_app().await;
     let base = hours_ago(6);
     let mut events = Vec::new();
     for visitor in 0..120 {
@@ -284,16 +303,8 @@ async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
     for visitor in 500..520 {
         events.extend(session_events(visitor, 0, 2, base - Duration::hours(3)));
     }
-    let publisher = publisher(&env).await;
-    publish_many(&publisher, &events).await;
-    wait_stored_exactly(&env, &db, &ids(&events), StdDuration::from_secs(120)).await;
-    // Every event again (an SDK's retry, a redelivery), then a marker.
     let marker = session_events(999, 0, 1, base - Duration::days(3));
-    publish_many(&publisher, &events).await;
-    publish_many(&publisher, &marker).await;
-    let mut all = ids(&events);
-    all.extend(ids(&marker));
-    wait_stored_exactly(&env, &db, &all, StdDuration::from_secs(120)).await;
+    deliver_twice(&env, &db, &events, &marker).await;
 
     let until = hours_ago(0);
     let range = format!("since={}&until={}", api_time(base), api_time(until));

@@ -3,19 +3,15 @@
 //! real processor, are delivered twice, and each figure is checked against what PostgreSQL
 //! computes from `events` and `issues`.
 
-use std::time::Duration as StdDuration;
-
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use shared::config::Consumers;
 use shared::event::{Detail, Event, VitalName};
-use shared::testing::TestEnv;
 use sqlx::PgPool;
 
-use crate::analytics::{CHROME, PAGE_SQL, get, hours_ago, near, url_of, with_client};
-use crate::support::{
-    TestApp, api_time, database, event, ids, publish_many, publisher, wait_stored_exactly,
+use crate::analytics::{
+    CHROME, PAGE_SQL, deliver_twice, get, hours_ago, near, one_session_app, url_of, with_client,
 };
+use crate::support::{api_time, event};
 
 /// A visitor's session in `release`: `pages` page views a minute apart from `start`.
 fn session(visitor: usize, release: &str, pages: usize, start: DateTime<Utc>) -> Vec<Event> {
@@ -186,25 +182,12 @@ const SESSIONS_SQL: &str = "WITH s AS (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_releases_api_health_and_white_screens_match_exact_sql_counted_once() {
-    let mut env = TestEnv::new();
-    env.settings.projects[0].routes = vec!["/docs/*".into()];
-    // One session, so a marker published last is stored last.
-    env.settings.processor.consumers = Consumers::new(1).expect("1 session");
-    let app = TestApp::ready(&env.settings).await;
-    let db = database(&env).await;
+    let (env, app, db) = one_session_app().await;
     let base = hours_ago(6);
     let until = hours_ago(0);
     let events = scenario(base);
-    let publisher = publisher(&env).await;
-    publish_many(&publisher, &events).await;
-    wait_stored_exactly(&env, &db, &ids(&events), StdDuration::from_secs(120)).await;
-    // Every event again (an SDK's retry, a redelivery), then a marker.
     let marker = session(999, "0.1", 1, base - Duration::days(3));
-    publish_many(&publisher, &events).await;
-    publish_many(&publisher, &marker).await;
-    let mut all = ids(&events);
-    all.extend(ids(&marker));
-    wait_stored_exactly(&env, &db, &all, StdDuration::from_secs(120)).await;
+    deliver_twice(&env, &db, &events, &marker).await;
     let range = format!("since={}&until={}", api_time(base), api_time(until));
     let count = |key: &'static str, previous: bool| {
         let db = db.clone();
@@ -452,6 +435,8 @@ async fn errors_releases_api_health_and_white_screens_match_exact_sql_counted_on
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // Day buckets, summed from the hours white screens are kept by.
+    assert_eq!(body["grain"], "hour");
     let blank = count("error.white_screen", false).await;
     assert_eq!(body["totals"]["white_screens"]["value"], blank);
     assert_eq!(
