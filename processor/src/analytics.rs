@@ -628,4 +628,54 @@ mod tests {
         let off = Analytics::default();
         assert!(off.rollup([(&pv, None)]).is_empty());
     }
+
+    #[test]
+    fn an_error_adds_two_counter_rows_a_register_and_crashes_its_session() {
+        let analytics = Analytics {
+            enabled: true,
+            routes: HashMap::new(),
+        };
+        let mut error = event(Detail::Error {}, "Mozilla/5.0 (Windows NT 10.0) Chrome/120");
+        error.visitor_id = Some("v1".into());
+        error.session_id = Some("s1".into());
+        error.mechanism = Some("onunhandledrejection".into());
+        let rollup = analytics.rollup([(&error, Some(42))]);
+        let counts: Vec<(i16, i16, i16, &str)> = rollup
+            .counts
+            .keys()
+            .map(|k| (k.grain, k.measure, k.dim, k.value.as_str()))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (HOUR, ERRORS, TOTAL, ""),
+                (HOUR, ERRORS, ISSUE, "42 /order/:id")
+            ]
+        );
+        assert_eq!(split_issue_page("42 /order/:id"), (42, "/order/:id"));
+        assert_eq!(rollup.distinct.len(), 1);
+        assert!(rollup.histograms.is_empty());
+        assert!(rollup.sessions[&(1, "s1".to_owned())].crashed);
+        // Caught by the page: counted, not a crash.
+        error.mechanism = Some("manual".into());
+        assert!(!analytics.rollup([(&error, None)]).sessions[&(1, "s1".to_owned())].crashed);
+
+        let call = event(
+            Detail::ApiError {
+                target: "https://api.example/v1/order/88?x=1".into(),
+                method: Some("post".into()),
+                status: Some(503),
+                duration_ms: Some(120.0),
+            },
+            "",
+        );
+        let rollup = analytics.rollup([(&call, None)]);
+        let keys: Vec<(i16, &str)> = rollup
+            .counts
+            .keys()
+            .map(|k| (k.dim, k.value.as_str()))
+            .collect();
+        assert_eq!(keys, [(TOTAL, ""), (ENDPOINT, "POST /v1/order/:id")]);
+        assert_eq!(rollup.histograms.len(), 2);
+    }
 }
