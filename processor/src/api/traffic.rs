@@ -12,7 +12,7 @@ use shared::query::Query;
 use super::window::{analytics_query, per_bucket, per_value, rate};
 use super::{ApiError, State, authorize};
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, PAGEVIEWS, REFERRER, TOTAL, VISITORS, hll};
-use crate::db::rollups::{self, SessionFilter, SessionGroup, Slice};
+use crate::db::rollups::{self, SessionFilter, SessionGroup};
 
 analytics_query!(TrafficQuery {});
 
@@ -129,16 +129,8 @@ pub async fn traffic(
         ("os", OS),
         ("devices", DEVICE),
     ] {
-        let now = Slice {
-            dim,
-            value: filters.of(dim),
-            ..slice.clone()
-        };
-        let before = Slice {
-            dim,
-            value: filters.of(dim),
-            ..previous.clone()
-        };
+        let now = slice.of(dim, filters.of(dim));
+        let before = previous.of(dim, filters.of(dim));
         let current = per_value(rollups::counts(pool, &now, &[PAGEVIEWS], false).await?);
         let earlier = per_value(rollups::counts(pool, &before, &[PAGEVIEWS], false).await?);
         let mut top: Vec<(String, i64)> = current.into_iter().collect();

@@ -14,7 +14,7 @@ use super::window::analytics_query;
 use super::{ApiError, State, authorize, invalid};
 use crate::analytics::histogram::Histogram;
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, RATINGS, VITALS, metric_min};
-use crate::db::rollups::{self, Slice};
+use crate::db::rollups;
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)];
 
@@ -114,11 +114,7 @@ pub async fn vitals(
         ("browsers", BROWSER),
         ("os", OS),
     ] {
-        let slice = Slice {
-            dim,
-            value: filters.of(dim),
-            ..slice.clone()
-        };
+        let slice = slice.of(dim, filters.of(dim));
         let mut per_value: BTreeMap<String, (Histogram, [i64; 3])> = BTreeMap::new();
         for (_, value, _, bucket, n) in rollups::histograms(pool, &slice, &[metric], false).await? {
             per_value.entry(value).or_default().0.add(bucket, n);
