@@ -13,6 +13,12 @@
 //! - a page view, web vital, click or session update with a session id: that session's
 //!   start and last seen (so its length runs to the last thing the visitor did).
 //!
+//! Errors, failed calls and blank pages add less, at the hourly grain only, because errors
+//! arrive in floods ([`Analytics::add_problem`]): a JavaScript error its count under the
+//! total and under its issue on its page ([`ISSUE`]), its user to a sketch, and, unhandled,
+//! marks its session crashed; a failed API call its count and duration under its endpoint;
+//! a failed resource its count under its URL; a white screen its count under its page.
+//!
 //! Pages are normalised routes ([`page`]). A batch's additions are summed here first, into
 //! maps ordered like the tables' keys, so each table takes one statement per batch and two
 //! batches lock rows in the same order.
@@ -41,13 +47,29 @@ pub const BROWSER: i16 = 2;
 pub const OS: i16 = 3;
 pub const DEVICE: i16 = 4;
 pub const REFERRER: i16 = 5;
+/// An API call's method and normalised path (`GET /api/order/:id`).
+pub const ENDPOINT: i16 = 6;
+/// A failed resource's URL, without its query.
+pub const RESOURCE: i16 = 7;
+/// An error's issue and page: `<issue id> <page>` (issue 0 when it has none), so errors per
+/// page and issues per page are both read from one row per error.
+pub const ISSUE: i16 = 8;
 
 /// `rollup_counts.measure`: page views, and per vital and rating
 /// `RATINGS + 10·metric + rating` (0 good, 1 needs improvement, 2 poor).
 pub const PAGEVIEWS: i16 = 1;
 pub const RATINGS: i16 = 100;
-/// `rollup_distinct.measure`: visitors of page views.
+/// JavaScript errors (`error.js`), failed API calls, failed resources, white screens.
+pub const ERRORS: i16 = 2;
+pub const API_FAILURES: i16 = 3;
+pub const RESOURCE_FAILURES: i16 = 4;
+pub const WHITE_SCREENS: i16 = 5;
+/// `rollup_distinct.measure`: visitors of page views, and users affected by errors.
 pub const VISITORS: i16 = 1;
+pub const AFFECTED_USERS: i16 = 2;
+/// `rollup_histograms.metric` of failed API calls' durations (milliseconds); the vitals'
+/// are 1 to 5.
+pub const API_DURATION: i16 = 10;
 
 /// The longest browser, OS or referrer host kept; longer ones are cut.
 const MAX_NAME: usize = 64;
@@ -109,6 +131,8 @@ pub struct Session {
     pub os: String,
     pub device: String,
     pub pageviews: i32,
+    /// An unhandled error happened in it (or a Sentry SDK said it crashed).
+    pub crashed: bool,
 }
 
 /// What a batch adds to the rollups.
@@ -175,6 +199,23 @@ impl Dims {
         }
         keys
     }
+
+    /// The hourly key of `measure` under the total, and under `dim` = `value` when given.
+    fn hourly(&self, measure: i16, dim: Option<(i16, String)>) -> Vec<Key> {
+        let key = |dim: i16, value: String| Key {
+            project: self.project,
+            grain: HOUR,
+            measure,
+            dim,
+            at: self.hour,
+            value,
+            environment: self.environment.clone(),
+            release: self.release.clone(),
+        };
+        let mut keys = vec![key(TOTAL, String::new())];
+        keys.extend(dim.map(|(dim, value)| key(dim, value)));
+        keys
+    }
 }
 
 impl Analytics {
@@ -198,21 +239,22 @@ impl Analytics {
         page::page(event.route.as_deref(), event.url.as_deref(), routes)
     }
 
-    /// What `events` (each stored for the first time) add to the rollups.
-    pub fn rollup<'a>(&self, events: impl IntoIterator<Item = &'a Event>) -> Rollup {
+    /// What `events` (each stored for the first time, with its issue) add to the rollups.
+    pub fn rollup<'a>(&self, events: impl IntoIterator<Item = (&'a Event, Option<i64>)>) -> Rollup {
         let mut rollup = Rollup::default();
         if !self.enabled {
             return rollup;
         }
-        for event in events {
-            self.add(&mut rollup, event);
+        for (event, issue) in events {
+            self.add(&mut rollup, event, issue);
         }
         rollup
     }
 
-    fn add(&self, rollup: &mut Rollup, event: &Event) {
+    fn add(&self, rollup: &mut Rollup, event: &Event, issue: Option<i64>) {
         let key = event.routing_key();
-        let counted = matches!(key, RoutingKey::BehaviorPageview | RoutingKey::PerfVital);
+        let counted =
+            matches!(key, RoutingKey::BehaviorPageview | RoutingKey::PerfVital) || is_problem(key);
         let session = event.session_id.as_deref().filter(|s| !s.is_empty());
         if !counted && session.is_none() {
             return;
@@ -237,11 +279,7 @@ impl Analytics {
                 for key in dims.keys(PAGEVIEWS, referrer.as_deref()) {
                     *rollup.counts.entry(key).or_default() += 1;
                 }
-                let visitor = event
-                    .visitor_id
-                    .as_deref()
-                    .or_else(|| event.user.as_ref().and_then(|user| user.key()));
-                if let Some(visitor) = visitor {
+                if let Some(visitor) = visitor(event) {
                     let (register, rank) = hll::register(visitor);
                     for key in dims.keys(VISITORS, None) {
                         if key.dim == TOTAL || key.dim == PAGE {
@@ -266,7 +304,7 @@ impl Analytics {
                     *rollup.counts.entry(key).or_default() += 1;
                 }
             }
-            _ => {}
+            _ => Self::add_problem(rollup, event, issue, &dims),
         }
         if let Some(session) = session {
             let id = bounded(session, MAX_SESSION_ID);
@@ -287,6 +325,7 @@ impl Analytics {
                 os: dims.os.unwrap_or_default(),
                 device: dims.device.unwrap_or_default().to_owned(),
                 pageviews: i32::from(pageview),
+                crashed: crashed(event),
             };
             match rollup.sessions.entry((dims.project, id)) {
                 std::collections::btree_map::Entry::Vacant(slot) => {
@@ -309,6 +348,120 @@ fn merge(into: &mut Session, other: Session) {
         into.entry_page = other.entry_page;
     }
     into.pageviews += other.pageviews;
+    into.crashed |= other.crashed;
+}
+
+/// The events [`Analytics::add_problem`] counts.
+fn is_problem(key: RoutingKey) -> bool {
+    matches!(
+        key,
+        RoutingKey::ErrorJs
+            | RoutingKey::ErrorApi
+            | RoutingKey::ErrorResource
+            | RoutingKey::ErrorWhiteScreen
+    )
+}
+
+impl Analytics {
+    /// What an error, a failed call or resource, or a white screen adds: two counter rows
+    /// (the total and one dimension, hourly), and for an error one sketch register of its
+    /// user, for a failed call two histogram rows of its duration. Errors are the hot path.
+    fn add_problem(rollup: &mut Rollup, event: &Event, issue: Option<i64>, dims: &Dims) {
+        let mut count = |measure: i16, dim: Option<(i16, String)>| {
+            for key in dims.hourly(measure, dim) {
+                *rollup.counts.entry(key).or_default() += 1;
+            }
+        };
+        match &event.detail {
+            Detail::Error {} => {
+                let page = dims.page.as_deref().unwrap_or_default();
+                count(ERRORS, Some((ISSUE, issue_page(issue, page))));
+                if let Some(user) = visitor(event) {
+                    let (register, rank) = hll::register(user);
+                    if let Some(key) = dims.hourly(AFFECTED_USERS, None).pop() {
+                        let slot = rollup.distinct.entry((key, register)).or_default();
+                        *slot = (*slot).max(rank);
+                    }
+                }
+            }
+            Detail::ApiError {
+                target,
+                method,
+                duration_ms,
+                ..
+            } => {
+                let endpoint = endpoint(method.as_deref(), target);
+                if let Some(ms) = duration_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+                    let bucket = histogram::bucket(ms, metric_min(API_DURATION));
+                    for key in dims.hourly(API_DURATION, Some((ENDPOINT, endpoint.clone()))) {
+                        *rollup.histograms.entry((key, bucket)).or_default() += 1;
+                    }
+                }
+                count(API_FAILURES, Some((ENDPOINT, endpoint)));
+            }
+            Detail::ResourceError { target, .. } => {
+                let url = target.split(['?', '#']).next().unwrap_or_default();
+                count(
+                    RESOURCE_FAILURES,
+                    Some((RESOURCE, bounded(url, page::MAX_LEN))),
+                );
+            }
+            Detail::WhiteScreen { .. } => {
+                count(WHITE_SCREENS, dims.page.clone().map(|page| (PAGE, page)));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The [`ISSUE`] dimension's value.
+pub fn issue_page(issue: Option<i64>, page: &str) -> String {
+    format!("{} {page}", issue.unwrap_or_default())
+}
+
+/// An [`ISSUE`] value's issue and page.
+pub fn split_issue_page(value: &str) -> (i64, &str) {
+    let (issue, page) = value.split_once(' ').unwrap_or((value, ""));
+    (issue.parse().unwrap_or_default(), page)
+}
+
+/// `GET /api/order/:id`: the method, upper-cased (GET when not sent), and the call's path
+/// normalised as pages are (without its host, query and ids).
+fn endpoint(method: Option<&str>, target: &str) -> String {
+    let method = bounded(&method.unwrap_or("GET").to_ascii_uppercase(), 16);
+    let path = page::page(None, Some(target), &Routes::default()).unwrap_or_default();
+    format!("{method} {path}")
+}
+
+/// Who to count: the browser's anonymous id, else the user's key.
+fn visitor(event: &Event) -> Option<&str> {
+    event
+        .visitor_id
+        .as_deref()
+        .or_else(|| event.user.as_ref().and_then(|user| user.key()))
+}
+
+/// Whether the event says its session crashed: an error nothing caught (the browser's
+/// `onerror` or `onunhandledrejection`, or a Sentry exception marked `handled: false`),
+/// or a Sentry session update with status `crashed`.
+fn crashed(event: &Event) -> bool {
+    match &event.detail {
+        Detail::Error {} => {
+            matches!(
+                event.mechanism.as_deref(),
+                Some("onerror" | "onunhandledrejection")
+            ) || event.exceptions.iter().any(|exception| {
+                exception
+                    .mechanism
+                    .as_ref()
+                    .and_then(|mechanism| mechanism.get("handled"))
+                    .and_then(Value::as_bool)
+                    == Some(false)
+            })
+        }
+        Detail::Session { status, .. } => status == "crashed",
+        _ => false,
+    }
 }
 
 /// `text`, cut to at most `max` bytes at a character boundary.
@@ -446,7 +599,7 @@ mod tests {
             referrer: Some("https://shop.example/".into()),
             title: None,
         };
-        let rollup = analytics.rollup([&pv, &internal]);
+        let rollup = analytics.rollup([(&pv, None), (&internal, None)]);
         let dims: Vec<(i16, i16, &str, i64)> = rollup
             .counts
             .iter()
@@ -473,6 +626,56 @@ mod tests {
             (2, "/order/:id")
         );
         let off = Analytics::default();
-        assert!(off.rollup([&pv]).is_empty());
+        assert!(off.rollup([(&pv, None)]).is_empty());
+    }
+
+    #[test]
+    fn an_error_adds_two_counter_rows_a_register_and_crashes_its_session() {
+        let analytics = Analytics {
+            enabled: true,
+            routes: HashMap::new(),
+        };
+        let mut error = event(Detail::Error {}, "Mozilla/5.0 (Windows NT 10.0) Chrome/120");
+        error.visitor_id = Some("v1".into());
+        error.session_id = Some("s1".into());
+        error.mechanism = Some("onunhandledrejection".into());
+        let rollup = analytics.rollup([(&error, Some(42))]);
+        let counts: Vec<(i16, i16, i16, &str)> = rollup
+            .counts
+            .keys()
+            .map(|k| (k.grain, k.measure, k.dim, k.value.as_str()))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (HOUR, ERRORS, TOTAL, ""),
+                (HOUR, ERRORS, ISSUE, "42 /order/:id")
+            ]
+        );
+        assert_eq!(split_issue_page("42 /order/:id"), (42, "/order/:id"));
+        assert_eq!(rollup.distinct.len(), 1);
+        assert!(rollup.histograms.is_empty());
+        assert!(rollup.sessions[&(1, "s1".to_owned())].crashed);
+        // Caught by the page: counted, not a crash.
+        error.mechanism = Some("manual".into());
+        assert!(!analytics.rollup([(&error, None)]).sessions[&(1, "s1".to_owned())].crashed);
+
+        let call = event(
+            Detail::ApiError {
+                target: "https://api.example/v1/order/88?x=1".into(),
+                method: Some("post".into()),
+                status: Some(503),
+                duration_ms: Some(120.0),
+            },
+            "",
+        );
+        let rollup = analytics.rollup([(&call, None)]);
+        let keys: Vec<(i16, &str)> = rollup
+            .counts
+            .keys()
+            .map(|k| (k.dim, k.value.as_str()))
+            .collect();
+        assert_eq!(keys, [(TOTAL, ""), (ENDPOINT, "POST /v1/order/:id")]);
+        assert_eq!(rollup.histograms.len(), 2);
     }
 }

@@ -2,24 +2,28 @@
 //! dashboard session whose user may see the project): what every handler
 //! shares (authorization, errors, paging limits, how times and ids are read) and the route
 //! table ([`routes`]). The handlers are in [`events`], [`issues`], [`stats`],
-//! [`sourcemaps`], [`users`], and the analytics' [`vitals`] and [`traffic`] (their range and
-//! filters in [`window`]); the state they share in [`State`], which imports none of them.
+//! [`sourcemaps`], [`users`], and the analytics' [`vitals`], [`traffic`], [`errors`],
+//! [`releases`], [`api_health`] and [`white_screens`] (their range and filters in [`window`]); the state they share in [`State`], which imports none of them.
 //!
 //! Query strings are strict (`shared::query`): a parameter an endpoint does not support is a
 //! 400 naming it. Times are written as `shared::time` says (`2026-12-07T10:15:21.123Z`) and
 //! read as RFC 3339 or milliseconds since the epoch; event ids are written as 32 lower-case
 //! hex digits and read with or without dashes.
 
+mod api_health;
 mod buckets;
+mod errors;
 mod events;
 mod issues;
 mod pages;
+mod releases;
 pub mod sourcemaps;
 mod state;
 mod stats;
 mod traffic;
 mod users;
 mod vitals;
+mod white_screens;
 mod window;
 
 pub use pages::Pages;
@@ -54,6 +58,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/projects/{project}/traffic",
         web::get().to(traffic::traffic),
+    )
+    .route(
+        "/api/projects/{project}/errors",
+        web::get().to(errors::errors),
+    )
+    .route(
+        "/api/projects/{project}/releases",
+        web::get().to(releases::releases),
+    )
+    .route(
+        "/api/projects/{project}/api-health",
+        web::get().to(api_health::api_health),
+    )
+    .route(
+        "/api/projects/{project}/white-screens",
+        web::get().to(white_screens::white_screens),
     )
     .route(
         "/api/projects/{project}/issues",

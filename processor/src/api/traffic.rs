@@ -6,29 +6,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{Filters, Window, rows};
+use super::window::{analytics_query, per_bucket, per_value, rate};
 use super::{ApiError, State, authorize};
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, PAGEVIEWS, REFERRER, TOTAL, VISITORS, hll};
-use crate::db::rollups::{self, SessionFilter, Slice};
+use crate::db::rollups::{self, SessionFilter, SessionGroup};
 
-#[derive(Debug, Deserialize)]
-pub struct TrafficQuery {
-    since: Option<String>,
-    until: Option<String>,
-    interval: Option<String>,
-    tz: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    page: Option<String>,
-    browser: Option<String>,
-    os: Option<String>,
-    device: Option<String>,
-    limit: Option<usize>,
-}
+analytics_query!(TrafficQuery {});
 
 pub async fn traffic(
     request: HttpRequest,
@@ -37,48 +23,16 @@ pub async fn traffic(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = i64::from(authorize(&request, &state, &project).await?.get());
-    let window = Window::parse(
-        query.since.as_deref(),
-        query.until.as_deref(),
-        query.interval.as_deref(),
-        query.tz.as_deref(),
-    )?;
-    let filters = Filters::parse(
-        query.environment.as_deref(),
-        query.release.as_deref(),
-        query.page.as_deref(),
-        query.browser.as_deref(),
-        query.os.as_deref(),
-        query.device.as_deref(),
-    )?;
-    let limit = rows(query.limit)?;
+    let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
     let pool = state.store.pool();
-    let slice = Slice {
-        project,
-        grain: window.grain,
-        dim: filters.dim,
-        value: filters.value,
-        environment: filters.environment,
-        release: filters.release,
-        starts: &window.range.starts,
-        until: window.range.until,
-    };
-    let previous = Slice {
-        starts: &window.previous.starts,
-        until: window.previous.until,
-        // The previous period is one bucket: hours sum to it whatever its length.
-        grain: crate::analytics::HOUR,
-        ..slice.clone()
-    };
+    let (slice, previous) = window.slices(project, &filters, false);
     let buckets = window.range.starts.len();
 
     // Page views and visitors per bucket, and over each period.
-    let mut pageviews = vec![0i64; buckets];
-    for (tb, _, _, _, n) in rollups::counts(pool, &slice, &[PAGEVIEWS], true).await? {
-        if let Some(slot) = pageviews.get_mut(tb) {
-            *slot += n;
-        }
-    }
+    let pageviews = per_bucket(
+        &rollups::counts(pool, &slice, &[PAGEVIEWS], true).await?,
+        buckets,
+    );
     let previous_pageviews: i64 = rollups::counts(pool, &previous, &[PAGEVIEWS], false)
         .await?
         .iter()
@@ -117,19 +71,19 @@ pub async fn traffic(
         device: filters.of(DEVICE),
     };
     let mut sessions = vec![(0i64, 0i64, 0f64); buckets];
-    for (tb, _, n, bounces, seconds) in rollups::sessions(
+    for row in rollups::sessions(
         pool,
         project,
         &window.range.starts,
         window.range.until,
         &session_filter,
         true,
-        false,
+        SessionGroup::All,
     )
     .await?
     {
-        if let Some(slot) = sessions.get_mut(tb) {
-            *slot = (n, bounces, seconds);
+        if let Some(slot) = sessions.get_mut(row.bucket) {
+            *slot = (row.sessions, row.bounces, row.seconds);
         }
     }
     let total_sessions = sessions
@@ -142,11 +96,11 @@ pub async fn traffic(
         window.previous.until,
         &session_filter,
         false,
-        false,
+        SessionGroup::All,
     )
     .await?
     .first()
-    .map_or((0, 0, 0.0), |row| (row.2, row.3, row.4));
+    .map_or((0, 0, 0.0), |row| (row.sessions, row.bounces, row.seconds));
 
     let mut answer = window.describe();
     answer["series"] = json!({
@@ -175,25 +129,10 @@ pub async fn traffic(
         ("os", OS),
         ("devices", DEVICE),
     ] {
-        let now = Slice {
-            dim,
-            value: filters.of(dim),
-            ..slice.clone()
-        };
-        let before = Slice {
-            dim,
-            value: filters.of(dim),
-            ..previous.clone()
-        };
-        let counted = |rows: Vec<rollups::Summed>| {
-            let mut by_value: HashMap<String, i64> = HashMap::new();
-            for (_, value, _, _, n) in rows {
-                *by_value.entry(value).or_default() += n;
-            }
-            by_value
-        };
-        let current = counted(rollups::counts(pool, &now, &[PAGEVIEWS], false).await?);
-        let earlier = counted(rollups::counts(pool, &before, &[PAGEVIEWS], false).await?);
+        let now = slice.of(dim, filters.of(dim));
+        let before = previous.of(dim, filters.of(dim));
+        let current = per_value(rollups::counts(pool, &now, &[PAGEVIEWS], false).await?);
+        let earlier = per_value(rollups::counts(pool, &before, &[PAGEVIEWS], false).await?);
         let mut top: Vec<(String, i64)> = current.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         top.truncate(limit);
@@ -242,7 +181,7 @@ pub async fn traffic(
         window.range.until,
         &session_filter,
         false,
-        true,
+        SessionGroup::EntryPage,
     )
     .await?;
     let earlier: HashMap<String, i64> = rollups::sessions(
@@ -252,41 +191,36 @@ pub async fn traffic(
         window.previous.until,
         &session_filter,
         false,
-        true,
+        SessionGroup::EntryPage,
     )
     .await?
     .into_iter()
-    .map(|row| (row.1, row.2))
+    .map(|row| (row.value, row.sessions))
     .collect();
     let mut entries: Vec<_> = entries
         .into_iter()
-        .filter(|row| !row.1.is_empty())
+        .filter(|row| !row.value.is_empty())
         .collect();
-    entries.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    entries.sort_by(|a, b| {
+        b.sessions
+            .cmp(&a.sessions)
+            .then_with(|| a.value.cmp(&b.value))
+    });
     answer["entry_pages"] = entries
         .into_iter()
         .take(limit)
-        .map(|(_, page, n, bounces, seconds)| {
+        .map(|row| {
             json!({
-                "page": page,
-                "sessions": n,
-                "previous": earlier.get(&page).copied().unwrap_or_default(),
-                "bounce_rate": rate(bounces, n),
-                "session_seconds": mean(seconds, n),
+                "page": row.value,
+                "sessions": row.sessions,
+                "previous": earlier.get(&row.value).copied().unwrap_or_default(),
+                "bounce_rate": rate(row.bounces, row.sessions),
+                "session_seconds": mean(row.seconds, row.sessions),
             })
         })
         .collect::<Vec<_>>()
         .into();
     Ok(HttpResponse::Ok().json(answer))
-}
-
-/// `part / whole`, to 4 decimals; null when nothing was counted.
-fn rate(part: i64, whole: i64) -> Value {
-    if whole == 0 {
-        Value::Null
-    } else {
-        json!((part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
-    }
 }
 
 fn mean(sum: f64, n: i64) -> Value {

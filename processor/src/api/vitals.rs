@@ -7,36 +7,23 @@
 use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::query::Query;
 
-use super::window::{Filters, Window, rows};
+use super::window::analytics_query;
 use super::{ApiError, State, authorize, invalid};
 use crate::analytics::histogram::Histogram;
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, RATINGS, VITALS, metric_min};
-use crate::db::rollups::{self, Slice};
+use crate::db::rollups;
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)];
 
-#[derive(Debug, Deserialize)]
-pub struct VitalsQuery {
-    since: Option<String>,
-    until: Option<String>,
-    interval: Option<String>,
-    tz: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    page: Option<String>,
-    browser: Option<String>,
-    os: Option<String>,
-    device: Option<String>,
+analytics_query!(VitalsQuery {
     /// The metric of the tables: LCP (default), INP, CLS, FCP or TTFB.
     metric: Option<String>,
     /// `p75` (default: the worst first) or `count` (the most measured first).
     sort: Option<String>,
-    limit: Option<usize>,
-}
+});
 
 pub async fn vitals(
     request: HttpRequest,
@@ -45,20 +32,7 @@ pub async fn vitals(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project).await?;
-    let window = Window::parse(
-        query.since.as_deref(),
-        query.until.as_deref(),
-        query.interval.as_deref(),
-        query.tz.as_deref(),
-    )?;
-    let filters = Filters::parse(
-        query.environment.as_deref(),
-        query.release.as_deref(),
-        query.page.as_deref(),
-        query.browser.as_deref(),
-        query.os.as_deref(),
-        query.device.as_deref(),
-    )?;
+    let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
     let (metric, metric_name) = match query.metric.as_deref() {
         None => (VITALS[0].1, VITALS[0].2),
         Some(name) => VITALS
@@ -72,23 +46,13 @@ pub async fn vitals(
         Some("count") => true,
         Some(_) => return Err(invalid("sort", "p75 or count")),
     };
-    let limit = rows(query.limit)?;
     let pool = state.store.pool();
     let all_metrics: Vec<i16> = VITALS.iter().map(|(_, m, _)| *m).collect();
     let all_ratings: Vec<i16> = all_metrics
         .iter()
         .flat_map(|m| (0..3).map(move |r| RATINGS + 10 * m + r))
         .collect();
-    let slice = Slice {
-        project: i64::from(project.get()),
-        grain: window.grain,
-        dim: filters.dim,
-        value: filters.value,
-        environment: filters.environment,
-        release: filters.release,
-        starts: &window.range.starts,
-        until: window.range.until,
-    };
+    let (slice, _) = window.slices(i64::from(project.get()), &filters, false);
 
     // The trend, and the summary merged from it.
     let buckets = window.range.starts.len();
@@ -150,11 +114,7 @@ pub async fn vitals(
         ("browsers", BROWSER),
         ("os", OS),
     ] {
-        let slice = Slice {
-            dim,
-            value: filters.of(dim),
-            ..slice.clone()
-        };
+        let slice = slice.of(dim, filters.of(dim));
         let mut per_value: BTreeMap<String, (Histogram, [i64; 3])> = BTreeMap::new();
         for (_, value, _, bucket, n) in rollups::histograms(pool, &slice, &[metric], false).await? {
             per_value.entry(value).or_default().0.add(bucket, n);

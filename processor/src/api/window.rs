@@ -1,14 +1,106 @@
-//! What the analytics endpoints share: the range and its buckets (`since`, `until`,
-//! `interval`, `tz`, as `stats` reads them), the grain of rollups that answers it, the
-//! period before it (for deltas), and the filters.
+//! What the analytics endpoints share: their query's common parameters
+//! ([`analytics_query`]), the range and its buckets (`since`, `until`, `interval`, `tz`, as
+//! `stats` reads them), the grain of rollups that answers it, the period before it (for
+//! deltas), the filters, and the rollup rows they select.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use serde_json::{Value, json};
 
 use super::buckets::{BucketError, Buckets, buckets};
 use super::stats::interval_secs;
 use super::{ApiError, invalid, optional_instant};
 use crate::analytics::{BROWSER, DAY, DEVICE, HOUR, OS, PAGE, TOTAL};
+use crate::db::rollups::{Slice, Summed};
+
+/// Declares an analytics endpoint's query string: the range and filters every one takes
+/// (read by [`Params::parse`] through the generated `params`), then the endpoint's own.
+macro_rules! analytics_query {
+    ($name:ident { $($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Debug, serde::Deserialize)]
+        pub struct $name {
+            since: Option<String>,
+            until: Option<String>,
+            interval: Option<String>,
+            tz: Option<String>,
+            environment: Option<String>,
+            release: Option<String>,
+            page: Option<String>,
+            browser: Option<String>,
+            os: Option<String>,
+            device: Option<String>,
+            limit: Option<usize>,
+            $($(#[$doc])* $field: $ty,)*
+        }
+
+        impl $name {
+            fn params(&self) -> super::window::Params<'_> {
+                super::window::Params {
+                    since: self.since.as_deref(),
+                    until: self.until.as_deref(),
+                    interval: self.interval.as_deref(),
+                    tz: self.tz.as_deref(),
+                    environment: self.environment.as_deref(),
+                    release: self.release.as_deref(),
+                    page: self.page.as_deref(),
+                    browser: self.browser.as_deref(),
+                    os: self.os.as_deref(),
+                    device: self.device.as_deref(),
+                    limit: self.limit,
+                }
+            }
+        }
+    };
+}
+pub(super) use analytics_query;
+
+/// The common parameters as the query string gave them.
+pub struct Params<'a> {
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub interval: Option<&'a str>,
+    pub tz: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
+    pub page: Option<&'a str>,
+    pub browser: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub limit: Option<usize>,
+}
+
+impl<'a> Params<'a> {
+    /// The range, the filters, of which the dimensions in `dims` (and the environment and
+    /// release) are supported (another is a 400 naming it), and the tables' rows.
+    pub fn parse(&self, dims: &[i16]) -> Result<(Window, Filters<'a>, usize), ApiError> {
+        let window = Window::parse(self.since, self.until, self.interval, self.tz)?;
+        let filters = Filters::parse(
+            self.environment,
+            self.release,
+            self.page,
+            self.browser,
+            self.os,
+            self.device,
+        )?;
+        if filters.dim != TOTAL && !dims.contains(&filters.dim) {
+            let name = DIM_NAMES
+                .iter()
+                .find(|(dim, _)| *dim == filters.dim)
+                .map_or("page", |(_, name)| *name);
+            return Err(invalid(name, "this endpoint does not filter on it"));
+        }
+        Ok((window, filters, rows(self.limit)?))
+    }
+}
+
+const DIM_NAMES: [(i16, &str); 4] = [
+    (PAGE, "page"),
+    (BROWSER, "browser"),
+    (OS, "os"),
+    (DEVICE, "device"),
+];
 
 const MAX_BUCKETS: usize = 2000;
 const HOUR_SECS: i64 = 3600;
@@ -97,8 +189,44 @@ impl Window {
         })
     }
 
+    /// The rows of the range and of the period before under `filters` (the dimension's,
+    /// or the total's). `hourly`: the measure is kept by the hour only. The period before is
+    /// one bucket, summed from hours whatever its length.
+    pub fn slices<'s>(
+        &'s self,
+        project: i64,
+        filters: &Filters<'s>,
+        hourly: bool,
+    ) -> (Slice<'s>, Slice<'s>) {
+        let range = Slice {
+            project,
+            grain: if hourly { HOUR } else { self.grain },
+            dim: filters.dim,
+            value: filters.value,
+            environment: filters.environment,
+            release: filters.release,
+            starts: &self.range.starts,
+            until: self.range.until,
+            by_release: false,
+        };
+        let previous = Slice {
+            starts: &self.previous.starts,
+            until: self.previous.until,
+            grain: HOUR,
+            ..range.clone()
+        };
+        (range, previous)
+    }
+
     pub fn grain_name(&self) -> &'static str {
         if self.grain == DAY { "day" } else { "hour" }
+    }
+
+    /// The range's description, for an answer read from measures kept by the hour only.
+    pub fn describe_hours(&self) -> serde_json::Value {
+        let mut described = self.describe();
+        described["grain"] = "hour".into();
+        described
     }
 
     /// The range's description, for the answer.
@@ -174,10 +302,49 @@ impl<'a> Filters<'a> {
 }
 
 /// `limit`: rows per table, 1 to [`MAX_ROWS`].
-pub fn rows(limit: Option<usize>) -> Result<usize, ApiError> {
+fn rows(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(DEFAULT_ROWS),
         Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),
         Some(_) => Err(invalid("limit", format!("must be 1 to {MAX_ROWS}"))),
     }
+}
+
+/// Summed rows per time bucket, `buckets` of them.
+pub fn per_bucket(rows: &[Summed], buckets: usize) -> Vec<i64> {
+    let mut series = vec![0; buckets];
+    for (tb, _, _, _, n) in rows {
+        if let Some(slot) = series.get_mut(*tb) {
+            *slot += n;
+        }
+    }
+    series
+}
+
+/// Summed rows per dimension value.
+pub fn per_value(rows: Vec<Summed>) -> HashMap<String, i64> {
+    let mut by_value = HashMap::new();
+    for (_, value, _, _, n) in rows {
+        *by_value.entry(value).or_default() += n;
+    }
+    by_value
+}
+
+/// `part / whole`, to 4 decimals; null when nothing was counted.
+pub fn rate(part: i64, whole: i64) -> Value {
+    if whole == 0 {
+        Value::Null
+    } else {
+        json!((part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+    }
+}
+
+/// The share of `whole` without `part` (crash-free sessions), to 4 decimals.
+pub fn free(part: i64, whole: i64) -> Value {
+    rate(whole - part, whole)
+}
+
+/// Summed rows, all together.
+pub fn total(rows: &[Summed]) -> i64 {
+    rows.iter().map(|row| row.4).sum()
 }

@@ -70,7 +70,7 @@ impl Store {
         // so their locks are held for the shortest time.
         let rollup = self
             .analytics
-            .rollup(first_time.iter().map(|(event, _, _)| *event));
+            .rollup(first_time.iter().map(|(event, _, issue)| (*event, **issue)));
         if !rollup.is_empty() {
             rollups::write(&mut tx, &rollup, shard).await?;
         }

@@ -494,3 +494,25 @@ pub async fn set_status(
     .await?;
     Issue::from_row(&row)
 }
+
+/// Per release among `releases`: the issues first seen in it, and the issues that came
+/// back after being resolved and were last seen in it (`regressed_at` set, `last_release`
+/// it): (release, new, regressed).
+pub async fn per_release(
+    pool: &PgPool,
+    project: ProjectId,
+    releases: &[&str],
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.release,
+                (SELECT count(*) FROM issues
+                 WHERE project_id = $1 AND first_release = r.release),
+                (SELECT count(*) FROM issues
+                 WHERE project_id = $1 AND last_release = r.release AND regressed_at IS NOT NULL)
+         FROM UNNEST($2::text[]) AS r(release)",
+    )
+    .bind(i64::from(project.get()))
+    .bind(releases)
+    .fetch_all(pool)
+    .await
+}

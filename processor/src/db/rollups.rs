@@ -108,6 +108,7 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         let mut os = Vec::with_capacity(len);
         let mut device = Vec::with_capacity(len);
         let mut pageviews = Vec::with_capacity(len);
+        let mut crashed = Vec::with_capacity(len);
         for ((p, session_id), s) in &rollup.sessions {
             project.push(*p);
             id.push(session_id.as_str());
@@ -121,14 +122,15 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
             os.push(s.os.as_str());
             device.push(s.device.as_str());
             pageviews.push(s.pageviews);
+            crashed.push(s.crashed);
         }
         sqlx::query(
             "INSERT INTO rollup_sessions AS r
                  (project_id, session_id, started_at, last_at, environment, release, entry_page,
-                  entry_at, browser, os, device, pageviews)
+                  entry_at, browser, os, device, pageviews, crashed)
              SELECT * FROM UNNEST($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[],
                                   $5::text[], $6::text[], $7::text[], $8::timestamptz[],
-                                  $9::text[], $10::text[], $11::text[], $12::int4[])
+                                  $9::text[], $10::text[], $11::text[], $12::int4[], $13::bool[])
              ON CONFLICT (project_id, session_id) DO UPDATE SET
                  started_at = LEAST(r.started_at, excluded.started_at),
                  last_at = GREATEST(r.last_at, excluded.last_at),
@@ -136,7 +138,8 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
                                    THEN excluded.entry_page ELSE r.entry_page END,
                  entry_at = CASE WHEN excluded.entry_at < r.entry_at OR r.entry_at IS NULL
                                  THEN excluded.entry_at ELSE r.entry_at END,
-                 pageviews = r.pageviews + excluded.pageviews",
+                 pageviews = r.pageviews + excluded.pageviews,
+                 crashed = r.crashed OR excluded.crashed",
         )
         .bind(&project)
         .bind(&id)
@@ -150,6 +153,7 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .bind(&os)
         .bind(&device)
         .bind(&pageviews)
+        .bind(&crashed)
         .execute(&mut *tx)
         .await?;
     }
@@ -209,6 +213,19 @@ pub struct Slice<'a> {
     /// Bucket starts (the first is `since`); rows are placed by `width_bucket`.
     pub starts: &'a [DateTime<Utc>],
     pub until: DateTime<Utc>,
+    /// Rows summed per release, which the answer gives in place of the dimension value.
+    pub by_release: bool,
+}
+
+impl<'a> Slice<'a> {
+    /// The same rows, of dimension `dim` (one `value` of it, or all).
+    pub fn of(&self, dim: i16, value: Option<&'a str>) -> Self {
+        Self {
+            dim,
+            value,
+            ..self.clone()
+        }
+    }
 }
 
 /// A counter or histogram row summed: the time bucket (index into `starts`), the dimension
@@ -230,7 +247,7 @@ pub async fn counts(
 ) -> Result<Vec<Summed>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
-                value, measure, sum(n)::int8 AS n
+                CASE WHEN $12 THEN release ELSE value END AS value, measure, sum(n)::int8 AS n
          FROM rollup_counts
          WHERE project_id = $1 AND grain = $2 AND measure = ANY($3) AND dim = $4
            AND at >= $6 AND at < $7
@@ -250,6 +267,7 @@ pub async fn counts(
     .bind(per_bucket)
     .bind(slice.environment)
     .bind(slice.release)
+    .bind(slice.by_release)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -275,7 +293,7 @@ pub async fn histograms(
 ) -> Result<Vec<Summed>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
-                value, metric, bucket, sum(n)::int8 AS n
+                CASE WHEN $12 THEN release ELSE value END AS value, metric, bucket, sum(n)::int8 AS n
          FROM rollup_histograms
          WHERE project_id = $1 AND grain = $2 AND metric = ANY($3) AND dim = $4
            AND at >= $6 AND at < $7
@@ -295,6 +313,7 @@ pub async fn histograms(
     .bind(per_bucket)
     .bind(slice.environment)
     .bind(slice.release)
+    .bind(slice.by_release)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -321,7 +340,7 @@ pub async fn registers(
 ) -> Result<Vec<(usize, String, i16, i16)>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
-                value, register, max(rank) AS rank
+                CASE WHEN $12 THEN release ELSE value END AS value, register, max(rank) AS rank
          FROM rollup_distinct
          WHERE project_id = $1 AND grain = $2 AND measure = $3 AND dim = $4
            AND at >= $6 AND at < $7
@@ -341,6 +360,7 @@ pub async fn registers(
     .bind(per_bucket)
     .bind(slice.environment)
     .bind(slice.release)
+    .bind(slice.by_release)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -367,8 +387,31 @@ pub struct SessionFilter<'a> {
     pub device: Option<&'a str>,
 }
 
-/// Per time bucket (or over the range: bucket 0) and per `group` column value: sessions,
-/// bounces (one page view), and their summed length in seconds.
+/// How [`sessions`] groups its rows besides the time bucket: not at all (value `''`), by
+/// entry page, or by release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionGroup {
+    All,
+    EntryPage,
+    Release,
+}
+
+/// Sessions of a time bucket (or of the range: bucket 0) and group value.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    pub bucket: usize,
+    pub value: String,
+    pub sessions: i64,
+    /// With one page view.
+    pub bounces: i64,
+    /// Their summed length.
+    pub seconds: f64,
+    /// With an unhandled error.
+    pub crashed: i64,
+}
+
+/// Sessions with a page view that started in `[starts[0], until)`, per time bucket when
+/// `per_bucket`, and per `group`.
 pub async fn sessions(
     pool: &PgPool,
     project: i64,
@@ -376,14 +419,15 @@ pub async fn sessions(
     until: DateTime<Utc>,
     filter: &SessionFilter<'_>,
     per_bucket: bool,
-    by_entry_page: bool,
-) -> Result<Vec<(usize, String, i64, i64, f64)>, StoreError> {
+    group: SessionGroup,
+) -> Result<Vec<Sessions>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $4 THEN width_bucket(started_at, $2::timestamptz[]) ELSE 1 END AS tb,
-                CASE WHEN $5 THEN entry_page ELSE '' END AS value,
+                CASE $5 WHEN 1 THEN entry_page WHEN 2 THEN release ELSE '' END AS value,
                 count(*) AS sessions,
                 count(*) FILTER (WHERE pageviews = 1) AS bounces,
-                coalesce(sum(extract(epoch FROM last_at - started_at)), 0)::float8 AS seconds
+                coalesce(sum(extract(epoch FROM last_at - started_at)), 0)::float8 AS seconds,
+                count(*) FILTER (WHERE crashed) AS crashed
          FROM rollup_sessions
          WHERE project_id = $1 AND started_at >= $2[1] AND started_at < $3 AND pageviews > 0
            AND ($6::text IS NULL OR environment = $6)
@@ -398,7 +442,11 @@ pub async fn sessions(
     .bind(starts)
     .bind(until)
     .bind(per_bucket)
-    .bind(by_entry_page)
+    .bind(match group {
+        SessionGroup::All => 0i16,
+        SessionGroup::EntryPage => 1,
+        SessionGroup::Release => 2,
+    })
     .bind(filter.environment)
     .bind(filter.release)
     .bind(filter.entry_page)
@@ -409,14 +457,37 @@ pub async fn sessions(
     .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                bucket_index(row)?,
-                row.try_get("value")?,
-                row.try_get("sessions")?,
-                row.try_get("bounces")?,
-                row.try_get("seconds")?,
-            ))
+            Ok(Sessions {
+                bucket: bucket_index(row)?,
+                value: row.try_get("value")?,
+                sessions: row.try_get("sessions")?,
+                bounces: row.try_get("bounces")?,
+                seconds: row.try_get("seconds")?,
+                crashed: row.try_get("crashed")?,
+            })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
+}
+
+/// Each release's first and last hour with a page view or an error (of `environment`, or
+/// any), over all time: (release, first hour, last hour).
+pub async fn releases_seen(
+    pool: &PgPool,
+    project: i64,
+    measures: &[i16],
+    environment: Option<&str>,
+) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    let rows = sqlx::query_as(
+        "SELECT release, min(at), max(at) FROM rollup_counts
+         WHERE project_id = $1 AND grain = 0 AND measure = ANY($2) AND dim = 0
+           AND ($3::text IS NULL OR environment = $3)
+         GROUP BY release",
+    )
+    .bind(project)
+    .bind(measures)
+    .bind(environment)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
 }

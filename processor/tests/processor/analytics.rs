@@ -15,18 +15,18 @@ use crate::support::{
     TestApp, api_time, database, event, ids, json, publish_many, publisher, wait_stored_exactly,
 };
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1";
 
 /// The start of the current UTC hour, minus `hours`.
-fn hours_ago(hours: i64) -> DateTime<Utc> {
+pub fn hours_ago(hours: i64) -> DateTime<Utc> {
     Utc::now()
         .duration_trunc(Duration::hours(1))
         .expect("an hour")
         - Duration::hours(hours)
 }
 
-fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
+pub fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
     event.client = Client {
         ip: None,
         user_agent: Some(ua.into()),
@@ -36,7 +36,7 @@ fn with_client(mut event: Event, ua: &str, url: &str) -> Event {
 }
 
 /// Three pages: `/order/:id` (ids collapsed), `/docs/*` (the project's pattern), `/cart`.
-fn url_of(i: usize) -> String {
+pub fn url_of(i: usize) -> String {
     match i % 3 {
         0 => format!("https://shop.example/order/{}?ref=mail", 1000 + i),
         1 => format!("https://shop.example/docs/guide/{}", i % 5),
@@ -45,7 +45,7 @@ fn url_of(i: usize) -> String {
 }
 
 /// The page the processor should name for each URL, spelled as SQL over `events.url`.
-const PAGE_SQL: &str = "CASE WHEN url LIKE '%/order/%' THEN '/order/:id'
+pub const PAGE_SQL: &str = "CASE WHEN url LIKE '%/order/%' THEN '/order/:id'
                              WHEN url LIKE '%/docs/%' THEN '/docs/*' ELSE '/cart' END";
 
 fn vital_event(name: VitalName, value: f64, at: DateTime<Utc>, i: usize) -> Event {
@@ -66,12 +66,12 @@ fn vital_event(name: VitalName, value: f64, at: DateTime<Utc>, i: usize) -> Even
     )
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+pub async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     json(app.get_with(path, Some(ADMIN_TOKEN)).await).await
 }
 
 /// Whether `got` is within 5 % (one bucket) of `exact`, or `floor` of it in absolute terms.
-fn near(got: &Value, exact: f64, floor: f64) -> bool {
+pub fn near(got: &Value, exact: f64, floor: f64) -> bool {
     let got = got.as_f64().unwrap_or(f64::NAN);
     (got - exact).abs() <= (exact.abs() * 0.05).max(floor)
 }
@@ -225,6 +225,30 @@ async fn vitals_percentiles_are_within_a_bucket_of_percentile_cont_over_the_raw_
     app.stop().await;
 }
 
+/// A processor whose project names `/docs/*` pages, with one consume session (so a marker
+/// published last is stored last), and its database.
+pub async fn one_session_app() -> (TestEnv, TestApp, PgPool) {
+    let mut env = TestEnv::new();
+    env.settings.projects[0].routes = vec!["/docs/*".into()];
+    env.settings.processor.consumers = Consumers::new(1).expect("1 session");
+    let app = TestApp::ready(&env.settings).await;
+    let db = database(&env).await;
+    (env, app, db)
+}
+
+/// `events` until stored, then every one again (an SDK's retry, a redelivery) and `marker`
+/// after them, until the marker is stored too.
+pub async fn deliver_twice(env: &TestEnv, db: &PgPool, events: &[Event], marker: &[Event]) {
+    let publisher = publisher(env).await;
+    publish_many(&publisher, events).await;
+    wait_stored_exactly(env, db, &ids(events), StdDuration::from_secs(120)).await;
+    publish_many(&publisher, events).await;
+    publish_many(&publisher, marker).await;
+    let mut all = ids(events);
+    all.extend(ids(marker));
+    wait_stored_exactly(env, db, &all, StdDuration::from_secs(120)).await;
+}
+
 /// A visitor's sessions: `pages` page views each, a minute apart, the first with a referrer
 /// for even visitors.
 fn session_events(
@@ -261,12 +285,7 @@ fn session_events(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
-    let mut env = TestEnv::new();
-    env.settings.projects[0].routes = vec!["/docs/*".into()];
-    // One session, so a marker published last is stored last.
-    env.settings.processor.consumers = Consumers::new(1).expect("1 session");
-    let app = TestApp::ready(&env.settings).await;
-    let db = database(&env).await;
+    let (env, app, db) = one_session_app().await;
     let base = hours_ago(6);
     let mut events = Vec::new();
     for visitor in 0..120 {
@@ -284,16 +303,8 @@ async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
     for visitor in 500..520 {
         events.extend(session_events(visitor, 0, 2, base - Duration::hours(3)));
     }
-    let publisher = publisher(&env).await;
-    publish_many(&publisher, &events).await;
-    wait_stored_exactly(&env, &db, &ids(&events), StdDuration::from_secs(120)).await;
-    // Every event again (an SDK's retry, a redelivery), then a marker.
     let marker = session_events(999, 0, 1, base - Duration::days(3));
-    publish_many(&publisher, &events).await;
-    publish_many(&publisher, &marker).await;
-    let mut all = ids(&events);
-    all.extend(ids(&marker));
-    wait_stored_exactly(&env, &db, &all, StdDuration::from_secs(120)).await;
+    deliver_twice(&env, &db, &events, &marker).await;
 
     let until = hours_ago(0);
     let range = format!("since={}&until={}", api_time(base), api_time(until));
@@ -444,7 +455,15 @@ async fn traffic_matches_exact_sql_and_a_redelivered_event_counts_once() {
 async fn analytics_refuse_other_projects_and_bad_parameters() {
     let env = TestEnv::new();
     let app = TestApp::ready(&env.settings).await;
-    for endpoint in ["vitals", "traffic"] {
+    let unknown_token = format!("fmt_{}", "0".repeat(64));
+    for endpoint in [
+        "vitals",
+        "traffic",
+        "errors",
+        "releases",
+        "api-health",
+        "white-screens",
+    ] {
         let (status, _) = get(&app, &format!("/api/projects/999/{endpoint}")).await;
         assert_eq!(status, 404, "{endpoint}");
         let status = app
@@ -452,11 +471,14 @@ async fn analytics_refuse_other_projects_and_bad_parameters() {
             .await
             .status();
         assert_eq!(status, 401, "{endpoint}");
-        let status = app
-            .get_with(&format!("/api/projects/1/{endpoint}"), Some("wrong-token"))
-            .await
-            .status();
-        assert_eq!(status, 403, "{endpoint}");
+        // A wrong admin token, and a personal token nobody holds.
+        for token in ["wrong-token", unknown_token.as_str()] {
+            let status = app
+                .get_with(&format!("/api/projects/1/{endpoint}"), Some(token))
+                .await
+                .status();
+            assert_eq!(status, 403, "{endpoint}");
+        }
         let long = "x".repeat(300);
         for query in [
             "interval=5m",
@@ -484,6 +506,17 @@ async fn analytics_refuse_other_projects_and_bad_parameters() {
     for query in ["metric=FID", "sort=name"] {
         let (status, _) = get(&app, &format!("/api/projects/1/vitals?{query}")).await;
         assert_eq!(status, 400, "{query}");
+    }
+    // Filters an endpoint's rollups do not keep.
+    for path in [
+        "errors?browser=Chrome",
+        "white-screens?os=iOS",
+        "releases?page=/cart",
+        "api-health?page=/cart",
+        "traffic?metric=LCP",
+    ] {
+        let (status, body) = get(&app, &format!("/api/projects/1/{path}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
     }
     app.stop().await;
 }

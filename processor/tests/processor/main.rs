@@ -2,6 +2,8 @@
 //! queues and database (`TestEnv`), so they run in parallel, and twice in a row.
 //!
 //! - `analytics`: the vitals and traffic endpoints against exact SQL over the raw events.
+//! - `analytics_problems`: the errors, releases, API health and white screens endpoints,
+//!   the same way.
 //! - `api`: what is stored can be read back, listed, paged and counted; the API's errors.
 //! - `delivery`: redeliveries, poison and rows the database refuses, one disposition each.
 //! - `erasure`: a user's events and issue user keys erased, nothing else.
@@ -15,6 +17,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod analytics;
+mod analytics_problems;
 mod api;
 mod delivery;
 mod erasure;
