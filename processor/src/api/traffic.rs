@@ -8,26 +8,29 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{Filters, Window, rows};
 use super::{ApiError, State, authorize};
 use crate::analytics::{BROWSER, DEVICE, OS, PAGE, PAGEVIEWS, REFERRER, TOTAL, VISITORS, hll};
 use crate::db::rollups::{self, SessionFilter, Slice};
 
-#[derive(Debug, Deserialize)]
+/// The parameters, as the query string spells them (the dashboard builds one too).
+#[derive(Debug, Default, Deserialize)]
 pub struct TrafficQuery {
-    since: Option<String>,
-    until: Option<String>,
-    interval: Option<String>,
-    tz: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    page: Option<String>,
-    browser: Option<String>,
-    os: Option<String>,
-    device: Option<String>,
-    limit: Option<usize>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub interval: Option<String>,
+    pub tz: Option<String>,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    pub page: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<String>,
+    pub limit: Option<usize>,
 }
 
 pub async fn traffic(
@@ -36,7 +39,18 @@ pub async fn traffic(
     query: Query<TrafficQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = i64::from(authorize(&request, &state, &project).await?.get());
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &TrafficQuery,
+) -> Result<Value, ApiError> {
+    let project = i64::from(project.get());
     let window = Window::parse(
         query.since.as_deref(),
         query.until.as_deref(),
@@ -52,7 +66,6 @@ pub async fn traffic(
         query.device.as_deref(),
     )?;
     let limit = rows(query.limit)?;
-    let pool = state.store.pool();
     let slice = Slice {
         project,
         grain: window.grain,
@@ -277,7 +290,7 @@ pub async fn traffic(
         })
         .collect::<Vec<_>>()
         .into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 /// `part / whole`, to 4 decimals; null when nothing was counted.

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{Filters, Window, rows};
 use super::{ApiError, State, authorize, invalid};
@@ -19,23 +21,24 @@ use crate::db::rollups::{self, Slice};
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)];
 
-#[derive(Debug, Deserialize)]
+/// The parameters, as the query string spells them (the dashboard builds one too).
+#[derive(Debug, Default, Deserialize)]
 pub struct VitalsQuery {
-    since: Option<String>,
-    until: Option<String>,
-    interval: Option<String>,
-    tz: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    page: Option<String>,
-    browser: Option<String>,
-    os: Option<String>,
-    device: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub interval: Option<String>,
+    pub tz: Option<String>,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    pub page: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<String>,
     /// The metric of the tables: LCP (default), INP, CLS, FCP or TTFB.
-    metric: Option<String>,
+    pub metric: Option<String>,
     /// `p75` (default: the worst first) or `count` (the most measured first).
-    sort: Option<String>,
-    limit: Option<usize>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
 }
 
 pub async fn vitals(
@@ -45,6 +48,16 @@ pub async fn vitals(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &VitalsQuery,
+) -> Result<Value, ApiError> {
     let window = Window::parse(
         query.since.as_deref(),
         query.until.as_deref(),
@@ -73,7 +86,6 @@ pub async fn vitals(
         Some(_) => return Err(invalid("sort", "p75 or count")),
     };
     let limit = rows(query.limit)?;
-    let pool = state.store.pool();
     let all_metrics: Vec<i16> = VITALS.iter().map(|(_, m, _)| *m).collect();
     let all_ratings: Vec<i16> = all_metrics
         .iter()
@@ -208,7 +220,7 @@ pub async fn vitals(
     for (key, table) in tables {
         answer[key] = table;
     }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 /// Percentiles, count and rating shares of a merged histogram.
