@@ -79,12 +79,22 @@
     plots.push([holder, new window.uPlot(opts, data, holder)]);
     holder.setAttribute("data-points", points);
   }
+  // htmx drops every <script> of a page it swaps in (allowScriptTags is off), the island
+  // too: it is read from the response before the swap.
+  var swapped = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var text = e.detail.serverResponse;
+    var island = typeof text === "string" && text.indexOf('id="charts"') >= 0 &&
+      new DOMParser().parseFromString(text, "text/html").getElementById("charts");
+    swapped = island ? island.textContent : null;
+  });
   function draw(root) {
     var island = document.getElementById("charts");
     var holders = (root || document).querySelectorAll("[data-chart]");
-    if (!island || !holders.length) return;
+    var text = island ? island.textContent : swapped;
+    if (!text || !holders.length) return;
     var charts;
-    try { charts = JSON.parse(island.textContent); } catch (e) { return; }
+    try { charts = JSON.parse(text); } catch (e) { return; }
     load(holders[0]).then(function () {
       plots = plots.filter(function (p) { return document.contains(p[0]); });
       for (var i = 0; i < holders.length; i++) {

@@ -78,6 +78,8 @@ impl Vital {
 /// One figure of a screen: the number shown, the exact one (`data-value`, as the JSON API
 /// answered it), the previous period's and the change.
 pub struct Figure {
+    /// The answer's name for it (`pageviews`, `LCP`), for tests and styles.
+    pub key: &'static str,
     pub label: &'static str,
     pub shown: String,
     /// The JSON number as the API answered it; empty when there is none.
@@ -94,6 +96,7 @@ pub struct Figure {
 impl Figure {
     /// `format` shows a value; the change is relative, from `previous` to `value`.
     pub fn new(
+        key: &'static str,
         label: &'static str,
         value: &Value,
         previous: &Value,
@@ -113,6 +116,7 @@ impl Figure {
             _ => (String::new(), ""),
         };
         Self {
+            key,
             label,
             shown: value.as_f64().map_or_else(|| "—".to_owned(), &format),
             exact: if value.is_number() {
@@ -128,8 +132,8 @@ impl Figure {
     }
 
     /// A vital's p75, rated.
-    pub fn vital(label: &'static str, vital: Vital, value: &Value, previous: &Value) -> Self {
-        let mut figure = Self::new(label, value, previous, |v| vital.format(v));
+    pub fn vital(vital: Vital, value: &Value, previous: &Value) -> Self {
+        let mut figure = Self::new(vital.name, vital.name, value, previous, |v| vital.format(v));
         figure.rating = value.as_f64().map_or("", |v| vital.rating(v));
         figure
     }
@@ -274,15 +278,27 @@ mod tests {
 
     #[test]
     fn changes_are_relative_to_the_previous_period() {
-        let f = Figure::new("x", &serde_json::json!(120), &serde_json::json!(100), whole);
+        let f = Figure::new(
+            "x",
+            "x",
+            &serde_json::json!(120),
+            &serde_json::json!(100),
+            whole,
+        );
         assert_eq!(
             (f.shown.as_str(), f.change.as_str(), f.direction),
             ("120", "+20 %", "up")
         );
         assert_eq!(f.exact, "120");
-        let f = Figure::new("x", &serde_json::json!(3), &serde_json::json!(0), whole);
+        let f = Figure::new(
+            "x",
+            "x",
+            &serde_json::json!(3),
+            &serde_json::json!(0),
+            whole,
+        );
         assert_eq!((f.change.as_str(), f.previous.as_str()), ("", "0"));
-        let f = Figure::new("x", &Value::Null, &serde_json::json!(4), whole);
+        let f = Figure::new("x", "x", &Value::Null, &serde_json::json!(4), whole);
         assert_eq!(
             (f.shown.as_str(), f.exact.as_str(), f.change.as_str()),
             ("—", "", "")

@@ -91,7 +91,6 @@ pub async fn overview<S: Source>(
         .iter()
         .map(|v| {
             Figure::vital(
-                v.name,
                 *v,
                 &vitals["summary"][v.name]["p75"],
                 &before["summary"][v.name]["p75"],
@@ -100,12 +99,14 @@ pub async fn overview<S: Source>(
         .collect();
     let issue_figures = vec![
         Figure::new(
+            "new_issues",
             t.new_issues,
             &json!(activity.new.len()),
             &json!(activity.new_before),
             whole,
         ),
         Figure::new(
+            "regressed_issues",
             t.regressed_issues,
             &json!(activity.regressed.len()),
             &json!(activity.regressed_before),

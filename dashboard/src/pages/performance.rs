@@ -120,7 +120,7 @@ pub async fn performance<S: Source>(
         .map(|v| {
             let summary = &answer["summary"][v.name];
             Summary {
-                figure: Figure::vital(v.name, v, &summary["p75"], &Value::Null),
+                figure: Figure::vital(v, &summary["p75"], &Value::Null),
                 count: whole(summary["count"].as_f64().unwrap_or_default()),
                 good: share(&summary["good"]),
                 ni: share(&summary["needs_improvement"]),

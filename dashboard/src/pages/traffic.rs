@@ -32,8 +32,9 @@ struct TrafficPage<'a> {
 /// The totals' figures, in the order the screen shows them.
 pub fn figures(t: &'static Text, answer: &Value) -> Vec<Figure> {
     let totals = &answer["totals"];
-    let figure = |label, key: &str, format: fn(f64) -> String| {
+    let figure = |label, key: &'static str, format: fn(f64) -> String| {
         Figure::new(
+            key,
             label,
             &totals[key]["value"],
             &totals[key]["previous"],
