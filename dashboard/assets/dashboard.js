@@ -58,13 +58,15 @@
     };
   }
   function plot(holder, chart) {
-    var data = [chart.x], series = [{}], points = 0;
+    var data = [chart.x], series = [{ label: chart.time }], points = 0;
     chart.series.forEach(function (s, i) {
       data.push(s.values);
       s.values.forEach(function (v) { if (v !== null) points++; });
       series.push({ label: s.label, stroke: COLOURS[i % 3], width: 2, points: { show: true, size: 5 } });
     });
-    var unit = chart.unit ? " " + chart.unit : "";
+    var value = function (v) {
+      return chart.unit !== "ms" ? String(v) : v >= 1000 ? v / 1000 + " s" : v + " ms";
+    };
     var top = chart.bands ? chart.bands[1] * 1.25 : 1;
     var opts = {
       width: Math.max(200, holder.clientWidth),
@@ -72,7 +74,7 @@
       series: series,
       legend: { show: chart.series.length > 1 },
       scales: { y: { range: function (u, min, max) { return [0, Math.max(max || 0, top) * 1.05]; } } },
-      axes: [{}, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + unit; }); } }],
+      axes: [{}, { size: 56, values: function (u, vals) { return vals.map(value); } }],
       hooks: chart.bands ? { drawClear: [bands(chart.bands)] } : {}
     };
     holder.textContent = "";

@@ -108,7 +108,7 @@ async function run(opts) {
         await page.goto(list);
         await Promise.all([page.waitForURL(/lang=zh/), page.click('a.lang')]);
         await page.goto(list);
-        report.zh_tab = await page.locator('.tabs a[aria-current]').innerText();
+        report.zh_tab = await page.locator('.status-tabs a[aria-current]').innerText();
         await screen('issues-zh');
         await page.goto(`${list}/${issue}`);
         await screen('issue-zh');

@@ -168,6 +168,8 @@ pub fn text(value: &Value) -> String {
 #[derive(serde::Serialize)]
 pub struct Chart {
     pub id: &'static str,
+    /// The x axis' name in the legend.
+    pub time: &'static str,
     pub x: Vec<i64>,
     pub series: Vec<Series>,
     /// A vital's good and poor thresholds, drawn as bands behind the line.
@@ -244,6 +246,7 @@ mod tests {
     fn the_island_cannot_close_its_element() {
         let chart = Chart {
             id: "x",
+            time: "Time",
             x: vec![1],
             series: vec![Series {
                 label: "</script><script>alert(1)</script>&amp;",

@@ -46,11 +46,12 @@ fn share(value: &Value) -> String {
 }
 
 /// Each vital's p75 trend, over its bands.
-pub fn charts(answer: &Value) -> Vec<Chart> {
+pub fn charts(t: &'static Text, answer: &Value) -> Vec<Chart> {
     VITALS
         .into_iter()
         .map(|vital| Chart {
             id: vital.name,
+            time: t.time,
             x: Chart::x(answer),
             series: vec![Series {
                 label: "p75",
@@ -145,7 +146,7 @@ pub async fn performance<S: Source>(
             .collect(),
         view,
         summaries,
-        charts: Island::new(&charts(&answer)),
+        charts: Island::new(&charts(t, &answer)),
         table: table(t, &answer, vital),
     };
     web::page(&request, lang, params.lang.as_deref(), &page)

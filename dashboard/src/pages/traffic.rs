@@ -55,6 +55,7 @@ pub fn chart(t: &'static Text, answer: &Value) -> Chart {
     let series = &answer["series"];
     Chart {
         id: "traffic",
+        time: t.time,
         x: Chart::x(answer),
         series: [
             (t.page_views, "pageviews"),
