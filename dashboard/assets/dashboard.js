@@ -74,7 +74,7 @@
       series: series,
       legend: { show: chart.series.length > 1 },
       scales: { y: { range: function (u, min, max) { return [0, Math.max(max || 0, top) * 1.05]; } } },
-      axes: [{}, { size: 56, values: function (u, vals) { return vals.map(value); } }],
+      axes: [{}, { size: 66, values: function (u, vals) { return vals.map(value); } }],
       hooks: chart.bands ? { drawClear: [bands(chart.bands)] } : {}
     };
     holder.textContent = "";

@@ -84,7 +84,7 @@ fn table(t: &'static Text, answer: &Value, vital: Vital) -> Table {
                 }),
             ),
             (
-                t.measurements,
+                t.measurements_column,
                 Box::new(|row: &Value| Cell::new(&row["count"], whole)),
             ),
             (t.good, shared("good", "good")),
