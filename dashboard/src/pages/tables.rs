@@ -31,6 +31,9 @@ impl Cell {
     }
 }
 
+/// A column: its heading, and how a row of the answer becomes its cell.
+pub type Column<'a> = (&'static str, Box<dyn Fn(&Value) -> Cell + 'a>);
+
 pub struct Row {
     pub name: String,
     pub cells: Vec<Cell>,
@@ -54,7 +57,7 @@ impl Table {
         answer: &Value,
         key: &str,
         name_key: &str,
-        columns: Vec<(&'static str, Box<dyn Fn(&Value) -> Cell + '_>)>,
+        columns: Vec<Column<'_>>,
     ) -> Self {
         let rows = answer[key]
             .as_array()

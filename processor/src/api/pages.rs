@@ -261,10 +261,12 @@ impl Source for Pages {
                 break false;
             }
         };
-        activity.new.sort_by(|a, b| b.first_seen.cmp(&a.first_seen));
+        activity
+            .new
+            .sort_by_key(|issue| std::cmp::Reverse(issue.first_seen));
         activity
             .regressed
-            .sort_by(|a, b| b.regressed_at.cmp(&a.regressed_at));
+            .sort_by_key(|issue| std::cmp::Reverse(issue.regressed_at));
         Ok(activity)
     }
 
