@@ -8,13 +8,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
-use chrono::Utc;
 use serde_json::json;
 
 use super::figures::{Figure, Island, VITALS, whole};
-use super::period::{Period, PeriodParams, PeriodView};
+use super::period::{PeriodParams, PeriodView};
 use super::{Chrome, clip, count, iso, source_failed, utc};
-use crate::i18n::{Lang, Text};
+use crate::i18n::Text;
 use crate::source::{IssueRow, Source};
 use crate::web::{self, PageError};
 use crate::{Dashboard, ProjectInfo};
@@ -32,7 +31,7 @@ pub struct Listed {
 }
 
 impl Listed {
-    fn new(issue: &IssueRow, at: chrono::DateTime<Utc>) -> Self {
+    fn new(issue: &IssueRow, at: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             id: issue.id,
             title: clip(&issue.title, 200),
@@ -67,11 +66,9 @@ pub async fn overview<S: Source>(
     dashboard: aw::Data<Dashboard>,
     source: aw::Data<S>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = Lang::of(&request, params.lang.as_deref());
+    let (lang, viewer, project, period) =
+        super::period::open(&request, &dashboard, &path, &params).await?;
     let t = lang.text();
-    let viewer = web::viewer(&request, &dashboard, lang).await?;
-    let project = web::project(&dashboard, &viewer, &path, lang)?;
-    let period = Period::parse(&params, Utc::now(), lang)?;
     let range = period.range();
     let failed = source_failed(lang);
     let traffic = source.traffic(project.id, &range).await.map_err(&failed)?;

@@ -5,9 +5,12 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
 
+use actix_web::HttpRequest;
+
 use crate::i18n::{Lang, Text};
 use crate::source::Range;
-use crate::web::{Fail, PageError};
+use crate::web::{self, Fail, PageError};
+use crate::{Dashboard, ProjectInfo, Viewer};
 
 /// The longest period a page asks for.
 const MAX_DAYS: i64 = 92;
@@ -163,6 +166,21 @@ impl Period {
         }
         query.finish()
     }
+}
+
+/// What every analytics screen starts from: the language, the signed-in viewer, the project
+/// in the path if they may see it (else 404), and the period asked for.
+pub async fn open<'a>(
+    request: &HttpRequest,
+    dashboard: &'a Dashboard,
+    path: &str,
+    params: &PeriodParams,
+) -> Result<(Lang, Viewer, &'a ProjectInfo, Period), PageError> {
+    let lang = Lang::of(request, params.lang.as_deref());
+    let viewer = web::viewer(request, dashboard, lang).await?;
+    let project = web::project(dashboard, &viewer, path, lang)?;
+    let period = Period::parse(params, Utc::now(), lang)?;
+    Ok((lang, viewer, project, period))
 }
 
 /// What the period form and the screens' tabs show.

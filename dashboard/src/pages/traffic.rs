@@ -4,14 +4,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
-use chrono::Utc;
 use serde_json::Value;
 
 use super::figures::{Chart, Figure, Island, Series, duration, percent, whole};
-use super::period::{Period, PeriodParams, PeriodView};
+use super::period::{PeriodParams, PeriodView};
 use super::tables::{Cell, Table};
 use super::{Chrome, source_failed};
-use crate::i18n::{Lang, Text};
+use crate::i18n::Text;
 use crate::source::Source;
 use crate::web::{self, PageError};
 use crate::{Dashboard, ProjectInfo};
@@ -140,11 +139,9 @@ pub async fn traffic<S: Source>(
     dashboard: aw::Data<Dashboard>,
     source: aw::Data<S>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = Lang::of(&request, params.lang.as_deref());
+    let (lang, viewer, project, period) =
+        super::period::open(&request, &dashboard, &path, &params).await?;
     let t = lang.text();
-    let viewer = web::viewer(&request, &dashboard, lang).await?;
-    let project = web::project(&dashboard, &viewer, &path, lang)?;
-    let period = Period::parse(&params, Utc::now(), lang)?;
     let answer = source
         .traffic(project.id, &period.range())
         .await

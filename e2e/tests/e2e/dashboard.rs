@@ -40,6 +40,43 @@ fn injection_event(now_ms: i64) -> Value {
     })
 }
 
+/// The admin's and the member's pages sent no request to another origin, opened no dialog
+/// and threw no error.
+fn nothing_left_the_page(report: &Value) {
+    for who in ["admin_seen", "member_seen"] {
+        let seen = &report[who];
+        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
+    }
+}
+
+/// Runs a browser driver against the processor as the admin and the member of project 1
+/// (project 2 is another's), with screenshots under `target/dashboard-screens`: its report.
+async fn drive<const N: usize>(
+    script: &str,
+    processor: &Service,
+    extra: [(&str, i64); N],
+) -> Value {
+    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![browser_script(script)];
+    for (name, value) in [
+        ("--base", processor.base.as_str()),
+        ("--admin", ADMIN),
+        ("--member", MEMBER),
+        ("--password", PASSWORD),
+        ("--project", "1"),
+        ("--other-project", "2"),
+        ("--shots", &shots),
+    ] {
+        args.extend([name.to_owned(), value.to_owned()]);
+    }
+    for (name, value) in extra {
+        args.extend([name.to_owned(), value.to_string()]);
+    }
+    node_report(args).await
+}
+
 /// Signs in over HTTP: the session cookie's `name=value`.
 async fn sign_in(processor: &Service, email: &str) -> String {
     let body = format!(
@@ -369,30 +406,15 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     );
 
     // The browser.
-    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
-    let report = node_report(vec![
-        browser_script("dashboard.mjs"),
-        "--base".into(),
-        processor.base.clone(),
-        "--admin".into(),
-        ADMIN.into(),
-        "--member".into(),
-        MEMBER.into(),
-        "--password".into(),
-        PASSWORD.into(),
-        "--project".into(),
-        "1".into(),
-        "--other-project".into(),
-        "2".into(),
-        "--issue".into(),
-        issue.to_string(),
-        "--injection".into(),
-        injection.to_string(),
-        "--sourced".into(),
-        sourced.to_string(),
-        "--shots".into(),
-        shots,
-    ])
+    let report = drive(
+        "dashboard.mjs",
+        &processor,
+        [
+            ("--issue", issue),
+            ("--injection", injection),
+            ("--sourced", sourced),
+        ],
+    )
     .await;
 
     assert_eq!(report["listed_before"], 1, "{report:#}");
@@ -425,12 +447,7 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     // The injection corpus ran nothing and sent nothing.
     assert_eq!(report["injection"]["pwned"], 0, "{report:#}");
     assert_eq!(report["injection"]["links_to_javascript"], 0, "{report:#}");
-    for who in ["admin_seen", "member_seen"] {
-        let seen = &report[who];
-        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
-    }
+    nothing_left_the_page(&report);
 
     // Every screen: the layout holds (no wider than the viewport) and axe-core finds no
     // serious or critical violation.
@@ -597,25 +614,7 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
     })
     .await;
 
-    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
-    let report = node_report(vec![
-        browser_script("dashboard-analytics.mjs"),
-        "--base".into(),
-        processor.base.clone(),
-        "--admin".into(),
-        ADMIN.into(),
-        "--member".into(),
-        MEMBER.into(),
-        "--password".into(),
-        PASSWORD.into(),
-        "--project".into(),
-        "1".into(),
-        "--other-project".into(),
-        "2".into(),
-        "--shots".into(),
-        shots,
-    ])
-    .await;
+    let report = drive("dashboard-analytics.mjs", &processor, []).await;
 
     // The JSON API's answers for the period the pages showed.
     let overview = &report["screens"]["overview-en"];
@@ -791,12 +790,7 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         report["member"]["traffic"]["figures"],
         report["screens"]["traffic-en"]["figures"]
     );
-    for who in ["admin_seen", "member_seen"] {
-        let seen = &report[who];
-        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
-    }
+    nothing_left_the_page(&report);
     // Over HTTP: no session, no screen; a bad period is a 400.
     assert_eq!(
         get(&processor, "/projects/1/traffic", "").await.status(),
