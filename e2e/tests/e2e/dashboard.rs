@@ -497,8 +497,9 @@ async fn post_from_chrome(collector: &Service, body: &Value) {
     assert_eq!(response.status(), 200, "{body}");
 }
 
-/// Three visits: two pages and a full set of good vitals; a hostile page with poor ones; a
-/// bounce. All in one environment and release.
+/// Three visits: two pages and two sets of good vitals; a hostile page with poor ones; a
+/// bounce with middling ones (4 of each vital: p50 and p75 differ). All in one environment
+/// and release.
 fn visits() -> Value {
     let base = |session: &str, visitor: &str| json!({"session_id": session, "visitor_id": visitor, "environment": "production", "release": "shop@2.0.0"});
     let with = |mut event: Value, fields: Value| {
@@ -516,6 +517,11 @@ fn visits() -> Value {
         ("CLS", 0.05),
         ("FCP", 900.0),
         ("TTFB", 300.0),
+        ("LCP", 1000.0),
+        ("INP", 80.0),
+        ("CLS", 0.01),
+        ("FCP", 600.0),
+        ("TTFB", 150.0),
     ] {
         batch.push(with(
             first.clone(),
@@ -540,10 +546,23 @@ fn visits() -> Value {
     ] {
         batch.push(with(second.clone(), json!({"type": "vital", "name": name, "value": value, "url": "https://shop.example/x", "route": HOSTILE_ROUTE})));
     }
+    let third = base("s-3", "v-3");
     batch.push(with(
-        base("s-3", "v-3"),
+        third.clone(),
         json!({"type": "pageview", "url": "https://shop.example/"}),
     ));
+    for (name, value) in [
+        ("LCP", 3000.0),
+        ("INP", 300.0),
+        ("CLS", 0.15),
+        ("FCP", 2000.0),
+        ("TTFB", 1000.0),
+    ] {
+        batch.push(with(
+            third.clone(),
+            json!({"type": "vital", "name": name, "value": value, "url": "https://shop.example/"}),
+        ));
+    }
     Value::Array(batch)
 }
 
@@ -609,7 +628,7 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         let vitals = project_get(&processor, "vitals").await?;
         (traffic["totals"]["pageviews"]["value"] == 4
             && traffic["totals"]["sessions"]["value"] == 3
-            && vitals["summary"]["TTFB"]["count"] == 2)
+            && vitals["summary"]["TTFB"]["count"] == 4)
             .then_some(())
     })
     .await;
