@@ -58,12 +58,14 @@ pub const JS: Asset = Asset {
 
 pub const ALL: [&Asset; 5] = [&HTMX, &UPLOT, &UPLOT_CSS, &CSS, &JS];
 
-/// The URLs the pages link to (uPlot's come with the first page that draws a chart; the
-/// files are served already).
+/// The URLs the pages link to. uPlot's are named by the pages that draw a chart, and
+/// `dashboard.js` loads them there only (a boosted link swaps the body, not the head).
 pub struct Urls {
     pub htmx: String,
     pub css: String,
     pub js: String,
+    pub uplot: String,
+    pub uplot_css: String,
     by_path: Vec<(String, &'static Asset)>,
 }
 
@@ -73,6 +75,8 @@ pub fn urls() -> &'static Urls {
         htmx: HTMX.path(),
         css: CSS.path(),
         js: JS.path(),
+        uplot: UPLOT.path(),
+        uplot_css: UPLOT_CSS.path(),
         by_path: ALL.iter().map(|asset| (asset.path(), *asset)).collect(),
     })
 }

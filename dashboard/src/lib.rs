@@ -12,7 +12,7 @@
 //! - `i18n`: the message catalogue, English and 简体中文.
 //! - `assets`: htmx, uPlot and the style sheet, embedded under content-hashed paths.
 //!
-//! Start at [`routes`], then `pages::issues`.
+//! Start at [`routes`], then `pages::issues` and `pages::overview`.
 
 pub mod accounts;
 mod assets;
@@ -26,7 +26,10 @@ use actix_web::web as aw;
 use shared::event::ProjectId;
 
 pub use accounts::{AccountError, Accounts, Role, Viewer};
-pub use source::{IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Source, SourceError};
+pub use source::{
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Range, Source,
+    SourceError,
+};
 
 /// A project as the pages name it.
 #[derive(Debug, Clone)]
@@ -83,7 +86,7 @@ impl Dashboard {
 
 /// The dashboard's routes; the app must hold `web::Data<Dashboard>` and `web::Data<S>`.
 pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
-    use pages::{account, issues, projects};
+    use pages::{account, issues, overview, performance, projects, traffic};
     cfg.service(web::resource("/", |r| {
         r.route(aw::get().to(projects::home))
     }))
@@ -107,6 +110,15 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     }))
     .service(web::resource("/projects/{project}", |r| {
         r.route(aw::get().to(projects::project))
+    }))
+    .service(web::resource("/projects/{project}/overview", |r| {
+        r.route(aw::get().to(overview::overview::<S>))
+    }))
+    .service(web::resource("/projects/{project}/performance", |r| {
+        r.route(aw::get().to(performance::performance::<S>))
+    }))
+    .service(web::resource("/projects/{project}/traffic", |r| {
+        r.route(aw::get().to(traffic::traffic::<S>))
     }))
     .service(web::resource("/projects/{project}/issues", |r| {
         r.route(aw::get().to(issues::list::<S>))

@@ -97,10 +97,49 @@ pub struct IssuePage {
     pub next: Option<String>,
 }
 
+/// The period and filters of the analytics screens: `[since, until)` in buckets of
+/// `interval_hours`, one environment and one release at most.
+#[derive(Debug, Clone)]
+pub struct Range<'a> {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub interval_hours: u32,
+    pub environment: Option<&'a str>,
+    pub release: Option<&'a str>,
+}
+
+impl Range<'_> {
+    /// The period of the same length just before this one, for deltas.
+    pub fn previous(&self) -> Self {
+        Self {
+            since: self.since - (self.until - self.since),
+            until: self.since,
+            ..self.clone()
+        }
+    }
+}
+
+/// The issues that began or came back within a period, and how many did in the period
+/// before it.
+#[derive(Debug, Clone, Default)]
+pub struct IssueActivity {
+    /// First seen in the period, newest first.
+    pub new: Vec<IssueRow>,
+    /// Regressed (seen again after being resolved) in the period, newest first.
+    pub regressed: Vec<IssueRow>,
+    pub new_before: i64,
+    pub regressed_before: i64,
+    /// `false` when more issues were active than are read for one page: the lists and
+    /// counts are then a lower bound.
+    pub complete: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("not a cursor from a previous page")]
     BadCursor,
+    #[error("invalid parameter: {0}")]
+    Invalid(String),
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
 }
@@ -134,6 +173,29 @@ pub trait Source: Send + Sync + 'static {
         id: i64,
         status: IssueStatus,
     ) -> impl Future<Output = Result<bool, SourceError>> + Send;
+
+    /// The web vitals of a period as `GET /api/projects/{id}/vitals` answers them (its
+    /// JSON), with `metric`'s tables.
+    fn vitals(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+        metric: &str,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// The traffic of a period as `GET /api/projects/{id}/traffic` answers it (its JSON).
+    fn traffic(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// The issues new and regressed in a period (and the counts of the period before).
+    fn activity(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<IssueActivity, SourceError>> + Send;
 
     /// Whether the project has stored any event at all (else the pages teach the snippet).
     fn has_events(

@@ -18,16 +18,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { AXE, DESKTOP, PHONE, axe, overflow, shoot, signIn, watchedPage } from './dashboard-common.mjs';
 import { launchChromium, main, withTimeout } from './lib/harness.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -52,58 +46,6 @@ function parseCli(argv) {
     if (!values[key]) throw new Error(`--${key} is required`);
   }
   return { ...values, timeoutMs: Number(values.timeout) * 1000 };
-}
-
-// A page of its own context, watched: every request (and whether it left the origin), every
-// dialog, every CSP violation the page reports, every uncaught error.
-async function watchedPage(browser, opts, viewport) {
-  const context = await browser.newContext({ viewport, locale: 'en-US' });
-  const page = await context.newPage();
-  const seen = { requests: [], foreign: [], dialogs: [], errors: [] };
-  const origin = new URL(opts.base).origin;
-  page.on('request', (request) => {
-    const url = request.url();
-    seen.requests.push(url);
-    if (!url.startsWith(origin + '/') && !url.startsWith('data:')) seen.foreign.push(url);
-  });
-  page.on('dialog', async (dialog) => {
-    seen.dialogs.push(dialog.message());
-    await dialog.dismiss().catch(() => {});
-  });
-  page.on('pageerror', (error) => seen.errors.push(String(error)));
-  return { context, page, seen };
-}
-
-async function signIn(page, opts, email) {
-  await page.goto(`${opts.base}/projects`);
-  await page.waitForURL(/\/login/);
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', opts.password);
-  await Promise.all([page.waitForURL(/\/projects$/), page.click('button[type=submit]')]);
-}
-
-// axe-core's serious and critical violations on the page as it is.
-async function axe(page, source) {
-  await page.evaluate(source);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  return result;
-}
-
-// How far the page is wider than its viewport (0: the layout holds).
-function overflow(page) {
-  return page.evaluate(() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth));
-}
-
-async function shoot(page, opts, name, shots) {
-  const file = path.join(opts.shots, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
 }
 
 async function run(opts) {
@@ -166,7 +108,7 @@ async function run(opts) {
         await page.goto(list);
         await Promise.all([page.waitForURL(/lang=zh/), page.click('a.lang')]);
         await page.goto(list);
-        report.zh_tab = await page.locator('.tabs a[aria-current]').innerText();
+        report.zh_tab = await page.locator('.status-tabs a[aria-current]').innerText();
         await screen('issues-zh');
         await page.goto(`${list}/${issue}`);
         await screen('issue-zh');

@@ -7,12 +7,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
+use chrono::Utc;
 use serde::Deserialize;
 use shared::event::{Event, StackFrame};
 
-use super::{Chrome, clip, count, iso, utc};
+use super::period::{Period, PeriodParams, PeriodView};
+use super::{Chrome, clip, count, iso, source_failed, utc};
 use crate::i18n::{Lang, Text};
-use crate::source::{IssueQuery, IssueRow, IssueSort, IssueStatus, Source, SourceError};
+use crate::source::{IssueQuery, IssueRow, IssueSort, IssueStatus, Source};
 use crate::web::{self, Fail, Form, PageError};
 use crate::{Dashboard, ProjectInfo};
 
@@ -22,23 +24,41 @@ const SEARCH_MAX_CHARS: usize = 200;
 /// Issues changed by one bulk action at most (a page's worth).
 const BULK_MAX: usize = 100;
 
-fn source_failed(lang: Lang) -> impl Fn(SourceError) -> PageError {
-    move |error| match error {
-        SourceError::BadCursor => PageError::new(Fail::BadRequest, lang),
-        SourceError::Unavailable(reason) => {
-            tracing::error!(reason, "Dashboard query failed.");
-            PageError::new(Fail::Unavailable, lang)
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
     status: Option<String>,
     sort: Option<String>,
     query: Option<String>,
     cursor: Option<String>,
-    lang: Option<String>,
+    /// The period of the New and Regressed tabs, and `lang`.
+    #[serde(flatten)]
+    period: PeriodParams,
+}
+
+/// The list's tab: the issues of a status, or those new or regressed in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Status(IssueStatus),
+    New,
+    Regressed,
+}
+
+impl Tab {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "new" => Some(Tab::New),
+            "regressed" => Some(Tab::Regressed),
+            _ => IssueStatus::parse(text).map(Tab::Status),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Tab::Status(status) => status.as_str(),
+            Tab::New => "new",
+            Tab::Regressed => "regressed",
+        }
+    }
 }
 
 /// One row as the list shows it.
@@ -89,6 +109,10 @@ struct IssuesPage<'a> {
     chrome: Chrome<'a>,
     t: &'static Text,
     project: &'a ProjectInfo,
+    section: &'static str,
+    /// The New or Regressed tab: the period form instead of search, sort and pages.
+    by_period: bool,
+    view: PeriodView,
     status: &'static str,
     sort: &'static str,
     search: String,
@@ -125,15 +149,14 @@ pub async fn list<S: Source>(
     dashboard: aw::Data<Dashboard>,
     source: aw::Data<S>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = Lang::of(&request, params.lang.as_deref());
+    let asked = params.period.lang.as_deref();
+    let lang = Lang::of(&request, asked);
     let t = lang.text();
     let viewer = web::viewer(&request, &dashboard, lang).await?;
     let project = web::project(&dashboard, &viewer, &path, lang)?;
-    let status = match params.status.as_deref() {
-        None => IssueStatus::Unresolved,
-        Some(text) => {
-            IssueStatus::parse(text).ok_or_else(|| PageError::new(Fail::BadRequest, lang))?
-        }
+    let tab = match params.status.as_deref() {
+        None => Tab::Status(IssueStatus::Unresolved),
+        Some(text) => Tab::parse(text).ok_or_else(|| PageError::new(Fail::BadRequest, lang))?,
     };
     let sort = match params.sort.as_deref() {
         None => IssueSort::LastSeen,
@@ -141,6 +164,9 @@ pub async fn list<S: Source>(
             IssueSort::parse(text).ok_or_else(|| PageError::new(Fail::BadRequest, lang))?
         }
     };
+    let period = Period::parse(&params.period, Utc::now(), lang)?;
+    let mut view = PeriodView::new(&period, t);
+    view.keep.push(("status", tab.as_str().to_owned()));
     let search: String = params
         .query
         .as_deref()
@@ -151,40 +177,59 @@ pub async fn list<S: Source>(
         .collect();
     let cursor = params.cursor.as_deref().filter(|c| c.len() <= 64);
     let failed = source_failed(lang);
-    let page = source
-        .issues(
-            project.id,
-            &IssueQuery {
-                status,
-                sort,
-                search: Some(search.as_str()).filter(|s| !s.is_empty()),
-                cursor,
-                limit: PAGE_SIZE,
-            },
-        )
-        .await
-        .map_err(&failed)?;
-    let empty = page.issues.is_empty()
-        && status == IssueStatus::Unresolved
-        && search.is_empty()
-        && cursor.is_none()
-        && !source.has_events(project.id).await.map_err(&failed)?;
+    let (issues, next, empty) = match tab {
+        Tab::Status(status) => {
+            let page = source
+                .issues(
+                    project.id,
+                    &IssueQuery {
+                        status,
+                        sort,
+                        search: Some(search.as_str()).filter(|s| !s.is_empty()),
+                        cursor,
+                        limit: PAGE_SIZE,
+                    },
+                )
+                .await
+                .map_err(&failed)?;
+            let empty = page.issues.is_empty()
+                && status == IssueStatus::Unresolved
+                && search.is_empty()
+                && cursor.is_none()
+                && !source.has_events(project.id).await.map_err(&failed)?;
+            (page.issues, page.next, empty)
+        }
+        Tab::New | Tab::Regressed => {
+            let activity = source
+                .activity(project.id, &period.range())
+                .await
+                .map_err(&failed)?;
+            let issues = if tab == Tab::New {
+                activity.new
+            } else {
+                activity.regressed
+            };
+            (issues, None, false)
+        }
+    };
     let dsn = format!(
         "https://{}@<your collector's host>/{}",
         project.public_key, project.id
     );
     let tabs = [
-        (IssueStatus::Unresolved, t.unresolved),
-        (IssueStatus::Resolved, t.resolved),
-        (IssueStatus::Ignored, t.ignored),
+        (Tab::Status(IssueStatus::Unresolved), t.unresolved),
+        (Tab::Status(IssueStatus::Resolved), t.resolved),
+        (Tab::Status(IssueStatus::Ignored), t.ignored),
+        (Tab::New, t.new_tab),
+        (Tab::Regressed, t.regressed_tab),
     ]
     .into_iter()
-    .map(|(s, label)| {
-        (
-            s.as_str(),
-            label,
-            query_string(s.as_str(), sort.as_str(), &search, None),
-        )
+    .map(|(tab, label)| {
+        let query = match tab {
+            Tab::Status(_) => query_string(tab.as_str(), sort.as_str(), &search, None),
+            Tab::New | Tab::Regressed => format!("status={}&{}", tab.as_str(), view.query),
+        };
+        (tab.as_str(), label, query)
     })
     .collect();
     let sorts = [
@@ -197,22 +242,25 @@ pub async fn list<S: Source>(
         (
             s.as_str(),
             label,
-            query_string(status.as_str(), s.as_str(), &search, None),
+            query_string(tab.as_str(), s.as_str(), &search, None),
         )
     })
     .collect();
+    let status = tab.as_str();
     let body = IssuesPage {
         chrome: Chrome::new(&dashboard, &viewer, lang, Some(project), request.path()),
         t,
         project,
-        status: status.as_str(),
+        section: "issues",
+        by_period: !matches!(tab, Tab::Status(_)),
+        view,
+        status,
         sort: sort.as_str(),
-        rows: page.issues.iter().map(Row::new).collect(),
-        next: page
-            .next
+        rows: issues.iter().map(Row::new).collect(),
+        next: next
             .as_deref()
-            .map(|next| query_string(status.as_str(), sort.as_str(), &search, Some(next))),
-        first_page: cursor.map(|_| query_string(status.as_str(), sort.as_str(), &search, None)),
+            .map(|next| query_string(status, sort.as_str(), &search, Some(next))),
+        first_page: cursor.map(|_| query_string(status, sort.as_str(), &search, None)),
         empty,
         snippet: format!(
             "<script src=\"https://<your collector's host>/sdk/v1/frontmon.min.js\" crossorigin=\"anonymous\"></script>\n<script>\n  frontmon.init({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\" }});\n</script>"
@@ -224,7 +272,7 @@ pub async fn list<S: Source>(
         tabs,
         sorts,
     };
-    web::page(&request, lang, params.lang.as_deref(), &body)
+    web::page(&request, lang, asked, &body)
 }
 
 /// `POST …/issues/bulk` with `csrf`, `action` (`resolve`, `ignore`) and `issue` repeated.

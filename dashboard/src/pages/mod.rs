@@ -1,8 +1,14 @@
 //! The screens: one module per subject, each handler rendering one typed template.
 
 pub mod account;
+mod figures;
 pub mod issues;
+pub mod overview;
+pub mod performance;
+mod period;
 pub mod projects;
+mod tables;
+pub mod traffic;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,7 +16,20 @@ use serde::Deserialize;
 use crate::accounts::{Role, Viewer};
 use crate::assets::{self, Urls};
 use crate::i18n::{Lang, Text};
+use crate::source::SourceError;
+use crate::web::{Fail, PageError};
 use crate::{Dashboard, ProjectInfo, web};
+
+/// Why a [`crate::Source`] query failed, as the page answers it.
+pub fn source_failed(lang: Lang) -> impl Fn(SourceError) -> PageError {
+    move |error| match error {
+        SourceError::BadCursor | SourceError::Invalid(_) => PageError::new(Fail::BadRequest, lang),
+        SourceError::Unavailable(reason) => {
+            tracing::error!(reason, "Dashboard query failed.");
+            PageError::new(Fail::Unavailable, lang)
+        }
+    }
+}
 
 /// `?lang=` on any page.
 #[derive(Debug, Deserialize)]

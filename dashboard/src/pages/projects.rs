@@ -33,7 +33,7 @@ pub async fn list(
     web::page(&request, lang, params.lang.as_deref(), &page)
 }
 
-/// A project's own address leads to its issues.
+/// A project's own address leads to its overview.
 pub async fn project(
     request: HttpRequest,
     path: aw::Path<String>,
@@ -42,5 +42,8 @@ pub async fn project(
     let lang = Lang::of(&request, None);
     let viewer = web::viewer(&request, &dashboard, lang).await?;
     let project = web::project(&dashboard, &viewer, &path, lang)?;
-    Ok(web::see_other(&format!("/projects/{}/issues", project.id)))
+    Ok(web::see_other(&format!(
+        "/projects/{}/overview",
+        project.id
+    )))
 }

@@ -40,6 +40,43 @@ fn injection_event(now_ms: i64) -> Value {
     })
 }
 
+/// The admin's and the member's pages sent no request to another origin, opened no dialog
+/// and threw no error.
+fn nothing_left_the_page(report: &Value) {
+    for who in ["admin_seen", "member_seen"] {
+        let seen = &report[who];
+        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
+        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
+    }
+}
+
+/// Runs a browser driver against the processor as the admin and the member of project 1
+/// (project 2 is another's), with screenshots under `target/dashboard-screens`: its report.
+async fn drive<const N: usize>(
+    script: &str,
+    processor: &Service,
+    extra: [(&str, i64); N],
+) -> Value {
+    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![browser_script(script)];
+    for (name, value) in [
+        ("--base", processor.base.as_str()),
+        ("--admin", ADMIN),
+        ("--member", MEMBER),
+        ("--password", PASSWORD),
+        ("--project", "1"),
+        ("--other-project", "2"),
+        ("--shots", &shots),
+    ] {
+        args.extend([name.to_owned(), value.to_owned()]);
+    }
+    for (name, value) in extra {
+        args.extend([name.to_owned(), value.to_string()]);
+    }
+    node_report(args).await
+}
+
 /// Signs in over HTTP: the session cookie's `name=value`.
 async fn sign_in(processor: &Service, email: &str) -> String {
     let body = format!(
@@ -369,30 +406,15 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     );
 
     // The browser.
-    let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
-    let report = node_report(vec![
-        browser_script("dashboard.mjs"),
-        "--base".into(),
-        processor.base.clone(),
-        "--admin".into(),
-        ADMIN.into(),
-        "--member".into(),
-        MEMBER.into(),
-        "--password".into(),
-        PASSWORD.into(),
-        "--project".into(),
-        "1".into(),
-        "--other-project".into(),
-        "2".into(),
-        "--issue".into(),
-        issue.to_string(),
-        "--injection".into(),
-        injection.to_string(),
-        "--sourced".into(),
-        sourced.to_string(),
-        "--shots".into(),
-        shots,
-    ])
+    let report = drive(
+        "dashboard.mjs",
+        &processor,
+        [
+            ("--issue", issue),
+            ("--injection", injection),
+            ("--sourced", sourced),
+        ],
+    )
     .await;
 
     assert_eq!(report["listed_before"], 1, "{report:#}");
@@ -425,12 +447,7 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     // The injection corpus ran nothing and sent nothing.
     assert_eq!(report["injection"]["pwned"], 0, "{report:#}");
     assert_eq!(report["injection"]["links_to_javascript"], 0, "{report:#}");
-    for who in ["admin_seen", "member_seen"] {
-        let seen = &report[who];
-        assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["dialogs"], json!([]), "{who}: {seen:#}");
-        assert_eq!(seen["errors"], json!([]), "{who}: {seen:#}");
-    }
+    nothing_left_the_page(&report);
 
     // Every screen: the layout holds (no wider than the viewport) and axe-core finds no
     // serious or critical violation.
@@ -453,6 +470,373 @@ async fn people_sign_in_see_an_error_resolve_it_and_nothing_hostile_runs() {
     assert_eq!(report["member_projects"], 1, "{report:#}");
     assert_eq!(report["member_other_status"], 404, "{report:#}");
     assert_eq!(report["member_own_status"], 200, "{report:#}");
+
+    collector.stop().await;
+    processor.stop().await;
+}
+
+const CHROME_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+/// A page name an attacker chose (the SDK's `route` is the page's to send).
+const HOSTILE_ROUTE: &str = "/<img src=x onerror=window.__pwned=true>";
+
+/// Posts a batch as a desktop Chrome would send it (the User-Agent names its browser, OS and
+/// device class).
+async fn post_from_chrome(collector: &Service, body: &Value) {
+    let response = http()
+        .post(format!(
+            "{}/api/1/events?key={}",
+            collector.base,
+            shared::testing::TEST_KEY
+        ))
+        .header("content-type", "text/plain")
+        .header("user-agent", CHROME_UA)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200, "{body}");
+}
+
+/// Three visits: two pages and two sets of good vitals; a hostile page with poor ones; a
+/// bounce with middling ones (4 of each vital: p50 and p75 differ). All in one environment
+/// and release.
+fn visits() -> Value {
+    let base = |session: &str, visitor: &str| json!({"session_id": session, "visitor_id": visitor, "environment": "production", "release": "shop@2.0.0"});
+    let with = |mut event: Value, fields: Value| {
+        for (key, value) in fields.as_object().expect("fields") {
+            event[key] = value.clone();
+        }
+        event
+    };
+    let mut batch = Vec::new();
+    let first = base("s-1", "v-1");
+    batch.push(with(first.clone(), json!({"type": "pageview", "url": "https://shop.example/", "referrer": "https://search.example/q"})));
+    for (name, value) in [
+        ("LCP", 1800.0),
+        ("INP", 120.0),
+        ("CLS", 0.05),
+        ("FCP", 900.0),
+        ("TTFB", 300.0),
+        ("LCP", 1000.0),
+        ("INP", 80.0),
+        ("CLS", 0.01),
+        ("FCP", 600.0),
+        ("TTFB", 150.0),
+    ] {
+        batch.push(with(
+            first.clone(),
+            json!({"type": "vital", "name": name, "value": value, "url": "https://shop.example/"}),
+        ));
+    }
+    batch.push(with(
+        first,
+        json!({"type": "pageview", "url": "https://shop.example/cart"}),
+    ));
+    let second = base("s-2", "v-2");
+    batch.push(with(
+        second.clone(),
+        json!({"type": "pageview", "url": "https://shop.example/x", "route": HOSTILE_ROUTE}),
+    ));
+    for (name, value) in [
+        ("LCP", 5200.0),
+        ("INP", 650.0),
+        ("CLS", 0.3),
+        ("FCP", 3500.0),
+        ("TTFB", 2000.0),
+    ] {
+        batch.push(with(second.clone(), json!({"type": "vital", "name": name, "value": value, "url": "https://shop.example/x", "route": HOSTILE_ROUTE})));
+    }
+    let third = base("s-3", "v-3");
+    batch.push(with(
+        third.clone(),
+        json!({"type": "pageview", "url": "https://shop.example/"}),
+    ));
+    for (name, value) in [
+        ("LCP", 3000.0),
+        ("INP", 300.0),
+        ("CLS", 0.15),
+        ("FCP", 2000.0),
+        ("TTFB", 1000.0),
+    ] {
+        batch.push(with(
+            third.clone(),
+            json!({"type": "vital", "name": name, "value": value, "url": "https://shop.example/"}),
+        ));
+    }
+    Value::Array(batch)
+}
+
+/// A JSON number as the page writes it in `data-value` (empty for none).
+fn exact(value: &Value) -> Value {
+    if value.is_number() {
+        Value::String(value.to_string())
+    } else {
+        Value::String(String::new())
+    }
+}
+
+/// The rows of an answer's table as the page's table holds them: the name, then each
+/// column's exact value.
+fn rows(answer: &Value, key: &str, name: &str, columns: &[&str]) -> Value {
+    answer[key]
+        .as_array()
+        .expect("a table")
+        .iter()
+        .map(|row| {
+            let mut cells = vec![row[name].clone()];
+            cells.extend(columns.iter().map(|column| exact(&row[*column])));
+            Value::Array(cells)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may_see_them() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    admin::users::create(&env.settings, ADMIN, PASSWORD, true, &[])
+        .await
+        .expect("the admin");
+    admin::users::create(&env.settings, MEMBER, PASSWORD, false, &[1])
+        .await
+        .expect("the member");
+
+    post_from_chrome(&collector, &visits()).await;
+    // An issue that is new, and one that is new, resolved and back: regressed.
+    let error = |message: &str| json!({"type": "error", "message": message, "stack": format!("{message}\n    at pay (https://shop.example/app.js:20:3)"), "environment": "production", "release": "shop@2.0.0"});
+    post_from_chrome(&collector, &error("TypeError: basket is empty")).await;
+    post_from_chrome(&collector, &error("RangeError: only new")).await;
+    let back = issue_id(&processor, "basket is empty").await;
+    issue_id(&processor, "only new").await;
+    let resolved = http()
+        .patch(format!("{}/api/projects/1/issues/{back}", processor.base))
+        .bearer_auth(shared::testing::ADMIN_TOKEN)
+        .json(&json!({"status": "resolved"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resolved.status(), 200);
+    post_from_chrome(&collector, &error("TypeError: basket is empty")).await;
+    eventually("the regression", WAIT, || async {
+        let issue = project_get(&processor, &format!("issues/{back}")).await?;
+        issue["regressed_at"].is_string().then_some(())
+    })
+    .await;
+    eventually("the visits counted", WAIT, || async {
+        let traffic = project_get(&processor, "traffic").await?;
+        let vitals = project_get(&processor, "vitals").await?;
+        (traffic["totals"]["pageviews"]["value"] == 4
+            && traffic["totals"]["sessions"]["value"] == 3
+            && vitals["summary"]["TTFB"]["count"] == 4)
+            .then_some(())
+    })
+    .await;
+
+    let report = drive("dashboard-analytics.mjs", &processor, []).await;
+
+    // The JSON API's answers for the period the pages showed.
+    let overview = &report["screens"]["overview-en"];
+    let since = overview["since"].as_str().expect("the period").to_owned();
+    let until = overview["until"].as_str().expect("the period").to_owned();
+    let window = format!("since={since}&until={until}&interval=1h");
+    let traffic = project_get(&processor, &format!("traffic?{window}"))
+        .await
+        .expect("traffic");
+    let vitals = project_get(&processor, &format!("vitals?{window}&metric=LCP"))
+        .await
+        .expect("vitals");
+    let issues = project_get(&processor, "issues?status=all")
+        .await
+        .expect("issues");
+    let within = |at: &Value| {
+        at.as_str()
+            .is_some_and(|at| since.as_str() <= at && at < until.as_str())
+    };
+    let issue_list = issues["issues"].as_array().expect("issues");
+    let new = issue_list
+        .iter()
+        .filter(|i| within(&i["first_seen"]))
+        .count();
+    let regressed = issue_list
+        .iter()
+        .filter(|i| within(&i["regressed_at"]))
+        .count();
+    assert_eq!((new, regressed), (2, 1), "{issues:#}");
+    let p75 = |name: &str| exact(&vitals["summary"][name]["p75"]);
+    let total = |key: &str| exact(&traffic["totals"][key]["value"]);
+
+    for lang in ["en", "zh"] {
+        let screen = |name: &str| &report["screens"][format!("{name}-{lang}")];
+        assert_eq!(
+            screen("overview")["figures"],
+            json!({"new_issues": new.to_string(), "regressed_issues": regressed.to_string(),
+                   "pageviews": total("pageviews"), "visitors": total("visitors"), "sessions": total("sessions"),
+                   "LCP": p75("LCP"), "INP": p75("INP"), "CLS": p75("CLS")}),
+            "{lang}: {report:#}"
+        );
+        assert_eq!(
+            screen("overview")["lists"]["top-regressed"],
+            json!(["TypeError: basket is empty"]),
+            "{report:#}"
+        );
+        assert_eq!(
+            screen("performance")["figures"],
+            json!({"LCP": p75("LCP"), "INP": p75("INP"), "CLS": p75("CLS"), "FCP": p75("FCP"), "TTFB": p75("TTFB")}),
+            "{lang}: {report:#}"
+        );
+        // The worst page first, as the API sorts it, with its shares.
+        assert_eq!(
+            screen("performance")["tables"]["vital-pages"],
+            rows(
+                &vitals,
+                "pages",
+                "page",
+                &["p75", "count", "good", "needs_improvement", "poor"]
+            ),
+            "{lang}: {report:#}"
+        );
+        assert_eq!(
+            screen("traffic")["figures"],
+            json!({"pageviews": total("pageviews"), "visitors": total("visitors"), "sessions": total("sessions"),
+                   "bounce_rate": total("bounce_rate"), "session_seconds": total("session_seconds")}),
+            "{lang}: {report:#}"
+        );
+        let tables = &screen("traffic")["tables"];
+        assert_eq!(
+            tables["top-pages"],
+            rows(
+                &traffic,
+                "pages",
+                "page",
+                &["pageviews", "visitors", "previous"]
+            ),
+            "{report:#}"
+        );
+        assert_eq!(
+            tables["entry-pages"],
+            rows(
+                &traffic,
+                "entry_pages",
+                "page",
+                &["sessions", "bounce_rate", "session_seconds", "previous"]
+            ),
+            "{report:#}"
+        );
+        for (id, key, name) in [
+            ("referrers", "referrers", "host"),
+            ("browsers", "browsers", "name"),
+            ("os", "os", "name"),
+            ("devices", "devices", "name"),
+        ] {
+            assert_eq!(
+                tables[id],
+                rows(&traffic, key, name, &["pageviews", "previous"]),
+                "{id}: {report:#}"
+            );
+        }
+        // The tabs list the issues of the period.
+        let mut listed = screen("issues-new")["rows"]
+            .as_array()
+            .expect("rows")
+            .clone();
+        listed.sort_by_key(|t| t.to_string());
+        assert_eq!(
+            listed,
+            vec![
+                json!("RangeError: only new"),
+                json!("TypeError: basket is empty")
+            ],
+            "{report:#}"
+        );
+        assert_eq!(
+            screen("issues-regressed")["rows"],
+            json!(["TypeError: basket is empty"]),
+            "{report:#}"
+        );
+    }
+    // Something real was measured, and every chart drew it.
+    assert_eq!(traffic["totals"]["pageviews"]["value"], 4, "{traffic:#}");
+    assert_eq!(vitals["pages"][0]["page"], HOSTILE_ROUTE, "{vitals:#}");
+    assert_eq!(
+        traffic["referrers"][0]["host"], "search.example",
+        "{traffic:#}"
+    );
+    for (name, screen) in report["screens"].as_object().expect("screens") {
+        let charts = screen["charts"].as_array().expect("charts");
+        let expected = match name.trim_start_matches("phone-") {
+            n if n.starts_with("performance") => 5,
+            n if n.starts_with("overview") || n.starts_with("traffic") => 1,
+            _ => 0,
+        };
+        assert_eq!(charts.len(), expected, "{name}: {screen:#}");
+        for chart in charts {
+            assert!(
+                chart["painted"].as_u64() > Some(0),
+                "{name}: a blank canvas: {chart}"
+            );
+            assert!(
+                chart["points"].as_u64() > Some(0),
+                "{name}: nothing plotted: {chart}"
+            );
+        }
+        // The hostile page name is text; the layout holds, on a phone too.
+        assert_eq!(screen["pwned"], 0, "{name}");
+        assert_eq!(screen["overflow"], 0, "{name} is wider than its viewport");
+        if let Some(violations) = screen.get("axe") {
+            assert_eq!(violations, &json!([]), "{name}: {screen:#}");
+        }
+    }
+    assert_eq!(report["screens"]["overview-zh"]["lang"], "zh-CN");
+    assert_eq!(report["screens"]["overview-zh"]["h1"], "概览");
+    assert_eq!(report["screens"]["traffic-en"]["h1"], "Traffic");
+    assert_eq!(
+        report["project_lands_on"], "/projects/1/overview",
+        "{report:#}"
+    );
+    // A boosted link (htmx swaps the page in, dropping its scripts) still draws its chart.
+    assert!(
+        report["boosted_traffic"]["charts"][0]["points"].as_u64() > Some(0),
+        "{report:#}"
+    );
+
+    // The member: their project's screens, the same numbers; the other project's: 404.
+    for (name, seen) in report["member"].as_object().expect("the member") {
+        assert_eq!(seen["status"], 200, "{name}: {seen:#}");
+        assert_eq!(seen["other_status"], 404, "{name}: {seen:#}");
+    }
+    assert_eq!(
+        report["member"]["traffic"]["figures"],
+        report["screens"]["traffic-en"]["figures"]
+    );
+    nothing_left_the_page(&report);
+    // Over HTTP: no session, no screen; a bad period is a 400.
+    assert_eq!(
+        get(&processor, "/projects/1/traffic", "").await.status(),
+        303
+    );
+    let cookie = sign_in(&processor, MEMBER).await;
+    assert_eq!(
+        get(&processor, "/projects/2/performance", &cookie)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&processor, "/projects/1/traffic?range=1y", &cookie)
+            .await
+            .status(),
+        400
+    );
+    let page = get(&processor, "/projects/1/performance", &cookie).await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 
     collector.stop().await;
     processor.stop().await;

@@ -1,9 +1,16 @@
 //! The dashboard's view of the processor: [`dashboard::Source`] implemented with the same
 //! query functions as the JSON API (`Issues::list`, `Issues::get`, `Issues::set_status`,
-//! `Store::list`), so a page and its JSON twin cannot disagree.
+//! `Store::list`, and the vitals and traffic endpoints' `answer`), so a page and its JSON
+//! twin cannot disagree.
 
-use dashboard::{IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Source, SourceError};
+use chrono::{DateTime, Utc};
+use dashboard::{
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Range, Source,
+    SourceError,
+};
 use shared::event::ProjectId;
+
+use super::{ApiError, traffic, vitals};
 
 use crate::db::issues::{Issue, IssueFilter, Sort, Status};
 use crate::db::{EventFilter, Store, StoreError};
@@ -17,6 +24,31 @@ pub struct Pages {
 
 fn unavailable(error: StoreError) -> SourceError {
     SourceError::Unavailable(error.to_string())
+}
+
+fn failed(error: ApiError) -> SourceError {
+    match error {
+        ApiError::InvalidParameter { .. } => SourceError::Invalid(error.to_string()),
+        other => SourceError::Unavailable(other.to_string()),
+    }
+}
+
+/// Issues read, newest activity first, to find a period's new and regressed ones: a project
+/// with more issues active since the period before began gets a lower bound.
+const ACTIVITY_MAX: i64 = 2000;
+const ACTIVITY_PAGE: i64 = 250;
+
+/// The window's parameters as the endpoints' query strings spell them.
+fn window(range: &Range<'_>) -> (Option<String>, Option<String>, Option<String>) {
+    (
+        Some(shared::time::format(range.since)),
+        Some(shared::time::format(range.until)),
+        Some(format!("{}h", range.interval_hours)),
+    )
+}
+
+fn within(at: DateTime<Utc>, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    since <= at && at < until
 }
 
 fn status(status: IssueStatus) -> Status {
@@ -134,6 +166,108 @@ impl Source for Pages {
             tracing::info!(project_id = %project, issue_id = id, status = new.as_str(), "Issue status changed in the dashboard.");
         }
         Ok(changed.is_some())
+    }
+
+    async fn vitals(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+        metric: &str,
+    ) -> Result<serde_json::Value, SourceError> {
+        let (since, until, interval) = window(range);
+        let query = vitals::VitalsQuery {
+            since,
+            until,
+            interval,
+            environment: range.environment.map(str::to_owned),
+            release: range.release.map(str::to_owned),
+            metric: Some(metric.to_owned()),
+            ..vitals::VitalsQuery::default()
+        };
+        vitals::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn traffic(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<serde_json::Value, SourceError> {
+        let (since, until, interval) = window(range);
+        let query = traffic::TrafficQuery {
+            since,
+            until,
+            interval,
+            environment: range.environment.map(str::to_owned),
+            release: range.release.map(str::to_owned),
+            ..traffic::TrafficQuery::default()
+        };
+        traffic::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn activity(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<IssueActivity, SourceError> {
+        let before = range.previous();
+        let filter = IssueFilter {
+            status: None,
+            query: None,
+            release: range.release,
+            environment: range.environment,
+        };
+        // By last seen, newest first: an issue new or regressed since `before.since` was
+        // seen since then, so the walk stops at the first issue last seen earlier.
+        let mut activity = IssueActivity::default();
+        let mut offset = 0;
+        activity.complete = loop {
+            let issues = self
+                .issues
+                .list(project, &filter, Sort::LastSeen, offset, ACTIVITY_PAGE)
+                .await
+                .map_err(unavailable)?;
+            let read = issues.len() as i64;
+            let mut done = read < ACTIVITY_PAGE;
+            for issue in issues {
+                if issue.last_seen < before.since {
+                    done = true;
+                    break;
+                }
+                let regressed = issue.regressed_at;
+                if within(issue.first_seen, range.since, range.until) {
+                    activity.new.push(row(issue.clone()));
+                } else if within(issue.first_seen, before.since, before.until) {
+                    activity.new_before += 1;
+                }
+                match regressed {
+                    Some(at) if within(at, range.since, range.until) => {
+                        activity.regressed.push(row(issue))
+                    }
+                    Some(at) if within(at, before.since, before.until) => {
+                        activity.regressed_before += 1
+                    }
+                    _ => {}
+                }
+            }
+            offset += read;
+            if done {
+                break true;
+            }
+            if offset >= ACTIVITY_MAX {
+                break false;
+            }
+        };
+        activity
+            .new
+            .sort_by_key(|issue| std::cmp::Reverse(issue.first_seen));
+        activity
+            .regressed
+            .sort_by_key(|issue| std::cmp::Reverse(issue.regressed_at));
+        Ok(activity)
     }
 
     async fn has_events(&self, project: ProjectId) -> Result<bool, SourceError> {

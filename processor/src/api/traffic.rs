@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{analytics_query, per_bucket, per_value, rate};
 use super::{ApiError, State, authorize};
@@ -22,9 +24,19 @@ pub async fn traffic(
     query: Query<TrafficQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = i64::from(authorize(&request, &state, &project).await?.get());
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &TrafficQuery,
+) -> Result<Value, ApiError> {
+    let project = i64::from(project.get());
     let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
-    let pool = state.store.pool();
     let (slice, previous) = window.slices(project, &filters, false);
     let buckets = window.range.starts.len();
 
@@ -220,7 +232,7 @@ pub async fn traffic(
         })
         .collect::<Vec<_>>()
         .into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 fn mean(sum: f64, n: i64) -> Value {

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::analytics_query;
 use super::{ApiError, State, authorize, invalid};
@@ -32,6 +34,16 @@ pub async fn vitals(
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &VitalsQuery,
+) -> Result<Value, ApiError> {
     let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
     let (metric, metric_name) = match query.metric.as_deref() {
         None => (VITALS[0].1, VITALS[0].2),
@@ -46,7 +58,6 @@ pub async fn vitals(
         Some("count") => true,
         Some(_) => return Err(invalid("sort", "p75 or count")),
     };
-    let pool = state.store.pool();
     let all_metrics: Vec<i16> = VITALS.iter().map(|(_, m, _)| *m).collect();
     let all_ratings: Vec<i16> = all_metrics
         .iter()
@@ -168,7 +179,7 @@ pub async fn vitals(
     for (key, table) in tables {
         answer[key] = table;
     }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 /// Percentiles, count and rating shares of a merged histogram.

@@ -19,20 +19,20 @@ use crate::db::rollups::{Slice, Summed};
 /// (read by [`Params::parse`] through the generated `params`), then the endpoint's own.
 macro_rules! analytics_query {
     ($name:ident { $($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)? }) => {
-        #[derive(Debug, serde::Deserialize)]
+        #[derive(Debug, Default, serde::Deserialize)]
         pub struct $name {
-            since: Option<String>,
-            until: Option<String>,
-            interval: Option<String>,
-            tz: Option<String>,
-            environment: Option<String>,
-            release: Option<String>,
-            page: Option<String>,
-            browser: Option<String>,
-            os: Option<String>,
-            device: Option<String>,
-            limit: Option<usize>,
-            $($(#[$doc])* $field: $ty,)*
+            pub since: Option<String>,
+            pub until: Option<String>,
+            pub interval: Option<String>,
+            pub tz: Option<String>,
+            pub environment: Option<String>,
+            pub release: Option<String>,
+            pub page: Option<String>,
+            pub browser: Option<String>,
+            pub os: Option<String>,
+            pub device: Option<String>,
+            pub limit: Option<usize>,
+            $($(#[$doc])* pub $field: $ty,)*
         }
 
         impl $name {
