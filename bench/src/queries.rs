@@ -95,7 +95,12 @@ fn database(context: &'static str) -> impl FnOnce(sqlx::Error) -> BenchError {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -108,7 +113,10 @@ pub async fn run(
     let url = sandbox.database_url();
     let reuse = sandbox.keep_database && database_has_events(url).await;
     let (seeded, analyze) = if reuse {
-        eprintln!("bench: analytics queries: reusing {}", sandbox.database_name);
+        eprintln!(
+            "bench: analytics queries: reusing {}",
+            sandbox.database_name
+        );
         (None, None)
     } else {
         sandbox.create_database().await?;
@@ -159,7 +167,8 @@ pub async fn run(
         .map_err(database("measuring the database"))?;
     let last = last.ok_or_else(|| BenchError::Incomplete("the database has no events".into()))?;
     // The hour after the last event: where the seeded month ends.
-    let end = last - TimeDelta::seconds(i64::from(last.minute() * 60 + last.second()))
+    let end = last
+        - TimeDelta::seconds(i64::from(last.minute() * 60 + last.second()))
         - TimeDelta::nanoseconds(i64::from(last.nanosecond()))
         + TimeDelta::hours(1);
 

@@ -140,10 +140,7 @@ impl Sandbox {
                 "bench: could not drop database {}: {error}",
                 self.database_name
             ),
-            Err(_) => eprintln!(
-                "bench: dropping database {} timed out",
-                self.database_name
-            ),
+            Err(_) => eprintln!("bench: dropping database {} timed out", self.database_name),
         }
         if keep_logs {
             eprintln!("bench: the services' logs are in {}", self.dir.display());
