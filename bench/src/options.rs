@@ -260,6 +260,28 @@ mod tests {
     }
 
     #[test]
+    fn the_analytics_queries_take_a_count_a_seed_and_a_database_name() {
+        let options = Options::parse(
+            args(&[
+                "--analytics-queries",
+                "100000",
+                "--seed",
+                "0",
+                "--analytics-db",
+                "frontmon_month",
+            ]),
+            |_| None,
+        )
+        .expect("valid");
+        assert_eq!(options.analytics_queries, Some(100_000));
+        assert_eq!(options.seed, 0);
+        assert_eq!(options.analytics_db.as_deref(), Some("frontmon_month"));
+        let err = Options::parse(args(&["--analytics-db", "x; DROP"]), |_| None)
+            .expect_err("not a plain name");
+        assert!(err.to_string().contains("--analytics-db"), "{err}");
+    }
+
+    #[test]
     fn bad_flags_are_named() {
         let err = Options::parse(args(&["--rounds", "0"]), |_| None).expect_err("zero");
         assert!(err.to_string().contains("--rounds"), "{err}");
