@@ -73,6 +73,21 @@ impl Connection {
         self.exchange(request).await.map(|(status, _)| status)
     }
 
+    /// GETs `path` with a bearer token and reads the whole answer.
+    pub async fn get_authorized(
+        &mut self,
+        path: &str,
+        token: &str,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(HOST, self.addr.to_string())
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))?;
+        self.exchange(request).await
+    }
+
     async fn exchange(
         &mut self,
         request: Request<Full<Bytes>>,

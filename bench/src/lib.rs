@@ -18,8 +18,10 @@
 //!    then the processor again on as many events over many distinct errors.
 //! 5. The [`report`]: one table.
 //!
-//! `bench --peak-shaving N` and `bench --rollups-drain N` run one scenario instead
-//! ([`peak`], [`rollups`]: the drain with the analytics' rollups off and on).
+//! `bench --peak-shaving N`, `bench --rollups-drain N` and `bench --analytics-queries N` run
+//! one scenario instead ([`peak`]; [`rollups`], the drain with the analytics' rollups off and
+//! on; [`queries`], the analytics endpoints over a month of [`synthetic`] traffic that
+//! [`seed`] writes).
 //!
 //! `scripts/bench` builds everything with the release profile and runs `target/release/bench`.
 
@@ -33,13 +35,16 @@ mod http_load;
 mod machine;
 pub mod options;
 mod peak;
+mod queries;
 mod report;
 mod rollups;
 mod rounds;
 mod sample;
 mod sandbox;
+mod seed;
 mod services;
 mod stats;
+mod synthetic;
 mod table;
 mod usage;
 
@@ -87,6 +92,21 @@ pub async fn run_rollups_drain(
     let sandbox = Sandbox::create(&options)?;
     let outcome = tokio::select! {
         outcome = rollups::run(&options, &sandbox, events) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+    };
+    sandbox.cleanup(outcome.is_err()).await;
+    outcome
+}
+
+/// Runs only the analytics query benchmark ([`queries`]), cleaning up after it like [`run`]
+/// (but for a database named with `--analytics-db`).
+pub async fn run_analytics_queries(
+    options: Options,
+    events: usize,
+) -> Result<queries::QueryBench, BenchError> {
+    let sandbox = Sandbox::create(&options)?;
+    let outcome = tokio::select! {
+        outcome = queries::run(&options, &sandbox, events) => outcome,
         _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
     };
     sandbox.cleanup(outcome.is_err()).await;

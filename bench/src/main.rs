@@ -20,14 +20,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match (options.peak_shaving, options.rollups_drain) {
-        (Some(events), _) => bench::run_peak_shaving(options, events)
+    let outcome = match (
+        options.peak_shaving,
+        options.rollups_drain,
+        options.analytics_queries,
+    ) {
+        (Some(events), _, _) => bench::run_peak_shaving(options, events)
             .await
             .map(|peak| peak.render()),
-        (None, Some(events)) => bench::run_rollups_drain(options, events)
+        (None, Some(events), _) => bench::run_rollups_drain(options, events)
             .await
             .map(|drain| drain.render()),
-        (None, None) => bench::run(options).await.map(|mut report| report.render()),
+        (None, None, Some(events)) => bench::run_analytics_queries(options, events)
+            .await
+            .map(|queries| queries.render()),
+        (None, None, None) => bench::run(options).await.map(|mut report| report.render()),
     };
     match outcome {
         Ok(table) => {

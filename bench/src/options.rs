@@ -32,6 +32,15 @@ Options:
                              stopped, then its drain (20000 is the reference)
   --rollups-drain N          instead of the benchmark: the processor drains N analytics
                              events with analytics.rollups off and on, twice each
+  --analytics-queries N      instead of the benchmark: N made-up events over 30 days (200
+                             pages, 3 releases, mixed devices; 10000000 is the reference)
+                             written into the processor's tables, then each analytics
+                             endpoint's p50/p95 over 30 days and 24 h, beside the exact
+                             answers from the raw events
+  --seed N                   the made-up data's seed (default 16)
+  --requests N               timed requests per endpoint, window and filter (default 30)
+  --analytics-db NAME        the database --analytics-queries seeds and keeps (not dropped);
+                             if it already holds events, it is reused as it is
   --in-flight N              requests in flight for --peak-shaving (default 8)
   --amqp-url URL             RabbitMQ (env FRONTMON_BENCH_AMQP_URL;
                              default amqp://guest:guest@127.0.0.1:5672/%2f)
@@ -58,6 +67,12 @@ pub struct Options {
     pub peak_shaving: Option<usize>,
     /// Run only the drain with rollups off and on, of this many events.
     pub rollups_drain: Option<usize>,
+    /// Run only the analytics query benchmark, over this many events.
+    pub analytics_queries: Option<usize>,
+    pub seed: u64,
+    pub requests: usize,
+    /// A database to seed and keep, or to reuse.
+    pub analytics_db: Option<String>,
     pub peak_in_flight: usize,
     pub amqp_url: String,
     pub database_url: String,
@@ -78,6 +93,10 @@ impl Default for Options {
             baseline_collector: None,
             peak_shaving: None,
             rollups_drain: None,
+            analytics_queries: None,
+            seed: 16,
+            requests: 30,
+            analytics_db: None,
             peak_in_flight: 8,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             database_url: "postgres://postgres@127.0.0.1:5432".into(),
@@ -155,6 +174,31 @@ impl Options {
                 "--baseline-collector" => options.baseline_collector = Some(value.into()),
                 "--peak-shaving" => options.peak_shaving = Some(positive(&flag, &value)?),
                 "--rollups-drain" => options.rollups_drain = Some(positive(&flag, &value)?),
+                "--analytics-queries" => {
+                    options.analytics_queries = Some(positive(&flag, &value)?);
+                }
+                "--seed" => {
+                    options.seed = value.parse().map_err(|_| UsageError::Invalid {
+                        flag: flag.clone(),
+                        value: value.clone(),
+                        expected: "a whole number",
+                    })?;
+                }
+                "--requests" => options.requests = positive(&flag, &value)?,
+                "--analytics-db" => {
+                    if value.is_empty()
+                        || !value
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    {
+                        return Err(UsageError::Invalid {
+                            flag,
+                            value,
+                            expected: "a database name of a-z, 0-9 and _",
+                        });
+                    }
+                    options.analytics_db = Some(value);
+                }
                 "--in-flight" => options.peak_in_flight = positive(&flag, &value)?,
                 "--amqp-url" => options.amqp_url = value,
                 "--database-url" => options.database_url = value,
@@ -213,6 +257,28 @@ mod tests {
         assert_eq!(Options::default().baseline_collector, None);
         assert_eq!(options.amqp_url, "amqp://elsewhere");
         assert_eq!(options.database_url, Options::default().database_url);
+    }
+
+    #[test]
+    fn the_analytics_queries_take_a_count_a_seed_and_a_database_name() {
+        let options = Options::parse(
+            args(&[
+                "--analytics-queries",
+                "100000",
+                "--seed",
+                "0",
+                "--analytics-db",
+                "frontmon_month",
+            ]),
+            |_| None,
+        )
+        .expect("valid");
+        assert_eq!(options.analytics_queries, Some(100_000));
+        assert_eq!(options.seed, 0);
+        assert_eq!(options.analytics_db.as_deref(), Some("frontmon_month"));
+        let err = Options::parse(args(&["--analytics-db", "x; DROP"]), |_| None)
+            .expect_err("not a plain name");
+        assert!(err.to_string().contains("--analytics-db"), "{err}");
     }
 
     #[test]

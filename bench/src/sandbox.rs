@@ -24,13 +24,21 @@ pub struct Sandbox {
     /// Holds the configuration file and the services' logs.
     pub dir: PathBuf,
     pub config_path: PathBuf,
+    /// The run's database: `frontmon_bench_<id>`, or the one named by `--analytics-db`.
+    pub database_name: String,
+    /// Whether [`Sandbox::cleanup`] leaves the database (`--analytics-db`).
+    pub keep_database: bool,
 }
 
 impl Sandbox {
     pub fn create(options: &Options) -> Result<Self, BenchError> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let public_key = uuid::Uuid::new_v4().simple().to_string();
-        let database_url = database_url(&options.database_url, &format!("frontmon_bench_{id}"))?;
+        let database_name = options
+            .analytics_db
+            .clone()
+            .unwrap_or_else(|| format!("frontmon_bench_{id}"));
+        let database_url = database_url(&options.database_url, &database_name)?;
         let toml = config_toml(&id, options, &database_url, &public_key);
         // Parsed here with the services' own loader, so a mistake stops the bench before any
         // service is started.
@@ -47,6 +55,8 @@ impl Sandbox {
             public_key,
             dir,
             config_path,
+            database_name,
+            keep_database: options.analytics_db.is_some(),
         })
     }
 
@@ -112,7 +122,13 @@ impl Sandbox {
             );
         }
         let url = self.database_url();
+        if self.keep_database {
+            eprintln!("bench: database {} kept", self.database_name);
+        }
         let database = async {
+            if self.keep_database {
+                return Ok(());
+            }
             if sqlx::Postgres::database_exists(url).await? {
                 sqlx::Postgres::force_drop_database(url).await?;
             }
@@ -121,13 +137,10 @@ impl Sandbox {
         match tokio::time::timeout(Duration::from_secs(30), database).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => eprintln!(
-                "bench: could not drop database frontmon_bench_{}: {error}",
-                self.id
+                "bench: could not drop database {}: {error}",
+                self.database_name
             ),
-            Err(_) => eprintln!(
-                "bench: dropping database frontmon_bench_{} timed out",
-                self.id
-            ),
+            Err(_) => eprintln!("bench: dropping database {} timed out", self.database_name),
         }
         if keep_logs {
             eprintln!("bench: the services' logs are in {}", self.dir.display());

@@ -14,19 +14,23 @@
 //! is past its retention.
 //!
 //! Start at [`startup`] (how it is wired), then [`consume`] (a batch, from delivery to ack).
+//!
+//! [`analytics`], [`db`], [`issues`] and [`user_agent`] are public for the benchmark's data
+//! generator, which writes a large data set with the processor's own rollups, issues and
+//! partitions rather than copies of them.
 
-mod analytics;
+pub mod analytics;
 mod api;
 pub mod artifacts;
 mod consume;
-mod db;
+pub mod db;
 mod enrich;
-mod issues;
+pub mod issues;
 mod lifecycle;
 mod metrics;
 mod outbox;
 mod startup;
 pub mod symbolicate;
-mod user_agent;
+pub mod user_agent;
 
 pub use startup::Application;
