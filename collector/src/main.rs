@@ -7,21 +7,8 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
-    // EXPERIMENT
-    let runtime = if std::env::var_os("FRONTMON_PERF_CURRENT").is_some() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-    };
-    runtime.block_on(run())
-}
-
-async fn run() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let settings = shared::config::Settings::load(shared::config::config_path().as_deref())
         .context("configuration")?;
     shared::telemetry::init(&settings.log);

@@ -61,43 +61,6 @@ pub struct Publisher {
     options: PublisherOptions,
     link: RwLock<Option<Arc<Link>>>,
     reconnect: tokio::sync::Mutex<Option<Instant>>,
-    dispatch: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
-}
-
-// EXPERIMENT: one task publishes for every request.
-struct Job {
-    link: Arc<Link>,
-    exchange: ShortString,
-    messages: Vec<Outgoing>,
-    reply: tokio::sync::oneshot::Sender<Result<(), PublishError>>,
-}
-
-fn dispatcher(timeout: Duration) -> Option<tokio::sync::mpsc::UnboundedSender<Job>> {
-    std::env::var_os("FRONTMON_PERF_DISPATCH")?;
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Job>();
-    tokio::spawn(async move {
-        use futures::StreamExt;
-        let mut pending = futures::stream::FuturesUnordered::new();
-        let mut jobs = Vec::with_capacity(256);
-        loop {
-            tokio::select! {
-                received = receiver.recv_many(&mut jobs, 1024) => {
-                    if received == 0 { break; }
-                    for job in jobs.drain(..) {
-                        pending.push(async move {
-                            let result = tokio::time::timeout(timeout, publish_on(&job.link, &job.exchange, &job.messages))
-                                .await
-                                .map_err(|_| PublishError::Timeout(timeout))
-                                .and_then(|result| result);
-                            let _ = job.reply.send(result);
-                        });
-                    }
-                }
-                Some(()) = pending.next(), if !pending.is_empty() => {}
-            }
-        }
-    });
-    Some(sender)
 }
 
 struct Link {
@@ -125,7 +88,6 @@ impl Publisher {
             .await
             .map_err(|e| PublishError::Unavailable(Some(e)))?;
         Ok(Self {
-            dispatch: dispatcher(options.timeout),
             options,
             link: RwLock::new(Some(Arc::new(link))),
             reconnect: tokio::sync::Mutex::new(None),
@@ -144,7 +106,6 @@ impl Publisher {
             }
         };
         Self {
-            dispatch: dispatcher(options.timeout),
             options,
             link: RwLock::new(link),
             reconnect: tokio::sync::Mutex::new(None),
@@ -163,46 +124,20 @@ impl Publisher {
     /// Publishes every message and waits for the broker to confirm all of them.
     pub async fn publish(&self, messages: &[Outgoing]) -> Result<(), PublishError> {
         let timeout = self.options.timeout;
-        // Connected, nearly always: no timer for finding the link, only for its confirms.
-        let link = match self.current().filter(|link| link.usable()) {
-            Some(link) => link,
-            None => tokio::time::timeout(timeout, self.usable_link())
-                .await
-                .map_err(|_| PublishError::Timeout(timeout))??,
-        };
-        let exchange: ShortString = self.options.topology.exchange.as_str().into();
-        let result = if let Some(dispatch) = &self.dispatch {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job = Job {
-                link: link.clone(),
-                exchange,
-                messages: messages.to_vec(),
-                reply,
-            };
-            if dispatch.send(job).is_err() {
-                Err(PublishError::Unavailable(None))
-            } else {
-                answer.await.unwrap_or(Err(PublishError::Unavailable(None)))
-            }
-        } else {
-            tokio::time::timeout(timeout, publish_on(&link, &exchange, messages))
-                .await
-                .map_err(|_| PublishError::Timeout(timeout))
-                .and_then(|result| result)
-        };
+        let link = tokio::time::timeout(timeout, self.usable_link())
+            .await
+            .map_err(|_| PublishError::Timeout(timeout))??;
+        let result = tokio::time::timeout(timeout, self.publish_on(&link, messages))
+            .await
+            .map_err(|_| PublishError::Timeout(timeout))
+            .and_then(|result| result);
         if result.is_err() && !link.usable() {
             self.discard(&link);
         }
         result
     }
-}
 
-async fn publish_on(
-    link: &Link,
-    exchange: &ShortString,
-    messages: &[Outgoing],
-) -> Result<(), PublishError> {
-    {
+    async fn publish_on(&self, link: &Link, messages: &[Outgoing]) -> Result<(), PublishError> {
         // One channel per call keeps a batch in order; the calls spread over the channels.
         let channel = link.channel();
         // Handed to the I/O thread together, not one after the other: each `basic_publish`
@@ -212,7 +147,7 @@ async fn publish_on(
         // keeps its order on the channel.
         let sent = futures::future::join_all(messages.iter().map(|message| {
             channel.basic_publish(
-                exchange.clone(),
+                self.options.topology.exchange.as_str().into(),
                 message.routing_key.as_str().into(),
                 // Mandatory: an event no queue would receive comes back to us as a
                 // failure instead of vanishing.
@@ -245,9 +180,7 @@ async fn publish_on(
         }
         Ok(())
     }
-}
 
-impl Publisher {
     fn current(&self) -> Option<Arc<Link>> {
         self.link.read().ok().and_then(|link| link.clone())
     }
