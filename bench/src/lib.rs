@@ -132,7 +132,12 @@ pub async fn run(options: Options) -> Result<Report, BenchError> {
 }
 
 async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchError> {
-    let launcher = Launcher::new(sandbox)?;
+    let needed: &[Service] = if options.collector_only {
+        &[Service::Collector]
+    } else {
+        &Service::ALL
+    };
+    let launcher = Launcher::new(sandbox, needed)?;
     let topology = sandbox.topology();
     let broker = Broker::connect(sandbox.amqp_url(), &topology).await?;
     sandbox.create_database().await?;
@@ -154,11 +159,21 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
     // Idle memory: all three up and ready, nothing to do. Starting the processor here also
     // migrates the database, so the drain later times consumption, not the schema.
     let collector = launcher.start(Service::Collector).await?;
-    let processor = launcher.start(Service::Processor).await?;
-    let alerter = launcher.start(Service::Alerter).await?;
+    let consumers = if options.collector_only {
+        None
+    } else {
+        Some((
+            launcher.start(Service::Processor).await?,
+            launcher.start(Service::Alerter).await?,
+        ))
+    };
     // Let start-up allocations settle (connection handshakes, worker threads).
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = [collector.memory()?, processor.memory()?, alerter.memory()?];
+    let idle = collector.memory()?;
+    let consumers_idle = match &consumers {
+        Some((processor, alerter)) => Some((processor.memory()?, alerter.memory()?)),
+        None => None,
+    };
     // Another build of the collector, for an A/B in the same run: same configuration, own port.
     let baseline = match &options.baseline_collector {
         Some(binary) => {
@@ -171,7 +186,10 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
         }
         None => None,
     };
-    for service in [processor, alerter] {
+    for service in consumers
+        .into_iter()
+        .flat_map(|(processor, alerter)| [processor, alerter])
+    {
         if let Err(error) = service.stop().await {
             notes.push(error.to_string());
         }
@@ -237,16 +255,25 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
         None => None,
     };
 
-    let drain = drain::run(
-        options.drain_events,
-        options.drain_errors,
-        sandbox.database_url(),
-        &broker,
-        &ceiling,
-        &launcher,
-    )
-    .await?;
-    notes.extend(drain.notes.iter().cloned());
+    let mut memory = vec![(Service::Collector, idle, collector_peak)];
+    let drain = match consumers_idle {
+        Some((processor_idle, alerter_idle)) => {
+            let drain = drain::run(
+                options.drain_events,
+                options.drain_errors,
+                sandbox.database_url(),
+                &broker,
+                &ceiling,
+                &launcher,
+            )
+            .await?;
+            notes.extend(drain.notes.iter().cloned());
+            memory.push((Service::Processor, processor_idle, drain.processor_memory));
+            memory.push((Service::Alerter, alerter_idle, drain.alerter_memory));
+            Some(drain)
+        }
+        None => None,
+    };
     ceiling.close().await;
     broker.close().await;
 
@@ -254,11 +281,7 @@ async fn measure(options: &Options, sandbox: &Sandbox) -> Result<Report, BenchEr
         options: options.clone(),
         machine,
         rounds,
-        memory: vec![
-            (Service::Collector, idle[0], collector_peak),
-            (Service::Processor, idle[1], drain.processor_memory),
-            (Service::Alerter, idle[2], drain.alerter_memory),
-        ],
+        memory,
         baseline_memory,
         drain,
         notes,

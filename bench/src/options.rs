@@ -28,6 +28,9 @@ Options:
                              single events and batches of 20, interleaved with this build's
                              (which goes first alternates by round); the table adds its
                              rates, ratios, memory and CPU per accepted event
+  --scenarios WHICH          all (default), or collector: only the rounds of the collector
+                             scenarios, without the processor, the alerter and the drain
+                             (a quicker A/B with --baseline-collector)
   --peak-shaving N           instead of the benchmark: N single-event POSTs with the processor
                              stopped, then its drain (20000 is the reference)
   --rollups-drain N          instead of the benchmark: the processor drains N analytics
@@ -63,6 +66,8 @@ pub struct Options {
     pub processor_prefetch: u16,
     /// Another collector binary measured beside this build's.
     pub baseline_collector: Option<PathBuf>,
+    /// Only the collector's rounds (`--scenarios collector`): no processor, alerter or drain.
+    pub collector_only: bool,
     /// Run only the peak-shaving scenario, with this many events.
     pub peak_shaving: Option<usize>,
     /// Run only the drain with rollups off and on, of this many events.
@@ -91,6 +96,7 @@ impl Default for Options {
             processor_batch_size: 1000,
             processor_prefetch: 4000,
             baseline_collector: None,
+            collector_only: false,
             peak_shaving: None,
             rollups_drain: None,
             analytics_queries: None,
@@ -172,6 +178,19 @@ impl Options {
                     options.processor_prefetch = positive::<u16>(&flag, &value)?;
                 }
                 "--baseline-collector" => options.baseline_collector = Some(value.into()),
+                "--scenarios" => {
+                    options.collector_only = match value.as_str() {
+                        "all" => false,
+                        "collector" => true,
+                        _ => {
+                            return Err(UsageError::Invalid {
+                                flag,
+                                value,
+                                expected: "all or collector",
+                            });
+                        }
+                    }
+                }
                 "--peak-shaving" => options.peak_shaving = Some(positive(&flag, &value)?),
                 "--rollups-drain" => options.rollups_drain = Some(positive(&flag, &value)?),
                 "--analytics-queries" => {
@@ -255,6 +274,7 @@ mod tests {
             Some(PathBuf::from("/tmp/old/collector"))
         );
         assert_eq!(Options::default().baseline_collector, None);
+        assert!(!options.collector_only);
         assert_eq!(options.amqp_url, "amqp://elsewhere");
         assert_eq!(options.database_url, Options::default().database_url);
     }
@@ -288,6 +308,13 @@ mod tests {
         let err = Options::parse(args(&["--processor-prefetch", "70000"]), |_| None)
             .expect_err("over u16");
         assert!(err.to_string().contains("--processor-prefetch"), "{err}");
+        let err = Options::parse(args(&["--scenarios", "drain"]), |_| None).expect_err("which");
+        assert!(err.to_string().contains("--scenarios"), "{err}");
+        assert!(
+            Options::parse(args(&["--scenarios", "collector"]), |_| None)
+                .expect("valid")
+                .collector_only
+        );
         let err = Options::parse(args(&["--nope", "1"]), |_| None).expect_err("unknown");
         assert!(err.to_string().contains("--nope"), "{err}");
         assert!(matches!(

@@ -69,7 +69,7 @@ pub async fn run(
     events: usize,
 ) -> Result<PeakShaving, BenchError> {
     let in_flight = options.peak_in_flight;
-    let launcher = Launcher::new(sandbox)?;
+    let launcher = Launcher::new(sandbox, &Service::ALL)?;
     let broker = Broker::connect(sandbox.amqp_url(), &sandbox.topology()).await?;
     sandbox.create_database().await?;
     // Started once and stopped: the schema is in place, so the drain times consumption only.

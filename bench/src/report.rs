@@ -33,7 +33,8 @@ pub struct Report {
     pub options: Options,
     pub machine: Machine,
     pub rounds: Vec<Round>,
-    pub drain: Drain,
+    /// `None` with `--scenarios collector`.
+    pub drain: Option<Drain>,
     /// Each service's memory when idle after start, and its high-water mark after its load.
     pub memory: Vec<(Service, Memory, Memory)>,
     /// The baseline collector's (`--baseline-collector`), idle and peak.
@@ -49,13 +50,17 @@ impl Report {
         let _ = writeln!(
             out,
             "frontmon benchmark: {} round(s) × {:.0} s per scenario, {} HTTP connections, \
-             bare publisher with {} unconfirmed over {} channels, drain of {} events",
+             bare publisher with {} unconfirmed over {} channels, {}",
             o.rounds,
             o.duration.as_secs_f64(),
             o.connections,
             thousands(o.window as f64),
             o.channels,
-            thousands(o.drain_events as f64),
+            if self.drain.is_some() {
+                format!("drain of {} events", thousands(o.drain_events as f64))
+            } else {
+                "collector scenarios only".to_owned()
+            },
         );
         let _ = writeln!(
             out,
@@ -244,75 +249,76 @@ impl Report {
             }
         }
 
-        let drain = &self.drain;
-        let vs_copy = drain.processor.per_sec() / drain.copy.per_sec();
-        table.row([
-            format!(
-                "processor drain, {} queued events, from its start to the last row",
-                thousands(drain.events as f64)
-            ),
-            "events/s".into(),
-            String::new(),
-            thousands(drain.processor.per_sec()),
-            String::new(),
-            format!("{vs_copy:.2} × COPY"),
-            format!(
-                "≥ {} /s and ≥ {DRAIN_VS_COPY} × COPY",
-                thousands(DRAIN_PER_SEC)
-            ),
-            verdict(Some(
-                drain.processor.per_sec() >= DRAIN_PER_SEC && vs_copy >= DRAIN_VS_COPY,
-            )),
-        ]);
-        table.row(
-            [
-                format!(
-                    "  bare COPY of the rows it stored into a table like events, {COPIES} times"
-                ),
-                "rows/s".into(),
-            ]
-            .into_iter()
-            .chain(spread_cells(
-                Spread::of(drain.copies.iter().map(|rate| rate.per_sec())),
-                thousands,
-            ))
-            .chain(["1 = ceiling (the median)".into()]),
-        );
-        table.row([
-            "  former ceiling: COPY of the published bodies, no issue (median)".into(),
-            "rows/s".into(),
-            String::new(),
-            thousands(drain.published_copy.per_sec()),
-            String::new(),
-            format!(
-                "drain {:.2} × this",
-                drain.processor.per_sec() / drain.published_copy.per_sec()
-            ),
-        ]);
-        if let Some(distinct) = &drain.distinct {
-            let per_sec = distinct.processor.per_sec();
+        if let Some(drain) = &self.drain {
+            let vs_copy = drain.processor.per_sec() / drain.copy.per_sec();
             table.row([
                 format!(
-                    "  the same drain over {} distinct errors (issues) instead of one",
-                    thousands(distinct.errors as f64)
+                    "processor drain, {} queued events, from its start to the last row",
+                    thousands(drain.events as f64)
                 ),
                 "events/s".into(),
                 String::new(),
-                thousands(per_sec),
+                thousands(drain.processor.per_sec()),
+                String::new(),
+                format!("{vs_copy:.2} × COPY"),
+                format!(
+                    "≥ {} /s and ≥ {DRAIN_VS_COPY} × COPY",
+                    thousands(DRAIN_PER_SEC)
+                ),
+                verdict(Some(
+                    drain.processor.per_sec() >= DRAIN_PER_SEC && vs_copy >= DRAIN_VS_COPY,
+                )),
+            ]);
+            table.row(
+                [
+                    format!(
+                        "  bare COPY of the rows it stored into a table like events, {COPIES} times"
+                    ),
+                    "rows/s".into(),
+                ]
+                .into_iter()
+                .chain(spread_cells(
+                    Spread::of(drain.copies.iter().map(|rate| rate.per_sec())),
+                    thousands,
+                ))
+                .chain(["1 = ceiling (the median)".into()]),
+            );
+            table.row([
+                "  former ceiling: COPY of the published bodies, no issue (median)".into(),
+                "rows/s".into(),
+                String::new(),
+                thousands(drain.published_copy.per_sec()),
                 String::new(),
                 format!(
-                    "{:.2} × COPY; {:.2} × one error",
-                    per_sec / drain.copy.per_sec(),
-                    per_sec / drain.processor.per_sec()
+                    "drain {:.2} × this",
+                    drain.processor.per_sec() / drain.published_copy.per_sec()
                 ),
             ]);
+            if let Some(distinct) = &drain.distinct {
+                let per_sec = distinct.processor.per_sec();
+                table.row([
+                    format!(
+                        "  the same drain over {} distinct errors (issues) instead of one",
+                        thousands(distinct.errors as f64)
+                    ),
+                    "events/s".into(),
+                    String::new(),
+                    thousands(per_sec),
+                    String::new(),
+                    format!(
+                        "{:.2} × COPY; {:.2} × one error",
+                        per_sec / drain.copy.per_sec(),
+                        per_sec / drain.processor.per_sec()
+                    ),
+                ]);
+            }
+            table.row([
+                "alerter drain of the same events (no webhooks)".into(),
+                "events/s".into(),
+                String::new(),
+                thousands(drain.alerter.per_sec()),
+            ]);
         }
-        table.row([
-            "alerter drain of the same events (no webhooks)".into(),
-            "events/s".into(),
-            String::new(),
-            thousands(drain.alerter.per_sec()),
-        ]);
 
         self.per_event_rows(&mut table, &ceilings);
 
@@ -363,23 +369,25 @@ impl Report {
                 cpu_cell(&uses),
             ]);
         }
-        table.row([
-            "CPU during the processor drain".into(),
-            "% of a core".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            cpu_cell(&[&drain.processor_cpu]),
-        ]);
-        if let Some(distinct) = &drain.distinct {
+        if let Some(drain) = &self.drain {
             table.row([
-                "CPU during the drain over distinct errors".into(),
+                "CPU during the processor drain".into(),
                 "% of a core".into(),
                 String::new(),
                 String::new(),
                 String::new(),
-                cpu_cell(&[&distinct.processor_cpu]),
+                cpu_cell(&[&drain.processor_cpu]),
             ]);
+            if let Some(distinct) = &drain.distinct {
+                table.row([
+                    "CPU during the drain over distinct errors".into(),
+                    "% of a core".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    cpu_cell(&[&distinct.processor_cpu]),
+                ]);
+            }
         }
 
         let checks: Vec<_> = self.rounds.iter().flat_map(|r| &r.checks).collect();

@@ -69,7 +69,7 @@ pub async fn run(
     sandbox: &Sandbox,
     events: usize,
 ) -> Result<RollupsDrain, BenchError> {
-    let launcher = Launcher::new(sandbox)?;
+    let launcher = Launcher::new(sandbox, &Service::ALL)?;
     let topology = sandbox.topology();
     let broker = Broker::connect(sandbox.amqp_url(), &topology).await?;
     sandbox.create_database().await?;

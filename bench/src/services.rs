@@ -46,15 +46,15 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Finds the three binaries beside the running executable (`target/release/`), where
-    /// `scripts/bench` has just built them with the same profile.
-    pub fn new(sandbox: &Sandbox) -> Result<Self, BenchError> {
+    /// Finds the binaries of `services` beside the running executable (`target/release/`),
+    /// where `scripts/bench` has just built them with the same profile.
+    pub fn new(sandbox: &Sandbox, services: &[Service]) -> Result<Self, BenchError> {
         let exe = std::env::current_exe().map_err(|source| BenchError::Io {
             context: "finding the bench executable".into(),
             source,
         })?;
         let bin_dir = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
-        for service in Service::ALL {
+        for &service in services {
             if !bin_dir.join(service.name()).is_file() {
                 return Err(BenchError::Usage(format!(
                     "{} is missing: build it first (scripts/bench does: cargo build --release \
