@@ -109,7 +109,7 @@ pub async fn run(
     sandbox: &Sandbox,
     events: usize,
 ) -> Result<QueryBench, BenchError> {
-    let launcher = Launcher::new(sandbox)?;
+    let launcher = Launcher::new(sandbox, &[Service::Processor])?;
     let url = sandbox.database_url();
     let reuse = sandbox.keep_database && database_has_events(url).await;
     let (seeded, analyze) = if reuse {
