@@ -123,8 +123,16 @@ pub async fn run(
     drop(csv);
 
     let mut notes = Vec::new();
-    let (stored, processor_cpu, processor_memory) =
-        drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
+    let (stored, processor_cpu, processor_memory) = drain_processor(
+        &mut connection,
+        expected,
+        broker,
+        launcher,
+        &mut notes,
+        &[],
+        None,
+    )
+    .await?;
 
     eprintln!("bench: drain: bare COPY of the {count} stored rows, {COPIES} times");
     let rows = stored_rows(&mut connection).await?;
@@ -164,8 +172,16 @@ pub async fn run(
             .execute(&mut connection)
             .await
             .map_err(database("checkpoint"))?;
-        let (processor, processor_cpu, _) =
-            drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
+        let (processor, processor_cpu, _) = drain_processor(
+            &mut connection,
+            expected,
+            broker,
+            launcher,
+            &mut notes,
+            &[],
+            None,
+        )
+        .await?;
         Some(Distinct {
             errors,
             processor,
@@ -217,8 +233,9 @@ pub(crate) async fn queue(
 }
 
 /// Starts the processor on the queued backlog, once the broker is done storing it, and stops
-/// it once all `expected` are rows: the rate, the CPU of the processor, PostgreSQL and the
-/// broker meanwhile, and the processor's memory.
+/// it once all `expected` are rows (and, given `settled`, once that query answers true: work
+/// the processor finishes after the rows, timed with them): the rate, the CPU of the
+/// processor, PostgreSQL and the broker meanwhile, and the processor's memory.
 pub(crate) async fn drain_processor(
     connection: &mut PgConnection,
     expected: u64,
@@ -226,6 +243,7 @@ pub(crate) async fn drain_processor(
     launcher: &Launcher,
     notes: &mut Vec<String>,
     env: &[(&str, &str)],
+    settled: Option<&str>,
 ) -> Result<(Rate, CpuUse, Memory), BenchError> {
     broker.wait_idle().await;
     eprintln!("bench: drain: processor started");
@@ -236,13 +254,37 @@ pub(crate) async fn drain_processor(
         ("broker", Who::Command("beam.smp")),
     ]);
     let before = watch.sample();
-    let stored = wait_for_rows(connection, expected, &processor).await?;
+    let mut stored = wait_for_rows(connection, expected, &processor).await?;
+    if let Some(settled) = settled {
+        stored.elapsed = wait_settled(connection, settled, &processor).await?;
+    }
     let cpu = watch.between(&before, &watch.sample());
     let memory = processor.memory()?;
     if let Err(error) = processor.stop().await {
         notes.push(error.to_string());
     }
     Ok((stored, cpu, memory))
+}
+
+/// Polls `settled` (a query answering a boolean) until true: the time from the start.
+async fn wait_settled(
+    connection: &mut PgConnection,
+    settled: &str,
+    processor: &crate::services::Running,
+) -> Result<Duration, BenchError> {
+    loop {
+        let done: bool = sqlx::query_scalar(settled)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(database("waiting for the processor to settle"))?;
+        if done {
+            return Ok(processor.spawned_at.elapsed());
+        }
+        if processor.spawned_at.elapsed() > drain_timeout(0) {
+            return Err(BenchError::Incomplete(format!("never settled: {settled}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Generous: a processor at a tenth of the 10,000 events/s target still finishes.

@@ -53,6 +53,8 @@ pub async fn traffic(
     )?;
     let limit = rows(query.limit)?;
     let pool = state.store.pool();
+    // What committed batches left pending counts too: an answer is never behind the events.
+    rollups::fold(pool).await?;
     let slice = Slice {
         project,
         grain: window.grain,
