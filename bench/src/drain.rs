@@ -123,16 +123,8 @@ pub async fn run(
     drop(csv);
 
     let mut notes = Vec::new();
-    let (stored, processor_cpu, processor_memory) = drain_processor(
-        &mut connection,
-        expected,
-        broker,
-        launcher,
-        &mut notes,
-        &[],
-        None,
-    )
-    .await?;
+    let (stored, processor_cpu, processor_memory) =
+        drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
 
     eprintln!("bench: drain: bare COPY of the {count} stored rows, {COPIES} times");
     let rows = stored_rows(&mut connection).await?;
@@ -172,16 +164,8 @@ pub async fn run(
             .execute(&mut connection)
             .await
             .map_err(database("checkpoint"))?;
-        let (processor, processor_cpu, _) = drain_processor(
-            &mut connection,
-            expected,
-            broker,
-            launcher,
-            &mut notes,
-            &[],
-            None,
-        )
-        .await?;
+        let (processor, processor_cpu, _) =
+            drain_processor(&mut connection, expected, broker, launcher, &mut notes, &[]).await?;
         Some(Distinct {
             errors,
             processor,
@@ -233,10 +217,22 @@ pub(crate) async fn queue(
 }
 
 /// Starts the processor on the queued backlog, once the broker is done storing it, and stops
-/// it once all `expected` are rows (and, given `settled`, once that query answers true: work
-/// the processor finishes after the rows, timed with them): the rate, the CPU of the
-/// processor, PostgreSQL and the broker meanwhile, and the processor's memory.
+/// it once all `expected` are rows: the rate, the CPU of the processor, PostgreSQL and the
+/// broker meanwhile, and the processor's memory.
 pub(crate) async fn drain_processor(
+    connection: &mut PgConnection,
+    expected: u64,
+    broker: &Broker,
+    launcher: &Launcher,
+    notes: &mut Vec<String>,
+    env: &[(&str, &str)],
+) -> Result<(Rate, CpuUse, Memory), BenchError> {
+    drain_processor_until(connection, expected, broker, launcher, notes, env, None).await
+}
+
+/// [`drain_processor`], whose clock also waits, given `settled`, for that query to answer
+/// true: work the processor finishes after the rows is timed with them.
+pub(crate) async fn drain_processor_until(
     connection: &mut PgConnection,
     expected: u64,
     broker: &Broker,

@@ -12,7 +12,7 @@ use sqlx::{Connection as _, PgConnection};
 
 use crate::broker::Broker;
 use crate::ceiling::{Ceiling, Message};
-use crate::drain::{Rate, drain_processor, queue};
+use crate::drain::{Rate, drain_processor_until, queue};
 use crate::error::BenchError;
 use crate::options::Options;
 use crate::sample;
@@ -132,7 +132,7 @@ pub async fn run(
         );
         queue(&broker, &ceiling, messages.clone()).await?;
         let flag = if on { "true" } else { "false" };
-        let (rate, cpu, _) = drain_processor(
+        let (rate, cpu, _) = drain_processor_until(
             &mut connection,
             events as u64,
             &broker,
