@@ -239,7 +239,7 @@ pub(crate) async fn drain_processor_until(
     launcher: &Launcher,
     notes: &mut Vec<String>,
     env: &[(&str, &str)],
-    settled: Option<&str>,
+    settled: Option<&'static str>,
 ) -> Result<(Rate, CpuUse, Memory), BenchError> {
     broker.wait_idle().await;
     eprintln!("bench: drain: processor started");
@@ -265,7 +265,7 @@ pub(crate) async fn drain_processor_until(
 /// Polls `settled` (a query answering a boolean) until true: the time from the start.
 async fn wait_settled(
     connection: &mut PgConnection,
-    settled: &str,
+    settled: &'static str,
     processor: &crate::services::Running,
 ) -> Result<Duration, BenchError> {
     loop {
