@@ -227,6 +227,20 @@ pub(crate) async fn drain_processor(
     notes: &mut Vec<String>,
     env: &[(&str, &str)],
 ) -> Result<(Rate, CpuUse, Memory), BenchError> {
+    drain_processor_until(connection, expected, broker, launcher, notes, env, None).await
+}
+
+/// [`drain_processor`], whose clock also waits, given `settled`, for that query to answer
+/// true: work the processor finishes after the rows is timed with them.
+pub(crate) async fn drain_processor_until(
+    connection: &mut PgConnection,
+    expected: u64,
+    broker: &Broker,
+    launcher: &Launcher,
+    notes: &mut Vec<String>,
+    env: &[(&str, &str)],
+    settled: Option<&'static str>,
+) -> Result<(Rate, CpuUse, Memory), BenchError> {
     broker.wait_idle().await;
     eprintln!("bench: drain: processor started");
     let processor = launcher.spawn_with(Service::Processor, env)?;
@@ -236,13 +250,37 @@ pub(crate) async fn drain_processor(
         ("broker", Who::Command("beam.smp")),
     ]);
     let before = watch.sample();
-    let stored = wait_for_rows(connection, expected, &processor).await?;
+    let mut stored = wait_for_rows(connection, expected, &processor).await?;
+    if let Some(settled) = settled {
+        stored.elapsed = wait_settled(connection, settled, &processor).await?;
+    }
     let cpu = watch.between(&before, &watch.sample());
     let memory = processor.memory()?;
     if let Err(error) = processor.stop().await {
         notes.push(error.to_string());
     }
     Ok((stored, cpu, memory))
+}
+
+/// Polls `settled` (a query answering a boolean) until true: the time from the start.
+async fn wait_settled(
+    connection: &mut PgConnection,
+    settled: &'static str,
+    processor: &crate::services::Running,
+) -> Result<Duration, BenchError> {
+    loop {
+        let done: bool = sqlx::query_scalar(settled)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(database("waiting for the processor to settle"))?;
+        if done {
+            return Ok(processor.spawned_at.elapsed());
+        }
+        if processor.spawned_at.elapsed() > drain_timeout(0) {
+            return Err(BenchError::Incomplete(format!("never settled: {settled}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Generous: a processor at a tenth of the 10,000 events/s target still finishes.

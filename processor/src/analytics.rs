@@ -8,8 +8,8 @@
 //!
 //! - a page view: a page view count, its visitor to a HyperLogLog sketch ([`hll`]), and its
 //!   session's row (start, last seen, entry page, page views);
-//! - a web vital: its value to a log-bucketed histogram of that vital ([`histogram`]) and its
-//!   rating (web.dev's thresholds) to a counter;
+//! - a web vital: its value, with its rating (web.dev's thresholds), to a log-bucketed
+//!   histogram of that vital ([`histogram`]);
 //! - a page view, web vital, click or session update with a session id: that session's
 //!   start and last seen (so its length runs to the last thing the visitor did).
 //!
@@ -20,19 +20,22 @@
 //! a failed resource its count under its URL; a white screen its count under its page.
 //!
 //! Pages are normalised routes ([`page`]). A batch's additions are summed here first, into
-//! maps ordered like the tables' keys, so each table takes one statement per batch and two
-//! batches lock rows in the same order.
+//! maps ordered like the tables' keys, stored pending in the batch's transaction, and added
+//! to the tables by a [`fold`] for many batches at once.
 
+pub mod fold;
 pub mod histogram;
 pub mod hll;
 pub mod page;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use shared::config::{AnalyticsSettings, Project};
 use shared::event::{Detail, Event, ProjectId, RoutingKey, VitalName};
+use tokio::sync::Notify;
 
 use page::Routes;
 
@@ -55,10 +58,9 @@ pub const RESOURCE: i16 = 7;
 /// page and issues per page are both read from one row per error.
 pub const ISSUE: i16 = 8;
 
-/// `rollup_counts.measure`: page views, and per vital and rating
-/// `RATINGS + 10·metric + rating` (0 good, 1 needs improvement, 2 poor).
+/// `rollup_counts.measure`: page views. (A vital's rating is in its histogram bucket:
+/// [`histogram::rated`].)
 pub const PAGEVIEWS: i16 = 1;
-pub const RATINGS: i16 = 100;
 /// JavaScript errors (`error.js`), failed API calls, failed resources, white screens.
 pub const ERRORS: i16 = 2;
 pub const API_FAILURES: i16 = 3;
@@ -97,11 +99,13 @@ pub fn metric_min(metric: i16) -> f64 {
     histogram::min_for(metric == metric_of(VitalName::Cls))
 }
 
-/// Whether the processor keeps rollups, and each project's route patterns.
+/// Whether the processor keeps rollups, each project's route patterns, and the signal a
+/// committed batch gives the [`fold`]s.
 #[derive(Debug, Clone, Default)]
 pub struct Analytics {
     enabled: bool,
     routes: HashMap<ProjectId, Routes>,
+    stored: Arc<Notify>,
 }
 
 /// A rollup row's key, ordered like the tables' primary keys (less the shard).
@@ -229,7 +233,18 @@ impl Analytics {
                 .into_iter()
                 .map(|project| (project.id, Routes::new(&project.routes)))
                 .collect(),
+            stored: Arc::default(),
         }
+    }
+
+    /// Called once a batch's additions are committed, pending.
+    pub fn stored(&self) {
+        self.stored.notify_one();
+    }
+
+    /// Until a batch's additions are committed ([`Self::stored`]).
+    pub async fn next_stored(&self) {
+        self.stored.notified().await;
     }
 
     /// The page of an event, as the analytics name it.
@@ -291,17 +306,15 @@ impl Analytics {
             }
             Detail::Vital { name, value, .. } => {
                 let metric = metric_of(*name);
-                let bucket = histogram::bucket(*value, metric_min(metric));
-                for key in dims.keys(metric, None) {
-                    *rollup.histograms.entry((key, bucket)).or_default() += 1;
-                }
                 let rating = match name.rate(*value) {
                     shared::event::Rating::Good => 0,
                     shared::event::Rating::NeedsImprovement => 1,
                     shared::event::Rating::Poor => 2,
                 };
-                for key in dims.keys(RATINGS + 10 * metric + rating, None) {
-                    *rollup.counts.entry(key).or_default() += 1;
+                let bucket =
+                    histogram::rated(histogram::bucket(*value, metric_min(metric)), rating);
+                for key in dims.keys(metric, None) {
+                    *rollup.histograms.entry((key, bucket)).or_default() += 1;
                 }
             }
             _ => Self::add_problem(rollup, event, issue, &dims),
@@ -582,7 +595,7 @@ mod tests {
     fn a_pageview_counts_under_each_dimension_at_both_grains() {
         let analytics = Analytics {
             enabled: true,
-            routes: HashMap::new(),
+            ..Analytics::default()
         };
         let mut pv = event(
             Detail::Pageview {
@@ -634,6 +647,7 @@ mod tests {
         let analytics = Analytics {
             enabled: true,
             routes: HashMap::new(),
+            stored: Arc::default(),
         };
         let mut error = event(Detail::Error {}, "Mozilla/5.0 (Windows NT 10.0) Chrome/120");
         error.visitor_id = Some("v1".into());

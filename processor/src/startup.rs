@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use dashboard::{Accounts, Dashboard, ProjectInfo};
 
-use crate::analytics::Analytics;
+use crate::analytics::{Analytics, fold};
 use crate::api;
 use crate::artifacts::ArtifactStore;
 use crate::consume::Processor;
@@ -38,6 +38,7 @@ pub struct Application {
     consumers: Vec<JoinHandle<()>>,
     relay: JoinHandle<()>,
     lifecycle: JoinHandle<()>,
+    folds: JoinHandle<()>,
     store: Store,
     shutdown: CancellationToken,
 }
@@ -45,12 +46,10 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         settings.refuse_default_secrets(Service::Processor)?;
+        let analytics = Arc::new(Analytics::new(&settings.analytics, &settings.projects));
         let store = Store::connect(&settings.database)
             .await?
-            .with_analytics(Arc::new(Analytics::new(
-                &settings.analytics,
-                &settings.projects,
-            )));
+            .with_analytics(analytics.clone());
         let database_ready = ReadyFlag::default();
         database_ready.set(true);
 
@@ -92,6 +91,7 @@ impl Application {
         };
         lifecycle.prepare().await;
         let lifecycle = tokio::spawn(lifecycle.run(shutdown.clone()));
+        let folds = tokio::spawn(fold::run(store.pool().clone(), analytics, shutdown.clone()));
         let processor = Arc::new(Processor {
             store: store.clone(),
             symbolicator: Symbolicator::new(
@@ -224,6 +224,7 @@ impl Application {
             consumers,
             relay,
             lifecycle,
+            folds,
             store,
             shutdown,
         })
@@ -249,6 +250,13 @@ impl Application {
         }
         if let Err(error) = self.lifecycle.await {
             tracing::error!(error = %error, "Lifecycle task failed.");
+        }
+        if let Err(error) = self.folds.await {
+            tracing::error!(error = %error, "Rollup fold task failed.");
+        }
+        // The consumers' last batches, folded now rather than by the next start's reads.
+        if let Err(error) = crate::db::rollups::fold(self.store.pool()).await {
+            tracing::warn!(error = %error, "Rollups not folded at shutdown; the next fold takes them.");
         }
         handle.stop(true).await;
         let served = server.await;

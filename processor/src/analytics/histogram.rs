@@ -3,6 +3,12 @@
 //! are the same everywhere, so histograms of any hours, pages or releases merge by adding
 //! their counts, and a percentile read back is the geometric middle of its bucket: within
 //! 2.5 % of the value at that rank (docs/analytics.md#error-bounds).
+//!
+//! A stored bucket also carries the value's rating ([`rated`]): `rating · BUCKETS + b`. The
+//! ratings' thresholds rarely fall on a bucket's edge, so a bucket they cross is kept as two,
+//! one per rating, and the shares rated good, needs improvement and poor are read exactly
+//! from the buckets ([`Histogram::ratings`]) instead of counted apart. As a rating rises with
+//! the value, rated buckets sort like the values they hold.
 
 /// Bucket growth: each bucket is 5 % wider than the one before.
 pub const GROWTH: f64 = 1.05;
@@ -29,8 +35,15 @@ pub fn bucket(value: f64, min: f64) -> i16 {
     }
 }
 
-/// The value a bucket stands for: its geometric middle (0 for bucket 0).
+/// The stored bucket of a value in `bucket` rated `rating` (0 good, 1 needs improvement,
+/// 2 poor).
+pub fn rated(bucket: i16, rating: i16) -> i16 {
+    rating * BUCKETS + bucket
+}
+
+/// The value a (rated) bucket stands for: its geometric middle (0 for bucket 0).
 pub fn representative(bucket: i16, min: f64) -> f64 {
+    let bucket = bucket.rem_euclid(BUCKETS);
     if bucket <= 0 {
         0.0
     } else {
@@ -60,6 +73,18 @@ impl Histogram {
 
     pub fn count(&self) -> i64 {
         self.total
+    }
+
+    /// How many values were rated good, needs improvement and poor.
+    pub fn ratings(&self) -> [i64; 3] {
+        let mut ratings = [0; 3];
+        for (&bucket, &n) in &self.counts {
+            let rating = usize::try_from(bucket / BUCKETS).unwrap_or_default();
+            if let Some(slot) = ratings.get_mut(rating) {
+                *slot += n;
+            }
+        }
+        ratings
     }
 
     /// The `p` quantile (0 to 1) as `percentile_cont` would rank it: the bucket of the value
@@ -129,5 +154,20 @@ mod tests {
         a.add(3, 1);
         assert_eq!(a.count(), 4);
         assert_eq!(a.quantile(1.0, 1.0), Some(representative(7, 1.0)));
+    }
+
+    #[test]
+    fn rated_buckets_sort_like_their_values_and_count_each_rating() {
+        // A threshold inside bucket 20: its values below and above it are two buckets.
+        let mut h = Histogram::default();
+        h.add(rated(20, 0), 3);
+        h.add(rated(20, 1), 1);
+        h.add(rated(30, 1), 2);
+        h.add(rated(40, 2), 4);
+        assert_eq!(h.ratings(), [3, 3, 4]);
+        assert_eq!(representative(rated(20, 1), 1.0), representative(20, 1.0));
+        assert_eq!(h.quantile(0.0, 1.0), Some(representative(20, 1.0)));
+        assert_eq!(h.quantile(0.5, 1.0), Some(representative(30, 1.0)));
+        assert_eq!(h.quantile(1.0, 1.0), Some(representative(40, 1.0)));
     }
 }

@@ -30,6 +30,8 @@ pub async fn releases(
     let project = i64::from(project_id.get());
     let (window, filters, limit) = query.params().parse(&[])?;
     let pool = state.store.pool();
+    // What committed batches left pending counts too: an answer is never behind the events.
+    rollups::fold(pool).await?;
     let (slice, _) = window.slices(project, &filters, true);
     let slice = Slice {
         by_release: true,

@@ -37,6 +37,8 @@ pub async fn answer(
 ) -> Result<Value, ApiError> {
     let project = i64::from(project.get());
     let (window, filters, limit) = query.params().parse(&[PAGE, BROWSER, OS, DEVICE])?;
+    // What committed batches left pending counts too: an answer is never behind the events.
+    rollups::fold(pool).await?;
     let (slice, previous) = window.slices(project, &filters, false);
     let buckets = window.range.starts.len();
 

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use super::window::analytics_query;
 use super::{ApiError, State, authorize, invalid};
 use crate::analytics::histogram::Histogram;
-use crate::analytics::{BROWSER, DEVICE, OS, PAGE, RATINGS, VITALS, metric_min};
+use crate::analytics::{BROWSER, DEVICE, OS, PAGE, VITALS, metric_min};
 use crate::db::rollups;
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)];
@@ -58,11 +58,9 @@ pub async fn answer(
         Some("count") => true,
         Some(_) => return Err(invalid("sort", "p75 or count")),
     };
+    // What committed batches left pending counts too: an answer is never behind the events.
+    rollups::fold(pool).await?;
     let all_metrics: Vec<i16> = VITALS.iter().map(|(_, m, _)| *m).collect();
-    let all_ratings: Vec<i16> = all_metrics
-        .iter()
-        .flat_map(|m| (0..3).map(move |r| RATINGS + 10 * m + r))
-        .collect();
     let (slice, _) = window.slices(i64::from(project.get()), &filters, false);
 
     // The trend, and the summary merged from it.
@@ -76,7 +74,6 @@ pub async fn answer(
             h.add(bucket, n);
         }
     }
-    let ratings = rollups::counts(pool, &slice, &all_ratings, false).await?;
     let mut series = serde_json::Map::new();
     let mut summary = serde_json::Map::new();
     for (_, m, name) in VITALS {
@@ -106,14 +103,7 @@ pub async fn answer(
         for h in histograms {
             merged.merge(h);
         }
-        let mut shares = [0i64; 3];
-        for (_, _, measure, _, n) in &ratings {
-            let rating = measure - RATINGS - 10 * m;
-            if let Some(slot) = usize::try_from(rating).ok().and_then(|r| shares.get_mut(r)) {
-                *slot += n;
-            }
-        }
-        summary.insert(name.into(), stats(&merged, min, shares));
+        summary.insert(name.into(), stats(&merged, min));
     }
 
     // The tables: one metric by page, device, browser and OS, over the whole filter but the
@@ -126,26 +116,17 @@ pub async fn answer(
         ("os", OS),
     ] {
         let slice = slice.of(dim, filters.of(dim));
-        let mut per_value: BTreeMap<String, (Histogram, [i64; 3])> = BTreeMap::new();
+        let mut per_value: BTreeMap<String, Histogram> = BTreeMap::new();
         for (_, value, _, bucket, n) in rollups::histograms(pool, &slice, &[metric], false).await? {
-            per_value.entry(value).or_default().0.add(bucket, n);
-        }
-        let measures: Vec<i16> = (0..3).map(|r| RATINGS + 10 * metric + r).collect();
-        for (_, value, measure, _, n) in rollups::counts(pool, &slice, &measures, false).await? {
-            if let Some(slot) = usize::try_from(measure - RATINGS - 10 * metric)
-                .ok()
-                .and_then(|r| per_value.entry(value).or_default().1.get_mut(r))
-            {
-                *slot += n;
-            }
+            per_value.entry(value).or_default().add(bucket, n);
         }
         let min = metric_min(metric);
         let mut table: Vec<(String, f64, i64, Value)> = per_value
             .into_iter()
-            .filter(|(_, (h, _))| h.count() > 0)
-            .map(|(value, (h, shares))| {
+            .filter(|(_, h)| h.count() > 0)
+            .map(|(value, h)| {
                 let p75 = h.quantile(0.75, min).unwrap_or_default();
-                (value, p75, h.count(), stats(&h, min, shares))
+                (value, p75, h.count(), stats(&h, min))
             })
             .collect();
         if by_count {
@@ -183,7 +164,8 @@ pub async fn answer(
 }
 
 /// Percentiles, count and rating shares of a merged histogram.
-fn stats(h: &Histogram, min: f64, ratings: [i64; 3]) -> Value {
+fn stats(h: &Histogram, min: f64) -> Value {
+    let ratings = h.ratings();
     let rated: i64 = ratings.iter().sum();
     let share = |n: i64| {
         if rated == 0 {

@@ -1,8 +1,8 @@
 //! A batch of deliveries, written in one transaction: each error's issue found or opened,
 //! the events inserted with their issues, the events stored for the first time counted into
 //! their issues, the notices that causes queued in the outbox, and, last, what those events
-//! add to the analytics' rollups. The consumer acks the batch only after [`Store::insert`]
-//! commits.
+//! add to the analytics' rollups (pending, for a fold). The consumer acks the batch only
+//! after [`Store::insert`] commits.
 
 use std::collections::HashSet;
 
@@ -18,8 +18,8 @@ use crate::issues;
 
 impl Store {
     /// Inserts the rows in one transaction; rows already stored are skipped. Returns how many
-    /// were new. `shard` is the consume session's number: the rollup rows it writes are its
-    /// own, so two sessions never wait for each other on a hot page's row.
+    /// were new. `shard` is the consume session's number: the rollup rows its batches are
+    /// folded into are its own.
     pub async fn insert(&self, rows: &[NewEvent<'_>], shard: i16) -> Result<u64, StoreError> {
         // Grouped before the transaction begins: CPU work, which needs no connection.
         let groupings: Vec<Option<Grouping>> = rows
@@ -66,8 +66,8 @@ impl Store {
             .filter_map(|(event, grouping, issue)| Some((*event, grouping.as_ref()?, (**issue)?)))
             .collect();
         let notices = issues::record(&mut tx, &errors, &issue_ids.created).await?;
-        // Last, just before the commit: the rollup rows are the ones other batches share,
-        // so their locks are held for the shortest time.
+        // Last: the batch's rollup additions, stored pending (one row per table, shared
+        // with no other batch) for a fold to add to the rollup tables.
         let rollup = self
             .analytics
             .rollup(first_time.iter().map(|(event, _, issue)| (*event, **issue)));
@@ -77,6 +77,9 @@ impl Store {
         tx.commit().await?;
         if notices > 0 {
             self.outbox.wake();
+        }
+        if !rollup.is_empty() {
+            self.analytics.stored();
         }
         Ok(stored)
     }

@@ -1,6 +1,7 @@
-//! The rollup tables (`rollup_counts`, `rollup_histograms`, `rollup_distinct`,
-//! `rollup_sessions`): a batch's additions, one statement per table, and the reads behind
-//! the analytics endpoints. What an event adds is decided in [`crate::analytics`].
+//! The rollup tables (`rollup_counts`, `rollup_histograms` and `rollup_distinct`, one row
+//! per key, and `rollup_sessions`): a batch's additions, stored in its transaction
+//! ([`write`]: pending, but for sessions), added to the tables by a [`fold`], and the reads
+//! behind the analytics endpoints. What an event adds is decided in [`crate::analytics`].
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
@@ -8,22 +9,21 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::StoreError;
 use crate::analytics::{Key, Rollup};
 
-/// Writes a batch's additions under `shard` (the consume session's number). Rows arrive in
-/// key order (the maps are ordered), so two batches lock shared rows in the same order.
+/// Stores a batch's additions under `shard` (the consume session's number), in the batch's
+/// transaction: the counters, histograms and sketches as one pending row per table holding
+/// the entries as column arrays, which a [`fold`] adds to the rollup tables later (an insert
+/// of one row locks nothing another batch needs, so two sessions never wait for each other,
+/// whatever page is hot); the sessions' rows at once.
 pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result<(), sqlx::Error> {
     if !rollup.counts.is_empty() {
         let c = Columns::of(rollup.counts.keys());
         let n: Vec<i64> = rollup.counts.values().copied().collect();
         sqlx::query(
-            "INSERT INTO rollup_counts AS r
-                 (project_id, grain, measure, dim, at, value, environment, release, shard, n)
-             SELECT p, g, m, d, a, v, e, rel, $9, n
-             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $10::int8[])
-                  AS t(p, g, m, d, a, v, e, rel, n)
-             ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, shard)
-             DO UPDATE SET n = r.n + excluded.n",
+            "INSERT INTO rollup_counts_pending
+                 (shard, project_id, grain, measure, dim, at, value, environment, release, n)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
+        .bind(shard)
         .bind(&c.project)
         .bind(&c.grain)
         .bind(&c.measure)
@@ -32,7 +32,6 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .bind(&c.value)
         .bind(&c.environment)
         .bind(&c.release)
-        .bind(shard)
         .bind(&n)
         .execute(&mut *tx)
         .await?;
@@ -42,15 +41,11 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         let buckets: Vec<i16> = rollup.histograms.keys().map(|(_, b)| *b).collect();
         let n: Vec<i64> = rollup.histograms.values().copied().collect();
         sqlx::query(
-            "INSERT INTO rollup_histograms AS r
-                 (project_id, grain, metric, dim, at, value, environment, release, bucket, shard, n)
-             SELECT p, g, m, d, a, v, e, rel, b, $10, n
-             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::int2[], $11::int8[])
-                  AS t(p, g, m, d, a, v, e, rel, b, n)
-             ON CONFLICT (project_id, grain, metric, dim, at, value, environment, release, bucket, shard)
-             DO UPDATE SET n = r.n + excluded.n",
+            "INSERT INTO rollup_histograms_pending
+                 (shard, project_id, grain, metric, dim, at, value, environment, release, bucket, n)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
+        .bind(shard)
         .bind(&c.project)
         .bind(&c.grain)
         .bind(&c.measure)
@@ -60,7 +55,6 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .bind(&c.environment)
         .bind(&c.release)
         .bind(&buckets)
-        .bind(shard)
         .bind(&n)
         .execute(&mut *tx)
         .await?;
@@ -69,17 +63,13 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         let c = Columns::of(rollup.distinct.keys().map(|(key, _)| key));
         let registers: Vec<i16> = rollup.distinct.keys().map(|(_, r)| *r).collect();
         let ranks: Vec<i16> = rollup.distinct.values().copied().collect();
-        // A register already as high is left alone: no new row version, no WAL.
         sqlx::query(
-            "INSERT INTO rollup_distinct AS r
-                 (project_id, grain, measure, dim, at, value, environment, release, register, shard, rank)
-             SELECT p, g, m, d, a, v, e, rel, reg, $10, rank
-             FROM UNNEST($1::int8[], $2::int2[], $3::int2[], $4::int2[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::int2[], $11::int2[])
-                  AS t(p, g, m, d, a, v, e, rel, reg, rank)
-             ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, register, shard)
-             DO UPDATE SET rank = excluded.rank WHERE r.rank < excluded.rank",
+            "INSERT INTO rollup_distinct_pending
+                 (shard, project_id, grain, measure, dim, at, value, environment, release,
+                  register, rank)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
+        .bind(shard)
         .bind(&c.project)
         .bind(&c.grain)
         .bind(&c.measure)
@@ -89,7 +79,6 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .bind(&c.environment)
         .bind(&c.release)
         .bind(&registers)
-        .bind(shard)
         .bind(&ranks)
         .execute(&mut *tx)
         .await?;
@@ -124,6 +113,7 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
             pageviews.push(s.pageviews);
             crashed.push(s.crashed);
         }
+        // Sessions are written at once, not folded: a session's row is its own, never hot.
         sqlx::query(
             "INSERT INTO rollup_sessions AS r
                  (project_id, session_id, started_at, last_at, environment, release, entry_page,
@@ -158,6 +148,90 @@ pub async fn write(tx: &mut PgConnection, rollup: &Rollup, shard: i16) -> Result
         .await?;
     }
     Ok(())
+}
+
+/// The advisory lock a fold holds for its transaction: folds run one at a time, so the
+/// rollup rows have one writer and an analytics read that folds first waits for a fold
+/// under way instead of missing what it took.
+const FOLD_LOCK: i64 = 0x726f_6c6c_7570_7331;
+
+/// The statements of a fold: each takes every committed pending row of its table (batches
+/// still writing are left for the next fold), sums the entries per row key (a histogram's
+/// per bucket, a sketch's greatest rank per register), and adds the sums to the rollup
+/// table in key order.
+const FOLDS: [&str; 3] = [
+    "WITH taken AS (DELETE FROM rollup_counts_pending RETURNING *)
+     INSERT INTO rollup_counts AS r
+         (project_id, grain, measure, dim, at, value, environment, release, shard, n)
+     SELECT t.p, t.g, t.m, t.d, t.a, t.v, t.e, t.rel, taken.shard, sum(t.n)::int8
+     FROM taken, UNNEST(taken.project_id, taken.grain, taken.measure, taken.dim, taken.at,
+                        taken.value, taken.environment, taken.release, taken.n)
+                 AS t(p, g, m, d, a, v, e, rel, n)
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, shard)
+     DO UPDATE SET n = r.n + excluded.n",
+    "WITH taken AS (DELETE FROM rollup_histograms_pending RETURNING *),
+          summed AS (
+              SELECT t.p, t.g, t.m, t.d, t.a, t.v, t.e, t.rel, taken.shard AS s, t.b,
+                     sum(t.n)::int8 AS n
+              FROM taken, UNNEST(taken.project_id, taken.grain, taken.metric, taken.dim,
+                                 taken.at, taken.value, taken.environment, taken.release,
+                                 taken.bucket, taken.n)
+                          AS t(p, g, m, d, a, v, e, rel, b, n)
+              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+     INSERT INTO rollup_histograms AS r
+         (project_id, grain, metric, dim, at, value, environment, release, shard, buckets,
+          counts)
+     SELECT p, g, m, d, a, v, e, rel, s, array_agg(b ORDER BY b), array_agg(n ORDER BY b)
+     FROM summed
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ON CONFLICT (project_id, grain, metric, dim, at, value, environment, release, shard)
+     DO UPDATE SET (buckets, counts) = (
+         SELECT * FROM rollup_histogram_add(r.buckets, r.counts, excluded.buckets,
+                                            excluded.counts))",
+    "WITH taken AS (DELETE FROM rollup_distinct_pending RETURNING *),
+          greatest_ AS (
+              SELECT t.p, t.g, t.m, t.d, t.a, t.v, t.e, t.rel, taken.shard AS s, t.reg,
+                     max(t.rank) AS rank
+              FROM taken, UNNEST(taken.project_id, taken.grain, taken.measure, taken.dim,
+                                 taken.at, taken.value, taken.environment, taken.release,
+                                 taken.register, taken.rank)
+                          AS t(p, g, m, d, a, v, e, rel, reg, rank)
+              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+     INSERT INTO rollup_distinct AS r
+         (project_id, grain, measure, dim, at, value, environment, release, shard, registers,
+          ranks)
+     SELECT p, g, m, d, a, v, e, rel, s, array_agg(reg ORDER BY reg),
+            array_agg(rank ORDER BY reg)
+     FROM greatest_
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+     ON CONFLICT (project_id, grain, measure, dim, at, value, environment, release, shard)
+     DO UPDATE SET (registers, ranks) = (
+         SELECT * FROM rollup_sketch_union(r.registers, r.ranks, excluded.registers,
+                                           excluded.ranks))",
+];
+
+/// Adds every committed batch's pending additions to the rollup tables and deletes them,
+/// in one transaction: each batch is counted once, whether this fold or another took it.
+/// Returns the rollup rows written.
+pub async fn fold(pool: &PgPool) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(FOLD_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let mut rows = 0;
+    for statement in FOLDS {
+        rows += sqlx::query(statement)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// A batch's keys as column arrays, for `UNNEST`.
@@ -293,8 +367,9 @@ pub async fn histograms(
 ) -> Result<Vec<Summed>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
-                CASE WHEN $12 THEN release ELSE value END AS value, metric, bucket, sum(n)::int8 AS n
-         FROM rollup_histograms
+                CASE WHEN $12 THEN release ELSE value END AS value, metric, u.bucket,
+                sum(u.n)::int8 AS n
+         FROM rollup_histograms, unnest(buckets, counts) AS u(bucket, n)
          WHERE project_id = $1 AND grain = $2 AND metric = ANY($3) AND dim = $4
            AND at >= $6 AND at < $7
            AND ($8::text IS NULL OR value = $8)
@@ -340,8 +415,9 @@ pub async fn registers(
 ) -> Result<Vec<(usize, String, i16, i16)>, StoreError> {
     let rows = sqlx::query(
         "SELECT CASE WHEN $9 THEN width_bucket(at, $5::timestamptz[]) ELSE 1 END AS tb,
-                CASE WHEN $12 THEN release ELSE value END AS value, register, max(rank) AS rank
-         FROM rollup_distinct
+                CASE WHEN $12 THEN release ELSE value END AS value, u.register,
+                max(u.rank) AS rank
+         FROM rollup_distinct, unnest(registers, ranks) AS u(register, rank)
          WHERE project_id = $1 AND grain = $2 AND measure = $3 AND dim = $4
            AND at >= $6 AND at < $7
            AND ($8::text IS NULL OR value = $8)
