@@ -43,6 +43,22 @@ pub const ENDPOINTS: &[Endpoint] = &[
         name: "traffic",
         filter: "page=%2Fcheckout",
     },
+    Endpoint {
+        name: "errors",
+        filter: "page=%2Fcheckout",
+    },
+    Endpoint {
+        name: "releases",
+        filter: "environment=production",
+    },
+    Endpoint {
+        name: "api-health",
+        filter: "page=%2Fcheckout",
+    },
+    Endpoint {
+        name: "white-screens",
+        filter: "page=%2Fcheckout",
+    },
 ];
 
 /// Requests before the timed ones, per case: connection, plan and page caches.

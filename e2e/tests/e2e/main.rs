@@ -4,6 +4,7 @@
 // The fault tests print the figures they measured (docs/operations.md quotes them).
 #![allow(clippy::print_stdout)]
 
+mod access;
 mod browser_sdk;
 mod dashboard;
 mod faro_sdk;
