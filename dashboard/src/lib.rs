@@ -27,8 +27,8 @@ use shared::event::ProjectId;
 
 pub use accounts::{AccountError, Accounts, Role, Viewer};
 pub use source::{
-    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Range, Source,
-    SourceError,
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
+    Source, SourceError,
 };
 
 /// A project as the pages name it.
@@ -86,7 +86,7 @@ impl Dashboard {
 
 /// The dashboard's routes; the app must hold `web::Data<Dashboard>` and `web::Data<S>`.
 pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
-    use pages::{account, issues, overview, performance, projects, traffic};
+    use pages::{account, issues, overview, performance, projects, releases, traffic};
     cfg.service(web::resource("/", |r| {
         r.route(aw::get().to(projects::home))
     }))
@@ -120,6 +120,13 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     .service(web::resource("/projects/{project}/traffic", |r| {
         r.route(aw::get().to(traffic::traffic::<S>))
     }))
+    .service(web::resource("/projects/{project}/releases", |r| {
+        r.route(aw::get().to(releases::releases::<S>))
+    }))
+    .service(web::resource(
+        "/projects/{project}/releases/{release}",
+        |r| r.route(aw::get().to(releases::release::<S>)),
+    ))
     .service(web::resource("/projects/{project}/issues", |r| {
         r.route(aw::get().to(issues::list::<S>))
     }))

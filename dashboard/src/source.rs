@@ -119,6 +119,9 @@ impl Range<'_> {
     }
 }
 
+/// The most releases [`Source::releases`] answers (the read API's greatest `limit`).
+pub const RELEASES_MAX: usize = 100;
+
 /// The issues that began or came back within a period, and how many did in the period
 /// before it.
 #[derive(Debug, Clone, Default)]
@@ -189,6 +192,46 @@ pub trait Source: Send + Sync + 'static {
         project: ProjectId,
         range: &Range<'_>,
     ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// Errors, affected users, page views, sessions and crash-free sessions of a period as
+    /// `GET /api/projects/{id}/errors` answers them (its JSON).
+    fn errors(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// Failed API calls per endpoint and failed resources per URL, as
+    /// `GET /api/projects/{id}/api-health` answers them (its JSON).
+    fn api_health(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// White screens per page, as `GET /api/projects/{id}/white-screens` answers them.
+    fn white_screens(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// The releases seen in a period, newest first, at most [`RELEASES_MAX`], as
+    /// `GET /api/projects/{id}/releases?limit=100` answers them.
+    fn releases(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> impl Future<Output = Result<serde_json::Value, SourceError>> + Send;
+
+    /// The issues first seen in a release (their first release), newest first, at most
+    /// `limit`.
+    fn release_issues(
+        &self,
+        project: ProjectId,
+        release: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<IssueRow>, SourceError>> + Send;
 
     /// The issues new and regressed in a period (and the counts of the period before).
     fn activity(

@@ -7,6 +7,7 @@ pub mod overview;
 pub mod performance;
 mod period;
 pub mod projects;
+pub mod releases;
 mod tables;
 pub mod traffic;
 

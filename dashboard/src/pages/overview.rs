@@ -1,16 +1,14 @@
-//! A project's overview for a period: page views, visitors and sessions (the traffic
-//! endpoint's totals), the p75 of LCP, INP and CLS rated (the vitals endpoint's, this
-//! period's and the one before), the issues new and regressed, each beside the period
-//! before; the page views' trend; the newest new and regressed issues.
-//!
-//! Errors, affected users and crash-free sessions are not computed yet: the page marks
-//! their place and shows no number for them.
+//! A project's overview for a period: errors, affected users and crash-free sessions (the
+//! errors endpoint's totals), the issues new and regressed, page views, visitors and
+//! sessions (the traffic endpoint's totals), the p75 of LCP, INP and CLS rated (the vitals
+//! endpoint's, this period's and the one before), each beside the period before; the page
+//! views' trend; the newest new and regressed issues.
 
 use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
 use serde_json::json;
 
-use super::figures::{Figure, Island, VITALS, whole};
+use super::figures::{Figure, Island, VITALS, percent, whole};
 use super::period::{PeriodParams, PeriodView};
 use super::{Chrome, clip, count, iso, source_failed, utc};
 use crate::i18n::Text;
@@ -31,7 +29,7 @@ pub struct Listed {
 }
 
 impl Listed {
-    fn new(issue: &IssueRow, at: chrono::DateTime<chrono::Utc>) -> Self {
+    pub fn new(issue: &IssueRow, at: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             id: issue.id,
             title: clip(&issue.title, 200),
@@ -50,13 +48,31 @@ struct OverviewPage<'a> {
     project: &'a ProjectInfo,
     section: &'static str,
     view: PeriodView,
-    /// (heading, figures): the issues, the traffic, the vitals.
-    groups: Vec<(&'static str, Vec<Figure>)>,
+    /// (heading, figures, a note beneath or empty): the errors, the issues, the traffic,
+    /// the vitals.
+    groups: Vec<(&'static str, Vec<Figure>, &'static str)>,
     charts: Island,
     /// (heading, element id, issues, the tab listing them all)
     lists: Vec<(&'static str, &'static str, Vec<Listed>, &'static str)>,
-    /// More issues were active than were read: the issue figures are a lower bound.
-    incomplete: bool,
+}
+
+/// Errors, affected users and crash-free sessions, from the errors endpoint's totals.
+fn error_figures(t: &'static Text, answer: &serde_json::Value) -> Vec<Figure> {
+    let totals = &answer["totals"];
+    let figure = |key: &'static str, label, format: fn(f64) -> String| {
+        Figure::new(
+            key,
+            label,
+            &totals[key]["value"],
+            &totals[key]["previous"],
+            format,
+        )
+    };
+    vec![
+        figure("errors", t.errors_figure, whole),
+        figure("affected_users", t.affected_users, whole),
+        figure("crash_free_sessions", t.crash_free_sessions, percent),
+    ]
 }
 
 pub async fn overview<S: Source>(
@@ -81,6 +97,7 @@ pub async fn overview<S: Source>(
         .await
         .map_err(&failed)?;
     let activity = source.activity(project.id, &range).await.map_err(&failed)?;
+    let errors = source.errors(project.id, &range).await.map_err(&failed)?;
 
     let mut traffic_figures = super::traffic::figures(t, &traffic);
     traffic_figures.truncate(3);
@@ -94,6 +111,7 @@ pub async fn overview<S: Source>(
             )
         })
         .collect();
+    let error_figures = error_figures(t, &errors);
     let issue_figures = vec![
         Figure::new(
             "new_issues",
@@ -119,9 +137,19 @@ pub async fn overview<S: Source>(
         section: "overview",
         view: PeriodView::new(&period, t),
         groups: vec![
-            (t.issues, issue_figures),
-            (t.traffic, traffic_figures),
-            (t.web_vitals_p75, vital_figures),
+            (t.errors_heading, error_figures, ""),
+            (
+                t.issues,
+                issue_figures,
+                // More issues were active than were read: the counts are a lower bound.
+                if activity.complete {
+                    ""
+                } else {
+                    t.issues_incomplete
+                },
+            ),
+            (t.traffic, traffic_figures, ""),
+            (t.web_vitals_p75, vital_figures, ""),
         ],
         charts: Island::new(&[chart]),
         lists: vec![
@@ -148,7 +176,6 @@ pub async fn overview<S: Source>(
                 "regressed",
             ),
         ],
-        incomplete: !activity.complete,
     };
     web::page(&request, lang, params.lang.as_deref(), &page)
 }

@@ -46,6 +46,8 @@ pub struct Table {
     pub first: &'static str,
     pub columns: Vec<&'static str>,
     pub rows: Vec<Row>,
+    /// What would be listed, said when nothing is; empty: "nothing measured".
+    pub empty: &'static str,
 }
 
 impl Table {
@@ -59,13 +61,28 @@ impl Table {
         name_key: &str,
         columns: Vec<Column<'_>>,
     ) -> Self {
+        let name = |row: &Value| super::figures::text(&row[name_key]);
+        Self::named_by(id, title, first, answer, key, name, columns)
+    }
+
+    /// As [`Table::of`], the name of a row being what `name` makes of it (hostile text,
+    /// clipped: [`super::figures::text`]).
+    pub fn named_by(
+        id: &'static str,
+        title: &'static str,
+        first: &'static str,
+        answer: &Value,
+        key: &str,
+        name: impl Fn(&Value) -> String,
+        columns: Vec<Column<'_>>,
+    ) -> Self {
         let rows = answer[key]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
             .map(|row| Row {
-                name: super::figures::text(&row[name_key]),
+                name: name(row),
                 cells: columns.iter().map(|(_, cell)| cell(row)).collect(),
             })
             .collect();
@@ -75,6 +92,13 @@ impl Table {
             first,
             columns: columns.iter().map(|(label, _)| *label).collect(),
             rows,
+            empty: "",
         }
+    }
+
+    /// Says `text` when there are no rows.
+    pub fn when_empty(mut self, text: &'static str) -> Self {
+        self.empty = text;
+        self
     }
 }

@@ -566,6 +566,45 @@ fn visits() -> Value {
     Value::Array(batch)
 }
 
+/// A release whose name is an injection, with a `/` and spaces in it (its page's path must
+/// hold it as one segment).
+const HOSTILE_RELEASE: &str = "app/1.9 <img src=x onerror=window.__pwned=true>";
+
+/// The release before the visits': one session with a page view, an LCP and an INP, an
+/// error its browser's `onerror` caught (the session crashed), failed API calls on two
+/// endpoints, failed resources (one URL an injection), a white screen.
+fn older_release() -> Value {
+    let base = json!({"session_id": "s-0", "visitor_id": "v-0", "environment": "production",
+                      "release": HOSTILE_RELEASE, "url": "https://shop.example/checkout"});
+    let with = |fields: Value| {
+        let mut event = base.clone();
+        for (key, value) in fields.as_object().expect("fields") {
+            event[key] = value.clone();
+        }
+        event
+    };
+    let pay = json!({"type": "api_error", "target": "https://shop.example/api/pay", "method": "POST", "status": 502, "duration_ms": 812.5});
+    let order = json!({"type": "api_error", "target": "https://shop.example/api/order/12", "method": "GET", "status": 500, "duration_ms": 300.0});
+    let script = json!({"type": "resource_error", "target": "https://cdn.example/<script>window.__pwned=true</script>.js?v=1", "tag_name": "script"});
+    let logo = json!({"type": "resource_error", "target": "https://cdn.example/logo.png", "tag_name": "img"});
+    Value::Array(vec![
+        with(json!({"type": "pageview"})),
+        with(json!({"type": "vital", "name": "LCP", "value": 2200.0})),
+        with(json!({"type": "vital", "name": "INP", "value": 150.0})),
+        with(
+            json!({"type": "error", "message": "ReferenceError: gone in 1.9", "mechanism": "onerror",
+                    "stack": "ReferenceError: gone in 1.9\n    at pay (https://shop.example/app.js:9:1)"}),
+        ),
+        with(pay.clone()),
+        with(pay),
+        with(order),
+        with(script),
+        with(logo.clone()),
+        with(logo),
+        with(json!({"type": "white_screen", "empty_ratio": 1, "points": 18})),
+    ])
+}
+
 /// A JSON number as the page writes it in `data-value` (empty for none).
 fn exact(value: &Value) -> Value {
     if value.is_number() {
@@ -602,6 +641,9 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         .await
         .expect("the member");
 
+    // The older release first: it is first seen before the visits' (or in the same hour,
+    // and its name sorts first), so it is the previous release of theirs.
+    post_from_chrome(&collector, &older_release()).await;
     post_from_chrome(&collector, &visits()).await;
     // An issue that is new, and one that is new, resolved and back: regressed.
     let error = |message: &str| json!({"type": "error", "message": message, "stack": format!("{message}\n    at pay (https://shop.example/app.js:20:3)"), "environment": "production", "release": "shop@2.0.0"});
@@ -626,9 +668,16 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
     eventually("the visits counted", WAIT, || async {
         let traffic = project_get(&processor, "traffic").await?;
         let vitals = project_get(&processor, "vitals").await?;
-        (traffic["totals"]["pageviews"]["value"] == 4
-            && traffic["totals"]["sessions"]["value"] == 3
-            && vitals["summary"]["TTFB"]["count"] == 4)
+        let errors = project_get(&processor, "errors").await?;
+        let health = project_get(&processor, "api-health").await?;
+        let blank = project_get(&processor, "white-screens").await?;
+        (traffic["totals"]["pageviews"]["value"] == 5
+            && traffic["totals"]["sessions"]["value"] == 4
+            && vitals["summary"]["TTFB"]["count"] == 4
+            && errors["totals"]["errors"]["value"] == 4
+            && health["totals"]["api_failures"]["value"] == 3
+            && health["totals"]["resource_failures"]["value"] == 3
+            && blank["totals"]["white_screens"]["value"] == 1)
             .then_some(())
     })
     .await;
@@ -646,7 +695,19 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
     let vitals = project_get(&processor, &format!("vitals?{window}&metric=LCP"))
         .await
         .expect("vitals");
-    let issues = project_get(&processor, "issues?status=all")
+    let errors = project_get(&processor, &format!("errors?{window}"))
+        .await
+        .expect("errors");
+    let health = project_get(&processor, &format!("api-health?{window}"))
+        .await
+        .expect("api health");
+    let blank = project_get(&processor, &format!("white-screens?{window}"))
+        .await
+        .expect("white screens");
+    let releases = project_get(&processor, &format!("releases?{window}&limit=100"))
+        .await
+        .expect("releases");
+    let issues = project_get(&processor, "issues?status=all&limit=100")
         .await
         .expect("issues");
     let within = |at: &Value| {
@@ -654,23 +715,83 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
             .is_some_and(|at| since.as_str() <= at && at < until.as_str())
     };
     let issue_list = issues["issues"].as_array().expect("issues");
-    let new = issue_list
+    let title = |i: &Value| i["title"].clone();
+    let mut new_titles: Vec<Value> = issue_list
         .iter()
         .filter(|i| within(&i["first_seen"]))
-        .count();
+        .map(title)
+        .collect();
+    new_titles.sort_by_key(|t| t.to_string());
+    let new = new_titles.len();
     let regressed = issue_list
         .iter()
         .filter(|i| within(&i["regressed_at"]))
         .count();
-    assert_eq!((new, regressed), (2, 1), "{issues:#}");
+    // Three errors, two failing endpoints, two failing resources and a white screen: each
+    // its issue, all new; one error came back.
+    assert_eq!((new, regressed), (8, 1), "{issues:#}");
     let p75 = |name: &str| exact(&vitals["summary"][name]["p75"]);
     let total = |key: &str| exact(&traffic["totals"][key]["value"]);
+    let error_total = |key: &str| exact(&errors["totals"][key]["value"]);
+    let problems = |answer: &Value, key: &str| exact(&answer["totals"][key]["value"]);
+    let endpoints: Value = health["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| {
+            json!([
+                format!(
+                    "{} {}",
+                    e["method"].as_str().expect("a method"),
+                    e["path"].as_str().expect("a path")
+                ),
+                exact(&e["failures"]),
+                exact(&e["previous"]),
+                exact(&e["p75_ms"]),
+                exact(&e["p95_ms"])
+            ])
+        })
+        .collect();
+    let release_rows = releases["releases"].as_array().expect("releases");
+    // Each release's row: its adoption, sessions, crash-free sessions, error rate, new and
+    // regressed issues, the p75 of LCP, INP and CLS; and the previous release's p75s.
+    let release_table: Value = release_rows
+        .iter()
+        .map(|r| {
+            let mut cells = vec![r["release"].clone()];
+            for key in [
+                "adoption",
+                "sessions",
+                "crash_free_sessions",
+                "error_rate",
+                "new_issues",
+                "regressed_issues",
+            ] {
+                cells.push(exact(&r[key]));
+            }
+            for vital in ["LCP", "INP", "CLS"] {
+                cells.push(exact(&r["vitals_p75"][vital]));
+            }
+            Value::Array(cells)
+        })
+        .collect();
+    let release_previous: Value = release_rows
+        .iter()
+        .map(|r| {
+            ["LCP", "INP", "CLS"]
+                .iter()
+                .map(|vital| exact(&r["previous"]["vitals_p75"][*vital]))
+                .collect::<Value>()
+        })
+        .collect();
 
     for lang in ["en", "zh"] {
         let screen = |name: &str| &report["screens"][format!("{name}-{lang}")];
         assert_eq!(
             screen("overview")["figures"],
-            json!({"new_issues": new.to_string(), "regressed_issues": regressed.to_string(),
+            json!({"errors": error_total("errors"), "affected_users": error_total("affected_users"),
+                   "crash_free_sessions": error_total("crash_free_sessions"),
+                   "new_issues": new.to_string(), "regressed_issues": regressed.to_string(),
                    "pageviews": total("pageviews"), "visitors": total("visitors"), "sessions": total("sessions"),
                    "LCP": p75("LCP"), "INP": p75("INP"), "CLS": p75("CLS")}),
             "{lang}: {report:#}"
@@ -682,9 +803,87 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         );
         assert_eq!(
             screen("performance")["figures"],
-            json!({"LCP": p75("LCP"), "INP": p75("INP"), "CLS": p75("CLS"), "FCP": p75("FCP"), "TTFB": p75("TTFB")}),
+            json!({"LCP": p75("LCP"), "INP": p75("INP"), "CLS": p75("CLS"), "FCP": p75("FCP"), "TTFB": p75("TTFB"),
+                   "api_failures": problems(&health, "api_failures"),
+                   "resource_failures": problems(&health, "resource_failures"),
+                   "white_screens": problems(&blank, "white_screens")}),
             "{lang}: {report:#}"
         );
+        // What failed, the most first, as the endpoints sort it; the injected URL as text.
+        let failures = &screen("performance")["tables"];
+        assert_eq!(failures["api-endpoints"], endpoints, "{lang}: {report:#}");
+        assert_eq!(
+            failures["failed-resources"],
+            rows(&health, "resources", "url", &["failures", "previous"]),
+            "{lang}: {report:#}"
+        );
+        assert_eq!(
+            failures["white-screens"],
+            rows(
+                &blank,
+                "pages",
+                "page",
+                &["white_screens", "rate", "previous"]
+            ),
+            "{lang}: {report:#}"
+        );
+        // Every release, newest first, with the previous release's vitals beneath its own.
+        assert_eq!(
+            screen("releases")["tables"]["releases"],
+            release_table,
+            "{lang}: {report:#}"
+        );
+        assert_eq!(
+            screen("releases")["previous"]["releases"],
+            release_previous,
+            "{lang}: {report:#}"
+        );
+        // Each release's page, reached by its link: its figures and its new issues.
+        for (i, row) in release_rows.iter().enumerate() {
+            let page = screen(&format!("release-{i}"));
+            assert_eq!(page["subject"], row["release"], "{lang}: {page:#}");
+            let mut figures = json!({});
+            for key in [
+                "pageviews",
+                "adoption",
+                "sessions",
+                "crash_free_sessions",
+                "errors",
+                "error_rate",
+                "new_issues",
+                "regressed_issues",
+            ] {
+                figures[key] = exact(&row[key]);
+            }
+            for vital in ["LCP", "INP", "CLS", "FCP", "TTFB"] {
+                figures[vital] = exact(&row["vitals_p75"][vital]);
+            }
+            assert_eq!(page["figures"], figures, "{lang}: {page:#}");
+            let mut listed: Vec<Value> = page["lists"]["release-new-issues"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            listed.sort_by_key(|t| t.to_string());
+            let mut first_seen_in: Vec<Value> = issue_list
+                .iter()
+                .filter(|issue| issue["first_release"] == row["release"])
+                .map(title)
+                .collect();
+            first_seen_in.sort_by_key(|t| t.to_string());
+            assert_eq!(listed, first_seen_in, "{lang}: {page:#}");
+            assert_eq!(
+                page["issue_links"].as_array().map(Vec::len),
+                Some(first_seen_in.len()),
+                "{page:#}"
+            );
+            for link in page["issue_links"].as_array().expect("links") {
+                assert!(
+                    link.as_str()
+                        .is_some_and(|l| l.starts_with("/projects/1/issues/")),
+                    "{link}"
+                );
+            }
+        }
         // The worst page first, as the API sorts it, with its shares.
         assert_eq!(
             screen("performance")["tables"]["vital-pages"],
@@ -741,14 +940,7 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
             .expect("rows")
             .clone();
         listed.sort_by_key(|t| t.to_string());
-        assert_eq!(
-            listed,
-            vec![
-                json!("RangeError: only new"),
-                json!("TypeError: basket is empty")
-            ],
-            "{report:#}"
-        );
+        assert_eq!(listed, new_titles, "{report:#}");
         assert_eq!(
             screen("issues-regressed")["rows"],
             json!(["TypeError: basket is empty"]),
@@ -756,7 +948,59 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         );
     }
     // Something real was measured, and every chart drew it.
-    assert_eq!(traffic["totals"]["pageviews"]["value"], 4, "{traffic:#}");
+    assert_eq!(traffic["totals"]["pageviews"]["value"], 5, "{traffic:#}");
+    assert_eq!(
+        (
+            &errors["totals"]["errors"]["value"],
+            &errors["totals"]["sessions"]["value"],
+            &errors["totals"]["crash_free_sessions"]["value"]
+        ),
+        (&json!(4), &json!(4), &json!(0.75)),
+        "{errors:#}"
+    );
+    assert_eq!(
+        (
+            &health["endpoints"][0]["path"],
+            &health["endpoints"][0]["failures"]
+        ),
+        (&json!("/api/pay"), &json!(2)),
+        "{health:#}"
+    );
+    assert_eq!(
+        health["resources"][0]["url"], "https://cdn.example/logo.png",
+        "{health:#}"
+    );
+    assert_eq!(blank["pages"][0]["page"], "/checkout", "{blank:#}");
+    let names: Vec<&Value> = release_rows.iter().map(|r| &r["release"]).collect();
+    assert_eq!(
+        names,
+        [&json!("shop@2.0.0"), &json!(HOSTILE_RELEASE)],
+        "{releases:#}"
+    );
+    assert_eq!(release_rows[0]["previous"]["release"], HOSTILE_RELEASE);
+    assert!(
+        release_rows[0]["previous"]["vitals_p75"]["LCP"].is_number(),
+        "{releases:#}"
+    );
+    assert_eq!(report["screens"]["release-0-zh"]["h1"], "版本");
+    // With nothing measured, each table says what would appear in it.
+    let empty = &report["empty_performance"]["empty"];
+    for id in [
+        "api-endpoints-empty",
+        "failed-resources-empty",
+        "white-screens-empty",
+    ] {
+        assert!(
+            empty[id].as_str().is_some_and(|text| text.len() > 40),
+            "{id}: {report:#}"
+        );
+    }
+    assert!(
+        report["empty_releases"]["empty"]["releases-empty"]
+            .as_str()
+            .is_some_and(|text| text.contains("frontmon.init")),
+        "{report:#}"
+    );
     assert_eq!(vitals["pages"][0]["page"], HOSTILE_ROUTE, "{vitals:#}");
     assert_eq!(
         traffic["referrers"][0]["host"], "search.example",
@@ -805,6 +1049,7 @@ async fn the_analytics_screens_show_the_apis_numbers_and_charts_to_those_who_may
         assert_eq!(seen["status"], 200, "{name}: {seen:#}");
         assert_eq!(seen["other_status"], 404, "{name}: {seen:#}");
     }
+    assert_eq!(report["member_other_release_status"], 404, "{report:#}");
     assert_eq!(
         report["member"]["traffic"]["figures"],
         report["screens"]["traffic-en"]["figures"]

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{analytics_query, per_bucket, per_value, total};
 use super::{ApiError, State, authorize};
@@ -26,9 +28,19 @@ pub async fn api_health(
     query: Query<ApiHealthQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = i64::from(authorize(&request, &state, &project).await?.get());
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &ApiHealthQuery,
+) -> Result<Value, ApiError> {
+    let project = i64::from(project.get());
     let (window, filters, limit) = query.params().parse(&[])?;
-    let pool = state.store.pool();
     // What committed batches left pending counts too: an answer is never behind the events.
     rollups::fold(pool).await?;
     let (slice, previous) = window.slices(project, &filters, true);
@@ -113,7 +125,7 @@ pub async fn api_health(
         })
         .collect::<Vec<_>>()
         .into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 /// The `limit` values counted most, the most first (ties by value).

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{analytics_query, free, per_bucket, per_value, rate, total};
 use super::{ApiError, State, authorize};
@@ -32,9 +34,19 @@ pub async fn errors(
     query: Query<ErrorsQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = i64::from(authorize(&request, &state, &project).await?.get());
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &ErrorsQuery,
+) -> Result<Value, ApiError> {
+    let project = i64::from(project.get());
     let (window, filters, limit) = query.params().parse(&[PAGE])?;
-    let pool = state.store.pool();
     // What committed batches left pending counts too: an answer is never behind the events.
     rollups::fold(pool).await?;
     let (slice, previous) = window.slices(project, &filters, true);
@@ -214,7 +226,7 @@ pub async fn errors(
         })
         .collect::<Vec<_>>()
         .into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }
 
 /// Errors in `slice`: from the total's rows, or, on one page, from the rows of its issues

@@ -1,16 +1,16 @@
 //! The dashboard's view of the processor: [`dashboard::Source`] implemented with the same
 //! query functions as the JSON API (`Issues::list`, `Issues::get`, `Issues::set_status`,
-//! `Store::list`, and the vitals and traffic endpoints' `answer`), so a page and its JSON
-//! twin cannot disagree.
+//! `Store::list`, and the analytics endpoints' `answer`: vitals, traffic, errors, API
+//! health, white screens, releases), so a page and its JSON twin cannot disagree.
 
 use chrono::{DateTime, Utc};
 use dashboard::{
-    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, Range, Source,
-    SourceError,
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
+    Source, SourceError,
 };
 use shared::event::ProjectId;
 
-use super::{ApiError, traffic, vitals};
+use super::{ApiError, api_health, errors, releases, traffic, vitals, white_screens};
 
 use crate::db::issues::{Issue, IssueFilter, Sort, Status};
 use crate::db::{EventFilter, Store, StoreError};
@@ -45,6 +45,22 @@ fn window(range: &Range<'_>) -> (Option<String>, Option<String>, Option<String>)
         Some(shared::time::format(range.until)),
         Some(format!("{}h", range.interval_hours)),
     )
+}
+
+/// An analytics endpoint's query for a range: its window and filters, the rest default.
+macro_rules! ranged {
+    ($query:path, $range:expr) => {{
+        let range = $range;
+        let (since, until, interval) = window(range);
+        $query {
+            since,
+            until,
+            interval,
+            environment: range.environment.map(str::to_owned),
+            release: range.release.map(str::to_owned),
+            ..Default::default()
+        }
+    }};
 }
 
 fn within(at: DateTime<Utc>, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
@@ -174,15 +190,9 @@ impl Source for Pages {
         range: &Range<'_>,
         metric: &str,
     ) -> Result<serde_json::Value, SourceError> {
-        let (since, until, interval) = window(range);
         let query = vitals::VitalsQuery {
-            since,
-            until,
-            interval,
-            environment: range.environment.map(str::to_owned),
-            release: range.release.map(str::to_owned),
             metric: Some(metric.to_owned()),
-            ..vitals::VitalsQuery::default()
+            ..ranged!(vitals::VitalsQuery, range)
         };
         vitals::answer(self.store.pool(), project, &query)
             .await
@@ -194,18 +204,73 @@ impl Source for Pages {
         project: ProjectId,
         range: &Range<'_>,
     ) -> Result<serde_json::Value, SourceError> {
-        let (since, until, interval) = window(range);
-        let query = traffic::TrafficQuery {
-            since,
-            until,
-            interval,
-            environment: range.environment.map(str::to_owned),
-            release: range.release.map(str::to_owned),
-            ..traffic::TrafficQuery::default()
-        };
+        let query = ranged!(traffic::TrafficQuery, range);
         traffic::answer(self.store.pool(), project, &query)
             .await
             .map_err(failed)
+    }
+
+    async fn errors(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<serde_json::Value, SourceError> {
+        let query = ranged!(errors::ErrorsQuery, range);
+        errors::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn api_health(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<serde_json::Value, SourceError> {
+        let query = ranged!(api_health::ApiHealthQuery, range);
+        api_health::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn white_screens(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<serde_json::Value, SourceError> {
+        let query = ranged!(white_screens::WhiteScreensQuery, range);
+        white_screens::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn releases(
+        &self,
+        project: ProjectId,
+        range: &Range<'_>,
+    ) -> Result<serde_json::Value, SourceError> {
+        let query = releases::ReleasesQuery {
+            limit: Some(RELEASES_MAX),
+            ..ranged!(releases::ReleasesQuery, range)
+        };
+        releases::answer(self.store.pool(), project, &query)
+            .await
+            .map_err(failed)
+    }
+
+    async fn release_issues(
+        &self,
+        project: ProjectId,
+        release: &str,
+        limit: i64,
+    ) -> Result<Vec<IssueRow>, SourceError> {
+        Ok(
+            crate::db::issues::first_seen_in(self.store.pool(), project, release, limit)
+                .await
+                .map_err(|error| unavailable(StoreError::from(error)))?
+                .into_iter()
+                .map(row)
+                .collect(),
+        )
     }
 
     async fn activity(

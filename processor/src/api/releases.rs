@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
 use serde_json::{Map, Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{analytics_query, free, per_value, rate};
 use super::{ApiError, State, authorize};
@@ -26,10 +28,19 @@ pub async fn releases(
     query: Query<ReleasesQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = authorize(&request, &state, &project).await?;
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project_id: ProjectId,
+    query: &ReleasesQuery,
+) -> Result<Value, ApiError> {
     let project = i64::from(project_id.get());
     let (window, filters, limit) = query.params().parse(&[])?;
-    let pool = state.store.pool();
     // What committed batches left pending counts too: an answer is never behind the events.
     rollups::fold(pool).await?;
     let (slice, _) = window.slices(project, &filters, true);
@@ -137,5 +148,5 @@ pub async fn releases(
         .collect();
     let mut answer = window.describe_hours();
     answer["releases"] = answer_rows.into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }

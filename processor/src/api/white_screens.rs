@@ -3,8 +3,10 @@
 //! and answer: docs/analytics.md#white-screens.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde_json::{Value, json};
+use shared::event::ProjectId;
 use shared::query::Query;
+use sqlx::PgPool;
 
 use super::window::{analytics_query, per_bucket, per_value, rate, total};
 use super::{ApiError, State, authorize};
@@ -19,9 +21,19 @@ pub async fn white_screens(
     query: Query<WhiteScreensQuery>,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = i64::from(authorize(&request, &state, &project).await?.get());
+    let project = authorize(&request, &state, &project).await?;
+    let answer = answer(state.store.pool(), project, &query).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of the endpoint, for the dashboard's pages too (`api::pages`).
+pub async fn answer(
+    pool: &PgPool,
+    project: ProjectId,
+    query: &WhiteScreensQuery,
+) -> Result<Value, ApiError> {
+    let project = i64::from(project.get());
     let (window, filters, limit) = query.params().parse(&[PAGE])?;
-    let pool = state.store.pool();
     // What committed batches left pending counts too: an answer is never behind the events.
     rollups::fold(pool).await?;
     let (slice, previous) = window.slices(project, &filters, true);
@@ -78,5 +90,5 @@ pub async fn white_screens(
         })
         .collect::<Vec<_>>()
         .into();
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(answer)
 }

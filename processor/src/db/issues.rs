@@ -516,3 +516,23 @@ pub async fn per_release(
     .fetch_all(pool)
     .await
 }
+
+/// The issues first seen in `release` (their `first_release`), newest first, at most
+/// `limit`: a release's page. `issues_by_first_release` (migration 0015) finds them.
+pub async fn first_seen_in(
+    pool: &PgPool,
+    project: ProjectId,
+    release: &str,
+    limit: i64,
+) -> Result<Vec<Issue>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM issues WHERE project_id = $1 AND first_release = $2
+         ORDER BY first_seen DESC, id DESC LIMIT $3"
+    )))
+    .bind(i64::from(project.get()))
+    .bind(release)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(Issue::from_row).collect()
+}
