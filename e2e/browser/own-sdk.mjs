@@ -3,6 +3,12 @@
 //
 //   node e2e/browser/own-sdk.mjs --dsn DSN --scenario captures|behaviour|leave|flood
 //                                [--screenshot FILE] [--timeout SECONDS] [--chromium PATH]
+//   node e2e/browser/own-sdk.mjs --scenario profile [--loads N] [--names]
+//
+// `profile` (no collector needed: the driver serves dist/, or with --names the SDK built with
+// its names kept) profiles N cold loads with V8's sampling profiler every 10 µs and reports
+// where the block measured around `init` spent its time, by function (sdk/README.md, "Cost
+// on the main thread").
 //
 // It serves a small shop (own-sdk/page.js) from its own HTTP server on 127.0.0.1: another
 // origin than the collector, whose `/sdk/v1/frontmon.min.js` the page loads with a script tag
@@ -42,10 +48,12 @@ const SCENARIOS = [
   'frameworks',
   'cost',
   'early',
+  'profile',
 ];
 // Scenarios answered by the driver's own collector, which answers as its plan says.
 // A flush sends one request (every kind in one batch): it gets the refusal.
-const PLANS = { retry: ['503:1'], 'rate-limit': ['429:2'], 'rate-limit-reload': ['429:4'], offline: [], noise: [] };
+// profile: only the SDK's script and 200s are needed of a collector.
+const PLANS = { retry: ['503:1'], 'rate-limit': ['429:2'], 'rate-limit-reload': ['429:4'], offline: [], noise: [], profile: [] };
 const WHITE_SCREEN_VARIANTS = ['normal', 'late', 'scrolled', 'blank', 'route'];
 // frameworks: a real Vue 3 and a real React app (own-sdk/vue-app.js, react-app.js) with the
 // helpers of sdk/README.md.
@@ -53,7 +61,10 @@ const FRAMEWORKS = ['vue', 'react'];
 // cost: cold loads (each in a new browser context: no HTTP cache, no storage) with the SDK,
 // and as many without it, alternating.
 const COST_LOADS = 20;
-const SDK_DIST = path.resolve(HERE, '../../sdk/dist/frontmon.min.js');
+const SDK_DIR = path.resolve(HERE, '../../sdk');
+const SDK_DIST = path.join(SDK_DIR, 'dist/frontmon.min.js');
+// profile: V8's sampling interval, in microseconds (its default is 1000).
+const PROFILE_INTERVAL_US = 10;
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -63,6 +74,10 @@ function parseCli(argv) {
       scenario: { type: 'string' },
       screenshot: { type: 'string' },
       timeout: { type: 'string' },
+      // profile: how many cold loads, and `names`: the SDK built from sdk/src with its names
+      // kept (minified otherwise like dist/), so that the profile names its functions.
+      loads: { type: 'string', default: '20' },
+      names: { type: 'boolean', default: false },
       chromium: { type: 'string', default: process.env.FRONTMON_CHROMIUM || '/usr/bin/chromium' },
     },
     strict: true,
@@ -79,9 +94,11 @@ function parseCli(argv) {
     throw new Error(`--scenario ${values.scenario} runs its own collector: no --dsn`);
   }
   // cost: 40 traced cold loads, minutes on a busy machine.
-  const timeout = Number(values.timeout ?? (values.scenario === 'cost' ? 600 : 90));
+  const timeout = Number(values.timeout ?? (values.scenario === 'cost' || values.scenario === 'profile' ? 600 : 90));
   if (!(timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
-  return { ...values, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
+  const loads = Number(values.loads);
+  if (!(Number.isInteger(loads) && loads > 0)) throw new Error('--loads must be a positive integer');
+  return { ...values, loads, collector: dsn && dsn.origin, timeoutMs: timeout * 1000 };
 }
 
 function pageHtml(opts, withSdk, variant) {
@@ -152,8 +169,7 @@ function pageHtml(opts, withSdk, variant) {
 // The collector of the transport scenarios: serves the committed SDK script and answers each
 // POST of events by its plan (`503:1`: 503 with Retry-After: 1), then 200. It records what
 // came when, and resolves `delivered(ids)` once each id has been answered 200.
-async function startFakeCollector(plan) {
-  const script = await readFile(SDK_DIST);
+async function startFakeCollector(plan, script) {
   const received = [];
   const accepted = new Map();
   const waiting = [];
@@ -339,7 +355,15 @@ function watchPage(page, opts) {
 async function openPage(context, url, watched, withSdk) {
   const page = await context.newPage();
   Object.assign(watched, watchPage(page, watched.opts));
-  await page.goto(url, { waitUntil: 'load' });
+  if (watched.opts.scenario === 'early') {
+    // The earliest click a user could make: a real one, as soon as the button is there and
+    // still (Playwright's checks), while the page may still be loading.
+    await page.goto(url, { waitUntil: 'commit' });
+    await page.click('#pay');
+    await page.waitForLoadState('load');
+  } else {
+    await page.goto(url, { waitUntil: 'load' });
+  }
   // loads: the page is already on its way to the next one; iframe: the SDK is in the frame.
   if (watched.opts.scenario === 'loads' || watched.opts.scenario === 'iframe') return page;
   const loaded = await page.evaluate(() => typeof window.frontmon?.init === 'function');
@@ -473,6 +497,8 @@ async function runCost(browser, opts, origin) {
   return {
     loads,
     init_ms: summary(loads.with_sdk, 'initMs'),
+    // The same block around functions that do nothing (page.js): what measuring costs.
+    empty_ms: summary(loads.without_sdk, 'initMs'),
     eval_ms: summary(loads.with_sdk, 'evalMs'),
     setup_ms: summary(loads.with_sdk, 'setupMs'),
     tasks_ms: summary(loads.with_sdk, 'tasksMs'),
@@ -481,6 +507,152 @@ async function runCost(browser, opts, origin) {
       with_sdk: summary(loads.with_sdk, 'longestTaskMs'),
       without_sdk: summary(loads.without_sdk, 'longestTaskMs'),
     },
+  };
+}
+
+// profile: the SDK built from sdk/src as dist/ is, but with its names kept, so that a profile
+// names its functions; with the same compile hint (dist's first line) as dist/.
+async function sdkWithNames() {
+  const [hint] = (await readFile(SDK_DIST, 'utf8')).split('\n', 1);
+  const result = await esbuild.build({
+    entryPoints: ['src/iife.ts'],
+    absWorkingDir: SDK_DIR,
+    bundle: true,
+    format: 'iife',
+    target: 'es2019',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+    legalComments: 'none',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    banner: { js: hint.startsWith('//#') ? hint : '' },
+  });
+  return result.outputFiles[0].contents;
+}
+
+// Where the time of the measured block around `init` (page.js's initSdk: init, setUser, setTag)
+// went in one load's V8 CPU profile. A sample is in it when its stack has a frame of the SDK's
+// script called by page.js; a sample's time is the gap to the next one. `self`: by the function
+// the sample was in (a native one, such as addEventListener, by its name); `total`: by every
+// function of its stack below page.js. Garbage collection and other work V8 does outside of
+// JavaScript are samples of their own, not under `init`: those between the block's first and
+// last sample are counted as `between`.
+function profiledBlock(profile, sdkUrl, pageUrl) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const name = (f) => {
+    const where = f.url === sdkUrl ? 'sdk' : f.url ? path.basename(new URL(f.url).pathname) : 'native';
+    return `${f.functionName || '(anonymous)'} ${where}${f.url ? `:${f.lineNumber + 1}:${f.columnNumber + 1}` : ''}`;
+  };
+  // The frames of a sample below page.js, innermost first, or null outside the block.
+  const blockOf = (id) => {
+    const frames = [];
+    for (let n = nodes.get(id); n; n = nodes.get(parent.get(n.id))) {
+      const up = nodes.get(parent.get(n.id));
+      frames.push(n.callFrame);
+      if (n.callFrame.url === sdkUrl && up && up.callFrame.url === pageUrl) return frames;
+    }
+    return null;
+  };
+  const self = {};
+  const total = {};
+  const add = (to, key, us) => {
+    to[key] = (to[key] || 0) + us;
+  };
+  let at = profile.startTime;
+  let first = null;
+  let last = null;
+  const outside = [];
+  let inBlock = 0;
+  let samples = 0;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i];
+    const us = profile.timeDeltas[i + 1] || 0;
+    const frames = blockOf(id);
+    if (!frames) {
+      outside.push({ at, us, what: nodes.get(id).callFrame.functionName });
+      return;
+    }
+    first = first ?? at;
+    last = at + us;
+    inBlock += us;
+    samples++;
+    add(self, name(frames[0]), us);
+    for (const key of new Set(frames.map(name))) add(total, key, us);
+  });
+  let between = 0;
+  for (const s of outside) {
+    if (first !== null && s.at > first && s.at < last) {
+      between += s.us;
+      add(self, `${s.what} (between)`, s.us);
+    }
+  }
+  return { samples, sampledMs: inBlock / 1000, betweenMs: between / 1000, spanMs: first === null ? 0 : (last - first) / 1000, self, total };
+}
+
+// profile: cold loads (each in a new browser context) with the SDK, each profiled by V8's
+// sampling profiler from the start of the navigation; the measured block's time by function,
+// its median and mean over the loads.
+async function runProfile(browser, opts, origin, fake) {
+  const sdkUrl = `${fake.origin}/sdk/v1/frontmon.min.js`;
+  const pageUrl = `${origin}/page.js`;
+  const loads = [];
+  for (let i = 0; i < opts.loads; i++) {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
+      await cdp.send('Profiler.start');
+      await page.goto(`${origin}/`, { waitUntil: 'load' });
+      const measured = await page.evaluate(() => window.runScenario());
+      const { profile } = await cdp.send('Profiler.stop');
+      loads.push({ ...measured, ...profiledBlock(profile, sdkUrl, pageUrl) });
+    } finally {
+      await context.close();
+    }
+  }
+  const median = (values) => {
+    const sorted = values.slice().sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const ms = (us) => Math.round(us) / 1000;
+  // Per function: the median and the mean over the loads (a load without it counts 0), in ms;
+  // the largest first by median, then by mean. A few slow loads weigh on the mean only.
+  const byFunction = (key) => {
+    const names = new Set(loads.flatMap((load) => Object.keys(load[key])));
+    return Object.fromEntries(
+      [...names]
+        .map((name) => {
+          const values = loads.map((load) => load[key][name] || 0);
+          return [name, { median: ms(median(values)), mean: ms(values.reduce((a, b) => a + b, 0) / loads.length) }];
+        })
+        .sort((a, b) => b[1].median - a[1].median || b[1].mean - a[1].mean),
+    );
+  };
+  const over = (key) => median(loads.map((l) => l[key]));
+  return {
+    interval_us: PROFILE_INTERVAL_US,
+    loads: loads.map(({ initMs, samples, sampledMs, betweenMs, spanMs, self }) => ({
+      initMs,
+      samples,
+      sampledMs,
+      betweenMs,
+      spanMs,
+      // The functions the load spent its samples in, the largest first (ms).
+      self: Object.fromEntries(
+        Object.entries(self)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, us]) => [name, ms(us)]),
+      ),
+    })),
+    median_ms: { init: over('initMs'), sampled: over('sampledMs'), between: over('betweenMs'), span: over('spanMs') },
+    self_ms: byFunction('self'),
+    total_ms: byFunction('total'),
   };
 }
 
@@ -537,7 +709,8 @@ async function runTransport(browser, opts, origin, fake) {
 
 async function run(opts) {
   const port = await closedPort();
-  const fake = PLANS[opts.scenario] ? await startFakeCollector(PLANS[opts.scenario]) : null;
+  const script = opts.scenario === 'profile' && opts.names ? await sdkWithNames() : await readFile(SDK_DIST);
+  const fake = PLANS[opts.scenario] ? await startFakeCollector(PLANS[opts.scenario], script) : null;
   if (fake) opts = { ...opts, collector: fake.origin, dsn: `http://test-key@${fake.origin.slice(7)}/1` };
   const whiteScreen = opts.scenario === 'whitescreen' ? { delayMs: 100, intervalMs: 100, retries: 3 } : undefined;
   const pageServer = await startPageServer(opts, {
@@ -550,7 +723,9 @@ async function run(opts) {
   const browser = await launchChromium(opts.chromium);
   try {
     const report = { scenario: opts.scenario, page_origin: pageServer.origin };
-    if (fake) {
+    if (opts.scenario === 'profile') {
+      Object.assign(report, await runProfile(browser, opts, pageServer.origin, fake));
+    } else if (fake) {
       Object.assign(report, await runTransport(browser, opts, pageServer.origin, fake));
     } else if (opts.scenario === 'cost') {
       Object.assign(report, await runCost(browser, opts, pageServer.origin));

@@ -1,7 +1,26 @@
 // src/dsn.ts
 function endpoint(dsn) {
-  const m = /^(https?:\/\/)([^:@/]+)(?::[^@/]*)?@([^/?#]+)((?:\/[^/?#]+)*)\/(\d+)\/?$/.exec(dsn);
-  return m ? `${m[1]}${m[3]}${m[4]}/api/${m[5]}/events?key=${encodeURIComponent(m[2])}` : void 0;
+  const s = String(dsn);
+  const scheme = s.indexOf("https://") === 0 ? 8 : s.indexOf("http://") === 0 ? 7 : 0;
+  const at = s.indexOf("@", scheme);
+  const user2 = s.slice(scheme, at);
+  const colon = user2.indexOf(":");
+  const key = colon < 0 ? user2 : user2.slice(0, colon);
+  if (!scheme || at < 0 || !key || user2.indexOf("/") >= 0) return;
+  const rest = s.slice(at + 1);
+  const slash = rest.indexOf("/");
+  if (slash < 1 || rest.indexOf("?") >= 0 || rest.indexOf("#") >= 0) return;
+  let path2 = rest.slice(slash);
+  if (path2.length > 1 && path2[path2.length - 1] === "/") path2 = path2.slice(0, -1);
+  const last = path2.lastIndexOf("/");
+  const project = path2.slice(last + 1);
+  const prefix = path2.slice(0, last);
+  if (!isNumber(project) || prefix.split("/").slice(1).indexOf("") >= 0) return;
+  return `${s.slice(0, scheme)}${rest.slice(0, slash)}${prefix}/api/${project}/events?key=${encodeURIComponent(key)}`;
+}
+function isNumber(s) {
+  for (let i = 0; i < s.length; i++) if (s[i] < "0" || s[i] > "9") return false;
+  return s.length > 0;
 }
 
 // src/stack.ts
@@ -395,15 +414,14 @@ function start(o) {
   if (hub || typeof window === "undefined") return;
   const url = endpoint(o.dsn || "");
   if (!url) return;
-  const post = window.fetch && window.fetch.bind(window);
-  const routeOf = o.route || ((l) => /^#\//.test(l.hash) ? l.hash.slice(1).split("?")[0] : l.pathname);
+  const pageFetch = window.fetch;
   const routeListeners = [];
   const leaveListeners = [];
   const early = [];
   const h = hub = {
     o,
     own: (u) => u.indexOf(url.split("?")[0]) === 0,
-    route: () => routeOf(location),
+    route: () => (o.route || routeOf)(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
     session() {
@@ -422,40 +440,45 @@ function start(o) {
       early.push([then, fp]);
     }
   };
+  const leave = safe((exit) => {
+    ready();
+    for (const cb of leaveListeners) safe(cb)(exit);
+    path.leave();
+  });
+  addEventListener("pagehide", () => leave(true));
   later(() => {
-    const built = setup(h, sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3e3));
+    addEventListener("visibilitychange", () => document.visibilityState === "hidden" && leave(false));
+    if (o.spa !== false) follow(h, routeListeners);
+    const built = setup(h, sender = transport(url, pageFetch && pageFetch.bind(window), o.batchSize || 20, o.flushIntervalMs || 3e3));
     path = built;
     for (const [e, fp] of early.splice(0)) built.capture(e, fp);
   });
   setUpSoon();
+  for (const p of o.plugins || []) safe(p)(h);
+}
+function routeOf(l) {
+  const hash2 = l.hash;
+  return hash2[0] === "#" && hash2[1] === "/" ? hash2.slice(1).split("?")[0] : l.pathname;
+}
+function follow(h, listeners) {
   let here = location.href;
   const moved = safe(() => {
     if (location.href === here) return;
     const from = here;
     here = location.href;
     h.crumb({ category: "navigation", message: from + " -> " + here });
-    for (const cb of routeListeners) safe(cb)(from);
+    for (const cb of listeners) safe(cb)(from);
   });
-  if (o.spa !== false) {
-    for (const name of ["pushState", "replaceState"]) {
-      const orig = history[name];
-      history[name] = function() {
-        const r = orig.apply(this, arguments);
-        moved();
-        return r;
-      };
-    }
-    addEventListener("popstate", moved);
-    addEventListener("hashchange", moved);
+  for (const name of ["pushState", "replaceState"]) {
+    const orig = history[name];
+    history[name] = function() {
+      const r = orig.apply(this, arguments);
+      moved();
+      return r;
+    };
   }
-  const leave = safe((exit) => {
-    ready();
-    for (const cb of leaveListeners) safe(cb)(exit);
-    path.leave();
-  });
-  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && leave(false));
-  addEventListener("pagehide", () => leave(true));
-  for (const p of o.plugins || []) safe(p)(h);
+  addEventListener("popstate", moved);
+  addEventListener("hashchange", moved);
 }
 function setup(h, out) {
   const o = h.o;
@@ -657,11 +680,13 @@ var api = (hub2) => {
 // src/plugins/pageviews.ts
 var pageviews = (hub2) => {
   if (hub2.o.pageviews === false) return;
-  later(() => hub2.capture({ type: "pageview", referrer: document.referrer, title: document.title }));
-  hub2.onRoute((from) => {
-    const url = location.href;
-    const route = hub2.route();
-    setTimeout(safe(() => hub2.capture({ type: "pageview", referrer: from, title: document.title, url, route })));
+  later(() => {
+    hub2.capture({ type: "pageview", referrer: document.referrer, title: document.title });
+    hub2.onRoute((from) => {
+      const url = location.href;
+      const route = hub2.route();
+      setTimeout(safe(() => hub2.capture({ type: "pageview", referrer: from, title: document.title, url, route })));
+    });
   });
 };
 
@@ -678,7 +703,8 @@ var sessions2 = (hub2) => {
 
 // src/plugins/clicks.ts
 var CONTROL = "a,button,[role=button],[role=link],[role=tab],[role=menuitem],summary,label";
-var clicks = (hub2) => {
+var clicks = (hub2) => later(() => listen(hub2));
+function listen(hub2) {
   document.addEventListener(
     "click",
     safe((ev) => {
@@ -694,7 +720,7 @@ var clicks = (hub2) => {
     }),
     true
   );
-};
+}
 
 // src/plugins/whitescreen.ts
 var EMPTY_RATIO = 0.9;
@@ -738,7 +764,9 @@ function watch(hub2, cfg) {
 // src/plugins/vitals.ts
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
 var vitals = (hub2) => {
-  if (hub2.o.vitals === false) return;
+  if (hub2.o.vitals !== false) later(() => observe(hub2));
+};
+function observe(hub2) {
   const url = location.href;
   const route = hub2.route();
   const report = safe((m) => {
@@ -756,10 +784,8 @@ var vitals = (hub2) => {
       route: soft ? hub2.route() : route
     });
   });
-  later(() => {
-    for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
-  });
-};
+  for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true });
+}
 export {
   addBreadcrumb,
   api,

@@ -41,16 +41,16 @@ interface Path {
   leave(): void;
 }
 
-// What must happen in init itself and no more: the hub, the hooks of the plugins, the history
-// wrappers. Events captured before the setup wait in a list, as they were when they happened
-// (time, page, route, breadcrumbs); the setup builds them.
+// What must happen in init itself and no more: the hub, the plugins' hooks that must see the
+// page from its first moment, and `pagehide`. Events captured before the setup wait in a list,
+// as they were when they happened (time, page, route, breadcrumbs); the setup builds them.
 function start(o: Options): void {
   if (hub || typeof window === 'undefined') return;
   const url = endpoint(o.dsn || '');
   if (!url) return;
-  // Before any plugin wraps fetch: the SDK's own requests are never captured.
-  const post = window.fetch && window.fetch.bind(window);
-  const routeOf = o.route || ((l: Location) => (/^#\//.test(l.hash) ? l.hash.slice(1).split('?')[0] : l.pathname));
+  // Before any plugin wraps fetch: the SDK's own requests are never captured. Bound in the
+  // setup: init does only what cannot wait.
+  const pageFetch = window.fetch;
   const routeListeners: Array<(from: string) => void> = [];
   const leaveListeners: Array<(exit: boolean) => void> = [];
   const early: Array<[FmEvent, string | undefined]> = [];
@@ -58,7 +58,7 @@ function start(o: Options): void {
   const h: Hub = (hub = {
     o,
     own: (u) => u.indexOf(url.split('?')[0]) === 0,
-    route: () => routeOf(location),
+    route: () => (o.route || routeOf)(location),
     onRoute: (cb) => routeListeners.push(cb),
     onLeave: (cb) => leaveListeners.push(cb),
     session() {
@@ -77,35 +77,6 @@ function start(o: Options): void {
       early.push([then, fp]);
     },
   });
-  // The setup's first part, before the plugins' parts: they capture through it.
-  later(() => {
-    const built = setup(h, (sender = transport(url, post, o.batchSize || 20, o.flushIntervalMs || 3000)));
-    path = built;
-    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
-  });
-  setUpSoon();
-
-  // SPA route changes: history.pushState/replaceState, popstate, hashchange.
-  let here = location.href;
-  const moved = safe(() => {
-    if (location.href === here) return;
-    const from = here;
-    here = location.href;
-    h.crumb({ category: 'navigation', message: from + ' -> ' + here });
-    for (const cb of routeListeners) safe(cb)(from);
-  });
-  if (o.spa !== false) {
-    for (const name of ['pushState', 'replaceState'] as const) {
-      const orig = history[name];
-      history[name] = function (this: History) {
-        const r = orig.apply(this, arguments as any);
-        moved();
-        return r;
-      };
-    }
-    addEventListener('popstate', moved);
-    addEventListener('hashchange', moved);
-  }
 
   // Never `unload`: it breaks the back/forward cache, and mobile browsers skip it. A page that
   // goes away before the setup is done has it done now: what it captured goes too.
@@ -114,10 +85,54 @@ function start(o: Options): void {
     for (const cb of leaveListeners) safe(cb)(exit);
     path!.leave();
   });
-  addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && leave(false));
   addEventListener('pagehide', () => leave(true));
 
+  // The setup's first part, before the plugins' parts: they capture through it.
+  later(() => {
+    // Hidden is not gone: a page hidden before this part still runs it (its timers go on).
+    addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && leave(false));
+    if (o.spa !== false) follow(h, routeListeners);
+    const built = setup(h, (sender = transport(url, pageFetch && pageFetch.bind(window), o.batchSize || 20, o.flushIntervalMs || 3000)));
+    path = built;
+    for (const [e, fp] of early.splice(0)) built.capture(e, fp);
+  });
+  setUpSoon();
+
   for (const p of o.plugins || []) safe(p)(h);
+}
+
+/** The path, or the hash's path for `#/…` routers. */
+function routeOf(l: Location): string {
+  const hash = l.hash;
+  return hash[0] === '#' && hash[1] === '/' ? hash.slice(1).split('?')[0] : l.pathname;
+}
+
+/**
+ * SPA route changes: history.pushState/replaceState, popstate, hashchange; from the setup's
+ * first part, not from init. A route change in between is not followed: a user's needs a
+ * rendered page to click on, which comes after that part, and a router's own first
+ * replaceState, in init's task, is the page's first URL, which the first page view (also in
+ * the setup) already reads, as it would read a redirect's.
+ */
+function follow(h: Hub, listeners: Array<(from: string) => void>): void {
+  let here = location.href;
+  const moved = safe(() => {
+    if (location.href === here) return;
+    const from = here;
+    here = location.href;
+    h.crumb({ category: 'navigation', message: from + ' -> ' + here });
+    for (const cb of listeners) safe(cb)(from);
+  });
+  for (const name of ['pushState', 'replaceState'] as const) {
+    const orig = history[name];
+    history[name] = function (this: History) {
+      const r = orig.apply(this, arguments as any);
+      moved();
+      return r;
+    };
+  }
+  addEventListener('popstate', moved);
+  addEventListener('hashchange', moved);
 }
 
 // The setup's first part: sampling, filters, caps, beforeSend, the common fields, the session

@@ -1,12 +1,19 @@
 // Clicks: always a breadcrumb, an event with `clicks: true`. The control clicked (the nearest
 // link, button or label around the target), as a selector and a short text; never what was
 // typed: inputs and editable content give no text, and nothing else is read.
-import type { Plugin } from '../types';
+import type { Hub, Plugin } from '../types';
+import { later } from '../setup';
 import { safe, selector } from '../util';
 
 const CONTROL = 'a,button,[role=button],[role=link],[role=tab],[role=menuitem],summary,label';
 
-export const clicks: Plugin = (hub) => {
+// From the setup's first parts, not from init: a click needs a page the user can see, which
+// the browser paints after init's task, and in the test of the earliest click
+// (`browser_sdk::every_capture_is_stored_with_its_fields`, `early`) after that part.
+export const clicks: Plugin = (hub) =>
+  later(() => listen(hub));
+
+function listen(hub: Hub) {
   document.addEventListener(
     'click',
     safe((ev: Event) => {
@@ -24,4 +31,4 @@ export const clicks: Plugin = (hub) => {
     }),
     true,
   );
-};
+}

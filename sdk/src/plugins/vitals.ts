@@ -1,12 +1,17 @@
 // Core Web Vitals through Google's web-vitals (attribution build): the value, its rating, the
 // navigation type, the page it belongs to, and what caused it, as a selector and a few numbers.
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals/attribution';
-import type { Plugin } from '../types';
+import type { Hub, Plugin } from '../types';
 import { later } from '../setup';
 import { safe } from '../util';
 
 export const vitals: Plugin = (hub) => {
-  if (hub.o.vitals === false) return;
+  // In the setup, not in init: setting up the observers costs, and their entries are
+  // buffered, so none is missed.
+  if (hub.o.vitals !== false) later(() => observe(hub));
+};
+
+function observe(hub: Hub) {
   // CLS and INP are reported when the page is hidden, maybe routes later: they belong here.
   const url = location.href;
   const route = hub.route();
@@ -32,9 +37,5 @@ export const vitals: Plugin = (hub) => {
       route: soft ? hub.route() : route,
     });
   });
-  // In the setup, not in init: setting up the observers costs, and their entries are
-  // buffered, so none is missed.
-  later(() => {
-    for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
-  });
-};
+  for (const on of [onCLS, onFCP, onINP, onLCP, onTTFB]) on(report, { reportSoftNavs: true } as any);
+}
