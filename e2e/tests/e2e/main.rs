@@ -6,6 +6,7 @@
 
 mod browser_sdk;
 mod dashboard;
+mod dashboard_alerts;
 mod faro_sdk;
 mod faults;
 mod import_cycles;
