@@ -112,10 +112,10 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
             .route(aw::post().to(account::change_tokens))
     }))
     .service(web::resource("/alerts", |r| {
-        r.route(aw::get().to(alerts::list))
+        r.route(aw::get().to(alerts::list::<S>))
     }))
     .service(web::resource("/alerts/channels/{name}/test", |r| {
-        r.route(aw::post().to(alerts::test_channel))
+        r.route(aw::post().to(alerts::test_channel::<S>))
     }))
     .service(web::resource("/projects", |r| {
         r.route(aw::get().to(projects::list))

@@ -14,6 +14,8 @@ pub struct NotificationRow {
     pub rule: String,
     pub reason: String,
     pub project_id: i64,
+    /// The issue's group; empty for a spike or a digest.
+    pub fingerprint: String,
     pub level: Option<String>,
     pub status: String,
     pub digest_id: Option<i64>,
@@ -38,7 +40,7 @@ pub async fn page(
     limit: i64,
 ) -> Result<Option<Vec<NotificationRow>>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, created_at, channel, rule, reason, project_id, level, status, digest_id,
+        "SELECT id, created_at, channel, rule, reason, project_id, fingerprint, level, status, digest_id,
                 attempts, last_error, finished_at,
                 message->>'headline' AS headline,
                 message->'issue'->>'title' AS title,
@@ -75,6 +77,7 @@ pub async fn page(
                 rule: row.try_get("rule")?,
                 reason: row.try_get("reason")?,
                 project_id: row.try_get("project_id")?,
+                fingerprint: row.try_get("fingerprint")?,
                 level: row.try_get("level")?,
                 status: row.try_get("status")?,
                 digest_id: row.try_get("digest_id")?,

@@ -3,6 +3,10 @@
 //! by cursor; the channels and rules in force; and, for an admin, a "send a test" button per
 //! channel that asks the alerter's API to send one now.
 //!
+//! A notification links to its issue's page by the issue id its message carries (new issues,
+//! regressions) or, for those that name only the group (`frequency`, `users`, escalations),
+//! by the processor's issue of that fingerprint ([`Source::issue_ids`]).
+//!
 //! An admin sees every project's notifications, a member only those of their projects. The
 //! notifications are the alerter's records, read from its schema; before the alerter first
 //! started there are none, and the screen says so.
@@ -13,10 +17,11 @@ use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Chrome, clip, iso, utc};
+use super::{Chrome, clip, iso, source_failed, utc};
 use crate::accounts::{Role, Viewer};
 use crate::alerts::{AlertLog, AlertRow, AlerterError, LogError, TestOutcome};
 use crate::i18n::{Lang, Text};
+use crate::source::Source;
 use crate::web::{self, Fail, Form, PageError};
 use crate::{Dashboard, ProjectInfo};
 
@@ -98,8 +103,20 @@ fn status(t: &'static Text, status: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn row(t: &'static Text, names: &HashMap<i64, &ProjectInfo>, alert: &AlertRow) -> Row {
+/// Issue ids by (project, fingerprint), for the notifications that name only the group.
+type IssueIds = HashMap<(i64, String), i64>;
+
+fn row(
+    t: &'static Text,
+    names: &HashMap<i64, &ProjectInfo>,
+    ids: &IssueIds,
+    alert: &AlertRow,
+) -> Row {
     let project = names.get(&alert.project_id);
+    let issue_id = alert.issue_id.or_else(|| {
+        ids.get(&(alert.project_id, alert.fingerprint.clone()))
+            .copied()
+    });
     let (status, status_label) = status(t, &alert.status);
     let what = clip(
         alert
@@ -113,7 +130,7 @@ fn row(t: &'static Text, names: &HashMap<i64, &ProjectInfo>, alert: &AlertRow) -
         at: utc(&alert.created_at),
         at_iso: iso(&alert.created_at),
         project: project.map_or_else(|| "—".to_owned(), |p| p.name.clone()),
-        issue: match (project, alert.issue_id) {
+        issue: match (project, issue_id) {
             (Some(project), Some(issue)) => {
                 Some(format!("/projects/{}/issues/{issue}", project.id))
             }
@@ -195,7 +212,8 @@ fn rules(dashboard: &Dashboard, viewer: &Viewer, t: &'static Text) -> Vec<RuleRo
 }
 
 /// The page, with `notice` when it answers a test.
-async fn render(
+async fn render<S: Source>(
+    source: &S,
     dashboard: &Dashboard,
     viewer: &Viewer,
     lang: Lang,
@@ -230,6 +248,20 @@ async fn render(
         .iter()
         .map(|p| (i64::from(p.id.get()), p))
         .collect();
+    // `frequency`, `users` and escalations count events, which the alerter groups itself:
+    // their messages carry the group's fingerprint, not the processor's issue id.
+    let keys: Vec<(i64, String)> = page
+        .iter()
+        .flat_map(|page| &page.rows)
+        .filter(|a| a.issue_id.is_none() && !a.fingerprint.is_empty())
+        .filter(|a| names.contains_key(&a.project_id))
+        .map(|a| (a.project_id, a.fingerprint.clone()))
+        .collect();
+    let ids = if keys.is_empty() {
+        IssueIds::new()
+    } else {
+        source.issue_ids(&keys).await.map_err(source_failed(lang))?
+    };
     let query = |cursor: Option<&str>| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if let Some(project) = chosen {
@@ -254,7 +286,7 @@ async fn render(
         started: page.is_some(),
         rows: page
             .as_ref()
-            .map(|page| page.rows.iter().map(|a| row(t, &names, a)).collect())
+            .map(|page| page.rows.iter().map(|a| row(t, &names, &ids, a)).collect())
             .unwrap_or_default(),
         next: page
             .as_ref()
@@ -280,25 +312,27 @@ async fn render(
     web::render(&page_view, lang)
 }
 
-pub async fn list(
+pub async fn list<S: Source>(
     request: HttpRequest,
     params: aw::Query<AlertsParams>,
     dashboard: aw::Data<Dashboard>,
+    source: aw::Data<S>,
 ) -> Result<HttpResponse, PageError> {
     let asked = params.lang.as_deref();
     let lang = Lang::of(&request, asked);
     let viewer = web::viewer(&request, &dashboard, lang).await?;
-    let body = render(&dashboard, &viewer, lang, &params, None).await?;
+    let body = render(source.get_ref(), &dashboard, &viewer, lang, &params, None).await?;
     Ok(web::html(&request, lang, asked, body))
 }
 
 /// "Send a test": an admin's, with this session's CSRF token; the alerter sends it and says
 /// how it went, which the page shows.
-pub async fn test_channel(
+pub async fn test_channel<S: Source>(
     request: HttpRequest,
     name: aw::Path<String>,
     body: aw::Bytes,
     dashboard: aw::Data<Dashboard>,
+    source: aw::Data<S>,
 ) -> Result<HttpResponse, PageError> {
     let lang = Lang::of(&request, None);
     let t = lang.text();
@@ -346,6 +380,14 @@ pub async fn test_channel(
         cursor: None,
         lang: None,
     };
-    let body = render(&dashboard, &viewer, lang, &params, Some(notice)).await?;
+    let body = render(
+        source.get_ref(),
+        &dashboard,
+        &viewer,
+        lang,
+        &params,
+        Some(notice),
+    )
+    .await?;
     Ok(web::html(&request, lang, None, body))
 }

@@ -1,15 +1,19 @@
 //! The dashboard's Alerts screen against a real alerter sending to a local webhook receiver:
 //! before the alerter first starts the screen says so; then an error in each project is
-//! notified, and the admin sees both rows (linked to their issues, with channel, outcome and
-//! attempts) in English and 简体中文 and has the alerter send a channel a test message from
-//! the screen; the member sees only their project's row, no test button, and a 404 for the
+//! notified twice (as a new issue, which names the issue's id, and by a `frequency` rule,
+//! which names only its fingerprint), and the admin sees the four rows (each linked to its
+//! issue, with channel, outcome and attempts) in English and 简体中文 and has the alerter send
+//! a channel a test message from the screen; the member sees only their project's row, no test button, and a 404 for the
 //! other project's alerts; a test without the CSRF token, or from a member, is refused.
 //! axe-core finds no serious or critical violation; screenshots go to
 //! `target/dashboard-screens/` (`alerts-en.png`, `alerts-zh.png`, phone and member ones).
 //!
 //! `e2e/browser/dashboard-alerts.mjs` drives the browser.
 
+use std::num::NonZeroU64;
+
 use serde_json::{Value, json};
+use shared::config::{Condition, RuleSettings};
 use shared::testing::receiver::Receiver;
 use shared::testing::{ADMIN_TOKEN, OTHER_KEY, TestEnv, eventually};
 
@@ -61,6 +65,25 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
     let port = free_port();
     env.settings.alerter.listen = ([127, 0, 0, 1], port).into();
     env.settings.processor.alerter_url = format!("http://127.0.0.1:{port}/").parse().expect("URL");
+    let rule = |name: &str, condition| RuleSettings {
+        name: name.into(),
+        condition,
+        projects: Vec::new(),
+        environments: Vec::new(),
+        levels: Vec::new(),
+        channels: Vec::new(),
+        cooldown_secs: None,
+    };
+    env.settings.alerter.rules = vec![
+        rule("new issues", Condition::NewIssue),
+        rule(
+            "every error",
+            Condition::Frequency {
+                threshold: NonZeroU64::MIN,
+                window_secs: NonZeroU64::new(60).expect("not zero"),
+            },
+        ),
+    ];
     let processor = Service::processor(&env.settings).await;
     let collector = Service::collector(&env.settings).await;
     admin::users::create(&env.settings, ADMIN, PASSWORD, true, &[])
@@ -94,8 +117,8 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
     )
     .await;
     let mine = issue_id(&processor, "alert me").await;
-    // Both new issues notified, and recorded as sent.
-    eventually("both notifications sent", WAIT, || async {
+    // Each error notified by both rules, and recorded as sent.
+    eventually("four notifications sent", WAIT, || async {
         let answer: Value = http()
             .get(format!("{}/api/alerts", alerter.base))
             .bearer_auth(ADMIN_TOKEN)
@@ -106,10 +129,10 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
             .await
             .ok()?;
         let alerts = answer["alerts"].as_array()?;
-        (alerts.len() == 2 && alerts.iter().all(|a| a["status"] == "sent")).then_some(())
+        (alerts.len() == 4 && alerts.iter().all(|a| a["status"] == "sent")).then_some(())
     })
     .await;
-    assert_eq!(receiver.delivered("/ops").len(), 2);
+    assert_eq!(receiver.delivered("/ops").len(), 4);
 
     let shots = format!("{}/../target/dashboard-screens", env!("CARGO_MANIFEST_DIR"));
     let mut args = vec![browser_script("dashboard-alerts.mjs")];
@@ -127,24 +150,27 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
     }
     let report = node_report(args).await;
 
-    // The admin: both projects' notifications, newest first, each linked to its issue.
+    // The admin: both projects' notifications, newest first, each linked to its issue,
+    // whether the message named its id (new issue) or only its fingerprint (frequency).
     let issue_link = format!("/projects/1/issues/{mine}");
     for lang in ["en", "zh"] {
         let screen = &report["screens"][format!("alerts-{lang}")];
         let rows = screen["rows"].as_array().expect("rows");
-        assert_eq!(rows.len(), 2, "{lang}: {screen:#}");
-        let row = |issue: &str| {
-            rows.iter()
-                .find(|r| r["issue"] == issue)
-                .unwrap_or_else(|| panic!("{issue} not listed: {screen:#}"))
-        };
-        let own = row("TypeError: alert me");
-        assert_eq!(own["link"], issue_link.as_str(), "{screen:#}");
-        assert_eq!(own["project"], "test");
-        let other = row("RangeError: not yours");
-        assert_eq!(other["project"], "shop");
+        assert_eq!(rows.len(), 4, "{lang}: {screen:#}");
+        let rows_of =
+            |issue: &str| -> Vec<&Value> { rows.iter().filter(|r| r["issue"] == issue).collect() };
+        let own = rows_of("TypeError: alert me");
+        assert_eq!(own.len(), 2, "{screen:#}");
+        for row in own {
+            assert_eq!(row["link"], issue_link.as_str(), "{screen:#}");
+            assert_eq!(row["project"], "test");
+        }
+        let other = rows_of("RangeError: not yours");
+        assert_eq!(other.len(), 2, "{screen:#}");
+        assert_eq!(other[0]["project"], "shop");
+        assert_eq!(other[0]["link"], other[1]["link"], "{screen:#}");
         assert!(
-            other["link"]
+            other[0]["link"]
                 .as_str()
                 .is_some_and(|l| l.starts_with("/projects/2/issues/")),
             "{screen:#}"
@@ -156,8 +182,7 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
         }
         assert_eq!(screen["channels"], json!(["ops"]));
         assert_eq!(screen["test_buttons"], 1);
-        // No [[alerter.rules]]: the alerter's defaults, shown as such.
-        assert_eq!(screen["rules"], json!(["new_issue", "regression"]));
+        assert_eq!(screen["rules"], json!(["new issues", "every error"]));
         assert_eq!(screen["axe"], json!([]), "{lang}: {screen:#}");
         assert_eq!(screen["overflow"], 0, "{lang}");
     }
@@ -174,8 +199,9 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
     }
     // The filter: one project's.
     let filtered = &report["screens"]["alerts-filtered-en"]["rows"];
-    assert_eq!(filtered.as_array().map(Vec::len), Some(1), "{report:#}");
+    assert_eq!(filtered.as_array().map(Vec::len), Some(2), "{report:#}");
     assert_eq!(filtered[0]["issue"], "TypeError: alert me");
+    assert_eq!(filtered[1]["issue"], "TypeError: alert me");
     // A row's link opens the issue's page.
     assert!(
         report["followed"]["path"]
@@ -193,8 +219,8 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
         "{report:#}"
     );
     let delivered = receiver.delivered("/ops");
-    assert_eq!(delivered.len(), 3);
-    assert_eq!(delivered[2].json()["kind"], "test");
+    assert_eq!(delivered.len(), 5);
+    assert_eq!(delivered[4].json()["kind"], "test");
     assert_eq!(
         report["screens"]["alerts-tested-en"]["axe"],
         json!([]),
@@ -211,7 +237,7 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
             .iter()
             .map(|r| r["issue"].clone())
             .collect::<Vec<_>>(),
-        [json!("TypeError: alert me")],
+        [json!("TypeError: alert me"), json!("TypeError: alert me")],
         "{member:#}"
     );
     assert_eq!(member["test_buttons"], 0);
@@ -258,7 +284,7 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
         303,
         "no session, no screen"
     );
-    assert_eq!(receiver.delivered("/ops").len(), 3);
+    assert_eq!(receiver.delivered("/ops").len(), 5);
 
     collector.stop().await;
     alerter.stop().await;
