@@ -107,6 +107,8 @@ async function run(opts) {
           const result = document.getElementById('test-result');
           return { sent: result.getAttribute('data-sent'), text: result.textContent.trim() };
         });
+        // The address bar says /alerts, so a reload reads the screen rather than posting again.
+        report.test.path = new URL(admin.page.url()).pathname;
         report.screens['alerts-tested-en'] = await read(admin.page);
         report.screens['alerts-tested-en'].axe = await axe(admin.page, axeSource);
         await shoot(admin.page, opts, 'alerts-tested-en', report.shots);

@@ -212,6 +212,7 @@ async fn the_alerts_screen_shows_what_the_alerter_sent_to_those_who_may_see_it()
 
     // "Send a test": the alerter sent the channel a test message, and the page said so.
     assert_eq!(report["test"]["sent"], "true", "{report:#}");
+    assert_eq!(report["test"]["path"], "/alerts", "{report:#}");
     assert!(
         report["test"]["text"]
             .as_str()
