@@ -29,8 +29,8 @@ pub struct ApiState {
     pub store: AlertStore,
     pub admin_token: Secret,
     pub senders: HashMap<String, Arc<dyn Sender>>,
-    /// The message a channel test sends, as stored messages are.
-    pub test_message: serde_json::Value,
+    /// The message a test sends to each channel (in its language), as stored messages are.
+    pub test_messages: HashMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,11 +108,13 @@ pub async fn test_channel(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state)?;
-    let sender = state
-        .senders
-        .get(name.as_str())
-        .ok_or_else(|| ApiError::UnknownChannel(name.to_string()))?;
-    Ok(match sender.send(&state.test_message).await {
+    let (Some(sender), Some(message)) = (
+        state.senders.get(name.as_str()),
+        state.test_messages.get(name.as_str()),
+    ) else {
+        return Err(ApiError::UnknownChannel(name.to_string()));
+    };
+    Ok(match sender.send(message).await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "channel": *name, "sent": true })),
         Err(failure) => HttpResponse::BadGateway().json(serde_json::json!({
             "channel": *name,

@@ -1,13 +1,13 @@
 //! What a fired rule says: the [`Message`] each channel gets, built from the event or notice
-//! and the rule's reason, and the digest that folds several; plus the adapter that lets the
-//! dispatcher send stored messages through a [`Channel`].
+//! and the rule's reason, in the channel's language, and the digest that folds several; plus
+//! the adapter that lets the dispatcher send stored messages through a [`Channel`].
 
 use std::collections::HashMap;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use shared::config::{ChannelSettings, Settings};
+use shared::config::{ChannelSettings, Language, Settings};
 use shared::event::{Event, ProjectId};
 use shared::grouping::Grouping;
 use shared::notice::{IssueNotice, NoticeEvent};
@@ -20,6 +20,7 @@ use crate::channels::{
 use crate::rules::{Fired, Reason, breaks_through};
 use crate::send::{Failure, Sender};
 use crate::store::{NewNotification, Notification};
+use crate::words::{self, Headline, Why};
 
 /// Items listed in a digest at most; the summary counts them all.
 const MAX_DIGEST_ITEMS: usize = 20;
@@ -118,20 +119,22 @@ impl Composer {
         self.per_channel(fired, message, source, base)
     }
 
-    /// What every message of `fired` says, whatever triggered it; the caller adds the issue,
-    /// the event and the link.
+    /// What every message of `fired` says, whatever triggered it, in English; the caller
+    /// adds the issue, the event and the link, and each channel's copy is put in its
+    /// language.
     fn about(&self, fired: &Fired) -> Message {
         Message {
             kind: kind_of(&fired.reason),
+            language: Language::En,
             delivery_id: String::new(),
-            headline: self.headline(&fired.reason, fired.project_id),
+            headline: self.headline(&fired.reason, fired.project_id, Language::En),
             project_id: Some(fired.project_id),
             project: self.projects.get(&fired.project_id).cloned(),
             environment: None,
             release: None,
             issue: None,
             event: None,
-            reason: describe(&fired.reason),
+            reason: Some(describe(&fired.reason, Language::En)),
             escalation: escalation_of(&fired.reason),
             link: None,
             digest: None,
@@ -152,9 +155,14 @@ impl Composer {
                 let delivery_id = short_hash(&format!("{base}|{channel}"));
                 let mut message = message.clone();
                 message.delivery_id.clone_from(&delivery_id);
-                let breaks_quiet = self
-                    .channels
-                    .get(channel)
+                let settings = self.channels.get(channel);
+                let language = settings.map_or(Language::En, |c| c.language);
+                if language != message.language {
+                    message.language = language;
+                    message.headline = self.headline(&fired.reason, fired.project_id, language);
+                    message.reason = Some(describe(&fired.reason, language));
+                }
+                let breaks_quiet = settings
                     .and_then(|c| c.quiet_hours.as_ref())
                     .is_some_and(|quiet| breaks_through(quiet.setting(), fired));
                 NewNotification {
@@ -199,21 +207,17 @@ impl Composer {
             .iter()
             .filter(|m| m.kind == MessageKind::NewIssue)
             .count();
-        let what = if new_issues == items.len() {
-            format!("{} new issues", items.len())
-        } else {
-            format!("{} alerts", items.len())
-        };
         let place = match projects.as_slice() {
-            [one] => format!(" in {one}"),
-            _ => String::new(),
+            [one] => Some(*one),
+            _ => None,
         };
-        let when = if after_quiet_hours {
-            " during quiet hours"
-        } else {
-            " in the last minute"
-        };
-        let summary = format!("{what}{place}{when}");
+        let summary = words::digest_summary(
+            channel.language,
+            items.len(),
+            new_issues == items.len(),
+            place,
+            after_quiet_hours,
+        );
         let digest_items = messages
             .iter()
             .take(MAX_DIGEST_ITEMS)
@@ -229,6 +233,7 @@ impl Composer {
         let delivery_id = short_hash(&format!("digest|{}|{}", channel.name, ids.join(",")));
         let message = Message {
             kind: MessageKind::Digest,
+            language: channel.language,
             delivery_id: delivery_id.clone(),
             headline: summary.clone(),
             project_id,
@@ -259,19 +264,21 @@ impl Composer {
         }
     }
 
-    /// What `POST /api/channels/{name}/test` sends.
-    pub fn test_message(&self) -> Value {
+    /// What `POST /api/channels/{name}/test` sends to a channel of `language`.
+    pub fn test_message(&self, language: Language) -> Value {
+        let w = words::words(language);
         let message = Message {
             kind: MessageKind::Test,
+            language,
             delivery_id: format!("test-{}", uuid::Uuid::new_v4().simple()),
-            headline: "Test message from frontmon".into(),
+            headline: w.test_headline.into(),
             project_id: None,
             project: None,
             environment: None,
             release: None,
             issue: None,
             event: None,
-            reason: Some("An operator checked this channel: it works.".into()),
+            reason: Some(w.test_reason.into()),
             escalation: None,
             link: self.public_url.as_ref().map(Url::to_string),
             digest: None,
@@ -279,20 +286,24 @@ impl Composer {
         serde_json::to_value(&message).unwrap_or(Value::Null)
     }
 
-    fn headline(&self, reason: &Reason, project: ProjectId) -> String {
+    fn headline(&self, reason: &Reason, project: ProjectId, language: Language) -> String {
         let name = self
             .projects
             .get(&project)
             .cloned()
-            .unwrap_or_else(|| format!("project {project}"));
-        match reason {
-            Reason::NewIssue => format!("New issue in {name}"),
-            Reason::Regression { .. } => format!("Regression in {name}"),
-            Reason::Frequency { .. } => format!("Frequent error in {name}"),
-            Reason::Users { .. } => format!("Error hitting many users in {name}"),
-            Reason::Spike { .. } => format!("Error spike in {name}"),
-            Reason::Escalation { .. } => format!("Still happening in {name}"),
-        }
+            .unwrap_or_else(|| words::unnamed_project(language, project));
+        let name = name.as_str();
+        words::headline(
+            language,
+            match reason {
+                Reason::NewIssue => Headline::NewIssue(name),
+                Reason::Regression { .. } => Headline::Regression(name),
+                Reason::Frequency { .. } => Headline::Frequency(name),
+                Reason::Users { .. } => Headline::Users(name),
+                Reason::Spike { .. } => Headline::Spike(name),
+                Reason::Escalation { .. } => Headline::Escalation(name),
+            },
+        )
     }
 
     fn link(&self, path: &str) -> Option<String> {
@@ -330,44 +341,36 @@ fn escalation_of(reason: &Reason) -> Option<Escalation> {
     }
 }
 
-fn describe(reason: &Reason) -> Option<String> {
-    Some(match reason {
-        Reason::NewIssue => "The first event of this issue.".to_owned(),
-        Reason::Regression {
-            release: Some(release),
-        } => {
-            format!("A resolved issue is back, in release {release}.")
-        }
-        Reason::Regression { release: None } => "A resolved issue is back.".to_owned(),
-        Reason::Frequency { count, window_secs } => {
-            format!("{count} events in the last {}.", span(*window_secs))
-        }
-        Reason::Users { count, window_secs } => {
-            format!("{count} users hit it in the last {}.", span(*window_secs))
-        }
-        Reason::Spike {
-            count,
-            average,
-            window_secs,
-        } => format!(
-            "{count} errors in the last {}, against {average:.1} on average.",
-            span(*window_secs)
-        ),
-        Reason::Escalation { more, since } => {
-            format!(
-                "Still happening: {more} more since {}.",
-                since.format("%H:%M UTC")
-            )
-        }
-    })
-}
-
-fn span(seconds: u64) -> String {
-    match seconds {
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s if s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
+fn describe(reason: &Reason, language: Language) -> String {
+    let span = |seconds| words::span(language, seconds);
+    words::why(
+        language,
+        match reason {
+            Reason::NewIssue => Why::NewIssue,
+            Reason::Regression { release } => Why::Regression(release.as_deref()),
+            Reason::Frequency { count, window_secs } => Why::Frequency {
+                count: *count,
+                span: span(*window_secs),
+            },
+            Reason::Users { count, window_secs } => Why::Users {
+                count: *count,
+                span: span(*window_secs),
+            },
+            Reason::Spike {
+                count,
+                average,
+                window_secs,
+            } => Why::Spike {
+                count: *count,
+                average: *average,
+                span: span(*window_secs),
+            },
+            Reason::Escalation { more, since } => Why::Escalation {
+                more: *more,
+                since: *since,
+            },
+        },
+    )
 }
 
 fn short_hash(text: &str) -> String {
@@ -431,5 +434,186 @@ impl From<&NoticeEvent> for EventFacts {
             url: event.url.clone(),
             timestamp: Some(event.timestamp),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::config::RuleCondition;
+    use shared::notice::NoticeKind;
+
+    use super::*;
+
+    /// Two DingTalk robots, one English and one Chinese, on project 2 "shop-web".
+    fn composer() -> (Composer, Settings) {
+        let settings = Settings::from_toml(
+            r#"
+            [processor]
+            public_url = "https://frontmon.example"
+            [[alerter.channels]]
+            name = "en"
+            kind = "dingtalk"
+            url = "https://oapi.dingtalk.com/robot/send?access_token=a"
+            [[alerter.channels]]
+            name = "zh"
+            kind = "dingtalk"
+            url = "https://oapi.dingtalk.com/robot/send?access_token=b"
+            language = "zh-CN"
+            [[projects]]
+            id = 2
+            name = "shop-web"
+            public_key = "0123456789abcdef0123456789abcdef"
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (Composer::new(&settings), settings)
+    }
+
+    fn fired(reason: Reason) -> Fired {
+        Fired {
+            rule: "r".into(),
+            condition: RuleCondition::Regression,
+            channels: vec!["en".into(), "zh".into()],
+            project_id: ProjectId::new(2).unwrap_or_else(|| panic!("non-zero")),
+            fingerprint: "3f2a".into(),
+            reason,
+            level: None,
+        }
+    }
+
+    fn notice() -> IssueNotice {
+        let at = "2024-05-01T14:02:03Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        IssueNotice {
+            notice_id: uuid::Uuid::new_v4(),
+            kind: NoticeKind::Regressed,
+            at,
+            project_id: ProjectId::new(2).unwrap_or_else(|| panic!("non-zero")),
+            issue_id: 42,
+            grouping_version: 1,
+            fingerprint: "3f2a".into(),
+            title: "TypeError: x is undefined".into(),
+            culprit: None,
+            level: "error".into(),
+            count: 3,
+            user_count: 2,
+            first_seen: at,
+            last_seen: at,
+            last_release: Some("1.4.2".into()),
+            event: None,
+        }
+    }
+
+    /// The stored message of each channel, by channel.
+    fn messages(notifications: &[NewNotification]) -> HashMap<String, Message> {
+        notifications
+            .iter()
+            .map(|n| {
+                let message =
+                    serde_json::from_value(n.message.clone()).unwrap_or_else(|e| panic!("{e}"));
+                (n.channel.clone(), message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_channel_gets_the_message_in_its_language() {
+        let (composer, _) = composer();
+        let fired = fired(Reason::Regression {
+            release: Some("1.4.2".into()),
+        });
+        let notifications = composer.for_notice(&fired, &notice(), None, "base");
+        let by_channel = messages(&notifications);
+        let en = &by_channel["en"];
+        assert_eq!(en.language, Language::En);
+        assert_eq!(en.headline, "Regression in shop-web");
+        assert_eq!(
+            en.reason.as_deref(),
+            Some("A resolved issue is back, in release 1.4.2.")
+        );
+        let zh = &by_channel["zh"];
+        assert_eq!(zh.language, Language::ZhCn);
+        assert_eq!(zh.headline, "shop-web 的问题再次出现");
+        assert_eq!(
+            zh.reason.as_deref(),
+            Some("已解决的问题在版本 1.4.2 中再次出现。")
+        );
+        // What events said is quoted as it came, in both.
+        for message in [en, zh] {
+            assert_eq!(
+                message.issue.as_ref().map(|i| i.title.as_str()),
+                Some("TypeError: x is undefined")
+            );
+        }
+    }
+
+    #[test]
+    fn windows_and_counts_are_said_in_each_language() {
+        let (composer, _) = composer();
+        let fired = fired(Reason::Frequency {
+            count: 120,
+            window_secs: 300,
+        });
+        let by_channel = messages(&composer.for_notice(&fired, &notice(), None, "base"));
+        assert_eq!(by_channel["en"].headline, "Frequent error in shop-web");
+        assert_eq!(
+            by_channel["en"].reason.as_deref(),
+            Some("120 events in the last 5 min.")
+        );
+        assert_eq!(by_channel["zh"].headline, "shop-web 错误频发");
+        assert_eq!(
+            by_channel["zh"].reason.as_deref(),
+            Some("最近 5 分钟内发生 120 次。")
+        );
+    }
+
+    #[test]
+    fn digests_and_tests_are_in_the_channels_language() {
+        let (composer, settings) = composer();
+        let fired = fired(Reason::NewIssue);
+        let stored: Vec<Notification> = composer
+            .for_notice(&fired, &notice(), None, "base")
+            .into_iter()
+            .filter(|n| n.channel == "zh")
+            .map(|n| Notification {
+                id: 1,
+                delivery_id: n.delivery_id,
+                channel: n.channel,
+                rule: n.rule,
+                reason: n.reason.into(),
+                project_id: n.project_id,
+                fingerprint: n.fingerprint,
+                level: n.level,
+                status: "pending".into(),
+                digest_id: None,
+                attempts: 0,
+                last_error: None,
+                created_at: chrono::Utc::now(),
+                finished_at: None,
+                message: n.message,
+                source: None,
+                breaks_quiet: false,
+            })
+            .collect();
+        for channel in &settings.alerter.channels {
+            let digest = composer.digest(channel, &stored, false);
+            let message: Message =
+                serde_json::from_value(digest.message).unwrap_or_else(|e| panic!("{e}"));
+            let summary = message.digest.map(|d| d.summary).unwrap_or_default();
+            match channel.language {
+                Language::En => {
+                    assert_eq!(summary, "1 new issues in shop-web in the last minute");
+                }
+                Language::ZhCn => assert_eq!(summary, "最近一分钟内 shop-web 有 1 个新问题"),
+            }
+        }
+        let test: Message = serde_json::from_value(composer.test_message(Language::ZhCn))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(test.headline, "frontmon 测试消息");
+        assert_eq!(test.language, Language::ZhCn);
+        let test: Message = serde_json::from_value(composer.test_message(Language::En))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(test.headline, "Test message from frontmon");
     }
 }

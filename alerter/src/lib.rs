@@ -33,5 +33,6 @@ mod send;
 mod signature;
 mod startup;
 mod store;
+mod words;
 
 pub use startup::Application;

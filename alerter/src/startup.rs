@@ -137,7 +137,17 @@ impl Application {
             store,
             admin_token: settings.processor.admin_token.clone().into(),
             senders,
-            test_message: composer.test_message(),
+            test_messages: settings
+                .alerter
+                .channels
+                .iter()
+                .map(|channel| {
+                    (
+                        channel.name.clone(),
+                        composer.test_message(channel.language),
+                    )
+                })
+                .collect(),
         });
         let listener = TcpListener::bind(settings.alerter.listen)
             .with_context(|| format!("cannot listen on {}", settings.alerter.listen))?;

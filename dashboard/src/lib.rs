@@ -9,12 +9,15 @@
 //! - `web`: what every page shares: security headers, the viewer, CSRF, forms, errors.
 //! - `pages`: the handlers, one module per screen, beside the route table ([`routes`]);
 //!   templates in `dashboard/templates` (askama, checked at compile time, escaping all).
+//! - [`alerts`]: the Alerts screen's data: the alerter's notifications (read from its
+//!   schema), its channels and rules (from the configuration), and its test endpoint.
 //! - `i18n`: the message catalogue, English and 简体中文.
 //! - `assets`: htmx, uPlot and the style sheet, embedded under content-hashed paths.
 //!
 //! Start at [`routes`], then `pages::issues` and `pages::overview`.
 
 pub mod accounts;
+pub mod alerts;
 mod assets;
 mod db;
 mod i18n;
@@ -26,6 +29,7 @@ use actix_web::web as aw;
 use shared::event::ProjectId;
 
 pub use accounts::{AccountError, Accounts, Role, Viewer};
+pub use alerts::AlertSetup;
 pub use source::{
     IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
     Source, SourceError,
@@ -46,6 +50,8 @@ pub struct Dashboard {
     pub projects: Vec<ProjectInfo>,
     /// Mark cookies `Secure` whatever the request says (the public URL is `https`).
     pub secure_cookies: bool,
+    /// The alerter's channels and rules, and its API, for the Alerts screen.
+    pub alerts: AlertSetup,
 }
 
 impl Dashboard {
@@ -86,7 +92,7 @@ impl Dashboard {
 
 /// The dashboard's routes; the app must hold `web::Data<Dashboard>` and `web::Data<S>`.
 pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
-    use pages::{account, issues, overview, performance, projects, releases, traffic};
+    use pages::{account, alerts, issues, overview, performance, projects, releases, traffic};
     cfg.service(web::resource("/", |r| {
         r.route(aw::get().to(projects::home))
     }))
@@ -104,6 +110,12 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     .service(web::resource("/account/tokens", |r| {
         r.route(aw::get().to(account::tokens))
             .route(aw::post().to(account::change_tokens))
+    }))
+    .service(web::resource("/alerts", |r| {
+        r.route(aw::get().to(alerts::list::<S>))
+    }))
+    .service(web::resource("/alerts/channels/{name}/test", |r| {
+        r.route(aw::post().to(alerts::test_channel::<S>))
     }))
     .service(web::resource("/projects", |r| {
         r.route(aw::get().to(projects::list))

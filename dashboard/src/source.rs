@@ -2,6 +2,7 @@
 //! functions its JSON API calls: the dashboard depends on no service, and the processor
 //! mounts the dashboard (imports run processor → dashboard, never back).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -239,6 +240,13 @@ pub trait Source: Send + Sync + 'static {
         project: ProjectId,
         range: &Range<'_>,
     ) -> impl Future<Output = Result<IssueActivity, SourceError>> + Send;
+
+    /// The ids of the issues among `keys` (project, fingerprint) that exist, by key: the
+    /// Alerts screen links notifications that name their issue only by fingerprint.
+    fn issue_ids(
+        &self,
+        keys: &[(i64, String)],
+    ) -> impl Future<Output = Result<HashMap<(i64, String), i64>, SourceError>> + Send;
 
     /// Whether the project has stored any event at all (else the pages teach the snippet).
     fn has_events(

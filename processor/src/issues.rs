@@ -307,6 +307,18 @@ impl Issues {
         Ok(rows::list(&self.pool, project, filter, sort, offset, limit).await?)
     }
 
+    /// The ids of the issues (of this grouping version) among `keys` (project, fingerprint)
+    /// that exist: what the alerter's notifications name only by fingerprint.
+    pub async fn ids(&self, keys: &[(i64, String)]) -> Result<IssueKeys, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        Ok(rows::find(
+            &mut connection,
+            keys.iter()
+                .map(|(project, fingerprint)| (*project, fingerprint.as_str())),
+        )
+        .await?)
+    }
+
     pub async fn get(&self, project: ProjectId, id: i64) -> Result<Option<Issue>, StoreError> {
         Ok(rows::get(&self.pool, project, id).await?)
     }

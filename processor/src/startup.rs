@@ -179,6 +179,7 @@ impl Application {
                 .public_url
                 .as_ref()
                 .is_some_and(|url| url.scheme() == "https"),
+            alerts: dashboard::AlertSetup::from_settings(&settings),
         });
         let pages = web::Data::new(api::Pages {
             store: store.clone(),

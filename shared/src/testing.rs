@@ -114,6 +114,7 @@ impl TestEnv {
             username: None,
             from: None,
             to: Vec::new(),
+            language: Default::default(),
         });
     }
 

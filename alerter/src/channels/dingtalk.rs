@@ -40,8 +40,8 @@ use shared::config::{ChannelSettings, Secret};
 
 use super::http::{Answer, post_json};
 use super::text::{
-    culprit, escalation, facts, markdown_digest_items, markdown_escape, markdown_url, one_line,
-    title, truncate_chars,
+    culprit, escalation, facts, located, markdown_digest_items, markdown_escape, markdown_url,
+    one_line, title, truncate_chars, words_of,
 };
 use super::{ChannelError, Message, SendError};
 
@@ -126,7 +126,7 @@ pub(crate) fn markdown(message: &Message) -> String {
         blocks.push(format!("**{}**", markdown_escape(&title)));
     }
     if let Some(culprit) = culprit(message) {
-        blocks.push(format!("in {}", markdown_escape(&culprit)));
+        blocks.push(located(message, &markdown_escape(&culprit)));
     }
     if let Some(reason) = &message.reason {
         blocks.push(markdown_escape(reason));
@@ -143,7 +143,7 @@ pub(crate) fn markdown(message: &Message) -> String {
     }
     if let Some(digest) = &message.digest {
         blocks.push(markdown_escape(&digest.summary));
-        let lines = markdown_digest_items(digest);
+        let lines = markdown_digest_items(message, digest);
         if !lines.is_empty() {
             blocks.push(lines.join("\n"));
         }
@@ -151,7 +151,7 @@ pub(crate) fn markdown(message: &Message) -> String {
     let link = message
         .link
         .as_ref()
-        .map(|link| format!("[Open in frontmon]({})", markdown_url(link)));
+        .map(|link| format!("[{}]({})", words_of(message).open, markdown_url(link)));
     let text = truncate_chars(&blocks.join("\n\n"), MAX_TEXT_CHARS - 100);
     match link {
         // The link goes last and is never cut off.
@@ -268,6 +268,28 @@ mod tests {
         }
         let text = markdown(&tricky);
         assert!(text.contains(r"\[click\](https://evil.example) \_\_proto\_\_ &lt;b&gt;"));
+    }
+
+    #[test]
+    fn a_chinese_channel_gets_chinese_labels_and_link() {
+        let mut message = new_issue();
+        message.language = shared::config::Language::ZhCn;
+        message.headline = "shop-web 出现新问题".into();
+        let json = body(&message);
+        assert_eq!(json["markdown"]["title"], "shop-web 出现新问题");
+        let text = json["markdown"]["text"].as_str().unwrap_or_default();
+        for expected in [
+            "#### shop-web 出现新问题",
+            "**TypeError: Cannot read properties of undefined (reading 'total')**",
+            "位置：checkout (app.js)",
+            "- **环境:** production",
+            "- **事件数:** 1,204",
+            "- **影响用户:** 37",
+            "[在 frontmon 中查看](https://frontmon.example/projects/2/issues/42)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+        }
+        assert!(!text.contains("Open in frontmon"), "{text}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use shared::config::ChannelSettings;
 
 use super::text::{
     culprit, digest_items, escalation, facts, more_items, one_line, plain_text, title,
-    truncate_chars,
+    truncate_chars, words_of,
 };
 use super::{ChannelError, Message, SendError};
 
@@ -178,7 +178,11 @@ pub(crate) fn html(message: &Message) -> String {
     if let Some(title) = title(message) {
         out.push_str(&format!("<p><strong>{}</strong>", escape(&title)));
         if let Some(culprit) = culprit(message) {
-            out.push_str(&format!("<br>in <code>{}</code>", escape(&culprit)));
+            out.push_str(&format!(
+                "<br>{}<code>{}</code>",
+                escape(words_of(message).located_in),
+                escape(&culprit)
+            ));
         }
         out.push_str("</p>\n");
     }
@@ -218,13 +222,17 @@ pub(crate) fn html(message: &Message) -> String {
         }
         out.push_str("</ul>\n");
         if left_out > 0 {
-            out.push_str(&format!("<p>{}</p>\n", escape(&more_items(left_out))));
+            out.push_str(&format!(
+                "<p>{}</p>\n",
+                escape(&more_items(message, left_out))
+            ));
         }
     }
     if let Some(link) = message.link.as_deref().filter(|link| is_web_link(link)) {
         out.push_str(&format!(
-            "<p><a href=\"{}\">Open in frontmon</a></p>\n",
-            escape(link)
+            "<p><a href=\"{}\">{}</a></p>\n",
+            escape(link),
+            escape(words_of(message).open)
         ));
     }
     out.push_str("</body></html>\n");

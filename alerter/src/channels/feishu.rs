@@ -39,8 +39,8 @@ use shared::config::{ChannelSettings, Secret};
 
 use super::http::{Answer, is_transient_status, post_json};
 use super::text::{
-    culprit, escalation, facts, markdown_digest_items, markdown_escape, one_line, title,
-    truncate_bytes, truncate_chars,
+    culprit, escalation, facts, located, markdown_digest_items, markdown_escape, one_line, title,
+    truncate_bytes, truncate_chars, words_of,
 };
 use super::{ChannelError, Message, MessageKind, SendError};
 
@@ -114,7 +114,7 @@ fn card(message: &Message) -> Value {
         lines.push(title);
     }
     if let Some(culprit) = culprit(message) {
-        lines.push(format!("in {culprit}"));
+        lines.push(located(message, &culprit));
     }
     if let Some(reason) = &message.reason {
         lines.push(one_line(reason));
@@ -141,7 +141,7 @@ fn card(message: &Message) -> Value {
     }
     if let Some(digest) = &message.digest {
         let mut lines = vec![format!("**{}**", markdown_escape(&digest.summary))];
-        lines.extend(markdown_digest_items(digest));
+        lines.extend(markdown_digest_items(message, digest));
         let text = truncate_bytes(&lines.join("\n"), MAX_CARD_TEXT_BYTES, "\n…");
         elements.push(json!({"tag": "div", "text": {"tag": "lark_md", "content": text}}));
     }
@@ -150,7 +150,7 @@ fn card(message: &Message) -> Value {
             "tag": "action",
             "actions": [{
                 "tag": "button",
-                "text": {"tag": "plain_text", "content": "Open in frontmon"},
+                "text": {"tag": "plain_text", "content": words_of(message).open},
                 "type": "primary",
                 "url": link,
             }],

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shared::config::{ChannelKind, ChannelSettings};
+use shared::config::{ChannelKind, ChannelSettings, Language};
 use shared::event::{EventId, ProjectId};
 
 pub use http::retry_after;
@@ -71,11 +71,16 @@ impl MessageKind {
 
 /// One notification, as every channel receives it: what to say, not how.
 ///
-/// Stored as JSON until it is sent, so every field but the first three has a default and
+/// Stored as JSON until it is sent, so every field but `kind`, `delivery_id` and `headline` has a default and
 /// unknown fields are ignored: a message written by another version still reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub kind: MessageKind,
+    /// The language it is written in (its channel's `language`): the labels, links and
+    /// sentences each format adds are in it too. English for a message stored before
+    /// channels had a language.
+    #[serde(default)]
+    pub language: Language,
     /// The same on every attempt to send this notification on this channel (retries,
     /// restarts), so a receiver can drop a copy; webhooks get it as `X-Frontmon-Delivery`,
     /// email as its `Message-ID`.
@@ -407,6 +412,7 @@ pub(crate) mod tests {
     pub(crate) fn new_issue() -> Message {
         Message {
             kind: MessageKind::NewIssue,
+            language: Default::default(),
             delivery_id: "92e5b2761e81983d3b15ce410bf41110".into(),
             headline: "New issue in shop-web".into(),
             project_id: ProjectId::new(2),
@@ -444,6 +450,7 @@ pub(crate) mod tests {
     pub(crate) fn digest(n: usize) -> Message {
         Message {
             kind: MessageKind::Digest,
+            language: Default::default(),
             delivery_id: "0a1b2c3d4e5f60718293a4b5c6d7e8f9".into(),
             headline: format!("{n} new issues in shop-web"),
             project_id: ProjectId::new(2),
@@ -478,6 +485,7 @@ pub(crate) mod tests {
             username: None,
             from: None,
             to: Vec::new(),
+            language: Default::default(),
         }
     }
 

@@ -25,7 +25,7 @@ use shared::config::ChannelSettings;
 
 use super::http::{Answer, post_json};
 use super::text::{
-    culprit, digest_items, escalation, facts, more_items, one_line, title, truncate_chars,
+    culprit, digest_items, escalation, facts, more_items, one_line, title, truncate_chars, words_of,
 };
 use super::{ChannelError, Message, SendError};
 
@@ -93,7 +93,11 @@ fn blocks(message: &Message) -> Vec<Value> {
         lines.push(format!("*{}*", escape(&title)));
     }
     if let Some(culprit) = culprit(message) {
-        lines.push(format!("in `{}`", escape(&culprit).replace('`', "'")));
+        lines.push(format!(
+            "{}`{}`",
+            words_of(message).located_in,
+            escape(&culprit).replace('`', "'")
+        ));
     }
     if let Some(reason) = &message.reason {
         lines.push(escape(&one_line(reason)));
@@ -134,7 +138,7 @@ fn blocks(message: &Message) -> Vec<Value> {
         let left_out = left_out + (items.len() - listed);
         if left_out > 0 {
             text.push('\n');
-            text.push_str(&more_items(left_out));
+            text.push_str(&more_items(message, left_out));
         }
         blocks.push(section(text));
     }
@@ -147,7 +151,7 @@ fn blocks(message: &Message) -> Vec<Value> {
             "type": "actions",
             "elements": [{
                 "type": "button",
-                "text": {"type": "plain_text", "text": "Open in frontmon"},
+                "text": {"type": "plain_text", "text": words_of(message).open},
                 "url": link,
             }],
         }));

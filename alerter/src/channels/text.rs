@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Digest, DigestItem, Message};
+use crate::words::{self, Words};
 
 /// Items of a digest listed in one message; the rest are counted.
 pub(crate) const MAX_DIGEST_ITEMS: usize = 30;
@@ -18,6 +19,7 @@ pub(crate) struct Fact {
 
 /// What a reader wants at a glance, those the message has.
 pub(crate) fn facts(message: &Message) -> Vec<Fact> {
+    let w = words_of(message);
     let mut facts = Vec::new();
     let mut add = |label, value: Option<String>| {
         if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
@@ -27,28 +29,39 @@ pub(crate) fn facts(message: &Message) -> Vec<Fact> {
             });
         }
     };
-    add("Project", project_name(message));
-    add("Environment", message.environment.clone());
-    add("Release", message.release.clone());
+    add(w.project, project_name(message));
+    add(w.environment, message.environment.clone());
+    add(w.release, message.release.clone());
     if let Some(issue) = &message.issue {
-        add("Level", issue.level.clone());
-        add("Events", Some(count(issue.count)));
-        add("Users", Some(count(issue.user_count)));
-        add("First seen", issue.first_seen.map(time));
-        add("Last seen", issue.last_seen.map(time));
+        add(w.level, issue.level.clone());
+        add(w.events, Some(count(issue.count)));
+        add(w.users, Some(count(issue.user_count)));
+        add(w.first_seen, issue.first_seen.map(time));
+        add(w.last_seen, issue.last_seen.map(time));
     }
     if let Some(event) = &message.event {
-        add("Page", event.url.clone());
+        add(w.page, event.url.clone());
     }
     facts
 }
 
+/// The fixed words of the message's language.
+pub(crate) fn words_of(message: &Message) -> &'static Words {
+    words::words(message.language)
+}
+
+/// "in checkout (app.js)", in the message's language.
+pub(crate) fn located(message: &Message, culprit: &str) -> String {
+    format!("{}{culprit}", words_of(message).located_in)
+}
+
 /// The project's name, else its id.
 pub(crate) fn project_name(message: &Message) -> Option<String> {
-    message
-        .project
-        .clone()
-        .or_else(|| message.project_id.map(|id| format!("project {id}")))
+    message.project.clone().or_else(|| {
+        message
+            .project_id
+            .map(|id| words::unnamed_project(message.language, id))
+    })
 }
 
 /// The issue's title, on one line.
@@ -73,10 +86,10 @@ pub(crate) fn culprit(message: &Message) -> Option<String> {
 /// "Still happening: 4,312 more since 2024-05-01 14:02:00 UTC."
 pub(crate) fn escalation(message: &Message) -> Option<String> {
     message.escalation.map(|escalation| {
-        format!(
-            "Still happening: {} more since {}.",
-            count(escalation.more),
-            time(escalation.since)
+        words::still_happening(
+            message.language,
+            &count(escalation.more),
+            &time(escalation.since),
         )
     })
 }
@@ -95,14 +108,14 @@ pub(crate) fn digest_items(digest: &Digest) -> (Vec<DigestItem>, usize) {
     (listed, digest.items.len().saturating_sub(MAX_DIGEST_ITEMS))
 }
 
-/// "… and 12 more."
-pub(crate) fn more_items(left_out: usize) -> String {
-    format!("… and {} more.", count(left_out as u64))
+/// "… and 12 more.", in the message's language.
+pub(crate) fn more_items(message: &Message, left_out: usize) -> String {
+    words::more_items(message.language, &count(left_out as u64))
 }
 
 /// The digest's items as a Markdown list, `- [text](link)` where there is a link, then
 /// "… and 12 more." when some are left out: DingTalk, WeCom and Feishu render it alike.
-pub(crate) fn markdown_digest_items(digest: &Digest) -> Vec<String> {
+pub(crate) fn markdown_digest_items(message: &Message, digest: &Digest) -> Vec<String> {
     let (items, left_out) = digest_items(digest);
     let mut lines: Vec<String> = items
         .iter()
@@ -116,7 +129,7 @@ pub(crate) fn markdown_digest_items(digest: &Digest) -> Vec<String> {
         })
         .collect();
     if left_out > 0 {
-        lines.push(more_items(left_out));
+        lines.push(more_items(message, left_out));
     }
     lines
 }
@@ -129,7 +142,7 @@ pub(crate) fn plain_text(message: &Message) -> String {
         lines.push(title);
     }
     if let Some(culprit) = culprit(message) {
-        lines.push(format!("in {culprit}"));
+        lines.push(located(message, &culprit));
     }
     if let Some(reason) = &message.reason {
         lines.push(one_line(reason));
@@ -154,7 +167,7 @@ pub(crate) fn plain_text(message: &Message) -> String {
             }
         }
         if left_out > 0 {
-            lines.push(more_items(left_out));
+            lines.push(more_items(message, left_out));
         }
     }
     if let Some(link) = &message.link {
@@ -331,5 +344,39 @@ mod tests {
         assert!(digest.contains("- New issue: TypeError: x29 is undefined"));
         assert!(!digest.contains("x30 is undefined"));
         assert!(digest.contains("… and 15 more."));
+    }
+
+    #[test]
+    fn plain_text_is_in_the_messages_language() {
+        let mut message = new_issue();
+        message.language = shared::config::Language::ZhCn;
+        message.headline = "shop-web 出现新问题".into();
+        message.escalation = Some(crate::channels::Escalation {
+            more: 4312,
+            since: at("2024-05-01T14:02:00Z"),
+        });
+        let text = plain_text(&message);
+        for expected in [
+            "shop-web 出现新问题",
+            // The title is the event's, never translated.
+            "TypeError: Cannot read properties of undefined (reading 'total')",
+            "位置：checkout (app.js)",
+            "仍在发生：自 2024-05-01 14:02:00 UTC 以来又发生 4,312 次。",
+            "项目: shop-web",
+            "环境: production",
+            "版本: 1.4.2",
+            "事件数: 1,204",
+            "影响用户: 37",
+            "首次出现: 2024-05-01 14:02:03 UTC",
+            "页面: https://shop.example/cart",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+        }
+        for english in ["Project:", "Events:", "in checkout", "Still happening"] {
+            assert!(!text.contains(english), "{english:?} in:\n{text}");
+        }
+        let mut digest = digest(45);
+        digest.language = shared::config::Language::ZhCn;
+        assert!(plain_text(&digest).contains("……另有 15 条。"));
     }
 }

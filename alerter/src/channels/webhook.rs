@@ -96,6 +96,7 @@ pub(crate) fn body(message: &Message) -> Value {
     json!({
         "text": text(message),
         "kind": message.kind.as_str(),
+        "language": message.language,
         "headline": message.headline,
         "delivery_id": message.delivery_id,
         "project_id": message.project_id,

@@ -25,8 +25,8 @@ use shared::config::ChannelSettings;
 
 use super::http::{Answer, post_json};
 use super::text::{
-    culprit, escalation, facts, markdown_digest_items, markdown_escape, markdown_url, title,
-    truncate_bytes,
+    culprit, escalation, facts, located, markdown_digest_items, markdown_escape, markdown_url,
+    title, truncate_bytes, words_of,
 };
 use super::{ChannelError, Message, SendError};
 
@@ -87,7 +87,7 @@ pub(crate) fn markdown(message: &Message) -> String {
         lines.push(format!("**{}**", markdown_escape(&title)));
     }
     if let Some(culprit) = culprit(message) {
-        lines.push(format!("in {}", markdown_escape(&culprit)));
+        lines.push(located(message, &markdown_escape(&culprit)));
     }
     if let Some(reason) = &message.reason {
         lines.push(markdown_escape(reason));
@@ -107,12 +107,12 @@ pub(crate) fn markdown(message: &Message) -> String {
     }
     if let Some(digest) = &message.digest {
         lines.push(format!("**{}**", markdown_escape(&digest.summary)));
-        lines.extend(markdown_digest_items(digest));
+        lines.extend(markdown_digest_items(message, digest));
     }
     let text = lines.join("\n");
     match &message.link {
         Some(link) => {
-            let link = format!("\n[Open in frontmon]({})", markdown_url(link));
+            let link = format!("\n[{}]({})", words_of(message).open, markdown_url(link));
             if link.len() >= MAX_CONTENT_BYTES / 2 {
                 // A link that long is not worth the room.
                 return truncate_bytes(&text, MAX_CONTENT_BYTES, TRUNCATED);

@@ -25,6 +25,7 @@ fn channel(name: &str, kind: ChannelKind, url: &str, secret: Option<&str>) -> Ch
         username: None,
         from: None,
         to: Vec::new(),
+        language: Default::default(),
     }
 }
 
@@ -566,4 +567,78 @@ async fn a_white_screen_issue_notifies_like_any_new_issue() {
     assert_eq!(body["routing_key"], "error.white_screen", "{body:#}");
     publisher.close().await;
     app.stop().await;
+}
+
+/// A channel set to `zh-CN` gets its messages in Chinese, labels, sentences and link alike,
+/// while an English channel beside it gets the same notification in English; its test
+/// message is Chinese too.
+#[tokio::test]
+async fn a_chinese_channel_receives_chinese() {
+    let chinese = ChatFake::dingtalk(Robot::new("ding-zh"));
+    let english = ChatFake::dingtalk(Robot::new("ding-en"));
+    let mut env = TestEnv::new();
+    env.settings.processor.public_url = Some("https://frontmon.example".parse().expect("URL"));
+    let mut zh = channel("zh", ChannelKind::Dingtalk, &chinese.url(), None);
+    zh.language = shared::config::Language::ZhCn;
+    env.settings.alerter.channels.push(zh);
+    env.settings
+        .alerter
+        .channels
+        .push(channel("en", ChannelKind::Dingtalk, &english.url(), None));
+    let app = TestApp::spawn(env.settings.clone()).await;
+    app.wait_ready().await;
+    let publisher = publisher(&env).await;
+
+    let error = js_error("cart is undefined");
+    publish(&publisher, &[&error]).await;
+    announce(&publisher, &[&error]).await;
+    chinese.wait_for(1).await;
+    english.wait_for(1).await;
+
+    let markdown = |fake: &ChatFake| markdown_of(&fake.delivered()[0]);
+    let text = markdown(&chinese);
+    for expected in [
+        "test 出现新问题",
+        "该问题的第一个事件。",
+        "**环境:** production",
+        "**版本:** 1.4.2",
+        "**页面:** https://shop.example/cart",
+        "[在 frontmon 中查看](https://frontmon.example/",
+        // The event's own words are quoted, not translated.
+        "cart is undefined",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    for english in ["New issue", "Environment", "Open in frontmon"] {
+        assert!(!text.contains(english), "{english:?} in:\n{text}");
+    }
+    let text = markdown(&english);
+    assert!(text.contains("New issue in test"), "{text}");
+    assert!(text.contains("**Environment:** production"), "{text}");
+
+    let tested = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/api/channels/zh/test",
+            app.port
+        ))
+        .bearer_auth(shared::testing::ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(tested.status(), 200);
+    chinese.wait_for(2).await;
+    let test = markdown_of(&chinese.delivered()[1]);
+    assert!(test.contains("frontmon 测试消息"), "{test}");
+
+    publisher.close().await;
+    app.stop().await;
+    chinese.stop().await;
+    english.stop().await;
+}
+
+fn markdown_of(request: &crate::fakes::Request) -> String {
+    request.json()["markdown"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

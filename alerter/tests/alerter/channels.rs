@@ -24,6 +24,7 @@ fn at(text: &str) -> DateTime<Utc> {
 fn new_issue(delivery: &str) -> Message {
     Message {
         kind: MessageKind::NewIssue,
+        language: Default::default(),
         delivery_id: delivery.to_owned(),
         headline: "New issue in shop-web".into(),
         project_id: ProjectId::new(2),
@@ -60,6 +61,7 @@ fn new_issue(delivery: &str) -> Message {
 fn digest(n: usize) -> Message {
     Message {
         kind: MessageKind::Digest,
+        language: Default::default(),
         delivery_id: "digest-1".into(),
         headline: format!("{n} new issues in shop-web"),
         project_id: ProjectId::new(2),
@@ -94,6 +96,7 @@ fn settings(kind: ChannelKind, url: &str, secret: Option<&str>) -> ChannelSettin
         username: None,
         from: None,
         to: Vec::new(),
+        language: Default::default(),
     }
 }
 

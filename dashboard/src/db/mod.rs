@@ -1,8 +1,10 @@
 //! PostgreSQL for the dashboard's accounts, by table ([`users`], [`sessions`],
-//! [`login_failures`], [`api_tokens`]), in a schema of its own (`dashboard`) with its own migration history.
+//! [`login_failures`], [`api_tokens`]), in a schema of its own (`dashboard`) with its own migration history;
+//! and the alerter's [`notifications`], read only, in the alerter's schema.
 
 pub mod api_tokens;
 pub mod login_failures;
+pub mod notifications;
 pub mod sessions;
 pub mod users;
 

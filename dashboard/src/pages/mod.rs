@@ -1,6 +1,7 @@
 //! The screens: one module per subject, each handler rendering one typed template.
 
 pub mod account;
+pub mod alerts;
 mod figures;
 pub mod issues;
 pub mod overview;

@@ -14,9 +14,9 @@ use shared::testing::{TestEnv, eventually};
 
 use crate::support::*;
 
-const PASSWORD: &str = "a long enough password";
-const ADMIN: &str = "admin@example.test";
-const MEMBER: &str = "member@example.test";
+pub(crate) const PASSWORD: &str = "a long enough password";
+pub(crate) const ADMIN: &str = "admin@example.test";
+pub(crate) const MEMBER: &str = "member@example.test";
 
 /// Every string field of an error, hostile: script and attribute injections, a `javascript:`
 /// URL, a long unbroken string, a right-to-left override and zero-width characters.
@@ -42,7 +42,7 @@ fn injection_event(now_ms: i64) -> Value {
 
 /// The admin's and the member's pages sent no request to another origin, opened no dialog
 /// and threw no error.
-fn nothing_left_the_page(report: &Value) {
+pub(crate) fn nothing_left_the_page(report: &Value) {
     for who in ["admin_seen", "member_seen"] {
         let seen = &report[who];
         assert_eq!(seen["foreign"], json!([]), "{who}: {seen:#}");
@@ -78,7 +78,7 @@ async fn drive<const N: usize>(
 }
 
 /// Signs in over HTTP: the session cookie's `name=value`.
-async fn sign_in(processor: &Service, email: &str) -> String {
+pub(crate) async fn sign_in(processor: &Service, email: &str) -> String {
     let body = format!(
         "email={}&password={}",
         email.replace('@', "%40"),
@@ -104,14 +104,14 @@ async fn sign_in(processor: &Service, email: &str) -> String {
     cookie.split(';').next().expect("name=value").to_owned()
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client")
 }
 
-async fn get(processor: &Service, path: &str, cookie: &str) -> reqwest::Response {
+pub(crate) async fn get(processor: &Service, path: &str, cookie: &str) -> reqwest::Response {
     no_redirects()
         .get(format!("{}{path}", processor.base))
         .header("cookie", cookie)
@@ -121,7 +121,7 @@ async fn get(processor: &Service, path: &str, cookie: &str) -> reqwest::Response
 }
 
 /// The CSRF token of a page (its logout form's hidden field).
-async fn csrf(processor: &Service, cookie: &str) -> String {
+pub(crate) async fn csrf(processor: &Service, cookie: &str) -> String {
     let html = get(processor, "/projects", cookie)
         .await
         .text()
@@ -131,7 +131,7 @@ async fn csrf(processor: &Service, cookie: &str) -> String {
     html[at..at + 64].to_owned()
 }
 
-async fn issue_id(processor: &Service, title_part: &str) -> i64 {
+pub(crate) async fn issue_id(processor: &Service, title_part: &str) -> i64 {
     eventually(&format!("issue {title_part:?}"), WAIT, || async {
         let issues = project_get(processor, "issues?status=all").await?;
         issues["issues"]

@@ -7,6 +7,7 @@
 mod access;
 mod browser_sdk;
 mod dashboard;
+mod dashboard_alerts;
 mod faro_sdk;
 mod faults;
 mod import_cycles;

@@ -97,6 +97,13 @@ fn row(issue: Issue) -> IssueRow {
 }
 
 impl Source for Pages {
+    async fn issue_ids(
+        &self,
+        keys: &[(i64, String)],
+    ) -> Result<std::collections::HashMap<(i64, String), i64>, SourceError> {
+        self.issues.ids(keys).await.map_err(unavailable)
+    }
+
     async fn issues(
         &self,
         project: ProjectId,

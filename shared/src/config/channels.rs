@@ -1,6 +1,6 @@
 use std::num::NonZeroU32;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{QuietSchedule, Secret};
@@ -32,6 +32,30 @@ pub struct ChannelSettings {
     /// Email: the recipients.
     #[serde(default)]
     pub to: Vec<String>,
+    /// The language the channel's messages are written in: `en` (the default) or `zh-CN`.
+    #[serde(default)]
+    pub language: Language,
+}
+
+/// A language the alerter writes its messages in. An unknown code is refused as the
+/// configuration is read, naming the key, rather than falling back to English unnoticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// 简体中文.
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::ZhCn => "zh-CN",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -32,7 +32,7 @@ use crate::event::ProjectId;
 pub use alerter::AlerterSettings;
 pub use amqp::{AmqpName, AmqpSettings, AmqpUrl};
 pub use analytics::AnalyticsSettings;
-pub use channels::{ChannelKind, ChannelSettings};
+pub use channels::{ChannelKind, ChannelSettings, Language};
 pub use collector::CollectorSettings;
 pub use database::{DatabaseSettings, PostgresUrl};
 pub use duration::NonZeroDuration;
@@ -574,6 +574,30 @@ mod tests {
             let text = err.to_string();
             assert!(text.contains(key), "{text}");
             assert!(text.contains("alerter.channels"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_channels_language_is_parsed_at_load_naming_the_key() {
+        let channel = |language: &str| {
+            format!(
+                "[[alerter.channels]]\nname = \"ops\"\nkind = \"dingtalk\"\n\
+                 url = \"https://oapi.dingtalk.com/robot/send?access_token=a\"\n{language}"
+            )
+        };
+        let settings = Settings::from_toml(&channel("")).expect("valid");
+        assert_eq!(settings.alerter.channels[0].language, Language::En);
+        for (line, language) in [
+            ("language = \"en\"", Language::En),
+            ("language = \"zh-CN\"", Language::ZhCn),
+        ] {
+            let settings = Settings::from_toml(&channel(line)).expect("valid");
+            assert_eq!(settings.alerter.channels[0].language, language);
+        }
+        for unknown in ["fr", "zh", "ZH-cn", ""] {
+            let err = Settings::from_toml(&channel(&format!("language = \"{unknown}\"")))
+                .expect_err("an unknown language");
+            assert_refused_as_read(err, "alerter.channels", "language");
         }
     }
 

@@ -36,6 +36,9 @@ pub struct ProcessorSettings {
     /// Where people reach the read API (`https://frontmon.example`): the links in alerts.
     /// None: alerts carry no links.
     pub public_url: Option<Url>,
+    /// Where the processor reaches the alerter's API (the dashboard's "send a test" calls
+    /// `POST <alerter_url>/api/channels/{name}/test` with `admin_token`).
+    pub alerter_url: Url,
 }
 
 impl Default for ProcessorSettings {
@@ -52,8 +55,14 @@ impl Default for ProcessorSettings {
             sourcemap_max_bytes: NonZeroUsize::new(32 * 1024 * 1024).unwrap_or(NonZeroUsize::MIN),
             sourcemap_cache_bytes: 16 * 1024 * 1024,
             public_url: None,
+            alerter_url: default_alerter_url(),
         }
     }
+}
+
+/// The alerter on this machine, on its default port.
+fn default_alerter_url() -> Url {
+    Url::parse("http://127.0.0.1:8082/").unwrap_or_else(|_| unreachable!("a valid literal"))
 }
 
 /// How many consume sessions the processor runs: 1 to [`Consumers::MAX`].
