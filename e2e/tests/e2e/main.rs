@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod browser_sdk;
+mod cluster;
 mod dashboard;
 mod faro_sdk;
 mod faults;
@@ -12,6 +13,7 @@ mod import_cycles;
 mod pipeline;
 mod privacy;
 mod readme;
+mod repartition;
 mod secrets;
 mod sentry_sdk;
 mod sourcemaps;
