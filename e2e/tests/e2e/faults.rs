@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::support::*;
 
 /// How long a service may take to come back after a fault.
-pub(crate) const RECOVERY: Duration = Duration::from_secs(30);
+const RECOVERY: Duration = Duration::from_secs(30);
 const IN_FLIGHT: usize = 8;
 
 #[derive(Debug, Default)]
@@ -27,7 +27,7 @@ pub(crate) struct Report {
     pub accepted: Vec<(String, bool)>,
     /// Answered 503: not durable, a client would retry.
     pub unavailable: usize,
-    /// When each 503 was answered, to tell the faults' apart.
+    /// When each 503 was answered, to tell one fault's from another's.
     pub unavailable_at: Vec<Instant>,
     /// Any other answer, or a transport error: must not happen.
     pub other: Vec<String>,
