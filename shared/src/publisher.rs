@@ -5,10 +5,11 @@
 //! requests publish on a few shared channels and each awaits only its own confirms, so the
 //! broker's round trip is paid once per request, overlapping with everyone else's.
 //!
-//! The publisher owns its connection. When the connection or a channel breaks, the next call
-//! (at most one at a time, and at most once a second) builds a new one and re-declares the
-//! topology; calls in between fail fast with [`PublishError::Unavailable`], so the collector
-//! answers 503 rather than hanging.
+//! The publisher owns its connection. When the connection or a channel breaks, or a publish
+//! times out on it (its node may be paused or cut off), the next call (at most one at a time,
+//! and at most once a second) builds a new one, to the next node when `amqp.url` lists
+//! several, and re-declares the topology; calls in between fail fast with
+//! [`PublishError::Unavailable`], so the collector answers 503 rather than hanging.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -134,8 +135,12 @@ impl Publisher {
             .await
             .map_err(|_| PublishError::Timeout(timeout))
             .and_then(|result| result);
-        if result.is_err() && !link.usable() {
-            self.discard(&link);
+        match &result {
+            Err(PublishError::Timeout(_)) => self.abandon(&link),
+            Err(_) if !link.usable() => {
+                self.discard(&link);
+            }
+            _ => {}
         }
         result
     }
@@ -218,13 +223,33 @@ impl Publisher {
         }
     }
 
-    fn discard(&self, broken: &Arc<Link>) {
+    /// Forgets `broken` unless another call already replaced it; true if this call did.
+    fn discard(&self, broken: &Arc<Link>) -> bool {
         if let Ok(mut slot) = self.link.write()
             && slot.as_ref().is_some_and(|link| Arc::ptr_eq(link, broken))
         {
             *slot = None;
             tracing::warn!("Publisher lost its broker connection.");
+            return true;
         }
+        false
+    }
+
+    /// Gives up on a link that stopped answering (a publish timed out on it). A node that is
+    /// paused or cut off keeps its TCP connection open, so the link still looks usable and
+    /// every call would wait out its timeout on it until the node came back; forgotten, the
+    /// next call reconnects, to another node when `amqp.url` lists several. Under a memory
+    /// alarm, which blocks every node, this costs a reconnect a second at most. The close is
+    /// sent in the background, bounded: a silent node will not answer it either.
+    fn abandon(&self, silent: &Arc<Link>) {
+        if !self.discard(silent) {
+            return;
+        }
+        let (link, timeout) = (silent.clone(), self.options.timeout);
+        tokio::spawn(async move {
+            let close = link.connection.close(200, "not answering".into());
+            let _ = tokio::time::timeout(timeout, close).await;
+        });
     }
 
     /// Closes the connection after in-flight confirms have been answered, waiting at most

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use lapin::Connection;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use lapin::{Connection, ConnectionProperties};
 use sqlx::migrate::MigrateDatabase;
 
 pub mod logs;
@@ -176,7 +176,7 @@ impl TestEnv {
     async fn cleanup(settings: Settings) {
         let topology = Topology::from_settings(&settings);
         if let Ok(connection) =
-            Connection::connect(settings.amqp.url.expose(), ConnectionProperties::default()).await
+            crate::amqp::connect(settings.amqp.url.expose(), "frontmon.test.cleanup").await
             && let Ok(channel) = connection.create_channel().await
         {
             for queue in topology.all_queues() {
@@ -266,10 +266,11 @@ fn list_connections(item: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A connection to the test's broker: any node of it when `url` lists several.
 async fn connect(url: &str) -> Connection {
-    Connection::connect(url, ConnectionProperties::default())
+    crate::amqp::connect(url, "frontmon.test")
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to RabbitMQ at {url}: {e}"))
+        .unwrap_or_else(|e| panic!("cannot connect to RabbitMQ: {e}"))
 }
 
 /// Waits until `probe` returns `Some`, polling; panics with `what` after `limit`.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shared::config::NonZeroDuration;
@@ -22,24 +22,26 @@ const RECOVERY: Duration = Duration::from_secs(30);
 const IN_FLIGHT: usize = 8;
 
 #[derive(Debug, Default)]
-struct Report {
+pub(crate) struct Report {
     /// Ids answered 2xx, and whether each is an error.
-    accepted: Vec<(String, bool)>,
+    pub accepted: Vec<(String, bool)>,
     /// Answered 503: not durable, a client would retry.
-    unavailable: usize,
+    pub unavailable: usize,
+    /// When each 503 was answered, to tell one fault's from another's.
+    pub unavailable_at: Vec<Instant>,
     /// Any other answer, or a transport error: must not happen.
-    other: Vec<String>,
+    pub other: Vec<String>,
 }
 
 /// `IN_FLIGHT` clients posting single events back to back until stopped.
-struct Load {
+pub(crate) struct Load {
     report: Arc<Mutex<Report>>,
     stop: CancellationToken,
     workers: JoinSet<()>,
 }
 
 impl Load {
-    fn start(collector_base: &str) -> Self {
+    pub fn start(collector_base: &str) -> Self {
         let report = Arc::new(Mutex::new(Report::default()));
         let stop = CancellationToken::new();
         let mut workers = JoinSet::new();
@@ -70,7 +72,10 @@ impl Load {
                     let mut report = report.lock().unwrap();
                     match outcome {
                         Ok(Some(id)) => report.accepted.push((id, is_error)),
-                        Ok(None) => report.unavailable += 1,
+                        Ok(None) => {
+                            report.unavailable += 1;
+                            report.unavailable_at.push(Instant::now());
+                        }
                         Err(error) => report.other.push(error),
                     }
                 }
@@ -83,20 +88,25 @@ impl Load {
         }
     }
 
-    fn accepted(&self) -> usize {
+    pub fn accepted(&self) -> usize {
         self.report.lock().unwrap().accepted.len()
     }
 
     /// Waits until `more` events beyond the current count have been accepted.
-    async fn wait_for_more(&self, more: usize, what: &str) {
+    pub async fn wait_for_more(&self, more: usize, what: &str) {
+        self.wait_for_more_within(more, what, RECOVERY).await;
+    }
+
+    /// [`Load::wait_for_more`] with a limit of its own.
+    pub async fn wait_for_more_within(&self, more: usize, what: &str, limit: Duration) {
         let target = self.accepted() + more;
-        eventually(what, RECOVERY, || async {
+        eventually(what, limit, || async {
             (self.accepted() >= target).then_some(())
         })
         .await;
     }
 
-    async fn finish(mut self) -> Report {
+    pub async fn finish(mut self) -> Report {
         self.stop.cancel();
         while let Some(result) = self.workers.join_next().await {
             result.unwrap();
@@ -185,20 +195,20 @@ where
     receiver.stop().await;
 }
 
-async fn wait_ready(service: &Service) {
+pub(crate) async fn wait_ready(service: &Service) {
+    wait_ready_within(service, RECOVERY).await;
+}
+
+pub(crate) async fn wait_ready_within(service: &Service, limit: Duration) {
     let client = http();
-    eventually(
-        &format!("{} to be ready", service.base),
-        RECOVERY,
-        || async {
-            let response = client
-                .get(format!("{}/readyz", service.base))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 200).then_some(())
-        },
-    )
+    eventually(&format!("{} to be ready", service.base), limit, || async {
+        let response = client
+            .get(format!("{}/readyz", service.base))
+            .send()
+            .await
+            .ok()?;
+        (response.status() == 200).then_some(())
+    })
     .await;
 }
 

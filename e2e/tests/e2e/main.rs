@@ -6,6 +6,7 @@
 
 mod access;
 mod browser_sdk;
+mod cluster;
 mod dashboard;
 mod dashboard_alerts;
 mod faro_sdk;
@@ -14,6 +15,7 @@ mod import_cycles;
 mod pipeline;
 mod privacy;
 mod readme;
+mod repartition;
 mod secrets;
 mod sentry_sdk;
 mod sourcemaps;

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-const FAULT_TESTS: &str = "cargo test -p e2e -- --ignored --test-threads=1";
+const FAULT_TESTS: &str = "cargo test -p e2e -- --ignored --test-threads=1 --skip cluster::";
+const CLUSTER_TEST: &str = "cargo test -p e2e --test e2e cluster -- --ignored --nocapture";
 
 /// The steps `script --plan` prints, with only `env` of the FRONTMON_ variables set.
 fn plan(script: &str, env: &[(&str, &str)]) -> String {
@@ -50,6 +51,18 @@ fn the_broker_fault_tests_are_opt_in_and_always_run_in_ci() {
             "{env:?}: {steps}"
         );
     }
+}
+
+/// The three-node cluster test starts a cluster of its own (minutes): never with the broker
+/// faults, only when asked for, and last.
+#[test]
+fn the_cluster_test_is_opt_in() {
+    for env in [&[][..], &[("FRONTMON_BROKER_FAULTS", "1")]] {
+        let steps = plan("scripts/test", env);
+        assert!(!steps.contains(CLUSTER_TEST), "{env:?}: {steps}");
+    }
+    let steps = plan("scripts/test", &[("FRONTMON_CLUSTER_TESTS", "1")]);
+    assert!(steps.ends_with(&format!("{CLUSTER_TEST}\n")), "{steps}");
 }
 
 /// The browser SDK's build check (the committed `sdk/dist` is a fresh build of `sdk/src`),

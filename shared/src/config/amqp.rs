@@ -29,28 +29,63 @@ impl Default for AmqpSettings {
     }
 }
 
-/// The broker's address, `amqp://user:pass@host:port/vhost`, known to parse as one; a
-/// [`Secret`] because it holds the password.
+/// The broker's address, `amqp://user:pass@host:port/vhost`, or the addresses of several
+/// nodes of one cluster, each known to parse as one; a [`Secret`] because they hold the
+/// password.
+///
+/// Written as one URL, as a list of URLs (a TOML array), or as URLs separated by commas (how
+/// an environment variable gives a list). [`AmqpUrl::expose`] gives them comma-separated,
+/// the form [`crate::amqp::connect`] takes, so every service's options pass them on as one
+/// string; a URL that needs a comma percent-encodes it (`%2C`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmqpUrl(Secret);
 
 impl AmqpUrl {
-    pub fn parse(url: &str) -> Result<Self, &'static str> {
-        match url.parse::<lapin::uri::AMQPUri>() {
-            Ok(_) => Ok(Self(Secret::new(url))),
-            Err(_) => Err("not an AMQP URL (amqp://user:pass@host:port/vhost)"),
-        }
+    /// One URL, or several separated by commas.
+    pub fn parse(urls: &str) -> Result<Self, &'static str> {
+        Self::from_list(urls.split(','))
     }
 
+    fn from_list<'a>(urls: impl IntoIterator<Item = &'a str>) -> Result<Self, &'static str> {
+        let mut checked = Vec::new();
+        for url in urls {
+            let url = url.trim();
+            if url.contains(',') {
+                return Err("a URL must not contain a comma (write it %2C)");
+            }
+            if url.parse::<lapin::uri::AMQPUri>().is_err() {
+                return Err("not an AMQP URL (amqp://user:pass@host:port/vhost)");
+            }
+            checked.push(url);
+        }
+        Ok(Self(Secret::new(checked.join(","))))
+    }
+
+    /// Every URL, comma-separated.
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+
+    /// How many nodes are listed: at least one.
+    pub fn node_count(&self) -> usize {
+        self.expose().split(',').count()
     }
 }
 
 impl<'de> Deserialize<'de> for AmqpUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let url = String::deserialize(deserializer)?;
-        Self::parse(&url).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        let parsed = match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::One(urls) => Self::parse(&urls),
+            OneOrMany::Many(urls) if urls.is_empty() => Err("the list of URLs is empty"),
+            OneOrMany::Many(urls) => Self::from_list(urls.iter().map(String::as_str)),
+        };
+        parsed.map_err(serde::de::Error::custom)
     }
 }
 
@@ -112,6 +147,32 @@ mod tests {
         for bad in ["http://broker", "amqp://broker:port", ""] {
             let err = serde_json::from_value::<AmqpUrl>(bad.into()).expect_err(bad);
             assert!(err.to_string().contains("not an AMQP URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn several_nodes_are_a_list_or_comma_separated() {
+        let one = "amqp://guest:hunter2@node1:5672/%2f";
+        let two = "amqp://guest:hunter2@node2:5672/%2f";
+        let both = format!("{one},{two}");
+        let from_array: AmqpUrl =
+            serde_json::from_value(serde_json::json!([one, two])).expect("list");
+        let from_env: AmqpUrl =
+            serde_json::from_value(format!("{one}, {two}").into()).expect("commas");
+        for url in [&from_array, &from_env] {
+            assert_eq!(url.expose(), both);
+            assert_eq!(url.node_count(), 2);
+            assert!(!format!("{url:?}").contains("hunter2"), "{url:?}");
+        }
+        let single: AmqpUrl = serde_json::from_value(serde_json::json!([one])).expect("one");
+        assert_eq!((single.expose(), single.node_count()), (one, 1));
+        for bad in [
+            serde_json::json!([]),
+            serde_json::json!([one, "http://broker"]),
+            serde_json::json!(format!("{one},")),
+            serde_json::json!(["amqp://a:b,c@node1/%2f"]),
+        ] {
+            serde_json::from_value::<AmqpUrl>(bad.clone()).expect_err(&bad.to_string());
         }
     }
 

@@ -325,6 +325,32 @@ mod tests {
     }
 
     #[test]
+    fn the_amqp_url_lists_cluster_nodes_in_the_file_or_the_environment() {
+        let nodes = "amqp://guest:guest@10.0.0.1:5672/%2f,amqp://guest:guest@10.0.0.2:5672/%2f";
+        let file = Settings::from_toml(
+            r#"
+            [amqp]
+            url = ["amqp://guest:guest@10.0.0.1:5672/%2f", "amqp://guest:guest@10.0.0.2:5672/%2f"]
+            "#,
+        )
+        .expect("a TOML array");
+        assert_eq!(file.amqp.url.expose(), nodes);
+        let environment = Settings::load_from(None, env(&[("FRONTMON__AMQP__URL", nodes)]))
+            .expect("a comma-separated list");
+        assert_eq!(environment.amqp.url.expose(), nodes);
+        assert_eq!(environment.amqp.url.node_count(), 2);
+        let err = Settings::load_from(
+            None,
+            env(&[(
+                "FRONTMON__AMQP__URL",
+                "amqp://guest:guest@10.0.0.1/%2f,http://x",
+            )]),
+        )
+        .expect_err("one bad URL");
+        assert!(err.to_string().contains("amqp.url"), "{err}");
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let dir = std::env::temp_dir().join(format!("frontmon-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
