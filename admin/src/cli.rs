@@ -147,6 +147,10 @@ pub enum KeysCommand {
         /// A note for people, e.g. "2026 rotation".
         #[arg(long, value_name = "TEXT")]
         label: Option<String>,
+        /// This key (32 hex characters) instead of a new random one: one already in pages,
+        /// e.g. a configuration's public_key written after the project was seeded.
+        #[arg(long, value_name = "KEY", value_parser = public_key)]
+        key: Option<shared::config::PublicKey>,
         #[command(flatten)]
         collector: CollectorArgs,
     },
@@ -318,6 +322,10 @@ fn with_usage(error: &clap::Error, args: &[OsString]) -> String {
         Some((head, tail)) => format!("{head}\n{usage}\n\nFor more information{tail}"),
         None => format!("{text}\n{usage}\n"),
     }
+}
+
+fn public_key(value: &str) -> Result<shared::config::PublicKey, String> {
+    shared::config::PublicKey::parse(value)
 }
 
 fn not_empty(value: &str) -> Result<String, String> {

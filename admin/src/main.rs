@@ -93,10 +93,11 @@ async fn main() -> anyhow::Result<()> {
                 KeysCommand::Add {
                     project,
                     label,
+                    key,
                     collector,
                 },
         } => {
-            let key = projects::add_key(&settings, project, label.as_deref()).await?;
+            let key = projects::add_key(&settings, project, key, label.as_deref()).await?;
             let collector = collector_url(&settings, collector);
             println!("key {}", key.as_str());
             println!("dsn {}", projects::dsn(&collector, key.as_str(), project));

@@ -24,6 +24,8 @@ pub enum ProjectsError {
     NoProject(u32),
     #[error("project {0} exists already")]
     IdTaken(u32),
+    #[error("that key exists already (keys are unique over every project, revoked ones too)")]
+    KeyTaken,
     #[error("project {project} has no key {key}")]
     NoKey { project: u32, key: String },
     #[error("{0}")]
@@ -41,6 +43,10 @@ impl From<sqlx::Error> for ProjectsError {
                 if matches!(db.code().as_deref(), Some("42P01" | "3D000")) =>
             {
                 ProjectsError::NoTable
+            }
+            // unique_violation: only a key can collide (a project's id is checked first).
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                ProjectsError::KeyTaken
             }
             _ => ProjectsError::Database(error),
         }
@@ -108,14 +114,15 @@ pub async fn create(settings: &Settings, new: NewProject) -> Result<Project, Pro
     }
 }
 
-/// Adds a new key to a project; returns it.
+/// Adds a key to a project, `key` or (usually) a new random one; returns it.
 pub async fn add_key(
     settings: &Settings,
     project: u32,
+    key: Option<PublicKey>,
     label: Option<&str>,
 ) -> Result<PublicKey, ProjectsError> {
     let pool = open(settings)?;
-    let key = PublicKey::generate();
+    let key = key.unwrap_or_else(PublicKey::generate);
     let added = projects::add_key(&pool, i64::from(project), &key, label).await;
     pool.close().await;
     if added? {

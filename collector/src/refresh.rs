@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::config::Project;
+use shared::config::{DEMO_PUBLIC_KEY, Project};
 use shared::db::projects::{self, ProjectRow};
 use shared::event::ProjectId;
 use sqlx::PgPool;
@@ -39,12 +39,19 @@ pub struct Refresh {
     pub configured: Vec<Project>,
     pub cache: Option<PathBuf>,
     pub every: Duration,
+    /// Listening beyond loopback: the README's demo key is dropped from every project, as
+    /// the configuration's is refused at start.
+    pub refuse_demo_key: bool,
 }
 
 /// The projects to start with: those the cache file holds (what the database said last), and
 /// the configured ones whose id it does not name. No file, or one that cannot be read: the
 /// configured ones.
-pub fn starting_projects(configured: &[Project], cache: Option<&Path>) -> Vec<Project> {
+pub fn starting_projects(
+    configured: &[Project],
+    cache: Option<&Path>,
+    refuse_demo_key: bool,
+) -> Vec<Project> {
     let Some(path) = cache else {
         return configured.to_vec();
     };
@@ -64,7 +71,7 @@ pub fn starting_projects(configured: &[Project], cache: Option<&Path>) -> Vec<Pr
             return configured.to_vec();
         }
     };
-    let (stored, invalid) = valid(rows);
+    let (stored, invalid) = valid(rows, refuse_demo_key);
     for error in invalid {
         tracing::warn!(error = %error, "Project in the cache file skipped.");
     }
@@ -130,7 +137,7 @@ impl Refresh {
 
     /// Puts the database's projects in force; `true` if that changed anything.
     fn apply(&self, rows: Vec<ProjectRow>, reported: &mut HashSet<String>) -> bool {
-        let (mut stored, invalid) = valid(rows);
+        let (mut stored, invalid) = valid(rows, self.refuse_demo_key);
         let mut now_invalid = HashSet::new();
         for error in invalid {
             // A row broken by hand: its project stays as it was, if it was known.
@@ -162,12 +169,23 @@ impl Refresh {
     }
 }
 
-fn valid(rows: Vec<ProjectRow>) -> (Vec<Project>, Vec<projects::InvalidProject>) {
+fn valid(
+    rows: Vec<ProjectRow>,
+    refuse_demo_key: bool,
+) -> (Vec<Project>, Vec<projects::InvalidProject>) {
     let mut stored = Vec::with_capacity(rows.len());
     let mut invalid = Vec::new();
     for row in rows {
         match row.into_project() {
-            Ok(project) => stored.push(project),
+            Ok(mut project) => {
+                // Seeded on a laptop with the defaults, then exposed: anyone could use it.
+                if refuse_demo_key {
+                    project
+                        .public_keys
+                        .retain(|key| !key.matches(DEMO_PUBLIC_KEY));
+                }
+                stored.push(project);
+            }
             Err(error) => invalid.push(error),
         }
     }
@@ -227,17 +245,31 @@ mod tests {
         let a = "0123456789abcdef0123456789abcdef";
         let b = "fedcba9876543210fedcba9876543210";
         let configured = vec![project(1, a), project(2, a)];
-        assert_eq!(starting_projects(&configured, Some(&path)), configured);
+        assert_eq!(
+            starting_projects(&configured, Some(&path), false),
+            configured
+        );
 
         // The database revoked project 1's key for another.
         let mut rotated = project(1, b);
         rotated.name = "renamed".into();
         assert!(write_cache(&path, &[ProjectRow::from_project(&rotated)]));
-        let started = starting_projects(&configured, Some(&path));
+        let started = starting_projects(&configured, Some(&path), false);
         assert_eq!(started, vec![rotated, project(2, a)]);
 
+        // Listening beyond loopback, the README's demo key is no key, wherever it is stored.
+        let demo = project(3, DEMO_PUBLIC_KEY);
+        assert!(write_cache(&path, &[ProjectRow::from_project(&demo)]));
+        let started = starting_projects(&configured, Some(&path), true);
+        assert!(started[0].public_keys.is_empty(), "{started:?}");
+        let started = starting_projects(&configured, Some(&path), false);
+        assert!(started[0].accepts_key(DEMO_PUBLIC_KEY), "{started:?}");
+
         std::fs::write(&path, b"{not json").expect("write");
-        assert_eq!(starting_projects(&configured, Some(&path)), configured);
+        assert_eq!(
+            starting_projects(&configured, Some(&path), false),
+            configured
+        );
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

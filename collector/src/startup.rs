@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::registry::Registry;
-use shared::config::{Service, Settings};
+use shared::config::{Service, Settings, is_loopback};
 use shared::health::Health;
 use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
@@ -64,9 +64,11 @@ impl Application {
             metrics.body_bytes_held.clone(),
         );
         // Never waits for the database: the cache file or the configuration until it answers.
+        let refuse_demo_key = !is_loopback(settings.collector.listen);
         let projects = refresh::starting_projects(
             &settings.projects,
             settings.collector.projects_cache.as_deref(),
+            refuse_demo_key,
         );
         let state = web::Data::new(State {
             rate_limits: RateLimits::new(&projects),
@@ -88,6 +90,7 @@ impl Application {
             configured: settings.projects.to_vec(),
             cache: settings.collector.projects_cache.clone(),
             every: settings.collector.projects_refresh.get(),
+            refuse_demo_key,
         };
         tokio::spawn(refresh.run(shutdown.clone()));
         let health = {

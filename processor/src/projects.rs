@@ -31,6 +31,21 @@ pub async fn seed_and_read(pool: &PgPool, configured: &Projects) -> Result<Proje
             }
         }
     }
+    // The configuration names a key the database does not hold (edited after seeding): it
+    // is not in force, and the operator should hear why.
+    for configured in configured {
+        if let Some(stored) = stored.iter().find(|stored| stored.id == configured.id)
+            && let Some(key) = configured.newest_key()
+            && !stored.accepts_key(key.as_str())
+        {
+            tracing::warn!(
+                project = %configured.id,
+                "The configuration's public_key of this project is not one of its keys in the \
+                 database, which wins: it is refused. Add it with `frontmon-admin keys add <project> --key <it>`, or \
+                 give the SDKs a key `frontmon-admin projects list` shows."
+            );
+        }
+    }
     // Seeding left at least the configured ones, unless every stored one is broken.
     Ok(Projects::parse(stored).unwrap_or_else(|_| configured.clone()))
 }

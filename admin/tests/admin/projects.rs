@@ -107,6 +107,19 @@ async fn projects_and_keys_are_created_listed_added_and_revoked() {
     let output = admin(config, &["keys", "revoke", "2", &key]).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(stderr(&output).contains(&format!("project 2 has no key {key}")));
+    // A given key (one already in pages): taken ones refused, revoked ones included.
+    let output = admin(config, &["keys", "add", "2", "--key", TEST_KEY]).await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        stderr(&output).contains("that key exists already"),
+        "{output:?}"
+    );
+    let given = PublicKey::generate();
+    let output = admin(config, &["keys", "add", "2", "--key", given.as_str()]).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(field(&stdout(&output), "key"), given.as_str());
+    let output = admin(config, &["keys", "add", "2", "--key", "not-a-key"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     let output = admin(config, &["keys", "add", "9"]).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(stderr(&output).contains("there is no project 9"));

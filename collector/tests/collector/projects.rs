@@ -76,7 +76,7 @@ async fn a_key_added_with_the_admin_command_works_and_a_revoked_one_is_refused()
     let app = Running::start(settings.clone()).await;
     assert_eq!(status(&app, TEST_KEY).await, 200);
 
-    let added = admin::projects::add_key(&settings, 1, Some("rotation"))
+    let added = admin::projects::add_key(&settings, 1, None, Some("rotation"))
         .await
         .unwrap();
     until_status(&app, added.as_str(), 200, "the added key to be accepted").await;
@@ -138,7 +138,9 @@ async fn the_projects_read_outlive_the_database_and_a_restart_through_the_cache(
     settings.collector.projects_cache = Some(cache.0.clone());
     database(&settings).await;
     let app = Running::start(settings.clone()).await;
-    let added = admin::projects::add_key(&settings, 1, None).await.unwrap();
+    let added = admin::projects::add_key(&settings, 1, None, None)
+        .await
+        .unwrap();
     admin::projects::revoke_key(&settings, 1, TEST_KEY)
         .await
         .unwrap();

@@ -131,7 +131,7 @@ impl Service {
 
 /// Whether only this machine can reach `listen`: 127.0.0.0/8 or ::1. `0.0.0.0` and `::`
 /// listen on every interface.
-fn is_loopback(listen: SocketAddr) -> bool {
+pub fn is_loopback(listen: SocketAddr) -> bool {
     listen.ip().to_canonical().is_loopback()
 }
 
