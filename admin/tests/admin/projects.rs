@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use shared::config::PublicKey;
-use shared::testing::{OTHER_KEY, TEST_KEY, TestEnv};
+use shared::testing::spawned::Spawned;
+use shared::testing::{ADMIN_TOKEN, OTHER_KEY, TEST_KEY, TestEnv};
 
 use crate::sourcemaps::{Processor, admin, stdout};
 
@@ -172,7 +173,8 @@ async fn projects_and_keys_are_created_listed_added_and_revoked() {
     );
 
     // The configuration only seeds: a processor started again with another key for project 1
-    // leaves the database's keys as they are (the revoked one stays revoked).
+    // leaves the database's keys as they are (the revoked one stays revoked). It takes its
+    // projects from the database: the read API knows project 3, which no configuration names.
     let mut changed = env.settings.clone();
     let other = PublicKey::generate();
     changed.projects[0].public_keys = vec![other.clone()];
@@ -181,8 +183,18 @@ async fn projects_and_keys_are_created_listed_added_and_revoked() {
     let app = processor::Application::build(changed, shutdown.clone())
         .await
         .unwrap();
-    shutdown.cancel();
-    app.run_until_stopped().await.unwrap();
+    let running = Spawned::spawn("processor", app.port(), shutdown, app.run_until_stopped());
+    let events = |project: u32| {
+        reqwest::Client::new()
+            .get(format!("{}/api/projects/{project}/events", running.base()))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(events(3).await.unwrap().status(), 200);
+    assert_eq!(events(4).await.unwrap().status(), 404);
+    running
+        .stop_within(std::time::Duration::from_secs(30))
+        .await;
     let list = stdout(&admin(config, &["projects", "list"]).await);
     assert!(!list.contains(other.as_str()), "{list}");
     assert!(list.contains("1  test  "), "{list}");
