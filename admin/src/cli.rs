@@ -13,7 +13,7 @@ use crate::sourcemaps::{self, Connection, Selection};
 #[command(
     name = "frontmon-admin",
     version,
-    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps, erasing a user's data."
+    about = "Operator commands for a running frontmon: queue depths, dead-letter replay, source maps, projects and their keys, erasing a user's data."
 )]
 pub struct Cli {
     /// The configuration file (default: $FRONTMON_CONFIG, else the built-in defaults).
@@ -66,6 +66,16 @@ pub enum Command {
         #[command(subcommand)]
         command: SourcemapsCommand,
     },
+    /// The projects, in the database (the collectors pick changes up within seconds).
+    Projects {
+        #[command(subcommand)]
+        command: ProjectsCommand,
+    },
+    /// A project's public keys: add one, revoke one, without restarting anything.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The dashboard's accounts.
     Users {
         #[command(subcommand)]
@@ -81,6 +91,86 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Every project with its keys (revoked ones marked) and their DSNs.
+    List {
+        #[command(flatten)]
+        collector: CollectorArgs,
+    },
+    /// Create a project with a new key; prints its id, key and DSN.
+    Create {
+        /// A name for people.
+        #[arg(long, value_name = "NAME", value_parser = not_empty)]
+        name: String,
+        /// Its number (default: one more than the largest).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        id: Option<u32>,
+        /// An origin whose pages may send events, e.g. https://shop.example (repeat for
+        /// several; default: any).
+        #[arg(long = "origin", value_name = "ORIGIN")]
+        origins: Vec<String>,
+        /// Events a minute the project may send (default: no limit).
+        #[arg(long, value_name = "N")]
+        rate_limit: Option<std::num::NonZeroU32>,
+        /// Days its events are kept (default: retention.events_days).
+        #[arg(long, value_name = "DAYS")]
+        retention_days: Option<std::num::NonZeroU16>,
+        /// Store no sender address, even when a Sentry SDK asks for it.
+        #[arg(long)]
+        no_store_ip: bool,
+        /// Turn off scrubbing of what looks like a secret.
+        #[arg(long, conflicts_with_all = ["scrub_emails", "scrub_field"])]
+        no_scrub: bool,
+        /// Scrub e-mail addresses too.
+        #[arg(long)]
+        scrub_emails: bool,
+        /// Another key name whose values are scrubbed (repeat for several).
+        #[arg(long, value_name = "NAME")]
+        scrub_field: Vec<String>,
+        /// A route pattern such as /docs/* or /u/:name (repeat for several, in order).
+        #[arg(long, value_name = "PATTERN")]
+        route: Vec<String>,
+        #[command(flatten)]
+        collector: CollectorArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a key to a project; prints the key and its DSN. The old keys keep working.
+    Add {
+        /// The project's id.
+        project: u32,
+        /// A note for people, e.g. "2026 rotation".
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+        /// This key (32 hex characters) instead of a new random one: one already in pages,
+        /// e.g. a configuration's public_key written after the project was seeded.
+        #[arg(long, value_name = "KEY", value_parser = public_key)]
+        key: Option<shared::config::PublicKey>,
+        #[command(flatten)]
+        collector: CollectorArgs,
+    },
+    /// Revoke one of a project's keys: the collectors refuse it (401) within
+    /// collector.projects_refresh_ms.
+    Revoke {
+        /// The project's id.
+        project: u32,
+        /// The key, as `projects list` shows it.
+        key: String,
+    },
+}
+
+/// Where SDKs reach the collector, for the DSNs printed.
+#[derive(Debug, Args)]
+pub struct CollectorArgs {
+    /// The collector's address as browsers reach it, e.g. https://in.example (default:
+    /// http://127.0.0.1:<collector.listen port>).
+    #[arg(long, value_name = "URL")]
+    pub collector_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +322,10 @@ fn with_usage(error: &clap::Error, args: &[OsString]) -> String {
         Some((head, tail)) => format!("{head}\n{usage}\n\nFor more information{tail}"),
         None => format!("{text}\n{usage}\n"),
     }
+}
+
+fn public_key(value: &str) -> Result<shared::config::PublicKey, String> {
+    shared::config::PublicKey::parse(value)
 }
 
 fn not_empty(value: &str) -> Result<String, String> {

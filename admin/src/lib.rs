@@ -9,11 +9,13 @@
 //! republished copy, so a replay interrupted at any point loses nothing.
 //!
 //! [`sourcemaps`] uploads a build's source maps to the processor's API, lists and deletes
-//! them. [`users`] creates the dashboard's accounts; [`erasure`] erases a user's events
+//! them. [`projects`] creates projects and adds and revokes their keys, in the database the
+//! collectors read. [`users`] creates the dashboard's accounts; [`erasure`] erases a user's events
 //! through the same API. [`cli`] is the command line of `frontmon-admin`.
 
 pub mod cli;
 pub mod erasure;
+pub mod projects;
 pub mod sourcemaps;
 pub mod users;
 

@@ -6,7 +6,8 @@
 use anyhow::Context;
 use clap::CommandFactory;
 
-use admin::cli::{Cli, Command, UsersCommand};
+use admin::cli::{Cli, CollectorArgs, Command, KeysCommand, ProjectsCommand, UsersCommand};
+use admin::projects::{self, NewProject};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,6 +40,77 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Projects {
+            command: ProjectsCommand::List { collector },
+        } => {
+            let collector = collector_url(&settings, collector);
+            let mut out = std::io::stdout().lock();
+            projects::list(&settings, &collector, &mut out).await?;
+        }
+        Command::Projects {
+            command:
+                ProjectsCommand::Create {
+                    name,
+                    id,
+                    origins,
+                    rate_limit,
+                    retention_days,
+                    no_store_ip,
+                    no_scrub,
+                    scrub_emails,
+                    scrub_field,
+                    route,
+                    collector,
+                },
+        } => {
+            let project = projects::create(
+                &settings,
+                NewProject {
+                    id,
+                    name,
+                    allowed_origins: origins,
+                    rate_limit_per_minute: rate_limit,
+                    retention_days,
+                    store_ip: !no_store_ip,
+                    scrub: !no_scrub,
+                    scrub_emails,
+                    scrub_fields: scrub_field,
+                    routes: route,
+                },
+            )
+            .await?;
+            let key = project
+                .newest_key()
+                .map(|key| key.as_str())
+                .unwrap_or_default();
+            println!("created project {} ({})", project.id, project.name);
+            println!("key {key}");
+            let collector = collector_url(&settings, collector);
+            println!("dsn {}", projects::dsn(&collector, key, project.id));
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Add {
+                    project,
+                    label,
+                    key,
+                    collector,
+                },
+        } => {
+            let key = projects::add_key(&settings, project, key, label.as_deref()).await?;
+            let collector = collector_url(&settings, collector);
+            println!("key {}", key.as_str());
+            println!("dsn {}", projects::dsn(&collector, key.as_str(), project));
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { project, key },
+        } => {
+            if projects::revoke_key(&settings, project, &key).await? {
+                println!("revoked {key} of project {project}");
+            } else {
+                println!("{key} of project {project} was revoked already");
+            }
+        }
         Command::Users {
             command:
                 UsersCommand::Create {
@@ -64,4 +136,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn collector_url(settings: &shared::config::Settings, args: CollectorArgs) -> String {
+    args.collector_url
+        .unwrap_or_else(|| projects::default_collector(settings))
 }

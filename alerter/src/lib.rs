@@ -28,6 +28,7 @@ mod dispatch;
 mod limiter;
 mod metrics;
 mod pipeline;
+mod projects;
 mod rules;
 mod send;
 mod signature;

@@ -26,6 +26,7 @@ use crate::dead_letter::DeadLetters;
 use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::projects;
 use crate::rules::Engine;
 use crate::send::Sender;
 use crate::store::AlertStore;
@@ -48,8 +49,13 @@ pub struct Application {
 impl Application {
     /// Connects to the database (creating the alerter's schema), restores the rules' state,
     /// and binds the HTTP port; nothing is consumed until [`Application::run_until_stopped`].
-    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn build(
+        mut settings: Settings,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         settings.refuse_default_secrets(Service::Alerter)?;
+        // The names in messages: the database's projects, those made there included.
+        settings.projects = projects::read(&settings).await;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let store = AlertStore::connect(&settings.database)

@@ -50,6 +50,7 @@ pub async fn preflight(
     state: web::Data<State>,
 ) -> HttpResponse {
     let project = state.project(&project_id);
+    let project = project.as_deref();
     let origin = origin(&request);
     let mut response = HttpResponse::NoContent()
         .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, EVENTS_METHODS))

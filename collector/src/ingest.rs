@@ -41,6 +41,7 @@ pub async fn ingest(
     state.metrics.requests_received.inc();
     let project_id = request.match_info().get("project_id").unwrap_or_default();
     let project = state.project(project_id);
+    let project = project.as_deref();
     let origin = cors::origin(&request);
     let span = tracing::debug_span!("ingest", project_id = %project_id);
     let outcome = accept(&request, project, &mut payload, &state)
@@ -288,7 +289,7 @@ fn authenticate(
     let key = query_key
         .or_else(|| header_str(request, "x-frontmon-key"))
         .ok_or(IngestError::MissingKey)?;
-    if !project.public_key.matches(key) {
+    if !project.accepts_key(key) {
         return Err(IngestError::WrongKey);
     }
     if let Some(origin) = cors::origin(request)

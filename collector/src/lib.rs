@@ -17,11 +17,15 @@
 //! same events, and so do Grafana Faro's batches to `/collect` ([`faro`]). Every endpoint draws
 //! from the project's rate limit ([`rate_limit`]).
 //!
+//! The projects and their keys come from the database, read every few seconds into a set
+//! the requests share ([`refresh`], [`catalog`]); a request never waits for the database.
+//!
 //! Start at [`startup`] (how it is wired: [`state`] is what the handlers share, [`routes`]
 //! which handler answers what), then [`ingest`] (one request, top to bottom).
 
 pub mod body;
 mod budget;
+mod catalog;
 mod client;
 mod cors;
 mod error;
@@ -30,6 +34,7 @@ mod ingest;
 mod metrics;
 pub mod payload;
 mod rate_limit;
+mod refresh;
 mod relay;
 mod routes;
 pub mod scrub;

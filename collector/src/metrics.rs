@@ -45,6 +45,12 @@ pub struct ProjectLabel {
     pub project_id: u32,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     /// Requests that reached the ingest endpoint.
     pub requests_received: Counter,
@@ -66,6 +72,8 @@ pub struct Metrics {
     pub rate_limited_events: Family<ProjectLabel, Counter>,
     /// Request bytes held against the body budget now.
     pub body_bytes_held: Gauge,
+    /// Reads of the projects from the database, by outcome.
+    pub projects_reads: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -82,6 +90,7 @@ impl Metrics {
             sdk_discarded_events: Family::default(),
             rate_limited_events: Family::default(),
             body_bytes_held: Gauge::default(),
+            projects_reads: Family::default(),
         };
         let registry = registry.sub_registry_with_prefix("frontmon_collector");
         registry.register(
@@ -133,6 +142,12 @@ impl Metrics {
             "body_bytes_held",
             "Request bytes (read, then inflated) held against the body budget now",
             metrics.body_bytes_held.clone(),
+        );
+        registry.register(
+            "projects_reads",
+            "Reads of the projects and their keys from the database, by outcome (ok, failed); \
+             while they fail the last projects read stay in force",
+            metrics.projects_reads.clone(),
         );
         metrics
     }

@@ -2,20 +2,23 @@
 //! project, refilled continuously, that every accepted event draws from, whichever endpoint
 //! it came through.
 //!
+//! A project whose limit changes in the database gets a new bucket at the collector's next
+//! refresh ([`RateLimits::update`]); the others keep theirs, with what they have spent.
+//!
 //! Each collector instance keeps its own buckets: behind a load balancer spreading requests
 //! over N collectors a project gets up to N times its limit. That keeps the hot path free of
 //! any shared state outside the process, and the limit is there to stop a runaway page, not
 //! to bill.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use shared::config::Project;
 use shared::event::ProjectId;
 
 pub struct RateLimits {
-    buckets: HashMap<ProjectId, Mutex<Bucket>>,
+    buckets: RwLock<HashMap<ProjectId, Mutex<Bucket>>>,
 }
 
 struct Bucket {
@@ -32,35 +35,55 @@ pub struct RetryAfter(pub u64);
 
 impl RateLimits {
     pub fn new<'a>(projects: impl IntoIterator<Item = &'a Project>) -> Self {
+        let limits = Self {
+            buckets: RwLock::default(),
+        };
+        limits.update(projects);
+        limits
+    }
+
+    /// Puts the limits of `projects` in force: a project whose limit is unchanged keeps its
+    /// bucket as it is; a new limit starts with a full one.
+    pub fn update<'a>(&self, projects: impl IntoIterator<Item = &'a Project>) {
         let now = Instant::now();
-        let buckets = projects
-            .into_iter()
-            .filter_map(|project| {
-                let per_minute = f64::from(project.rate_limit_per_minute?.get());
-                Some((
-                    project.id,
-                    Mutex::new(Bucket {
-                        capacity: per_minute,
-                        per_second: per_minute / 60.0,
-                        tokens: per_minute,
-                        updated: now,
-                    }),
-                ))
-            })
-            .collect();
-        Self { buckets }
+        let mut buckets = self.buckets.write().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = HashMap::new();
+        for project in projects {
+            let Some(limit) = project.rate_limit_per_minute else {
+                continue;
+            };
+            let per_minute = f64::from(limit.get());
+            let bucket = match buckets.remove(&project.id) {
+                Some(bucket)
+                    if bucket
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .capacity
+                        == per_minute =>
+                {
+                    bucket
+                }
+                _ => Mutex::new(Bucket {
+                    capacity: per_minute,
+                    per_second: per_minute / 60.0,
+                    tokens: per_minute,
+                    updated: now,
+                }),
+            };
+            kept.insert(project.id, bucket);
+        }
+        *buckets = kept;
     }
 
     /// Takes `events` from the project's budget, all or none.
     pub fn take(&self, project: ProjectId, events: usize) -> Result<(), RetryAfter> {
-        let Some(bucket) = self.buckets.get(&project) else {
-            return Ok(());
-        };
         // A poisoned lock only means another request panicked mid-update; the numbers are
         // still numbers.
-        let mut bucket = bucket
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let buckets = self.buckets.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(bucket) = buckets.get(&project) else {
+            return Ok(());
+        };
+        let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
         bucket.take(events as f64, Instant::now())
     }
 }

@@ -1,4 +1,5 @@
-//! Wires the collector top to bottom: publisher, metrics, HTTP server.
+//! Wires the collector top to bottom: publisher, projects, metrics, HTTP server, and the
+//! refresh of the projects from the database.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::registry::Registry;
-use shared::config::{Service, Settings};
+use shared::config::{Service, Settings, is_loopback};
 use shared::health::Health;
 use shared::publisher::{Publisher, PublisherOptions};
 use shared::topology::Topology;
@@ -15,8 +16,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::Budget;
+use crate::catalog::Catalog;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
+use crate::refresh::{self, Refresh};
 use crate::routes;
 use crate::sentry::pages::Pages;
 use crate::state::State;
@@ -60,12 +63,16 @@ impl Application {
             settings.collector.max_body_bytes.get(),
             metrics.body_bytes_held.clone(),
         );
+        // Never waits for the database: the cache file or the configuration until it answers.
+        let refuse_demo_key = !is_loopback(settings.collector.listen);
+        let projects = refresh::starting_projects(
+            &settings.projects,
+            settings.collector.projects_cache.as_deref(),
+            refuse_demo_key,
+        );
         let state = web::Data::new(State {
-            projects: settings
-                .projects
-                .iter()
-                .map(|p| (p.id, p.clone()))
-                .collect(),
+            rate_limits: RateLimits::new(&projects),
+            projects: Catalog::new(projects),
             publisher: publisher.clone(),
             metrics,
             trusted_proxies: settings.collector.trusted_proxies.clone(),
@@ -73,10 +80,19 @@ impl Application {
             max_batch: settings.collector.max_batch.get(),
             budget,
             large_parse: Semaphore::new(1),
-            rate_limits: RateLimits::new(&settings.projects),
             pages: Pages::default(),
             partitioned: settings.processor.partitions.is_partitioned(),
         });
+        let refresh = Refresh {
+            // One connection: a read every few seconds.
+            pool: shared::db::connect_lazy(&settings.database, 1)?,
+            state: state.clone().into_inner(),
+            configured: settings.projects.to_vec(),
+            cache: settings.collector.projects_cache.clone(),
+            every: settings.collector.projects_refresh.get(),
+            refuse_demo_key,
+        };
+        tokio::spawn(refresh.run(shutdown.clone()));
         let health = {
             let publisher = publisher.clone();
             Health::new(shutdown.clone(), Arc::new(registry))

@@ -1,6 +1,5 @@
 //! What every request handler shares: built by `startup`, importing no handler.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -10,13 +9,15 @@ use shared::publisher::Publisher;
 use tokio::sync::Semaphore;
 
 use crate::budget::Budget;
+use crate::catalog::Catalog;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 use crate::sentry::pages::Pages;
 
 /// What every request handler shares.
 pub struct State {
-    pub projects: HashMap<ProjectId, Project>,
+    /// Replaced whole by [`crate::refresh`] when the database's projects change.
+    pub projects: Catalog,
     pub publisher: Arc<Publisher>,
     pub metrics: Metrics,
     pub trusted_proxies: Vec<IpNet>,
@@ -35,9 +36,9 @@ pub struct State {
 
 impl State {
     /// The project named by a path segment; `None` for garbage and unknown ids alike.
-    pub fn project(&self, id: &str) -> Option<&Project> {
+    pub fn project(&self, id: &str) -> Option<Arc<Project>> {
         id.parse::<ProjectId>()
             .ok()
-            .and_then(|id| self.projects.get(&id))
+            .and_then(|id| self.projects.get(id))
     }
 }

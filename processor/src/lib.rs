@@ -10,6 +10,8 @@
 //! comes back, or one resolved through the API, is announced on the exchange through the
 //! [`outbox`].
 //!
+//! The projects are the database's, seeded from the configuration at start ([`projects`]).
+//!
 //! Events are partitioned by day; [`lifecycle`] creates the partitions ahead and drops what
 //! is past its retention.
 //!
@@ -29,6 +31,7 @@ pub mod issues;
 mod lifecycle;
 mod metrics;
 mod outbox;
+mod projects;
 mod startup;
 pub mod symbolicate;
 pub mod user_agent;

@@ -26,6 +26,7 @@ use crate::issues::Issues;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::metrics::Metrics;
 use crate::outbox;
+use crate::projects;
 use crate::symbolicate::Symbolicator;
 use crate::user_agent::UserAgents;
 
@@ -44,12 +45,16 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn build(
+        mut settings: Settings,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         settings.refuse_default_secrets(Service::Processor)?;
+        let store = Store::connect(&settings.database).await?;
+        // From here on the projects are the database's, which the configuration only seeds.
+        settings.projects = projects::seed_and_read(store.pool(), &settings.projects).await?;
         let analytics = Arc::new(Analytics::new(&settings.analytics, &settings.projects));
-        let store = Store::connect(&settings.database)
-            .await?
-            .with_analytics(analytics.clone());
+        let store = store.with_analytics(analytics.clone());
         let database_ready = ReadyFlag::default();
         database_ready.set(true);
 
@@ -171,7 +176,10 @@ impl Application {
                 .map(|p| ProjectInfo {
                     id: p.id,
                     name: p.name.clone(),
-                    public_key: p.public_key.as_str().to_owned(),
+                    public_key: p
+                        .newest_key()
+                        .map(|key| key.as_str().to_owned())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             secure_cookies: settings

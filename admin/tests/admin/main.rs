@@ -6,6 +6,7 @@
 
 mod cli;
 mod erasure;
+mod projects;
 mod sourcemaps;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};

@@ -10,6 +10,7 @@ use shared::config::{ChannelKind, ChannelSettings, Condition, QuietHours, RuleSe
 use shared::notice::{IssueNotice, NoticeKind};
 use shared::publisher::Outgoing;
 use shared::testing::{TestEnv, eventually, publish_confirmed};
+use sqlx::migrate::MigrateDatabase;
 
 use crate::fakes::{ChatFake, Robot, SmtpSink};
 use crate::support::*;
@@ -641,4 +642,42 @@ fn markdown_of(request: &crate::fakes::Request) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[tokio::test]
+async fn messages_name_a_project_as_the_database_does() {
+    let receiver = Receiver::start();
+    let mut env = TestEnv::new();
+    env.add_webhook("ops", &receiver.url("/ops"), None);
+    // The processor's tables, seeded from [[projects]], then the project renamed there.
+    let url = env.settings.database.url.expose();
+    sqlx::Postgres::create_database(url).await.unwrap();
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::migrate!("../processor/migrations")
+        .run(&pool)
+        .await
+        .unwrap();
+    shared::db::projects::seed(&pool, &env.settings.projects)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE projects SET name = 'storefront' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let app = TestApp::spawn(env.settings.clone()).await;
+    app.wait_ready().await;
+    let publisher = publisher(&env).await;
+
+    let error = js_error("basket is undefined");
+    publish(&publisher, &[&error]).await;
+    announce(&publisher, &[&error]).await;
+    let delivered = eventually("the webhook's delivery", WAIT, || async {
+        receiver.delivered("/ops").into_iter().next()
+    })
+    .await;
+    // The configuration still says "test".
+    assert_eq!(delivered.json()["project"], "storefront");
+    publisher.close().await;
+    app.stop().await;
 }

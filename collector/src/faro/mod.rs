@@ -14,6 +14,8 @@ mod convert;
 mod fuzz;
 mod wire;
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::config::Project;
@@ -104,15 +106,20 @@ async fn accept(
 ) -> Result<(), IngestError> {
     // An unknown project in the path is a 404 before anything else, as on every endpoint.
     let named = match path_project {
-        Some(id) => Some(ingest::known(request, state.project(id))?),
+        Some(id) => {
+            let project = state.project(id);
+            ingest::known(request, project.as_deref())?;
+            project
+        }
         None => None,
     };
     let key = request_key(request)?.ok_or(IngestError::MissingFaroKey)?;
     let project = match named {
-        Some(project) if project.public_key.matches(&key) => project,
+        Some(project) if project.accepts_key(&key) => project,
         Some(_) => return Err(IngestError::WrongKey),
         None => project_by_key(state, &key)?,
     };
+    let project = &*project;
     cors::check_origin(request, project)?;
     // JSON is what the SDK sends; `text/plain` is a hand-written preflight-free `fetch`.
     ingest::check_content_type(request)?;
@@ -201,11 +208,8 @@ fn request_key(request: &HttpRequest) -> Result<Option<String>, IngestError> {
 
 /// The project whose key this is, for `/collect` without a project: keys are per project, so
 /// the key says which, unless several projects were configured with the same key.
-fn project_by_key<'a>(state: &'a State, key: &str) -> Result<&'a Project, IngestError> {
-    let mut matching = state
-        .projects
-        .values()
-        .filter(|project| project.public_key.matches(key));
+fn project_by_key(state: &State, key: &str) -> Result<Arc<Project>, IngestError> {
+    let mut matching = state.projects.with_key(key, 2).into_iter();
     let project = matching.next().ok_or(IngestError::WrongKey)?;
     if matching.next().is_some() {
         return Err(IngestError::AmbiguousKey);

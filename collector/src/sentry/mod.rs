@@ -102,6 +102,7 @@ async fn handle(
     state.metrics.requests_received.inc();
     let project_id = request.match_info().get("project_id").unwrap_or_default();
     let project = state.project(project_id);
+    let project = project.as_deref();
     let span = tracing::debug_span!("sentry", project_id = %project_id);
     let outcome = accept(&request, project, &mut payload, &state, endpoint)
         .instrument(span)
@@ -384,7 +385,7 @@ fn dsn_key(dsn: &str) -> Option<&str> {
 }
 
 fn check_key(project: &Project, key: &str) -> Result<(), IngestError> {
-    if project.public_key.matches(key) {
+    if project.accepts_key(key) {
         Ok(())
     } else {
         Err(IngestError::WrongKey)

@@ -8,6 +8,7 @@ mod fuzz;
 mod hostile;
 mod memory;
 mod partial;
+mod projects;
 mod raw;
 mod recorded;
 mod scrub;

@@ -13,7 +13,7 @@ fn exposed_with_defaults(env: &TestEnv) -> Settings {
     settings.processor.listen = "[::]:0".parse().unwrap();
     settings.alerter.listen = "0.0.0.0:0".parse().unwrap();
     settings.processor.admin_token = AdminToken::parse(DEFAULT_ADMIN_TOKEN).unwrap();
-    settings.projects[0].public_key = PublicKey::parse(DEMO_PUBLIC_KEY).unwrap();
+    settings.projects[0].public_keys = vec![PublicKey::parse(DEMO_PUBLIC_KEY).unwrap()];
     settings
 }
 

@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
@@ -24,6 +25,15 @@ pub struct CollectorSettings {
     pub publish_channels: NonZeroUsize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// How often the projects and their keys are read from the database: a key added or
+    /// revoked there is in force within this long.
+    #[serde(rename = "projects_refresh_ms", deserialize_with = "nonzero_millis")]
+    pub projects_refresh: NonZeroDuration,
+    /// Where the projects last read from the database are kept, so that a collector started
+    /// while the database is down still knows the projects and keys made there (and that a
+    /// revoked key stays refused). None: no file; such a start knows the configuration's
+    /// `[[projects]]` only.
+    pub projects_cache: Option<PathBuf>,
 }
 
 impl Default for CollectorSettings {
@@ -38,6 +48,10 @@ impl Default for CollectorSettings {
             ),
             publish_channels: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             workers: 0,
+            projects_refresh: NonZeroDuration::from_secs(
+                NonZeroU64::new(5).unwrap_or(NonZeroU64::MIN),
+            ),
+            projects_cache: None,
         }
     }
 }

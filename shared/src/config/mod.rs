@@ -40,7 +40,7 @@ use duration::{millis, nonzero_millis, nonzero_secs, secs};
 pub use log::{LogFormat, LogSettings};
 pub use processor::{AdminToken, Consumers, Partitions, ProcessorSettings};
 use projects::demo_projects;
-pub use projects::{AllowedOrigins, Project, Projects, PublicKey};
+pub use projects::{AllowedOrigins, Project, Projects, PublicKey, check_routes};
 pub use quiet::{QuietHours, QuietHoursError, QuietSchedule};
 pub use retention::RetentionSettings;
 pub use rules::{Condition, RuleCondition, RuleError, RuleSettings, SpikeFactor};
@@ -131,7 +131,7 @@ impl Service {
 
 /// Whether only this machine can reach `listen`: 127.0.0.0/8 or ::1. `0.0.0.0` and `::`
 /// listen on every interface.
-fn is_loopback(listen: SocketAddr) -> bool {
+pub fn is_loopback(listen: SocketAddr) -> bool {
     listen.ip().to_canonical().is_loopback()
 }
 
@@ -274,7 +274,7 @@ impl Settings {
                 if let Some(project) = self
                     .projects
                     .iter()
-                    .find(|project| project.public_key.matches(DEMO_PUBLIC_KEY))
+                    .find(|project| project.accepts_key(DEMO_PUBLIC_KEY))
                 {
                     return refuse(
                         format!("project {}'s public_key", project.id),
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(settings.processor.queue, "frontmon.processor");
         assert_eq!(settings.alerter.cooldown, Duration::from_secs(300));
         assert_eq!(settings.projects.len(), 1);
-        assert!(settings.projects[0].public_key.matches(DEMO_PUBLIC_KEY));
+        assert!(settings.projects[0].accepts_key(DEMO_PUBLIC_KEY));
     }
 
     #[test]

@@ -7,12 +7,17 @@ use serde::{Deserialize, Deserializer};
 use super::DEMO_PUBLIC_KEY;
 use crate::event::ProjectId;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     pub id: ProjectId,
     pub name: String,
-    pub public_key: PublicKey,
+    /// The keys that authenticate the project's events, oldest first: in the configuration
+    /// one (`public_key`); from the database every key not revoked (`project_keys`), so
+    /// that a key can be replaced without a moment when neither works. None left: every
+    /// event is refused (401).
+    #[serde(rename = "public_key", deserialize_with = "one_key")]
+    pub public_keys: Vec<PublicKey>,
     /// Origins whose pages may send events (`https://shop.example`), or `*` for any.
     #[serde(default = "any_origin")]
     pub allowed_origins: AllowedOrigins,
@@ -53,27 +58,36 @@ pub const MAX_ROUTES: usize = 200;
 pub const MAX_ROUTE_LEN: usize = 200;
 
 fn routes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    use serde::de::Error;
     let routes = Vec::<String>::deserialize(deserializer)?;
+    check_routes(&routes).map_err(serde::de::Error::custom)?;
+    Ok(routes)
+}
+
+/// Whether `routes` may be a project's route patterns; the reason if not. The configuration
+/// and the database (`shared::db::projects`) hold projects to the same rules.
+pub fn check_routes(routes: &[String]) -> Result<(), String> {
     if routes.len() > MAX_ROUTES {
-        return Err(D::Error::custom(format!(
-            "at most {MAX_ROUTES} route patterns"
-        )));
+        return Err(format!("at most {MAX_ROUTES} route patterns"));
     }
-    for route in &routes {
+    for route in routes {
         if !route.starts_with('/') || route.len() > MAX_ROUTE_LEN || route.contains(['?', '#']) {
-            return Err(D::Error::custom(format!(
+            return Err(format!(
                 "route pattern {route:?}: a path starting with /, at most {MAX_ROUTE_LEN} \
                  characters, without ? or #"
-            )));
+            ));
         }
         if route.split('/').rev().skip(1).any(|segment| segment == "*") {
-            return Err(D::Error::custom(format!(
+            return Err(format!(
                 "route pattern {route:?}: * only as the last segment"
-            )));
+            ));
         }
     }
-    Ok(routes)
+    Ok(())
+}
+
+/// The configuration names one key per project.
+fn one_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PublicKey>, D::Error> {
+    PublicKey::deserialize(deserializer).map(|key| vec![key])
 }
 
 impl Project {
@@ -82,6 +96,19 @@ impl Project {
         self.allowed_origins
             .iter()
             .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    }
+
+    /// Whether `presented` is one of the project's keys. Every key is compared, so the time
+    /// taken says nothing about which key came close.
+    pub fn accepts_key(&self, presented: &str) -> bool {
+        self.public_keys
+            .iter()
+            .fold(false, |found, key| key.matches(presented) | found)
+    }
+
+    /// The key to give out (in a DSN, a snippet): the newest.
+    pub fn newest_key(&self) -> Option<&PublicKey> {
+        self.public_keys.last()
     }
 }
 
@@ -96,6 +123,11 @@ impl PublicKey {
         } else {
             Err("a public key is 32 hexadecimal characters".into())
         }
+    }
+
+    /// A new random key: 122 random bits (a version 4 UUID's, as Sentry makes its keys).
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
     }
 
     /// Compares in time independent of where the first difference is, so the key cannot be
@@ -143,7 +175,7 @@ pub(super) fn demo_projects() -> Projects {
     Projects(vec![Project {
         id: ProjectId::new(1).unwrap_or_else(|| unreachable!("1 is not zero")),
         name: "demo".into(),
-        public_key: PublicKey(DEMO_PUBLIC_KEY.into()),
+        public_keys: vec![PublicKey(DEMO_PUBLIC_KEY.into())],
         allowed_origins: any_origin(),
         rate_limit_per_minute: None,
         store_ip: true,
@@ -269,5 +301,26 @@ mod tests {
                 .contains(r#"list at least one origin, or "*""#),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_key_of_a_project_is_accepted_and_no_other() {
+        let mut project: Project = serde_json::from_value(shop(r#"["*"]"#)).expect("one key");
+        assert_eq!(project.public_keys.len(), 1);
+        let newer = PublicKey::generate();
+        project.public_keys.push(newer.clone());
+        assert!(project.accepts_key("0123456789ABCDEF0123456789ABCDEF"));
+        assert!(project.accepts_key(newer.as_str()));
+        assert_eq!(project.newest_key(), Some(&newer));
+        assert!(!project.accepts_key("fedcba9876543210fedcba9876543210"));
+        project.public_keys.clear();
+        assert!(!project.accepts_key(newer.as_str()));
+    }
+
+    #[test]
+    fn generated_keys_are_keys_and_differ() {
+        let (a, b) = (PublicKey::generate(), PublicKey::generate());
+        assert_eq!(PublicKey::parse(a.as_str()), Ok(a.clone()));
+        assert_ne!(a, b);
     }
 }

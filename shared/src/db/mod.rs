@@ -1,13 +1,14 @@
 //! PostgreSQL for the services that keep state (the processor, the alerter): opening a
 //! service's database ([`connect`]) and what a failed statement means for the work that ran
-//! it ([`DbError`]).
+//! it ([`DbError`]); and the one table every service reads, [`projects`] (the collector only
+//! reads it, through [`connect_lazy`]).
 //!
-//! Behind the `db` feature, so that services without a database (the collector) do not build
-//! `sqlx`.
+//! Behind the `db` feature, so that a crate that needs no database does not build `sqlx`.
 //!
 //! Start at [`connect`], then [`DbError`].
 
 mod error;
+pub mod projects;
 
 use std::time::Duration;
 
@@ -70,6 +71,17 @@ pub async fn connect(
         .await?;
     migrator.run(&pool).await?;
     Ok(pool)
+}
+
+/// A pool that connects only when a statement needs a connection, and takes at most
+/// `max_connections`: for a service that must start and serve while the database is down
+/// (the collector), and only reads tables another service migrates.
+pub fn connect_lazy(settings: &DatabaseSettings, max_connections: u32) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = settings.url.expose().parse()?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options))
 }
 
 /// Two services creating the same schema at once: the loser's unique violation is the
