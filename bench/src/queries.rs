@@ -53,7 +53,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "api-health",
-        filter: "page=%2Fcheckout",
+        filter: "environment=production",
     },
     Endpoint {
         name: "white-screens",
