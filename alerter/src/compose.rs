@@ -76,7 +76,7 @@ impl Composer {
             issue: (!matches!(fired.reason, Reason::Spike { .. })).then_some(issue),
             event: Some(EventFacts::from(event)),
             link: self.link(&format!(
-                "/api/projects/{}/events/{}",
+                "/projects/{}/events/{}",
                 fired.project_id, event.event_id
             )),
             ..self.about(fired)
@@ -111,7 +111,7 @@ impl Composer {
             }),
             event: notice.event.as_ref().map(EventFacts::from),
             link: self.link(&format!(
-                "/api/projects/{}/issues/{}",
+                "/projects/{}/issues/{}",
                 fired.project_id, notice.issue_id
             )),
             ..self.about(fired)
@@ -244,7 +244,7 @@ impl Composer {
             event: None,
             reason: None,
             escalation: None,
-            link: project_id.and_then(|p| self.link(&format!("/api/projects/{p}/issues"))),
+            link: project_id.and_then(|p| self.link(&format!("/projects/{p}/issues"))),
             digest: Some(Digest {
                 summary,
                 items: digest_items,
@@ -544,6 +544,20 @@ mod tests {
             assert_eq!(
                 message.issue.as_ref().map(|i| i.title.as_str()),
                 Some("TypeError: x is undefined")
+            );
+        }
+    }
+
+    /// Links lead to the dashboard's pages, which a signed-in reader can open (the JSON API
+    /// answered them 401).
+    #[test]
+    fn an_issue_notice_links_to_its_issue_page() {
+        let (composer, _) = composer();
+        let fired = fired(Reason::NewIssue);
+        for message in messages(&composer.for_notice(&fired, &notice(), None, "base")).values() {
+            assert_eq!(
+                message.link.as_deref(),
+                Some("https://frontmon.example/projects/2/issues/42")
             );
         }
     }

@@ -145,6 +145,10 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
     .service(web::resource("/projects/{project}/issues/bulk", |r| {
         r.route(aw::post().to(issues::bulk::<S>))
     }))
+    .service(web::resource(
+        "/projects/{project}/events/{event_id}",
+        |r| r.route(aw::get().to(issues::event::<S>)),
+    ))
     .service(web::resource("/projects/{project}/issues/{issue}", |r| {
         r.route(aw::get().to(issues::detail::<S>))
     }))

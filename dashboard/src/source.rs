@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use shared::event::ProjectId;
+use shared::event::{EventId, ProjectId};
 
 /// What an issue is to the people working on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +247,15 @@ pub trait Source: Send + Sync + 'static {
         &self,
         keys: &[(i64, String)],
     ) -> impl Future<Output = Result<HashMap<(i64, String), i64>, SourceError>> + Send;
+
+    /// The issue a stored event was grouped into: `None` if the project has no such event
+    /// (not stored yet, or never) or the event is no error. Alert messages about an event
+    /// link to its issue's page through this.
+    fn event_issue(
+        &self,
+        project: ProjectId,
+        event: EventId,
+    ) -> impl Future<Output = Result<Option<i64>, SourceError>> + Send;
 
     /// Whether the project has stored any event at all (else the pages teach the snippet).
     fn has_events(

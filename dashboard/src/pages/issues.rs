@@ -9,10 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, web as aw};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
-use shared::event::{Event, StackFrame};
+use shared::event::{Event, EventId, StackFrame};
 
 use super::period::{Period, PeriodParams, PeriodView};
-use super::{Chrome, clip, count, iso, source_failed, utc};
+use super::{Chrome, LangParam, clip, count, iso, source_failed, utc};
 use crate::i18n::{Lang, Text};
 use crate::source::{IssueQuery, IssueRow, IssueSort, IssueStatus, Source};
 use crate::web::{self, Fail, Form, PageError};
@@ -504,6 +504,34 @@ struct IssuePage<'a> {
 #[derive(Debug, Deserialize)]
 pub struct DetailParams {
     lang: Option<String>,
+}
+
+/// `/projects/{project}/events/{event_id}`: the page of the issue the event was grouped
+/// into. Alert messages about an event (a frequency or users rule fires on events, before
+/// the processor has told the alerter the issue's id) link here.
+pub async fn event<S: Source>(
+    request: HttpRequest,
+    path: aw::Path<(String, String)>,
+    params: aw::Query<LangParam>,
+    dashboard: aw::Data<Dashboard>,
+    source: aw::Data<S>,
+) -> Result<HttpResponse, PageError> {
+    let lang = Lang::of(&request, params.lang.as_deref());
+    let viewer = web::viewer(&request, &dashboard, lang).await?;
+    let (project, event) = path.into_inner();
+    let project = web::project(&dashboard, &viewer, &project, lang)?;
+    let event = event
+        .parse::<EventId>()
+        .map_err(|_| PageError::new(Fail::NotFound, lang))?;
+    let issue = source
+        .event_issue(project.id, event)
+        .await
+        .map_err(source_failed(lang))?
+        .ok_or_else(|| PageError::new(Fail::NotFound, lang))?;
+    Ok(web::see_other(&format!(
+        "/projects/{}/issues/{issue}",
+        project.id
+    )))
 }
 
 pub async fn detail<S: Source>(

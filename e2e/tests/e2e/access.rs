@@ -256,6 +256,72 @@ async fn every_project_route_refuses_a_member_of_another_project() {
     );
 }
 
+/// An alert about an event links to `/projects/{p}/events/{id}`: the page of the issue the
+/// event was grouped into, once the processor has stored it; 404 before that.
+#[tokio::test]
+async fn an_alerts_event_link_leads_to_the_events_issue() {
+    let env = TestEnv::new();
+    let processor = Service::processor(&env.settings).await;
+    let collector = Service::collector(&env.settings).await;
+    admin::users::create(&env.settings, ADMIN, PASSWORD, true, &[])
+        .await
+        .expect("the admin");
+    let cookie = sign_in(&processor, ADMIN).await;
+    let csrf = csrf(&processor, &cookie).await;
+    let admin = As::Session {
+        cookie: &cookie,
+        csrf: &csrf,
+    };
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        ask(
+            &processor,
+            reqwest::Method::GET,
+            &format!("/projects/1/events/{unknown}"),
+            &admin
+        )
+        .await,
+        404
+    );
+    let ids = post(
+        &http(),
+        &collector,
+        &serde_json::json!({"type": "error", "message": "TypeError: the linked one"}),
+    )
+    .await;
+    let event = ids[0].clone();
+    let stored = shared::testing::eventually("the event's issue", WAIT, || async {
+        let stored = project_get(&processor, &format!("events/{event}")).await?;
+        stored["issue_id"].as_i64()
+    })
+    .await;
+    let response = client()
+        .get(format!("{}/projects/1/events/{event}", processor.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok()),
+        Some(format!("/projects/1/issues/{stored}").as_str())
+    );
+    // The event belongs to project 1: project 2 has no such event.
+    assert_eq!(
+        ask(
+            &processor,
+            reqwest::Method::GET,
+            &format!("/projects/2/events/{event}"),
+            &admin
+        )
+        .await,
+        404
+    );
+}
+
 #[test]
 fn route_literals_are_found_and_filled() {
     let source = r#"cfg.route("/api/projects/{project}/issues/{issue}", x); let s = "/projects/{}/x"; "/projects/{project}""#;

@@ -8,7 +8,7 @@ use dashboard::{
     IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
     Source, SourceError,
 };
-use shared::event::ProjectId;
+use shared::event::{EventId, ProjectId};
 
 use super::{ApiError, api_health, errors, releases, traffic, vitals, white_screens};
 
@@ -144,6 +144,19 @@ impl Source for Pages {
             issues: issues.into_iter().map(row).collect(),
             next,
         })
+    }
+
+    async fn event_issue(
+        &self,
+        project: ProjectId,
+        event: EventId,
+    ) -> Result<Option<i64>, SourceError> {
+        Ok(self
+            .store
+            .get(project, event)
+            .await
+            .map_err(unavailable)?
+            .and_then(|stored| stored.issue_id))
     }
 
     async fn issue(&self, project: ProjectId, id: i64) -> Result<Option<IssueRow>, SourceError> {
