@@ -225,3 +225,56 @@ async fn an_admin_rotates_a_key_on_the_settings_page_and_the_collector_follows()
         "settings: refresh {REFRESH:?}; new key accepted after {accepted:?}, old key refused after {refused:?}"
     );
 }
+
+/// Two revocations at once of a project's only two active keys (two admins, two tabs): the
+/// project row's lock lets one through and refuses the other as the last key, so the
+/// project keeps a key whatever the timing.
+#[tokio::test]
+async fn two_revocations_at_once_leave_the_project_a_key() {
+    use shared::config::PublicKey;
+    use shared::db::projects::{self, Revoked};
+
+    let env = TestEnv::new();
+    // The processor creates and seeds the projects tables.
+    let processor = Service::processor(&env.settings).await;
+    let pool = sqlx::PgPool::connect(env.settings.database.url.expose())
+        .await
+        .expect("the database");
+    for round in 0..5 {
+        let other = PublicKey::generate();
+        assert!(
+            projects::add_key(&pool, 1, &other, Some("second"))
+                .await
+                .expect("added")
+        );
+        let active = projects::active(&pool).await.expect("read");
+        let keys = active
+            .iter()
+            .find(|project| project.id == 1)
+            .expect("project 1")
+            .keys
+            .clone();
+        assert_eq!(keys.len(), 2, "round {round}: {keys:?}");
+        let (first, second) = tokio::join!(
+            projects::revoke_key_keeping_one(&pool, 1, &keys[0]),
+            projects::revoke_key_keeping_one(&pool, 1, &keys[1]),
+        );
+        let outcomes = [first.expect("answered"), second.expect("answered")];
+        assert!(
+            outcomes.contains(&Some(Revoked::Revoked)) && outcomes.contains(&None),
+            "round {round}: {outcomes:?}"
+        );
+        let left = projects::active(&pool).await.expect("read");
+        assert_eq!(
+            left.iter()
+                .find(|project| project.id == 1)
+                .expect("project 1")
+                .keys
+                .len(),
+            1,
+            "round {round}"
+        );
+    }
+    pool.close().await;
+    processor.stop().await;
+}
