@@ -285,6 +285,19 @@ pub struct Text {
     pub factor: &'static str,
     pub applies_to: &'static str,
     pub cooldown: &'static str,
+    pub settings: &'static str,
+    pub public_keys: &'static str,
+    pub keys_help: &'static str,
+    pub key: &'static str,
+    pub key_label: &'static str,
+    pub add_key: &'static str,
+    pub key_status: &'static str,
+    pub key_active: &'static str,
+    pub key_revoked: &'static str,
+    pub dsn: &'static str,
+    pub key_snippet: &'static str,
+    pub last_key: &'static str,
+    pub key_label_too_long: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -492,6 +505,19 @@ pub static EN: Text = Text {
     factor: "Factor",
     applies_to: "Applies to",
     cooldown: "Cooldown",
+    settings: "Settings",
+    public_keys: "Public keys",
+    keys_help: "An SDK sends events with one of the project's keys, in its DSN. To rotate a key: add a new one, move your apps to its DSN, then revoke the old one. The collectors accept a new key and refuse a revoked one within a few seconds, without a restart.",
+    key: "Key",
+    key_label: "Label",
+    add_key: "Add a key",
+    key_status: "Status",
+    key_active: "Active",
+    key_revoked: "Revoked",
+    dsn: "DSN",
+    key_snippet: "In your pages' <head>:",
+    last_key: "This is the project's last active key: add another one before revoking it, or the collectors would refuse every event of the project.",
+    key_label_too_long: "A label is at most 100 characters.",
 };
 
 pub static ZH: Text = Text {
@@ -699,6 +725,19 @@ pub static ZH: Text = Text {
     factor: "倍数",
     applies_to: "适用范围",
     cooldown: "冷却时间",
+    settings: "设置",
+    public_keys: "公钥",
+    keys_help: "SDK 使用项目的某个公钥（写在 DSN 中）发送事件。轮换公钥：先添加新公钥，把应用改用它的 DSN，再撤销旧公钥。采集器会在几秒内接受新公钥、拒绝已撤销的公钥，无需重启。",
+    key: "公钥",
+    key_label: "备注",
+    add_key: "添加公钥",
+    key_status: "状态",
+    key_active: "有效",
+    key_revoked: "已撤销",
+    dsn: "DSN",
+    key_snippet: "放在页面的 <head> 中：",
+    last_key: "这是该项目最后一个有效的公钥：请先添加另一个再撤销它，否则采集器会拒绝该项目的所有事件。",
+    key_label_too_long: "备注最多 100 个字符。",
 };
 
 #[cfg(test)]

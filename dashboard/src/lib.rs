@@ -31,8 +31,8 @@ use shared::event::ProjectId;
 pub use accounts::{AccountError, Accounts, Role, Viewer};
 pub use alerts::AlertSetup;
 pub use source::{
-    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
-    Source, SourceError,
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, KeyRevoked, ProjectKey,
+    RELEASES_MAX, Range, Source, SourceError,
 };
 
 /// A project as the pages name it.
@@ -92,7 +92,9 @@ impl Dashboard {
 
 /// The dashboard's routes; the app must hold `web::Data<Dashboard>` and `web::Data<S>`.
 pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
-    use pages::{account, alerts, issues, overview, performance, projects, releases, traffic};
+    use pages::{
+        account, alerts, issues, overview, performance, projects, releases, settings, traffic,
+    };
     cfg.service(web::resource("/", |r| {
         r.route(aw::get().to(projects::home))
     }))
@@ -139,6 +141,10 @@ pub fn routes<S: Source>(cfg: &mut aw::ServiceConfig) {
         "/projects/{project}/releases/{release}",
         |r| r.route(aw::get().to(releases::release::<S>)),
     ))
+    .service(web::resource("/projects/{project}/settings", |r| {
+        r.route(aw::get().to(settings::page::<S>))
+            .route(aw::post().to(settings::change::<S>))
+    }))
     .service(web::resource("/projects/{project}/issues", |r| {
         r.route(aw::get().to(issues::list::<S>))
     }))

@@ -148,6 +148,27 @@ pub enum SourceError {
     Unavailable(String),
 }
 
+/// A project's public key as the Settings screen lists it, revoked ones included.
+#[derive(Debug, Clone)]
+pub struct ProjectKey {
+    pub key: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What revoking a key from the Settings screen did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRevoked {
+    Revoked,
+    /// Revoked before: nothing changed.
+    Already,
+    /// The project has no such key.
+    NotFound,
+    /// The project's last active key: refused, nothing changed.
+    LastKey,
+}
+
 /// The processor's data, as the pages need it. Project ids are checked against the viewer
 /// before any of these is called.
 pub trait Source: Send + Sync + 'static {
@@ -262,4 +283,25 @@ pub trait Source: Send + Sync + 'static {
         &self,
         project: ProjectId,
     ) -> impl Future<Output = Result<bool, SourceError>> + Send;
+
+    /// The project's public keys, oldest first, revoked ones included.
+    fn keys(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Vec<ProjectKey>, SourceError>> + Send;
+
+    /// Adds a new random key to the project; returns it. The collectors accept it from
+    /// their next refresh on.
+    fn add_key(
+        &self,
+        project: ProjectId,
+        label: Option<&str>,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send;
+
+    /// Revokes one of the project's keys, unless it is the last active one.
+    fn revoke_key(
+        &self,
+        project: ProjectId,
+        key: &str,
+    ) -> impl Future<Output = Result<KeyRevoked, SourceError>> + Send;
 }

@@ -121,6 +121,8 @@ async function run(opts) {
         await page.click('form.toolbar button[type=submit]');
         await page.waitForSelector('#new-token');
         await screen('tokens-zh');
+        await page.goto(`${opts.base}/projects/${project}/settings`);
+        await screen('settings-zh');
         await page.goto(`${list}?lang=en`);
 
         // The injection corpus: nothing runs, nothing leaves, the layout holds.
@@ -148,6 +150,7 @@ async function run(opts) {
           ['phone-injection-en', `${list}/${injection}`],
           ['phone-issues-zh', `${list}?lang=zh`],
           ['phone-issue-zh', `${list}/${issue}`],
+          ['phone-settings-zh', `${opts.base}/projects/${project}/settings`],
         ]) {
           await phone.page.goto(url);
           report.screens[name] = { overflow: await overflow(phone.page) };

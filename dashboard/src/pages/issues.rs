@@ -212,10 +212,7 @@ pub async fn list<S: Source>(
             (issues, None, false)
         }
     };
-    let dsn = format!(
-        "https://{}@<your collector's host>/{}",
-        project.public_key, project.id
-    );
+    let dsn = super::dsn(&project.public_key, project.id);
     let tabs = [
         (Tab::Status(IssueStatus::Unresolved), t.unresolved),
         (Tab::Status(IssueStatus::Resolved), t.resolved),
@@ -262,9 +259,7 @@ pub async fn list<S: Source>(
             .map(|next| query_string(status, sort.as_str(), &search, Some(next))),
         first_page: cursor.map(|_| query_string(status, sort.as_str(), &search, None)),
         empty,
-        snippet: format!(
-            "<script src=\"https://<your collector's host>/sdk/v1/frontmon.min.js\" crossorigin=\"anonymous\"></script>\n<script>\n  frontmon.init({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\" }});\n</script>"
-        ),
+        snippet: super::script_snippet(&dsn),
         npm_snippet: format!(
             "import {{ init, errors, pageviews, vitals }} from \"@frontmon/browser\";\n\ninit({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\", plugins: [errors, pageviews, vitals] }});"
         ),

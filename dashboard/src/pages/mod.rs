@@ -9,6 +9,7 @@ pub mod performance;
 mod period;
 pub mod projects;
 pub mod releases;
+pub mod settings;
 mod tables;
 pub mod traffic;
 
@@ -47,6 +48,8 @@ pub struct Chrome<'a> {
     pub email: &'a str,
     pub role: &'static str,
     pub csrf: &'a str,
+    /// An admin sees the Settings tab.
+    pub admin: bool,
     pub projects: Vec<&'a ProjectInfo>,
     pub current: Option<&'a ProjectInfo>,
     /// This page's path, for the language switch.
@@ -71,11 +74,25 @@ impl<'a> Chrome<'a> {
                 Role::Member => t.role_member,
             },
             csrf: &viewer.csrf,
+            admin: viewer.role == Role::Admin,
             projects: web::visible(dashboard, viewer),
             current,
             here: here.to_owned(),
         }
     }
+}
+
+/// The DSN an SDK is given for a key. The dashboard does not know the collector's public
+/// address, so the host is a placeholder the reader fills in.
+pub fn dsn(key: &str, project: impl std::fmt::Display) -> String {
+    format!("https://{key}@<your collector's host>/{project}")
+}
+
+/// The script tags that load the SDK with a DSN (the empty issue list and Settings).
+pub fn script_snippet(dsn: &str) -> String {
+    format!(
+        "<script src=\"https://<your collector's host>/sdk/v1/frontmon.min.js\" crossorigin=\"anonymous\"></script>\n<script>\n  frontmon.init({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\" }});\n</script>"
+    )
 }
 
 /// A time as `<time>` shows it before the page's script puts it in the reader's zone.

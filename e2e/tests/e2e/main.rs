@@ -18,6 +18,7 @@ mod readme;
 mod repartition;
 mod secrets;
 mod sentry_sdk;
+mod settings;
 mod sourcemaps;
 mod support;
 mod test_script;

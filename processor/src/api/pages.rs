@@ -5,9 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use dashboard::{
-    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, RELEASES_MAX, Range,
-    Source, SourceError,
+    IssueActivity, IssuePage, IssueQuery, IssueRow, IssueSort, IssueStatus, KeyRevoked, ProjectKey,
+    RELEASES_MAX, Range, Source, SourceError,
 };
+use shared::config::PublicKey;
+use shared::db::projects::{self, Revoked};
 use shared::event::{EventId, ProjectId};
 
 use super::{ApiError, api_health, errors, releases, traffic, vitals, white_screens};
@@ -96,7 +98,60 @@ fn row(issue: Issue) -> IssueRow {
     }
 }
 
+fn database(error: sqlx::Error) -> SourceError {
+    SourceError::Unavailable(error.to_string())
+}
+
 impl Source for Pages {
+    // The keys through the functions `frontmon-admin keys` calls.
+    async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>, SourceError> {
+        let project = i64::from(project.get());
+        Ok(projects::keys(self.store.pool())
+            .await
+            .map_err(database)?
+            .into_iter()
+            .filter(|key| key.project_id == project)
+            .map(|key| ProjectKey {
+                key: key.key,
+                label: key.label,
+                created_at: key.created_at,
+                revoked_at: key.revoked_at,
+            })
+            .collect())
+    }
+
+    async fn add_key(
+        &self,
+        project: ProjectId,
+        label: Option<&str>,
+    ) -> Result<String, SourceError> {
+        let key = PublicKey::generate();
+        if projects::add_key(self.store.pool(), i64::from(project.get()), &key, label)
+            .await
+            .map_err(database)?
+        {
+            Ok(key.as_str().to_owned())
+        } else {
+            // The dashboard's projects are read at start; the row went since.
+            Err(SourceError::Invalid(format!(
+                "project {project} is not in the database"
+            )))
+        }
+    }
+
+    async fn revoke_key(&self, project: ProjectId, key: &str) -> Result<KeyRevoked, SourceError> {
+        let revoked =
+            projects::revoke_key_keeping_one(self.store.pool(), i64::from(project.get()), key)
+                .await
+                .map_err(database)?;
+        Ok(match revoked {
+            None => KeyRevoked::LastKey,
+            Some(Revoked::Revoked) => KeyRevoked::Revoked,
+            Some(Revoked::Already) => KeyRevoked::Already,
+            Some(Revoked::NotFound) => KeyRevoked::NotFound,
+        })
+    }
+
     async fn issue_ids(
         &self,
         keys: &[(i64, String)],

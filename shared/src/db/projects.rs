@@ -1,6 +1,7 @@
 //! The `projects` and `project_keys` tables (the processor's migration 0016): the processor
 //! seeds them from the configuration ([`seed`]), `frontmon-admin` writes them ([`create`],
-//! [`add_key`], [`revoke_key`]), the collector reads them every few seconds ([`active`]).
+//! [`add_key`], [`revoke_key`]) and so do the dashboard's Settings pages
+//! ([`revoke_key_keeping_one`]), the collector reads them every few seconds ([`active`]).
 //!
 //! A row becomes a [`Project`] in one place, [`ProjectRow::into_project`], under the same rules
 //! as the configuration's `[[projects]]`, so that a row written by hand that breaks them is
@@ -228,6 +229,46 @@ pub enum Revoked {
 
 /// Revokes one of a project's keys: from the collector's next refresh on, it is refused.
 pub async fn revoke_key(pool: &PgPool, project: i64, key: &str) -> Result<Revoked, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    revoke_in(&mut conn, project, key).await
+}
+
+/// Like [`revoke_key`], but `None`, and nothing changed, when `key` is the project's last
+/// active one: the dashboard's button must not lock a project out of the collector by a
+/// click (the admin CLI, an operator's deliberate act, may). The project's row is locked
+/// for the transaction, so two revocations at once cannot both pass the check.
+pub async fn revoke_key_keeping_one(
+    pool: &PgPool,
+    project: i64,
+    key: &str,
+) -> Result<Option<Revoked>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
+        .bind(project)
+        .execute(&mut *tx)
+        .await?;
+    let others: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM project_keys \
+         WHERE project_id = $1 AND key <> $2 AND revoked_at IS NULL",
+    )
+    .bind(project)
+    .bind(key.to_ascii_lowercase())
+    .fetch_one(&mut *tx)
+    .await?;
+    let revoked = revoke_in(&mut tx, project, key).await?;
+    if revoked == Revoked::Revoked && others == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(revoked))
+}
+
+async fn revoke_in(
+    conn: &mut sqlx::PgConnection,
+    project: i64,
+    key: &str,
+) -> Result<Revoked, sqlx::Error> {
     let key = key.to_ascii_lowercase();
     let revoked = sqlx::query(
         "UPDATE project_keys SET revoked_at = now() \
@@ -235,7 +276,7 @@ pub async fn revoke_key(pool: &PgPool, project: i64, key: &str) -> Result<Revoke
     )
     .bind(project)
     .bind(&key)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     if revoked.rows_affected() == 1 {
         return Ok(Revoked::Revoked);
@@ -245,7 +286,7 @@ pub async fn revoke_key(pool: &PgPool, project: i64, key: &str) -> Result<Revoke
     )
     .bind(project)
     .bind(&key)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(if exists {
         Revoked::Already
