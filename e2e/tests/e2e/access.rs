@@ -15,11 +15,8 @@ use std::path::Path;
 
 use shared::testing::TestEnv;
 
+use crate::dashboard::{ADMIN, MEMBER, PASSWORD, csrf, no_redirects, sign_in};
 use crate::support::*;
-
-const PASSWORD: &str = "a long enough password";
-const ADMIN: &str = "admin@example.test";
-const MEMBER: &str = "member@example.test";
 
 /// The screens only an admin sees, whoever's project it is.
 const ADMIN_ONLY: &[&str] = &["/projects/{project}/settings"];
@@ -86,50 +83,6 @@ fn takes_only_the_project(pattern: &str) -> bool {
     pattern.matches('{').count() == 1
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
-}
-
-/// Signs in over HTTP: the session cookie's `name=value`.
-async fn sign_in(processor: &Service, email: &str) -> String {
-    let response = client()
-        .post(format!("{}/login", processor.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "email={}&password={}",
-            email.replace('@', "%40"),
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 303, "signed in");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    cookie.split(';').next().expect("name=value").to_owned()
-}
-
-/// The CSRF token of the session (a page's hidden field).
-async fn csrf(processor: &Service, cookie: &str) -> String {
-    let html = client()
-        .get(format!("{}/projects", processor.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("a page");
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
 /// How a request is authenticated.
 enum As<'a> {
     Session { cookie: &'a str, csrf: &'a str },
@@ -139,7 +92,7 @@ enum As<'a> {
 /// The answer's status; a redirect to the sign-in page (what a page answers a request that
 /// carries no session, such as one with only an API token) counts as 401.
 async fn ask(processor: &Service, method: reqwest::Method, path: &str, who: &As<'_>) -> u16 {
-    let mut request = client()
+    let mut request = no_redirects()
         .request(method, format!("{}{path}", processor.base))
         // The processor's own origin: the CSRF check must not be what refuses.
         .header("origin", processor.base.as_str());
@@ -193,7 +146,7 @@ async fn every_project_route_refuses_a_member_of_another_project() {
         csrf: &member_csrf,
     };
     // The member's personal API token, made on its page.
-    let created = client()
+    let created = no_redirects()
         .post(format!("{}/account/tokens", processor.base))
         .header("cookie", &member_cookie)
         .header("origin", processor.base.as_str())
@@ -304,7 +257,7 @@ async fn an_alerts_event_link_leads_to_the_events_issue() {
         stored["issue_id"].as_i64()
     })
     .await;
-    let response = client()
+    let response = no_redirects()
         .get(format!("{}/projects/1/events/{event}", processor.base))
         .header("cookie", &cookie)
         .send()

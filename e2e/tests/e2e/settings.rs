@@ -9,54 +9,16 @@ use serde_json::json;
 use shared::config::NonZeroDuration;
 use shared::testing::{TEST_KEY, TestEnv, eventually};
 
+use crate::dashboard::{ADMIN, MEMBER, PASSWORD, csrf, no_redirects, sign_in};
 use crate::support::*;
 
-const PASSWORD: &str = "a long enough password";
-const ADMIN: &str = "admin@example.test";
-const MEMBER: &str = "member@example.test";
 /// The collectors' refresh in this test: short, so the waits are short.
 const REFRESH: Duration = Duration::from_millis(250);
 /// Long enough for a loaded machine; each wait ends as soon as what it waits for is seen.
 const WITHIN: Duration = Duration::from_secs(20);
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
-}
-
-/// Signs in over HTTP: the session cookie's `name=value`.
-async fn sign_in(processor: &Service, email: &str) -> String {
-    let response = client()
-        .post(format!("{}/login", processor.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "email={}&password={}",
-            email.replace('@', "%40"),
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 303, "signed in");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    cookie.split(';').next().expect("name=value").to_owned()
-}
-
-/// The CSRF token of the session (a page's hidden field).
-async fn csrf(processor: &Service, cookie: &str) -> String {
-    let (_, html) = get(processor, cookie, "/projects").await;
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
 async fn get(processor: &Service, cookie: &str, path: &str) -> (u16, String) {
-    let response = client()
+    let response = no_redirects()
         .get(format!("{}{path}", processor.base))
         .header("cookie", cookie)
         .send()
@@ -68,7 +30,7 @@ async fn get(processor: &Service, cookie: &str, path: &str) -> (u16, String) {
 
 /// Posts a form to project 1's Settings from the processor's own origin.
 async fn post_form(processor: &Service, cookie: &str, body: &str) -> (u16, String) {
-    let response = client()
+    let response = no_redirects()
         .post(format!("{}/projects/1/settings", processor.base))
         .header("cookie", cookie)
         .header("origin", processor.base.as_str())
