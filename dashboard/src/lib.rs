@@ -52,6 +52,8 @@ pub struct Dashboard {
     pub secure_cookies: bool,
     /// The alerter's channels and rules, and its API, for the Alerts screen.
     pub alerts: AlertSetup,
+    /// Where browsers reach the collector (`processor.collector_url`), for the DSNs shown.
+    pub collector_url: Option<url::Url>,
 }
 
 impl Dashboard {

@@ -188,6 +188,7 @@ impl Application {
                 .as_ref()
                 .is_some_and(|url| url.scheme() == "https"),
             alerts: dashboard::AlertSetup::from_settings(&settings),
+            collector_url: settings.processor.collector_url.clone(),
         });
         let pages = web::Data::new(api::Pages {
             store: store.clone(),

@@ -212,7 +212,8 @@ pub async fn list<S: Source>(
             (issues, None, false)
         }
     };
-    let dsn = super::dsn(&project.public_key, project.id);
+    let collector = dashboard.collector_url.as_ref();
+    let dsn = super::dsn(collector, &project.public_key, project.id);
     let tabs = [
         (Tab::Status(IssueStatus::Unresolved), t.unresolved),
         (Tab::Status(IssueStatus::Resolved), t.resolved),
@@ -259,7 +260,7 @@ pub async fn list<S: Source>(
             .map(|next| query_string(status, sort.as_str(), &search, Some(next))),
         first_page: cursor.map(|_| query_string(status, sort.as_str(), &search, None)),
         empty,
-        snippet: super::script_snippet(&dsn),
+        snippet: super::script_snippet(collector, &dsn),
         npm_snippet: format!(
             "import {{ init, errors, pageviews, vitals }} from \"@frontmon/browser\";\n\ninit({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\", plugins: [errors, pageviews, vitals] }});"
         ),

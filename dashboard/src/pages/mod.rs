@@ -84,15 +84,33 @@ impl<'a> Chrome<'a> {
 
 /// The DSN an SDK is given for a key. The dashboard does not know the collector's public
 /// address, so the host is a placeholder the reader fills in.
-pub fn dsn(key: &str, project: impl std::fmt::Display) -> String {
-    format!("https://{key}@<your collector's host>/{project}")
+pub fn dsn(collector: Option<&url::Url>, key: &str, project: impl std::fmt::Display) -> String {
+    let (scheme, host) = collector_parts(collector);
+    format!("{scheme}://{key}@{host}/{project}")
 }
 
 /// The script tags that load the SDK with a DSN (the empty issue list and Settings).
-pub fn script_snippet(dsn: &str) -> String {
+pub fn script_snippet(collector: Option<&url::Url>, dsn: &str) -> String {
+    let (scheme, host) = collector_parts(collector);
     format!(
-        "<script src=\"https://<your collector's host>/sdk/v1/frontmon.min.js\" crossorigin=\"anonymous\"></script>\n<script>\n  frontmon.init({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\" }});\n</script>"
+        "<script src=\"{scheme}://{host}/sdk/v1/frontmon.min.js\" crossorigin=\"anonymous\"></script>\n<script>\n  frontmon.init({{ dsn: \"{dsn}\", release: \"my-app@1.0.0\" }});\n</script>"
     )
+}
+
+/// The collector's scheme and its host, port and path prefix as a DSN names them
+/// (`collect.example:8443/fm`); a placeholder host when the URL is not configured.
+fn collector_parts(collector: Option<&url::Url>) -> (&str, String) {
+    match collector.and_then(|url| Some((url, url.host_str()?))) {
+        None => ("https", "<your collector's host>".to_owned()),
+        Some((url, host)) => {
+            let port = url
+                .port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            let prefix = url.path().trim_end_matches('/');
+            (url.scheme(), format!("{host}{port}{prefix}"))
+        }
+    }
 }
 
 /// A time as `<time>` shows it before the page's script puts it in the reader's zone.
@@ -131,6 +149,27 @@ pub fn clip(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dsns_name_the_configured_collector_or_a_placeholder() {
+        let url = |text: &str| url::Url::parse(text).expect("a URL");
+        assert_eq!(dsn(None, "k", 3), "https://k@<your collector's host>/3");
+        assert_eq!(
+            dsn(Some(&url("https://collect.example")), "k", 3),
+            "https://k@collect.example/3"
+        );
+        // A port and a proxy's path prefix are kept, as the SDK's DSN parser reads them.
+        let behind = url("http://collect.example:8443/fm/");
+        assert_eq!(
+            dsn(Some(&behind), "k", 3),
+            "http://k@collect.example:8443/fm/3"
+        );
+        assert!(
+            script_snippet(Some(&behind), "D").starts_with(
+                "<script src=\"http://collect.example:8443/fm/sdk/v1/frontmon.min.js\""
+            )
+        );
+    }
     use super::*;
 
     #[test]

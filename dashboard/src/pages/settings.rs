@@ -32,10 +32,10 @@ struct KeyView {
 }
 
 impl KeyView {
-    fn new(key: ProjectKey, project: &ProjectInfo) -> Self {
-        let dsn = super::dsn(&key.key, project.id);
+    fn new(key: ProjectKey, project: &ProjectInfo, collector: Option<&url::Url>) -> Self {
+        let dsn = super::dsn(collector, &key.key, project.id);
         Self {
-            snippet: super::script_snippet(&dsn),
+            snippet: super::script_snippet(collector, &dsn),
             dsn,
             label: key.label.unwrap_or_default(),
             created: super::utc(&key.created_at),
@@ -90,7 +90,7 @@ async fn render<S: Source>(
         .await
         .map_err(source_failed(lang))?
         .into_iter()
-        .map(|key| KeyView::new(key, project))
+        .map(|key| KeyView::new(key, project, dashboard.collector_url.as_ref()))
         .collect();
     let period = Period::parse(&PeriodParams::default(), Utc::now(), lang)?;
     let page = SettingsPage {

@@ -81,6 +81,8 @@ async fn an_admin_rotates_a_key_on_the_settings_page_and_the_collector_follows()
     let env = TestEnv::new();
     let mut settings = env.settings.clone();
     settings.collector.projects_refresh = NonZeroDuration::new(REFRESH).expect("non-zero");
+    // Where browsers reach the collector, behind a proxy's path prefix: the DSNs shown.
+    settings.processor.collector_url = Some("https://collect.example/fm".parse().expect("a URL"));
     // The processor first: it creates the projects tables and seeds them.
     let processor = Service::processor(&settings).await;
     let collector = Service::collector(&settings).await;
@@ -98,8 +100,14 @@ async fn an_admin_rotates_a_key_on_the_settings_page_and_the_collector_follows()
     let (code, html) = get(&processor, &cookie, "/projects/1/settings").await;
     assert_eq!(code, 200, "{html}");
     assert_eq!(active_keys(&html), [TEST_KEY]);
-    assert!(html.contains(&format!("https://{TEST_KEY}@")), "the DSN");
-    assert!(html.contains("frontmon.min.js"), "the snippet");
+    assert!(
+        html.contains(&format!("https://{TEST_KEY}@collect.example/fm/1")),
+        "the DSN names the configured collector"
+    );
+    assert!(
+        html.contains("https://collect.example/fm/sdk/v1/frontmon.min.js"),
+        "the snippet loads the SDK from it"
+    );
     assert!(html.contains("href=\"/projects/1/settings\" aria-current=\"page\""));
     let (_, zh) = get(&processor, &cookie, "/projects/1/settings?lang=zh").await;
     assert!(zh.contains("添加公钥"), "in Chinese");

@@ -36,6 +36,10 @@ pub struct ProcessorSettings {
     /// Where people reach the read API (`https://frontmon.example`): the links in alerts.
     /// None: alerts carry no links.
     pub public_url: Option<Url>,
+    /// Where browsers reach the collector (`https://collect.example`, with a path prefix if
+    /// a proxy adds one): the dashboard writes the DSNs and script tags it shows with it.
+    /// None: they show a placeholder for the host.
+    pub collector_url: Option<Url>,
     /// Where the processor reaches the alerter's API (the dashboard's "send a test" calls
     /// `POST <alerter_url>/api/channels/{name}/test` with `admin_token`).
     pub alerter_url: Url,
@@ -55,6 +59,7 @@ impl Default for ProcessorSettings {
             sourcemap_max_bytes: NonZeroUsize::new(32 * 1024 * 1024).unwrap_or(NonZeroUsize::MIN),
             sourcemap_cache_bytes: 16 * 1024 * 1024,
             public_url: None,
+            collector_url: None,
             alerter_url: default_alerter_url(),
         }
     }
